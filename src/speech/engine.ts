@@ -1,0 +1,90 @@
+/**
+ * The one speech-engine interface. Every runtime adapter (today: Whisper on onnxruntime-node)
+ * implements it; routes, jobs and streams only ever see this.
+ * Times are in seconds (floating point) from the start of the PCM given.
+ */
+
+/** Scheduling class: streaming beats short requests beats long-form batch work. */
+export type Priority = 'stream' | 'short' | 'batch';
+
+export interface TranscribeOptions {
+  /** Whisper language code: ko, en, ja, zh, ... */
+  language: string;
+  /** Text the decoder is conditioned on (keyword boosting uses it). */
+  prompt?: string;
+  /** 1 = greedy. Default 5. */
+  beamSize?: number;
+  /** Word timings from cross-attention (costs one extra decoder pass per window). */
+  wordTimestamps?: boolean;
+  /** Temperature fallback on repetitive / low-confidence output. Default true. */
+  temperatureFallback?: boolean;
+  priority?: Priority;
+  /** Aborting drops the request from the queue, or stops it between decoding steps. */
+  signal?: AbortSignal;
+}
+
+export interface WordTiming {
+  start: number;
+  end: number;
+  text: string;
+  probability: number;
+}
+
+export interface Segment {
+  start: number;
+  end: number;
+  text: string;
+  /** Mean token log-probability of the window this segment came from. */
+  avgLogProb: number;
+  noSpeechProb: number;
+  words?: WordTiming[];
+}
+
+export interface Transcript {
+  text: string;
+  language: string;
+  segments: Segment[];
+  durationS: number;
+}
+
+export interface SpeechEngine {
+  /** e.g. "whisper-base (onnxruntime-node 1.30.0, int8)" */
+  readonly version: string;
+  /** Resolves once models are loaded and a warm-up decode ran. */
+  ready(): Promise<void>;
+  /** 16 kHz mono float PCM in [-1, 1]; any length (windows of 30 s inside). */
+  transcribe(pcm: Float32Array, opts: TranscribeOptions): Promise<Transcript>;
+  /** Requests waiting plus running, per priority. */
+  load(): { queued: number; running: number; capacity: number };
+  close(): Promise<void>;
+}
+
+/** Thrown at once (never after a wait) when the scheduler's bounded queue is full. */
+export class EngineBusyError extends Error {
+  constructor(message = 'engine queue is full') {
+    super(message);
+    this.name = 'EngineBusyError';
+  }
+}
+
+/** Decoding failed inside the runtime (not the caller's input). */
+export class EngineFailedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngineFailedError';
+  }
+}
+
+export interface EngineConfig {
+  modelsDir: string;
+  /** Model name resolved inside modelsDir, e.g. "whisper-base". */
+  model: string;
+  /** Total CPU threads inference may use (default: all cores). */
+  threads: number;
+  /** Decodes running at once; threads are split between them. */
+  parallel: number;
+  /** Requests that may wait beyond the running ones before EngineBusyError. */
+  queueLimit: number;
+  /** Default beam size when a request names none. */
+  beamSize: number;
+}
