@@ -1,0 +1,124 @@
+import ort from 'onnxruntime-node';
+import type { WhisperModel } from './model.js';
+
+/**
+ * Thin wrapper over the merged decoder (with KV cache). The cross-attention K/V is computed once
+ * per window in the prefill and then only fed back, never fetched again: fetching it every step
+ * would copy ~37 MB per beam per token out of the runtime.
+ */
+export interface KvCache {
+  /** Per layer: decoder self-attention key, value — [batch, heads, length, headDim]. */
+  self: ort.Tensor[];
+  /** Per layer: cross-attention key, value — [batch, heads, 1500, headDim]; identical across the batch. */
+  cross: ort.Tensor[];
+  batch: number;
+  length: number;
+}
+
+export interface PrefillResult {
+  /** [tokens, vocab] logits of the single prompt sequence. */
+  logits: Float32Array;
+  cache: KvCache;
+}
+
+export class DecoderRunner {
+  private readonly m: WhisperModel;
+  private readonly selfFetch: string[];
+  private readonly allFetch: string[];
+  private readonly useCacheTrue = new ort.Tensor('bool', new Uint8Array([1]), [1]);
+  private readonly useCacheFalse = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+
+  constructor(model: WhisperModel) {
+    this.m = model;
+    this.selfFetch = ['logits'];
+    this.allFetch = ['logits'];
+    for (let l = 0; l < model.layers; l++) {
+      this.selfFetch.push(`present.${l}.decoder.key`, `present.${l}.decoder.value`);
+      this.allFetch.push(`present.${l}.decoder.key`, `present.${l}.decoder.value`, `present.${l}.encoder.key`, `present.${l}.encoder.value`);
+    }
+  }
+
+  private emptyPast(batch: number): Record<string, ort.Tensor> {
+    const { heads, headDim, layers } = this.m;
+    const empty = new ort.Tensor('float32', new Float32Array(0), [batch, heads, 0, headDim]);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (let l = 0; l < layers; l++) {
+      for (const part of ['decoder', 'encoder']) {
+        feeds[`past_key_values.${l}.${part}.key`] = empty;
+        feeds[`past_key_values.${l}.${part}.value`] = empty;
+      }
+    }
+    return feeds;
+  }
+
+  /** Runs the whole prompt of one sequence; optionally returns cross-attention maps of given layers. */
+  async prefill(ids: number[], encoderOut: ort.Tensor, crossAttentionLayers: number[] = []): Promise<PrefillResult & { crossAttentions: ort.Tensor[] }> {
+    const feeds = this.emptyPast(1);
+    feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]);
+    feeds.encoder_hidden_states = encoderOut;
+    feeds.use_cache_branch = this.useCacheFalse;
+    const fetch = [...this.allFetch, ...crossAttentionLayers.map((l) => `cross_attentions.${l}`)];
+    const out = await this.m.decoder.run(feeds, fetch);
+    const self: ort.Tensor[] = [];
+    const cross: ort.Tensor[] = [];
+    for (let l = 0; l < this.m.layers; l++) {
+      self.push(out[`present.${l}.decoder.key`], out[`present.${l}.decoder.value`]);
+      cross.push(out[`present.${l}.encoder.key`], out[`present.${l}.encoder.value`]);
+    }
+    return {
+      logits: out.logits.data as Float32Array,
+      cache: { self, cross, batch: 1, length: ids.length },
+      crossAttentions: crossAttentionLayers.map((l) => out[`cross_attentions.${l}`]),
+    };
+  }
+
+  /** One token per sequence; returns [batch, vocab] logits and the grown cache. */
+  async step(tokens: number[], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+    const b = cache.batch;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (x) => BigInt(x)), [b, 1]),
+      // Not read on the cached branch, but the graph still wants a tensor of the right rank.
+      encoder_hidden_states: new ort.Tensor('float32', new Float32Array(b * this.m.headDim * this.m.heads), [b, 1, this.m.heads * this.m.headDim]),
+      use_cache_branch: this.useCacheTrue,
+    };
+    for (let l = 0; l < this.m.layers; l++) {
+      feeds[`past_key_values.${l}.decoder.key`] = cache.self[2 * l];
+      feeds[`past_key_values.${l}.decoder.value`] = cache.self[2 * l + 1];
+      feeds[`past_key_values.${l}.encoder.key`] = cache.cross[2 * l];
+      feeds[`past_key_values.${l}.encoder.value`] = cache.cross[2 * l + 1];
+    }
+    const out = await this.m.decoder.run(feeds, this.selfFetch);
+    const self: ort.Tensor[] = [];
+    for (let l = 0; l < this.m.layers; l++) self.push(out[`present.${l}.decoder.key`], out[`present.${l}.decoder.value`]);
+    return { logits: out.logits.data as Float32Array, cache: { self, cross: cache.cross, batch: b, length: cache.length + 1 } };
+  }
+
+  /** Batch 1 -> batch n by copying rows (the prompt is shared by every beam). */
+  tile(cache: KvCache, n: number): KvCache {
+    if (cache.batch !== 1) throw new Error('tile expects a batch-1 cache');
+    const rep = (t: ort.Tensor): ort.Tensor => {
+      const src = t.data as Float32Array;
+      const dst = new Float32Array(src.length * n);
+      for (let i = 0; i < n; i++) dst.set(src, i * src.length);
+      const dims = [...t.dims];
+      dims[0] = n;
+      return new ort.Tensor('float32', dst, dims);
+    };
+    return { self: cache.self.map(rep), cross: cache.cross.map(rep), batch: n, length: cache.length };
+  }
+
+  /** Row i of the result is row sources[i] of the cache (beam reordering); cross K/V is shared. */
+  reorder(cache: KvCache, sources: number[]): KvCache {
+    if (sources.every((s, i) => s === i) && sources.length === cache.batch) return cache;
+    const pick = (t: ort.Tensor): ort.Tensor => {
+      const src = t.data as Float32Array;
+      const row = src.length / cache.batch;
+      const dst = new Float32Array(row * sources.length);
+      sources.forEach((s, i) => dst.set(src.subarray(s * row, (s + 1) * row), i * row));
+      const dims = [...t.dims];
+      dims[0] = sources.length;
+      return new ort.Tensor('float32', dst, dims);
+    };
+    return { self: cache.self.map(pick), cross: cache.cross, batch: sources.length, length: cache.length };
+  }
+}

@@ -1,0 +1,119 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { z } from 'zod';
+
+/** What a Whisper model folder in the Hugging Face ONNX layout tells us, read once at load. */
+const generationConfigSchema = z.object({
+  alignment_heads: z.array(z.tuple([z.number(), z.number()])).optional(),
+  lang_to_id: z.record(z.string(), z.number()),
+  suppress_tokens: z.array(z.number()).default([]),
+  begin_suppress_tokens: z.array(z.number()).default([220, 50257]),
+  max_initial_timestamp_index: z.number().default(50),
+  max_length: z.number().default(448),
+});
+const modelConfigSchema = z.object({
+  decoder_layers: z.number(),
+  decoder_attention_heads: z.number(),
+  d_model: z.number(),
+  num_mel_bins: z.number().default(80),
+  vocab_size: z.number(),
+});
+
+export interface SpecialTokens {
+  sot: number;
+  eot: number;
+  sotPrev: number;
+  transcribe: number;
+  noTimestamps: number;
+  noSpeech: number;
+  timestampBegin: number;
+}
+
+export interface WhisperModel {
+  name: string;
+  encoder: ort.InferenceSession;
+  decoder: ort.InferenceSession;
+  tokenizer: Tokenizer;
+  tokens: SpecialTokens;
+  langToId: Map<string, number>;
+  suppressTokens: number[];
+  beginSuppressTokens: number[];
+  maxInitialTimestampIndex: number;
+  /** Tokens the decoder may hold in total (prompt + sampled). */
+  maxLength: number;
+  alignmentHeads: [number, number][];
+  layers: number;
+  heads: number;
+  headDim: number;
+  nMels: number;
+  vocabSize: number;
+}
+
+export const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
+export const DECODER_FILE = 'onnx/decoder_model_merged_quantized.onnx';
+
+export async function loadWhisperModel(dir: string, name: string, threads: number): Promise<WhisperModel> {
+  const options: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: Math.max(1, threads),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  };
+  const [encoder, decoder] = await Promise.all([
+    ort.InferenceSession.create(join(dir, ENCODER_FILE), options),
+    ort.InferenceSession.create(join(dir, DECODER_FILE), options),
+  ]);
+  const readJson = (f: string): unknown => JSON.parse(readFileSync(join(dir, f), 'utf8'));
+  const tokenizerJson = readJson('tokenizer.json') as Record<string, unknown>;
+  const tokenizerConfig = existsSync(join(dir, 'tokenizer_config.json')) ? readJson('tokenizer_config.json') : {};
+  const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig as object);
+  const gen = generationConfigSchema.parse(readJson('generation_config.json'));
+  const cfg = modelConfigSchema.parse(readJson('config.json'));
+
+  const added = new Map<string, number>();
+  for (const t of (tokenizerJson.added_tokens as { id: number; content: string }[] | undefined) ?? []) {
+    added.set(t.content, t.id);
+  }
+  const need = (...names: string[]): number => {
+    for (const n of names) {
+      const id = added.get(n);
+      if (id !== undefined) return id;
+    }
+    throw new Error(`model ${name}: tokenizer lacks ${names.join(' / ')}`);
+  };
+  const noTimestamps = need('<|notimestamps|>');
+  const tokens: SpecialTokens = {
+    sot: need('<|startoftranscript|>'),
+    eot: need('<|endoftext|>'),
+    sotPrev: need('<|startofprev|>'),
+    transcribe: need('<|transcribe|>'),
+    noTimestamps,
+    noSpeech: need('<|nospeech|>', '<|nocaptions|>'),
+    // Older exports leave timestamp tokens out of added_tokens; in every Whisper vocabulary they
+    // start right after <|notimestamps|>.
+    timestampBegin: added.get('<|0.00|>') ?? noTimestamps + 1,
+  };
+  const langToId = new Map<string, number>();
+  for (const [k, v] of Object.entries(gen.lang_to_id)) langToId.set(k.replace(/^<\|(.*)\|>$/, '$1'), v);
+
+  return {
+    name,
+    encoder,
+    decoder,
+    tokenizer,
+    tokens,
+    langToId,
+    suppressTokens: gen.suppress_tokens,
+    beginSuppressTokens: gen.begin_suppress_tokens,
+    maxInitialTimestampIndex: gen.max_initial_timestamp_index,
+    maxLength: gen.max_length,
+    alignmentHeads: gen.alignment_heads ?? [],
+    layers: cfg.decoder_layers,
+    heads: cfg.decoder_attention_heads,
+    headDim: cfg.d_model / cfg.decoder_attention_heads,
+    nMels: cfg.num_mel_bins,
+    vocabSize: cfg.vocab_size,
+  };
+}

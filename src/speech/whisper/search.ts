@@ -1,0 +1,256 @@
+import type { WhisperModel } from './model.js';
+import type { DecoderRunner, KvCache } from './decoder-runner.js';
+
+/**
+ * One 30 s window's token search: beam search at temperature 0, best-of-N sampling above it,
+ * with openai-whisper's logit rules (blank suppression, suppressed tokens, timestamp pairing,
+ * monotone timestamps, max initial timestamp, "timestamp mass beats any text token").
+ */
+export interface SearchOptions {
+  beamSize: number;
+  temperature: number;
+  bestOf: number;
+  /** Tokens that may be sampled in this window. */
+  sampleLen: number;
+  /** Timestamps on: the seek loop needs them for segment boundaries. */
+  timestamps: boolean;
+  rng: () => number;
+  signal?: AbortSignal;
+}
+
+export interface SearchResult {
+  /** Sampled tokens, without the final end-of-text. */
+  tokens: number[];
+  sumLogprob: number;
+  avgLogprob: number;
+}
+
+export class AbortedError extends Error {
+  constructor() {
+    super('aborted');
+    this.name = 'AbortedError';
+  }
+}
+
+export class LogitRules {
+  private readonly m: WhisperModel;
+  private readonly suppress: Int32Array;
+
+  constructor(model: WhisperModel) {
+    this.m = model;
+    this.suppress = Int32Array.from(model.suppressTokens.filter((t) => t >= 0 && t < model.vocabSize));
+  }
+
+  /**
+   * Applies the rules to one row of logits in place and returns its log-softmax (a new array).
+   * `seq` is what this sequence sampled so far in the window.
+   */
+  apply(row: Float32Array, seq: number[], timestamps: boolean): Float32Array {
+    const { eot, noTimestamps, timestampBegin } = this.m.tokens;
+    const V = row.length;
+    if (seq.length === 0) for (const t of this.m.beginSuppressTokens) if (t < V) row[t] = -Infinity;
+    for (let i = 0; i < this.suppress.length; i++) row[this.suppress[i]] = -Infinity;
+    if (!timestamps) {
+      for (let t = timestampBegin; t < V; t++) row[t] = -Infinity;
+      return logSoftmax(row);
+    }
+    row[noTimestamps] = -Infinity;
+    const n = seq.length;
+    const lastTs = n >= 1 && seq[n - 1] >= timestampBegin;
+    const penultTs = n < 2 || seq[n - 2] >= timestampBegin;
+    if (lastTs) {
+      if (penultTs) for (let t = timestampBegin; t < V; t++) row[t] = -Infinity;
+      else for (let t = 0; t < eot; t++) row[t] = -Infinity;
+    }
+    let lastTimestamp = -1;
+    for (let i = n - 1; i >= 0; i--) if (seq[i] >= timestampBegin) { lastTimestamp = seq[i]; break; }
+    if (lastTimestamp >= 0) {
+      // Timestamps never go back; a closing timestamp may equal the opening one only after text.
+      const upTo = lastTs && !penultTs ? lastTimestamp : lastTimestamp + 1;
+      for (let t = timestampBegin; t < upTo && t < V; t++) row[t] = -Infinity;
+    }
+    if (n === 0) {
+      for (let t = 0; t < timestampBegin; t++) row[t] = -Infinity;
+      const lastAllowed = timestampBegin + this.m.maxInitialTimestampIndex;
+      for (let t = lastAllowed + 1; t < V; t++) row[t] = -Infinity;
+    }
+    let lp = logSoftmax(row);
+    let tsMass = -Infinity;
+    let maxText = -Infinity;
+    for (let t = 0; t < timestampBegin; t++) if (lp[t] > maxText) maxText = lp[t];
+    tsMass = logSumExp(lp, timestampBegin, V);
+    if (tsMass > maxText) {
+      for (let t = 0; t < timestampBegin; t++) row[t] = -Infinity;
+      lp = logSoftmax(row);
+    }
+    return lp;
+  }
+}
+
+export function logSoftmax(row: Float32Array): Float32Array {
+  const lse = logSumExp(row, 0, row.length);
+  const out = new Float32Array(row.length);
+  for (let i = 0; i < row.length; i++) out[i] = row[i] - lse;
+  return out;
+}
+
+function logSumExp(a: Float32Array, from: number, to: number): number {
+  let max = -Infinity;
+  for (let i = from; i < to; i++) if (a[i] > max) max = a[i];
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += Math.exp(a[i] - max);
+  return max + Math.log(sum);
+}
+
+/** Indices of the k largest values, largest first. */
+export function topK(a: Float32Array, k: number): number[] {
+  const idx: number[] = [];
+  const val: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (idx.length === k && v <= val[k - 1]) continue;
+    let j = idx.length === k ? k - 1 : idx.length;
+    while (j > 0 && val[j - 1] < v) {
+      if (j < k) { idx[j] = idx[j - 1]; val[j] = val[j - 1]; }
+      j--;
+    }
+    idx[j] = i;
+    val[j] = v;
+  }
+  return idx;
+}
+
+interface Finished { tokens: number[]; score: number }
+
+function rank(finished: Finished[]): Finished {
+  // Length normalisation as openai-whisper and CTranslate2 with length_penalty = 1.
+  let best = finished[0];
+  let bestScore = -Infinity;
+  for (const f of finished) {
+    const s = f.score / Math.max(1, f.tokens.length);
+    if (s > bestScore) { bestScore = s; best = f; }
+  }
+  return best;
+}
+
+function result(f: Finished): SearchResult {
+  return { tokens: f.tokens, sumLogprob: f.score, avgLogprob: f.score / (f.tokens.length + 1) };
+}
+
+export async function beamSearch(
+  runner: DecoderRunner, rules: LogitRules, eot: number,
+  firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
+): Promise<SearchResult> {
+  const B = opts.beamSize;
+  const finished: Finished[] = [];
+  const maxCandidates = B;
+  // The first step is shared by every beam: expand from the single prompt distribution.
+  const lp0 = rules.apply(firstLogits, [], opts.timestamps);
+  let beams: { tokens: number[]; score: number }[] = [];
+  for (const t of topK(lp0, B + 1)) {
+    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], score: lp0[t] }); continue; }
+    if (beams.length < B) beams.push({ tokens: [t], score: lp0[t] });
+  }
+  let cache = runner.tile(prompt, beams.length);
+  for (let step = 1; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
+    if (opts.signal?.aborted) throw new AbortedError();
+    const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);
+    const V = logits.length / beams.length;
+    const cands: { score: number; source: number; token: number }[] = [];
+    for (let r = 0; r < beams.length; r++) {
+      const lp = rules.apply(logits.subarray(r * V, (r + 1) * V), beams[r].tokens, opts.timestamps);
+      for (const t of topK(lp, B + 1)) cands.push({ score: beams[r].score + lp[t], source: r, token: t });
+    }
+    cands.sort((a, b) => b.score - a.score);
+    const nextBeams: { tokens: number[]; score: number }[] = [];
+    const sources: number[] = [];
+    for (const c of cands) {
+      if (c.token === eot) {
+        if (finished.length < maxCandidates) finished.push({ tokens: beams[c.source].tokens, score: c.score });
+      } else {
+        nextBeams.push({ tokens: [...beams[c.source].tokens, c.token], score: c.score });
+        sources.push(c.source);
+        if (nextBeams.length === B) break;
+      }
+    }
+    if (finished.length >= maxCandidates) break;
+    // Keep the batch size fixed at the beam count so the cross-attention cache needs no reshuffle.
+    cache = runner.reorder(next, sources);
+    beams = nextBeams;
+  }
+  if (finished.length < B) {
+    const rest = [...beams].sort((a, b) => b.score - a.score);
+    for (const b of rest) {
+      if (finished.length >= B) break;
+      finished.push({ tokens: b.tokens, score: b.score });
+    }
+  }
+  return result(rank(finished));
+}
+
+export async function sampleSearch(
+  runner: DecoderRunner, rules: LogitRules, eot: number,
+  firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
+): Promise<SearchResult> {
+  const n = Math.max(1, opts.bestOf);
+  const seqs: number[][] = Array.from({ length: n }, () => []);
+  const scores = new Array<number>(n).fill(0);
+  const done = new Array<boolean>(n).fill(false);
+  const pick = (lp: Float32Array, row: Float32Array, r: number): void => {
+    const t = sampleToken(row, opts.temperature, opts.rng);
+    if (t === eot) done[r] = true;
+    else seqs[r].push(t);
+    scores[r] += lp[t];
+  };
+  for (let r = 0; r < n; r++) {
+    const row = firstLogits.slice();
+    const lp = rules.apply(row, [], opts.timestamps);
+    pick(lp, row, r);
+  }
+  let cache = runner.tile(prompt, n);
+  for (let step = 1; step < opts.sampleLen && !done.every(Boolean); step++) {
+    if (opts.signal?.aborted) throw new AbortedError();
+    const last = seqs.map((s, r) => (done[r] || s.length === 0 ? eot : s[s.length - 1]));
+    const { logits, cache: next } = await runner.step(last, cache);
+    cache = next;
+    const V = logits.length / n;
+    for (let r = 0; r < n; r++) {
+      if (done[r]) continue;
+      const row = logits.subarray(r * V, (r + 1) * V);
+      const lp = rules.apply(row, seqs[r], opts.timestamps);
+      pick(lp, row, r);
+    }
+  }
+  return result(rank(seqs.map((tokens, r) => ({ tokens, score: scores[r] }))));
+}
+
+function sampleToken(row: Float32Array, temperature: number, rng: () => number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  const p = new Float64Array(row.length);
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i] === -Infinity ? 0 : Math.exp((row[i] - max) / temperature);
+    p[i] = v;
+    sum += v;
+  }
+  let u = rng() * sum;
+  for (let i = 0; i < p.length; i++) {
+    u -= p[i];
+    if (u <= 0 && p[i] > 0) return i;
+  }
+  return topK(row, 1)[0];
+}
+
+/** Small deterministic PRNG so sampled fallbacks give the same text for the same audio. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,248 @@
+import { deflateSync } from 'node:zlib';
+import ort from 'onnxruntime-node';
+import type { Segment, Transcript, WordTiming } from '../engine.js';
+import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
+import type { WhisperModel } from './model.js';
+import { DecoderRunner } from './decoder-runner.js';
+import { LogitRules, beamSearch, sampleSearch, mulberry32, AbortedError, type SearchResult } from './search.js';
+import { alignWords } from './alignment.js';
+
+export interface WhisperOptions {
+  language: string;
+  prompt?: string;
+  beamSize: number;
+  wordTimestamps: boolean;
+  temperatureFallback: boolean;
+  signal?: AbortSignal;
+}
+
+// faster-whisper's defaults, so accuracy is comparable like for like.
+const TEMPERATURES = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
+const BEST_OF = 5;
+const COMPRESSION_RATIO_THRESHOLD = 2.4;
+const LOG_PROB_THRESHOLD = -1.0;
+const NO_SPEECH_THRESHOLD = 0.6;
+const SECONDS_PER_TIMESTAMP = 0.02;
+const FRAMES_PER_TIMESTAMP = 2; // mel frames per timestamp step
+
+interface WindowResult extends SearchResult {
+  temperature: number;
+  compressionRatio: number;
+  noSpeechProb: number;
+}
+
+export { AbortedError };
+
+/**
+ * Whisper's long-audio loop: decode a 30 s window with timestamps, cut segments at timestamp
+ * pairs, seek to the last complete segment, repeat. With fallback to sampling at higher
+ * temperatures when the output repeats itself or has low confidence.
+ */
+export class WhisperTranscriber {
+  private readonly m: WhisperModel;
+  private readonly mel: LogMelExtractor;
+  private readonly runner: DecoderRunner;
+  private readonly rules: LogitRules;
+
+  constructor(model: WhisperModel) {
+    this.m = model;
+    this.mel = new LogMelExtractor(model.nMels);
+    this.runner = new DecoderRunner(model);
+    this.rules = new LogitRules(model);
+  }
+
+  async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
+    const langId = this.m.langToId.get(opts.language);
+    if (langId === undefined) throw new Error(`model ${this.m.name} does not know language "${opts.language}"`);
+    const { sot, sotPrev, transcribe, eot, timestampBegin } = this.m.tokens;
+    const sotSequence = [sot, langId, transcribe];
+    let promptIds: number[] = [];
+    if (opts.prompt && opts.prompt.trim()) {
+      const ids = this.m.tokenizer.encode(' ' + opts.prompt.trim(), { add_special_tokens: false }).ids;
+      promptIds = [sotPrev, ...ids.slice(-(Math.floor(this.m.maxLength / 2) - 1))];
+    }
+    const prefix = [...promptIds, ...sotSequence];
+    const sampleLen = Math.min(Math.floor(this.m.maxLength / 2), this.m.maxLength - prefix.length);
+    const rng = mulberry32(pcm.length);
+
+    const contentFrames = Math.floor(pcm.length / HOP);
+    const segments: Segment[] = [];
+    let seek = 0;
+    while (seek < contentFrames) {
+      if (opts.signal?.aborted) throw new AbortedError();
+      const offsetS = (seek * HOP) / SAMPLE_RATE;
+      const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
+      const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
+      const features = this.mel.extract(windowAudio);
+      const enc = await this.m.encoder.run({
+        input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
+      });
+      const encoderOut = enc.last_hidden_state;
+      const pre = await this.runner.prefill(prefix, encoderOut);
+      const V = this.m.vocabSize;
+      const noSpeechProb = softmaxAt(pre.logits.subarray((prefix.length - sotSequence.length) * V, (prefix.length - sotSequence.length + 1) * V), this.m.tokens.noSpeech);
+      const lastRow = pre.logits.slice((prefix.length - 1) * V, prefix.length * V);
+
+      const best = await this.decodeWithFallback(lastRow, pre.cache, noSpeechProb, sampleLen, opts, rng);
+      if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
+        seek += segmentFrames;
+        continue;
+      }
+      const tokens = best.tokens;
+      const isTs = tokens.map((t) => t >= timestampBegin);
+      const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
+      const slices: number[] = [];
+      for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) slices.push(i);
+      const windowSegs: { start: number; end: number; tokens: number[] }[] = [];
+      if (slices.length > 0) {
+        if (singleTimestampEnding) slices.push(tokens.length);
+        let last = 0;
+        for (const cur of slices) {
+          const sliced = tokens.slice(last, cur);
+          const startPos = sliced[0] - timestampBegin;
+          const endPos = sliced[sliced.length - 1] - timestampBegin;
+          windowSegs.push({ start: offsetS + startPos * SECONDS_PER_TIMESTAMP, end: offsetS + endPos * SECONDS_PER_TIMESTAMP, tokens: sliced });
+          last = cur;
+        }
+        if (singleTimestampEnding) seek += segmentFrames;
+        else seek += (tokens[last - 1] - timestampBegin) * FRAMES_PER_TIMESTAMP;
+      } else {
+        let duration = (segmentFrames * HOP) / SAMPLE_RATE;
+        const ts = tokens.filter((t) => t >= timestampBegin);
+        if (ts.length > 0 && ts[ts.length - 1] !== timestampBegin) duration = (ts[ts.length - 1] - timestampBegin) * SECONDS_PER_TIMESTAMP;
+        windowSegs.push({ start: offsetS, end: offsetS + duration, tokens });
+        seek += segmentFrames;
+      }
+
+      const textOf = (ts: number[]): number[] => ts.filter((t) => t < eot);
+      let words: { seg: number; word: WordTiming }[] = [];
+      if (opts.wordTimestamps) {
+        words = await this.alignWindow(encoderOut, sotSequence, windowSegs.map((s) => textOf(s.tokens)), segmentFrames, offsetS, opts.language);
+      }
+      windowSegs.forEach((s, i) => {
+        const text = this.m.tokenizer.decode(textOf(s.tokens), { skip_special_tokens: true });
+        if (!text.trim()) return;
+        const seg: Segment = {
+          start: round3(s.start),
+          end: round3(Math.min(s.end, pcm.length / SAMPLE_RATE)),
+          text: text.trim(),
+          avgLogProb: best.avgLogprob,
+          noSpeechProb: best.noSpeechProb,
+        };
+        if (opts.wordTimestamps) seg.words = words.filter((w) => w.seg === i).map((w) => w.word);
+        segments.push(seg);
+      });
+    }
+    const text = segments.map((s) => s.text).join(' ').trim();
+    return { text, language: opts.language, segments, durationS: pcm.length / SAMPLE_RATE };
+  }
+
+  private async decodeWithFallback(
+    lastRow: Float32Array, cache: import('./decoder-runner.js').KvCache, noSpeechProb: number,
+    sampleLen: number, opts: WhisperOptions, rng: () => number,
+  ): Promise<WindowResult> {
+    const temps = opts.temperatureFallback ? TEMPERATURES : [0];
+    const all: WindowResult[] = [];
+    for (const temperature of temps) {
+      const searchOpts = {
+        beamSize: Math.max(1, opts.beamSize), temperature, bestOf: BEST_OF, sampleLen,
+        timestamps: true, rng, signal: opts.signal,
+      };
+      const r = temperature === 0
+        ? await beamSearch(this.runner, this.rules, this.m.tokens.eot, lastRow.slice(), cache, searchOpts)
+        : await sampleSearch(this.runner, this.rules, this.m.tokens.eot, lastRow.slice(), cache, searchOpts);
+      const text = this.m.tokenizer.decode(r.tokens.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
+      const res: WindowResult = { ...r, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
+      all.push(res);
+      let needsFallback = res.compressionRatio > COMPRESSION_RATIO_THRESHOLD || res.avgLogprob < LOG_PROB_THRESHOLD;
+      if (noSpeechProb > NO_SPEECH_THRESHOLD && res.avgLogprob < LOG_PROB_THRESHOLD) needsFallback = false;
+      if (!needsFallback) return res;
+    }
+    // Every temperature failed: like faster-whisper, prefer non-repetitive output, then confidence.
+    const pool = all.filter((r) => r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
+    const from = pool.length ? pool : all;
+    const best = from.reduce((a, b) => (b.avgLogprob > a.avgLogprob ? b : a));
+    return { ...best, tokens: trimRepetition(best.tokens, this.m.tokens.timestampBegin) };
+  }
+
+  private async alignWindow(
+    encoderOut: ort.Tensor, sotSequence: number[], segTexts: number[][], segmentFrames: number, offsetS: number, language: string,
+  ): Promise<{ seg: number; word: WordTiming }[]> {
+    const textTokens = segTexts.flat();
+    if (textTokens.length === 0 || this.m.alignmentHeads.length === 0) return [];
+    const { noTimestamps, eot } = this.m.tokens;
+    const ids = [...sotSequence, noTimestamps, ...textTokens, eot];
+    const layers = [...new Set(this.m.alignmentHeads.map(([l]) => l))];
+    const pre = await this.runner.prefill(ids, encoderOut, layers);
+    const V = this.m.vocabSize;
+    const rowOffset = sotSequence.length;
+    const tokenProbs = textTokens.map((t, i) => softmaxAt(pre.logits.subarray((rowOffset + i) * V, (rowOffset + i) * V + eot), t));
+    const attentions = new Map<number, ort.Tensor>();
+    layers.forEach((l, i) => attentions.set(l, pre.crossAttentions[i]));
+    const aligned = alignWords({
+      attentions, heads: this.m.alignmentHeads, rowOffset, textTokens, tokenProbs,
+      numFrames: segmentFrames, language,
+      decode: (t) => this.m.tokenizer.decode(t, { skip_special_tokens: true }),
+    });
+    const segStarts: number[] = [];
+    let acc = 0;
+    for (const s of segTexts) { segStarts.push(acc); acc += s.length; }
+    return aligned.filter((w) => w.text.trim()).map((w) => {
+      let seg = 0;
+      while (seg + 1 < segStarts.length && segStarts[seg + 1] <= w.firstToken) seg++;
+      return {
+        seg,
+        word: { text: w.text.trim(), start: round3(offsetS + w.start), end: round3(offsetS + w.end), probability: Math.round(w.probability * 1e4) / 1e4 },
+      };
+    });
+  }
+}
+
+function softmaxAt(row: Float32Array, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  return Math.exp(row[index] - max) / sum;
+}
+
+export function compressionRatio(text: string): number {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length === 0) return 0;
+  return bytes.length / deflateSync(bytes).length;
+}
+
+/**
+ * Last-resort guard when even sampling loops: cut the sequence where an n-gram (n <= 12 tokens)
+ * starts repeating a third time in a row, so a stuck window yields its text once, not 50 times.
+ */
+export function trimRepetition(tokens: number[], timestampBegin: number): number[] {
+  const text = tokens.filter((t) => t < timestampBegin);
+  for (let i = 0; i < text.length; i++) {
+    for (let n = 1; n <= 12 && i + 3 * n <= text.length; n++) {
+      let repeats = true;
+      for (let k = 0; k < n && repeats; k++) {
+        if (text[i + k] !== text[i + n + k] || text[i + k] !== text[i + 2 * n + k]) repeats = false;
+      }
+      if (repeats) {
+        // keep up to and including the second occurrence; map back to positions in `tokens`
+        const keepText = i + 2 * n;
+        let seen = 0;
+        const out: number[] = [];
+        for (const t of tokens) {
+          if (t < timestampBegin) {
+            if (seen >= keepText) break;
+            seen++;
+          }
+          out.push(t);
+        }
+        return out;
+      }
+    }
+  }
+  return tokens;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

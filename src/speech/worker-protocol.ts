@@ -1,0 +1,19 @@
+import type { Transcript } from './engine.js';
+import type { WhisperOptions } from './whisper/transcriber.js';
+
+/** Messages between the engine (main thread) and an inference worker thread. */
+export interface WorkerInit {
+  modelDir: string;
+  modelName: string;
+  threads: number;
+}
+
+export type ToWorker =
+  | { type: 'transcribe'; id: number; pcm: Float32Array; opts: Omit<WhisperOptions, 'signal'> }
+  | { type: 'abort'; id: number };
+
+export type FromWorker =
+  | { type: 'ready'; version: string }
+  | { type: 'init-error'; message: string }
+  | { type: 'result'; id: number; transcript: Transcript }
+  | { type: 'error'; id: number; name: string; message: string };
