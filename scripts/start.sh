@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command: install, make sure the default model is there, start the server (embedded defaults).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+npm run build --silent
+MODEL=${SORI_MODEL:-whisper-base}
+if ! node dist/cli/sori.js models list 2>/dev/null | grep -E "^$MODEL\b.*\bpresent\b" >/dev/null; then
+  node dist/cli/sori.js models pull "$MODEL" || {
+    echo "Could not download $MODEL. Copy a model folder into \${SORI_MODELS_DIR:-./models}/$MODEL and run again." >&2
+    exit 1
+  }
+fi
+exec node dist/main.js

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command: install everything, then run the whole test suite with the real models and audio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export SORI_MODELS_DIR=${SORI_MODELS_DIR:-$PWD/../shared/models}
+export SORI_TESTDATA_DIR=${SORI_TESTDATA_DIR:-$PWD/../shared/testdata}
+npm test
