@@ -1,0 +1,73 @@
+/**
+ * Query string of POST /recog/v1/stt (spec section 1), validated at the edge.
+ */
+import { z } from 'zod';
+import type { Language } from '../../config.js';
+import { ClovaShortError } from './errors.js';
+
+/** CLOVA language names -> engine language codes. */
+const LANGUAGE_BY_NAME: Readonly<Record<string, Language>> = { kor: 'ko', eng: 'en', jpn: 'ja', chn: 'zh' };
+
+export const BOOSTINGS_MAX_CHARS = 512;
+/** CLOVA ignores shorter keywords; so do we. */
+export const BOOSTING_MIN_CHARS = 3;
+
+export interface ShortQuery {
+  language: Language;
+  /** Accepted for compatibility; assessment results are not produced yet. */
+  assessment: boolean;
+  utterance: string | undefined;
+  graph: boolean;
+  /** Boosting keywords that survived the length filter, in order, without duplicates. */
+  keywords: string[];
+}
+
+// Python's requests sends True/False, curl users type 1/0: all mean the same.
+const flag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0']))
+  .transform((v) => v === 'true' || v === '1');
+
+const optionsSchema = z.object({
+  assessment: flag.optional(),
+  graph: flag.optional(),
+  utterance: z.string().optional(),
+  boostings: z.string().max(BOOSTINGS_MAX_CHARS).optional(),
+});
+
+function parseLanguage(raw: unknown): Language {
+  if (raw === undefined || raw === '') throw new ClovaShortError('emptyLanguage');
+  // Lenient with case (spec: stay lenient with what clients send), strict with everything else.
+  const language = typeof raw === 'string' ? LANGUAGE_BY_NAME[raw.trim().toLowerCase()] : undefined;
+  if (language === undefined) throw new ClovaShortError('invalidLanguage');
+  return language;
+}
+
+export function boostingKeywords(boostings: string | undefined): string[] {
+  if (boostings === undefined) return [];
+  const kept = boostings
+    .split('\t')
+    .map((k) => k.trim())
+    .filter((k) => [...k].length >= BOOSTING_MIN_CHARS);
+  return [...new Set(kept)];
+}
+
+/** Throws ClovaShortError: emptyLanguage/invalidLanguage for `lang`, badParams for the rest. */
+export function parseShortQuery(query: unknown): ShortQuery {
+  const q: Record<string, unknown> = typeof query === 'object' && query !== null ? (query as Record<string, unknown>) : {};
+  const language = parseLanguage(q.lang);
+  const parsed = optionsSchema.safeParse(q);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
+    throw new ClovaShortError('badParams', `invalid query parameter(s): ${fields}`);
+  }
+  return {
+    language,
+    assessment: parsed.data.assessment ?? false,
+    utterance: parsed.data.utterance,
+    graph: parsed.data.graph ?? false,
+    keywords: boostingKeywords(parsed.data.boostings),
+  };
+}

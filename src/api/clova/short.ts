@@ -1,0 +1,175 @@
+/**
+ * POST /recog/v1/stt: CLOVA Speech short recognition (spec section 1).
+ *
+ * Order of checks, first failure wins (the cheap ones run before the body is read):
+ *   1. X-CLOVASPEECH-API-KEY            -> 401 "Invalid secret"
+ *   2. lang missing / empty             -> STT004; not Kor|Eng|Jpn|Chn -> STT005
+ *   3. other query values malformed     -> 400 "Invalid request parameters"
+ *   4. Content-Type not octet-stream    -> STT002
+ *   5. Content-Length over the domain's shortMaxBytes -> STT001 (nothing read)
+ *   6. body crosses shortMaxBytes while streaming     -> STT001 (the rest is discarded)
+ *   7. empty body                       -> STT003
+ *   8. decode: longer than shortMaxSeconds -> STT001; not decodable / no audio -> STT006
+ *   9. engine queue full                -> 503 STT007 (Sori's addition), Retry-After: 1
+ *  10. engine failure                   -> STT998
+ *  11. anything else                    -> STT999
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DomainConfig } from '../../config.js';
+import { decodeBuffer, MediaError, type MediaErrorKind } from '../../media/decode.js';
+import { amplitudeEnvelope } from '../../media/envelope.js';
+import { EngineBusyError, EngineFailedError, type SpeechEngine } from '../../speech/engine.js';
+import { toSimplified } from '../../transcript/chinese.js';
+import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
+import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
+import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from './errors.js';
+import { parseShortQuery, type ShortQuery } from './short-query.js';
+
+export const SHORT_PATH = '/recog/v1/stt';
+
+/** CLOVA bills short recognition in 15-second units. */
+const QUOTA_UNIT_S = 15;
+const GRAPH_VALUES_PER_SECOND = 50;
+
+export interface ShortRouteOptions {
+  engine: SpeechEngine;
+  domains: readonly DomainConfig[];
+}
+
+export interface ShortResponse {
+  text: string;
+  quota: number;
+  usr_graph?: number[];
+}
+
+interface ShortContext {
+  domain: DomainConfig;
+  query: ShortQuery;
+}
+
+/** Audio seconds rounded up to whole 15-second units (4 s -> 15, 30 s -> 30, 31 s -> 45). */
+export function quotaSeconds(durationS: number): number {
+  // Millisecond rounding first, so 30 s of samples that float math makes 30.0000001 stays 30.
+  const ms = Math.round(durationS * 1000);
+  return Math.max(1, Math.ceil(ms / (QUOTA_UNIT_S * 1000))) * QUOTA_UNIT_S;
+}
+
+export function isOctetStream(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(';', 1)[0].trim().toLowerCase() === 'application/octet-stream';
+}
+
+const MEDIA_ERROR_KIND: Readonly<Record<MediaErrorKind, ShortErrorKind>> = {
+  empty: 'emptySound',
+  'no-audio': 'preprocessing',
+  undecodable: 'preprocessing',
+  'too-long': 'tooLong',
+};
+
+/** Fastify's own errors on this route, in CLOVA's vocabulary. */
+const FASTIFY_ERROR_KIND: Readonly<Record<string, ShortErrorKind>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'tooLong',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'badContentType',
+  FST_ERR_CTP_INVALID_TYPE: 'badContentType',
+  FST_ERR_CTP_EMPTY_TYPE: 'badContentType',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'badParams',
+  FST_ERR_VALIDATION: 'badParams',
+};
+
+function classify(err: unknown): ShortErrorKind {
+  if (err instanceof ClovaShortError) return err.kind;
+  if (err instanceof BodyTooLargeError) return 'tooLong';
+  if (err instanceof BodyIncompleteError) return 'badParams';
+  if (err instanceof MediaError) return MEDIA_ERROR_KIND[err.kind];
+  if (err instanceof EngineBusyError) return 'busy';
+  if (err instanceof EngineFailedError) return 'sttFailed';
+  const code = (err as Partial<FastifyError> | null)?.code;
+  if (typeof code === 'string' && code in FASTIFY_ERROR_KIND) return FASTIFY_ERROR_KIND[code];
+  return 'internal';
+}
+
+export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOptions): Promise<void> {
+  const { engine } = opts;
+  const auth = new DomainAuthenticator(opts.domains);
+  const contexts = new WeakMap<FastifyRequest, ShortContext>();
+  if (opts.domains.length === 0) throw new Error('the short recognition route needs at least one domain');
+  // Fastify needs one route-wide bound; each domain's own (possibly smaller) one applies per request.
+  const routeBodyLimit = Math.max(...opts.domains.map((d) => d.limits.shortMaxBytes));
+
+  // Runs before the body is read, so a rejected request never costs its upload.
+  const admit = async (request: FastifyRequest): Promise<void> => {
+    const domain = auth.authenticate(request.headers[API_KEY_HEADER]);
+    if (domain === undefined) throw new ClovaShortError('badSecret');
+    const query = parseShortQuery(request.query);
+    if (!isOctetStream(request.headers['content-type'])) throw new ClovaShortError('badContentType');
+    const length = declaredLength(request.headers['content-length']);
+    if (length !== undefined && length > domain.limits.shortMaxBytes) throw new ClovaShortError('tooLong');
+    contexts.set(request, { domain, query });
+  };
+
+  // This plugin is encapsulated: these parsers replace the JSON ones for this route only.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', async (request: FastifyRequest, payload: IncomingMessage) => {
+    const limit = contexts.get(request)?.domain.limits.shortMaxBytes ?? routeBodyLimit;
+    return readRawBody(payload, Math.min(limit, routeBodyLimit), declaredLength(request.headers['content-length']));
+  });
+
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const kind = classify(err);
+    const spec = SHORT_ERRORS[kind];
+    const fields = { errorCode: spec.errorCode, domain: contexts.get(request)?.domain.name };
+    // Server faults get the whole error; the client's own mistakes (bad media included) and a
+    // full queue are routine and get one short line.
+    if (kind === 'internal' || kind === 'sttFailed') request.log.error({ ...fields, err }, 'short recognition failed');
+    else if (kind === 'busy') request.log.warn(fields, 'short recognition refused: engine queue full');
+    else request.log.info({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused');
+    if (kind === 'busy') void reply.header('retry-after', '1');
+    return reply.code(spec.status).send(shortErrorBody(kind));
+  });
+
+  app.post(SHORT_PATH, { bodyLimit: routeBodyLimit, onRequest: admit }, async (request, reply) => {
+    const ctx = contexts.get(request);
+    if (ctx === undefined) throw new Error('short route reached its handler without admission');
+    const body = request.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) throw new ClovaShortError('emptySound');
+
+    // The client hanging up must stop ffmpeg and the engine, not just drop the answer.
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableEnded) abort.abort(new Error('client disconnected'));
+    };
+    reply.raw.on('close', onClose);
+    try {
+      const audio = await decodeBuffer(body, { maxSeconds: ctx.domain.limits.shortMaxSeconds, signal: abort.signal });
+      const { query } = ctx;
+      const transcript = await engine.transcribe(audio.pcm, {
+        language: query.language,
+        prompt: query.keywords.length > 0 ? query.keywords.join(', ') : undefined,
+        priority: 'short',
+        signal: abort.signal,
+      });
+      const text = transcript.text.trim();
+      const response: ShortResponse = {
+        text: query.language === 'zh' ? toSimplified(text) : text,
+        quota: quotaSeconds(audio.durationS),
+      };
+      if (query.graph) response.usr_graph = amplitudeEnvelope(audio.pcm, GRAPH_VALUES_PER_SECOND);
+      request.log.info(
+        { domain: ctx.domain.name, language: query.language, audioS: audio.durationS, quota: response.quota },
+        'short recognition done',
+      );
+      return response;
+    } catch (err) {
+      if (abort.signal.aborted) {
+        // Nobody is left to read an answer; 499 (nginx's "client closed request") only makes
+        // sure nothing downstream mistakes this for a server failure.
+        request.log.info({ domain: ctx.domain.name }, 'client disconnected; short recognition aborted');
+        return reply.code(499).send(shortErrorBody('internal'));
+      }
+      throw err;
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * GET /metrics: Prometheus text. One registry per server (not prom-client's global one), so
+ * several servers in one process (tests) never collide over metric names.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SpeechEngine } from '../speech/engine.js';
+
+export interface HttpMetrics {
+  registry: Registry;
+  /** Call from an onResponse hook. */
+  observe(request: FastifyRequest, reply: FastifyReply): void;
+  /** Call when the connection closes before the response finished: the client left first. */
+  observeAbort(request: FastifyRequest): void;
+}
+
+export function createMetrics(engine: SpeechEngine): HttpMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({
+    name: 'sori_http_requests_total',
+    help: 'HTTP requests answered, by route and status ("aborted": the client hung up first)',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'sori_http_request_duration_seconds',
+    help: 'Time from request start to response end, by route and status',
+    labelNames,
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  // Sampled at scrape time, so they are always current and cost nothing in between.
+  const gauge = (name: string, help: string, pick: (l: ReturnType<SpeechEngine['load']>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick(engine.load()));
+      },
+    });
+  gauge('sori_engine_queued', 'Recognition requests waiting for the engine', (l) => l.queued);
+  gauge('sori_engine_running', 'Recognition requests being decoded now', (l) => l.running);
+  gauge('sori_engine_capacity', 'Recognition requests the engine decodes at once', (l) => l.capacity);
+
+  return {
+    registry,
+    observe(request, reply) {
+      // The route pattern, never the raw URL: unknown paths must not create new series.
+      const labels = {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      };
+      requests.inc(labels);
+      duration.observe(labels, reply.elapsedTime / 1000);
+    },
+    observeAbort(request) {
+      requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: 'aborted' });
+    },
+  };
+}
+
+export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+  app.get('/metrics', async (_request, reply) => {
+    const text = await opts.registry.metrics();
+    return reply.type(opts.registry.contentType).send(text);
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * Process entry: config -> logger -> engine -> server -> listen. The server listens before
+ * the models finish loading, so /healthz can say "loading" instead of refusing connections.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { buildServer } from './server.js';
+import { createEngine } from './speech/index.js';
+
+export async function main(): Promise<void> {
+  const config = await loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const engine = createEngine({
+    modelsDir: config.models.dir,
+    model: config.models.asr,
+    threads: config.engine.threads,
+    parallel: config.engine.parallel,
+    queueLimit: config.engine.queueLimit,
+    beamSize: config.engine.beamSize,
+  });
+  const app = await buildServer({ config, engine, logger });
+
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal; exiting without waiting');
+      process.exit(1);
+    }
+    closing = true;
+    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    // Close the server first so in-flight requests still have an engine to finish on.
+    app
+      .close()
+      .then(() => engine.close())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+
+  try {
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    // e.g. the port is taken: stop the inference workers so the process can end.
+    await engine.close();
+    throw err;
+  }
+  const address = app.server.address();
+  logger.info(
+    {
+      host: config.server.host,
+      port: typeof address === 'object' && address !== null ? address.port : config.server.port,
+      model: config.models.asr,
+      modelsDir: config.models.dir,
+      domains: config.domains.map((d) => d.name),
+      configFile: config.configFile,
+    },
+    'sori listening',
+  );
+
+  engine.ready().then(
+    () => logger.info({ model: engine.version }, 'engine ready'),
+    (err: unknown) => logger.error({ err }, 'engine failed to load; /healthz reports the error'),
+  );
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    // import.meta.url is the real path; argv[1] may be a symlink (npm's bin links).
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+/** No logger may exist yet (config is what failed): a plain line an operator can read. */
+function describeBootFailure(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  // The message alone: boot failures (model missing, port taken) are the operator's to fix.
+  if (err instanceof Error) return `sori: failed to start: ${err.message}`;
+  return `sori: failed to start: ${String(err)}`;
+}
+
+if (isEntryPoint()) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${describeBootFailure(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Assembles the HTTP server from its routes. No listening and no process concerns here, so
+ * tests build the same server main() runs.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { clovaShortRoutes } from './api/clova/short.js';
+import { healthRoutes, watchEngine } from './api/health.js';
+import { createMetrics, metricsRoutes } from './api/metrics.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { SpeechEngine } from './speech/engine.js';
+
+export interface ServerDeps {
+  config: Config;
+  engine: SpeechEngine;
+  logger: Logger;
+}
+
+export async function buildServer({ config, engine, logger }: ServerDeps): Promise<FastifyInstance> {
+  // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance,
+    // Fastify's default is two lines per request; one line at the end (below) says everything.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  const metrics = createMetrics(engine);
+
+  // With request logging off, fastify's default handler no longer logs failures: we do, then
+  // let it answer. The CLOVA route has its own handler and body shape.
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if ((err.statusCode ?? 500) >= 500) request.log.error({ err }, 'request failed');
+    return reply.send(err);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observe(request, reply);
+    request.log.info(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request done',
+    );
+  });
+  // A client that hangs up before its answer gets none, so onResponse never runs for it.
+  // (fastify's onRequestAbort only covers hang-ups during the upload.)
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) metrics.observeAbort(request);
+    });
+  });
+
+  await app.register(healthRoutes, { engineState: watchEngine(engine) });
+  await app.register(metricsRoutes, { registry: metrics.registry });
+  await app.register(clovaShortRoutes, { engine, domains: config.domains });
+  return app;
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ClovaShortError } from '../../../src/api/clova/errors.js';
+import { boostingKeywords, parseShortQuery } from '../../../src/api/clova/short-query.js';
+
+function kindOf(query: unknown): string {
+  try {
+    parseShortQuery(query);
+  } catch (err) {
+    assert.ok(err instanceof ClovaShortError);
+    return err.kind;
+  }
+  return 'ok';
+}
+
+describe('parseShortQuery', () => {
+  it('maps the four CLOVA language names, leniently about case', () => {
+    assert.equal(parseShortQuery({ lang: 'Kor' }).language, 'ko');
+    assert.equal(parseShortQuery({ lang: 'Eng' }).language, 'en');
+    assert.equal(parseShortQuery({ lang: 'Jpn' }).language, 'ja');
+    assert.equal(parseShortQuery({ lang: 'Chn' }).language, 'zh');
+    assert.equal(parseShortQuery({ lang: 'kor' }).language, 'ko');
+  });
+
+  it('tells a missing language from an invalid one', () => {
+    assert.equal(kindOf({}), 'emptyLanguage');
+    assert.equal(kindOf({ lang: '' }), 'emptyLanguage');
+    assert.equal(kindOf({ lang: 'Fra' }), 'invalidLanguage');
+    assert.equal(kindOf({ lang: 'ko' }), 'invalidLanguage');
+    assert.equal(kindOf({ lang: ['Kor', 'Eng'] }), 'invalidLanguage');
+  });
+
+  it('reads boolean flags as true/false/1/0 in any case and refuses anything else', () => {
+    assert.deepEqual(parseShortQuery({ lang: 'Eng' }), {
+      language: 'en',
+      assessment: false,
+      utterance: undefined,
+      graph: false,
+      keywords: [],
+    });
+    assert.equal(parseShortQuery({ lang: 'Eng', graph: 'True' }).graph, true);
+    assert.equal(parseShortQuery({ lang: 'Eng', graph: '1' }).graph, true);
+    assert.equal(parseShortQuery({ lang: 'Eng', graph: 'false' }).graph, false);
+    assert.equal(parseShortQuery({ lang: 'Eng', assessment: 'true', utterance: 'hello' }).assessment, true);
+    assert.equal(kindOf({ lang: 'Eng', graph: 'maybe' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Eng', assessment: '' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Eng', graph: ['true', 'false'] }), 'badParams');
+  });
+
+  it('checks the language before the other parameters', () => {
+    assert.equal(kindOf({ graph: 'maybe' }), 'emptyLanguage');
+  });
+
+  it('limits boostings to 512 characters', () => {
+    assert.equal(parseShortQuery({ lang: 'Kor', boostings: 'a'.repeat(512) }).keywords.length, 1);
+    assert.equal(kindOf({ lang: 'Kor', boostings: 'a'.repeat(513) }), 'badParams');
+  });
+
+  it('ignores parameters it does not know', () => {
+    assert.equal(parseShortQuery({ lang: 'Kor', foo: 'bar' }).language, 'ko');
+  });
+});
+
+describe('boostingKeywords', () => {
+  it('splits on tabs and keeps keywords of 3+ characters, once each', () => {
+    assert.deepEqual(boostingKeywords('네이버\t클로바\t음성\t클로바 스피치\t네이버\t ab \tabc'), [
+      '네이버',
+      '클로바',
+      '클로바 스피치',
+      'abc',
+    ]);
+    assert.deepEqual(boostingKeywords(undefined), []);
+    assert.deepEqual(boostingKeywords(''), []);
+  });
+});

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createEngine } from '../../src/speech/index.js';
+import { startServer, testDomain, testEngine } from '../helpers/server.js';
+
+const domains = [testDomain('general', 'health-test-secret')];
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function getHealth(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${url}/healthz`);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('GET /healthz', () => {
+  it('is 503 "loading" until the engine is ready, then 200 with the model version', async () => {
+    const engine = testEngine();
+    cleanups.push(() => engine.close());
+    // The server comes up before the models finish loading, as in main().
+    const server = await startServer(engine, domains);
+    cleanups.push(() => server.close());
+
+    assert.deepEqual(await getHealth(server.url), { status: 503, body: { status: 'loading' } });
+    await engine.ready();
+    const ready = await getHealth(server.url);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: 'ok', model: engine.version });
+    assert.ok(engine.version.length > 0);
+  });
+
+  it('is 503 "error" with the reason when the models cannot be loaded', async () => {
+    // Real broken model files: present where expected, but not ONNX.
+    const models = await mkdtemp(path.join(os.tmpdir(), 'sori-broken-models-'));
+    cleanups.push(() => rm(models, { recursive: true, force: true }));
+    await mkdir(path.join(models, 'whisper-base', 'onnx'), { recursive: true });
+    for (const file of ['encoder_model_quantized.onnx', 'decoder_model_merged_quantized.onnx']) {
+      await writeFile(path.join(models, 'whisper-base', 'onnx', file), 'not a model');
+    }
+    const engine = createEngine({ modelsDir: models, model: 'whisper-base', threads: 1, parallel: 1, queueLimit: 1, beamSize: 1 });
+    cleanups.push(() => engine.close());
+    const server = await startServer(engine, domains);
+    cleanups.push(() => server.close());
+
+    await assert.rejects(engine.ready());
+    const health = await getHealth(server.url);
+    assert.equal(health.status, 503);
+    const body = health.body as { status: string; message: unknown };
+    assert.equal(body.status, 'error');
+    assert.equal(typeof body.message, 'string');
+    assert.ok((body.message as string).length > 0);
+  });
+});

@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
+
+let root: string;
+let counter = 0;
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'sori-config-test-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** A fresh, empty working directory per test. */
+async function freshDir(): Promise<string> {
+  const dir = path.join(root, `case-${++counter}`);
+  await mkdir(dir);
+  return dir;
+}
+
+/** Loads with an announce hook that records what would go to stderr. */
+async function load(env: NodeJS.ProcessEnv, cwd: string): Promise<{ config: Config; announced: string[] }> {
+  const announced: string[] = [];
+  const config = await loadConfig(env, { cwd, announce: (line) => announced.push(line) });
+  return { config, announced };
+}
+
+async function loadError(env: NodeJS.ProcessEnv, cwd: string): Promise<ConfigError> {
+  try {
+    await loadConfig(env, { cwd, announce: () => {} });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('loadConfig should have failed');
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults with no file and no env', async () => {
+    const cwd = await freshDir();
+    const { config } = await load({ SORI_API_KEY: 'k' }, cwd);
+    assert.deepEqual(config.server, { host: '0.0.0.0', port: 8080, grpcPort: 50051 });
+    assert.equal(config.dataDir, path.join(cwd, 'data'));
+    assert.deepEqual(config.models, { dir: path.join(cwd, 'models'), asr: 'whisper-base' });
+    assert.deepEqual(config.engine, { threads: os.availableParallelism(), parallel: 1, queueLimit: 32, beamSize: 5 });
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.configFile, null);
+    assert.deepEqual(config.domains, [
+      {
+        name: 'general',
+        secret: 'k',
+        defaultLanguage: 'ko',
+        limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 },
+      },
+    ]);
+  });
+
+  it('reads every SORI_* variable', async () => {
+    const cwd = await freshDir();
+    const { config } = await load(
+      {
+        SORI_PORT: '9000',
+        SORI_HOST: '127.0.0.1',
+        SORI_GRPC_PORT: '50052',
+        SORI_DATA_DIR: 'var/sori',
+        SORI_MODELS_DIR: '/opt/models',
+        SORI_MODEL: 'whisper-small',
+        SORI_API_KEY: 'env-secret',
+        SORI_THREADS: '3',
+        SORI_PARALLEL: '2',
+        SORI_QUEUE_LIMIT: '7',
+        SORI_BEAM_SIZE: '1',
+        SORI_LOG_LEVEL: 'debug',
+      },
+      cwd,
+    );
+    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052 });
+    assert.equal(config.dataDir, path.join(cwd, 'var/sori'));
+    assert.deepEqual(config.models, { dir: '/opt/models', asr: 'whisper-small' });
+    assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1 });
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.domains[0].secret, 'env-secret');
+  });
+
+  it('reads sori.yaml from the working directory, and env overrides it', async () => {
+    const cwd = await freshDir();
+    await writeFile(
+      path.join(cwd, 'sori.yaml'),
+      [
+        'server: { host: 127.0.0.1, port: 9100, grpcPort: 50100 }',
+        'dataDir: state',
+        'models: { dir: weights, asr: whisper-tiny }',
+        'engine: { threads: 2, parallel: 1, queueLimit: 4, beamSize: 3 }',
+        'domains:',
+        '  - name: general',
+        '    secret: file-secret',
+        '  - name: callcenter',
+        '    secret: cc-secret',
+        '    defaultLanguage: en',
+        '    limits: { shortMaxSeconds: 30 }',
+      ].join('\n'),
+    );
+    const fromFile = (await load({}, cwd)).config;
+    assert.equal(fromFile.configFile, path.join(cwd, 'sori.yaml'));
+    assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100 });
+    assert.equal(fromFile.dataDir, path.join(cwd, 'state'));
+    assert.deepEqual(fromFile.models, { dir: path.join(cwd, 'weights'), asr: 'whisper-tiny' });
+    assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, queueLimit: 4, beamSize: 3 });
+    assert.deepEqual(
+      fromFile.domains.map((d) => [d.name, d.secret, d.defaultLanguage, d.limits.shortMaxSeconds, d.limits.shortMaxBytes]),
+      [
+        ['general', 'file-secret', 'ko', 60, 10 * 1024 * 1024],
+        ['callcenter', 'cc-secret', 'en', 30, 10 * 1024 * 1024],
+      ],
+    );
+
+    const overridden = (await load({ SORI_PORT: '9200', SORI_MODEL: 'whisper-base', SORI_API_KEY: 'env-secret', SORI_QUEUE_LIMIT: '0' }, cwd))
+      .config;
+    assert.equal(overridden.server.port, 9200);
+    assert.equal(overridden.server.host, '127.0.0.1', 'values env does not set still come from the file');
+    assert.equal(overridden.models.asr, 'whisper-base');
+    assert.equal(overridden.engine.queueLimit, 0);
+    assert.equal(overridden.domains[0].secret, 'env-secret');
+    assert.equal(overridden.domains[1].secret, 'cc-secret');
+  });
+
+  it('reads a JSON file named by SORI_CONFIG, resolving its paths against the file', async () => {
+    const cwd = await freshDir();
+    const confDir = path.join(cwd, 'etc');
+    await mkdir(confDir);
+    await writeFile(
+      path.join(confDir, 'custom.json'),
+      JSON.stringify({ dataDir: '../data2', models: { dir: 'm' }, domains: [{ name: 'b2b', secret: 'x', defaultLanguage: 'ja' }] }),
+    );
+    const { config } = await load({ SORI_CONFIG: 'etc/custom.json', SORI_API_KEY: 'k' }, cwd);
+    assert.equal(config.configFile, path.join(confDir, 'custom.json'));
+    assert.equal(config.dataDir, path.join(cwd, 'data2'));
+    assert.equal(config.models.dir, path.join(confDir, 'm'));
+    assert.deepEqual(config.domains.map((d) => [d.name, d.defaultLanguage]), [['general', 'ko'], ['b2b', 'ja']]);
+  });
+
+  it('generates the default secret once (0600, 32+ bytes), announces it once, and reuses it', async () => {
+    const cwd = await freshDir();
+    const first = await load({}, cwd);
+    const secret = first.config.domains[0].secret;
+    assert.match(secret, /^[A-Za-z0-9_-]{43,}$/, 'base64url of at least 32 random bytes');
+    assert.equal(first.announced.length, 1);
+    assert.ok(first.announced[0].includes(secret), 'the operator sees the secret to copy it');
+
+    const file = path.join(cwd, 'data', 'secret');
+    assert.equal((await readFile(file, 'utf8')).trim(), secret);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+
+    const second = await load({}, cwd);
+    assert.equal(second.config.domains[0].secret, secret);
+    assert.deepEqual(second.announced, [], 'a reused secret is not printed again');
+
+    const viaEnv = await load({ SORI_API_KEY: 'explicit' }, cwd);
+    assert.equal(viaEnv.config.domains[0].secret, 'explicit', 'SORI_API_KEY beats the stored secret');
+  });
+
+  it('does not generate a secret when env or file gives one', async () => {
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ domains: [{ name: 'general', secret: 's' }] }));
+    const { config, announced } = await load({}, cwd);
+    assert.equal(config.domains[0].secret, 's');
+    assert.deepEqual(announced, []);
+    await assert.rejects(stat(path.join(cwd, 'data', 'secret')), { code: 'ENOENT' });
+  });
+
+  it('names the bad field of a bad file', async () => {
+    const cwd = await freshDir();
+    await writeFile(
+      path.join(cwd, 'sori.yaml'),
+      'domains:\n  - name: general\n    secret: a\n  - name: other\n    secret: 123\n',
+    );
+    const err = await loadError({}, cwd);
+    assert.match(err.message, /^config error: domains\[1\]\.secret: expected string/);
+    assert.ok(err.message.includes(path.join(cwd, 'sori.yaml')), 'the message says which file');
+  });
+
+  it('names unknown keys, wrong types and out-of-range values', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ server: { prot: 1 } }, /config error: server: Unrecognized key: "prot"/],
+      [{ server: { port: '80' } }, /config error: server\.port: expected number, received string/],
+      [{ engine: { parallel: 0 } }, /config error: engine\.parallel: /],
+      [{ domains: [{ name: 'x', secret: 's', defaultLanguage: 'fr' }] }, /config error: domains\[0\]\.defaultLanguage: /],
+      [{ domains: [{ name: 'x', secret: 's', limits: { shortMaxBytes: -1 } }] }, /config error: domains\[0\]\.limits\.shortMaxBytes: /],
+      [{ domains: [{ name: 'x' }] }, /config error: domains\[0\]\.secret: expected string/],
+      [{ domains: [{ name: 'x', secret: 'a' }, { name: 'x', secret: 'b' }] }, /config error: domains\[1\]\.name: duplicate domain name "x"/],
+      [[1, 2], /config error: \(root\): expected object/],
+    ];
+    for (const [content, expected] of cases) {
+      const cwd = await freshDir();
+      await writeFile(path.join(cwd, 'sori.json'), JSON.stringify(content));
+      const err = await loadError({ SORI_API_KEY: 'k' }, cwd);
+      assert.match(err.message, expected, `for ${JSON.stringify(content)}`);
+    }
+  });
+
+  it('refuses two domains with the same secret without printing the secret', async () => {
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ domains: [{ name: 'a', secret: 'same-secret-value' }] }));
+    const err = await loadError({ SORI_API_KEY: 'same-secret-value' }, cwd);
+    assert.match(err.message, /"general" and "a" have the same secret/);
+    assert.ok(!err.message.includes('same-secret-value'));
+  });
+
+  it('rejects malformed files, bad env values and a missing SORI_CONFIG file', async () => {
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.yaml'), 'server: [unclosed');
+    assert.match((await loadError({}, cwd)).message, /sori\.yaml is not valid YAML/);
+
+    const clean = await freshDir();
+    assert.match((await loadError({ SORI_PORT: 'eighty', SORI_API_KEY: 'k' }, clean)).message, /config error: SORI_PORT: expected an integer/);
+    assert.match((await loadError({ SORI_PORT: '70000', SORI_API_KEY: 'k' }, clean)).message, /SORI_PORT/);
+    assert.match((await loadError({ SORI_LOG_LEVEL: 'loud', SORI_API_KEY: 'k' }, clean)).message, /SORI_LOG_LEVEL/);
+    assert.match((await loadError({ SORI_CONFIG: 'nope.yaml', SORI_API_KEY: 'k' }, clean)).message, /SORI_CONFIG: file not found/);
+  });
+
+  it('loads config.example.yaml as shipped', async () => {
+    const example = fileURLToPath(new URL('../config.example.yaml', import.meta.url));
+    const { config } = await load({ SORI_CONFIG: example, SORI_API_KEY: 'k' }, await freshDir());
+    assert.equal(config.configFile, example);
+    assert.deepEqual(config.domains.map((d) => d.name), ['general']);
+    assert.equal(config.server.port, 8080);
+  });
+
+  it('treats empty environment variables as unset', async () => {
+    const cwd = await freshDir();
+    const { config } = await load({ SORI_PORT: '', SORI_API_KEY: 'k', SORI_LOG_LEVEL: ' ' }, cwd);
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.logLevel, 'info');
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * A real Sori HTTP server on 127.0.0.1 for route tests: real engine, real model, real
+ * fastify, with the log lines captured so tests can read them.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config, DomainConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { buildServer } from '../../src/server.js';
+import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
+import { createEngine } from '../../src/speech/index.js';
+import { modelsDir } from './media-fixtures.js';
+
+export const MiB = 1024 * 1024;
+
+/** The real engine, tuned for fast tests: greedy decoding, both cores. */
+export function testEngine(overrides: Partial<EngineConfig> = {}): SpeechEngine {
+  return createEngine({
+    modelsDir: modelsDir(),
+    model: 'whisper-base',
+    threads: 2,
+    parallel: 1,
+    queueLimit: 64,
+    beamSize: 1,
+    ...overrides,
+  });
+}
+
+export function testDomain(name: string, secret: string, limits: Partial<DomainConfig['limits']> = {}): DomainConfig {
+  return {
+    name,
+    secret,
+    defaultLanguage: 'ko',
+    limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * MiB, maxConcurrentStreams: 15, ...limits },
+  };
+}
+
+export function testConfig(domains: DomainConfig[]): Config {
+  return {
+    server: { host: '127.0.0.1', port: 0, grpcPort: 0 },
+    dataDir: '/nonexistent/sori-test-data',
+    models: { dir: modelsDir(), asr: 'whisper-base' },
+    engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1 },
+    logLevel: 'info',
+    domains,
+    configFile: null,
+  };
+}
+
+export interface TestServer {
+  app: FastifyInstance;
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Every log line written so far, as raw text. */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+export async function startServer(engine: SpeechEngine, domains: DomainConfig[]): Promise<TestServer> {
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  const app = await buildServer({ config: testConfig(domains), engine, logger });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
+  return {
+    app,
+    url: `http://127.0.0.1:${address.port}`,
+    logText: () => lines.join(''),
+    close: () => app.close(),
+  };
+}
+
+export interface SttCall {
+  key?: string;
+  /** Raw query string without "?" (e.g. "lang=Eng&graph=true"). */
+  query?: string;
+  contentType?: string | null;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface SttAnswer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+/** POST /recog/v1/stt the way CLOVA clients do. */
+export async function postStt(url: string, body: Uint8Array | ReadableStream<Uint8Array>, call: SttCall = {}): Promise<SttAnswer> {
+  const headers: Record<string, string> = { ...call.headers };
+  if (call.key !== undefined) headers['X-CLOVASPEECH-API-KEY'] = call.key;
+  if (call.contentType !== null) headers['Content-Type'] = call.contentType ?? 'application/octet-stream';
+  // Node's Buffer is a Uint8Array over ArrayBufferLike, which TS's BodyInit does not name; fetch takes it.
+  const init: RequestInit & { duplex?: 'half' } = { method: 'POST', headers, body: body as BodyInit, signal: call.signal };
+  if (body instanceof ReadableStream) init.duplex = 'half';
+  const res = await fetch(`${url}/recog/v1/stt${call.query === undefined ? '' : `?${call.query}`}`, init);
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON: tests assert on the raw text.
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** Lower-case, punctuation stripped, spaces collapsed: the usual English scoring form. */
+export function normalizeEnglish(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s']/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
