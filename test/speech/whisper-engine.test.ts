@@ -1,0 +1,82 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, type SpeechEngine } from '../../src/speech/index.js';
+import { decodeFile } from '../../src/media/decode.js';
+import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
+
+let engine: SpeechEngine;
+let jfk: Float32Array;
+
+const words = (s: string): string => s.toLowerCase().replace(/[^\p{L}\p{N} ]/gu, '').replace(/\s+/g, ' ');
+
+before(async () => {
+  engine = createEngine({ modelsDir: modelsDir(), model: 'whisper-base', threads: 2, parallel: 1, queueLimit: 2, beamSize: 5 });
+  await engine.ready();
+  jfk = (await decodeFile(join(testdataDir(), 'en/jfk.flac'))).pcm;
+});
+after(() => engine.close());
+
+test('English with beam search, segments and word timings', async () => {
+  const r = await engine.transcribe(jfk, { language: 'en', wordTimestamps: true });
+  assert.match(words(r.text), /ask not what your country can do for you/);
+  assert.ok(r.segments.length >= 1);
+  let last = 0;
+  for (const s of r.segments) {
+    assert.ok(s.start >= 0 && s.start <= s.end && s.end <= r.durationS + 0.01, JSON.stringify(s));
+    assert.ok(s.words && s.words.length > 0);
+    for (const w of s.words) {
+      assert.ok(w.start >= last - 0.001 && w.end >= w.start, `word ${JSON.stringify(w)} after ${last}`);
+      assert.ok(w.probability > 0 && w.probability <= 1);
+      last = w.start;
+    }
+  }
+  const fromWords = r.segments.flatMap((s) => s.words!.map((w) => w.text)).join(' ');
+  assert.equal(words(fromWords), words(r.text));
+  // "Americans" is spoken around 1.5-2.1 s in this recording.
+  const americans = r.segments.flatMap((s) => s.words!).find((w) => /americans/i.test(w.text));
+  assert.ok(americans && americans.start > 1.0 && americans.start < 2.2, JSON.stringify(americans));
+});
+
+test('Korean greedy gives Hangul', async () => {
+  const { pcm } = await decodeFile(join(testdataDir(), 'ko/etts_ada00002.flac'));
+  const r = await engine.transcribe(pcm, { language: 'ko', beamSize: 1 });
+  assert.match(r.text, /평균적으로/);
+});
+
+test('audio longer than one window is decoded window after window', async () => {
+  const long = new Float32Array(jfk.length * 4);
+  for (let i = 0; i < 4; i++) long.set(jfk, i * jfk.length);
+  const r = await engine.transcribe(long, { language: 'en', beamSize: 1 });
+  const n = (words(r.text).match(/ask not what your country can do for you/g) ?? []).length;
+  assert.ok(n >= 3, r.text);
+  assert.ok(r.segments[r.segments.length - 1].end > 35, JSON.stringify(r.segments.at(-1)));
+});
+
+test('silence yields no text', async () => {
+  const r = await engine.transcribe(new Float32Array(16000 * 5), { language: 'ko', beamSize: 1 });
+  assert.equal(r.text, '');
+});
+
+test('an unknown language is an engine failure, not a crash', async () => {
+  await assert.rejects(engine.transcribe(jfk, { language: 'xx' }), EngineFailedError);
+  // and the worker still serves the next request
+  const r = await engine.transcribe(jfk.subarray(0, 16000 * 3), { language: 'en', beamSize: 1 });
+  assert.equal(typeof r.text, 'string');
+});
+
+test('a full queue refuses at once; aborting stops queued and running work', async () => {
+  const ac = new AbortController();
+  const running = engine.transcribe(jfk, { language: 'en', signal: ac.signal });
+  const queued = engine.transcribe(jfk, { language: 'en' });
+  // Handlers attached before the abort, so the rejection is never "unhandled".
+  const abortedWhileQueued = assert.rejects(engine.transcribe(jfk, { language: 'en', signal: ac.signal }), /aborted/);
+  const abortedWhileRunning = assert.rejects(running, TranscriptionAbortedError);
+  await assert.rejects(engine.transcribe(jfk, { language: 'en' }), EngineBusyError);
+  assert.equal(engine.load().queued, 2);
+  ac.abort();
+  await abortedWhileRunning;
+  await abortedWhileQueued;
+  const r = await queued;
+  assert.match(words(r.text), /ask not/);
+});
