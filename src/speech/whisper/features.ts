@@ -1,4 +1,4 @@
-import { MixedRadixFft } from './fft.js';
+import { RealFft } from './fft.js';
 
 export const SAMPLE_RATE = 16000;
 export const N_FFT = 400;
@@ -15,12 +15,10 @@ export const WINDOW_FRAMES = 3000;
  */
 export class LogMelExtractor {
   readonly nMels: number;
-  private readonly fft = new MixedRadixFft(N_FFT);
+  private readonly fft = new RealFft(N_FFT);
   private readonly window: Float64Array;
   private readonly filters: { start: number; weights: Float64Array }[];
   private readonly frame = new Float64Array(N_FFT);
-  private readonly re = new Float64Array(N_FFT);
-  private readonly im = new Float64Array(N_FFT);
   private readonly power = new Float64Array(N_FFT / 2 + 1);
 
   constructor(nMels = 80) {
@@ -47,8 +45,7 @@ export class LogMelExtractor {
         const s = idx < len ? audio[idx] : 0;
         this.frame[i] = s * this.window[i];
       }
-      this.fft.realForward(this.frame, this.re, this.im);
-      for (let k = 0; k <= half; k++) this.power[k] = this.re[k] * this.re[k] + this.im[k] * this.im[k];
+      this.fft.powerSpectrum(this.frame, this.power);
       for (let m = 0; m < nMels; m++) {
         const f = this.filters[m];
         let acc = 0;

@@ -2,9 +2,10 @@
  * Mixed-radix complex FFT for the sizes Whisper needs (n_fft = 400 = 4·4·5·5), which power-of-two
  * FFT libraries cannot do. Decimation in time, after the structure of KISS FFT: O(n · Σ factors).
  */
-export class MixedRadixFft {
+class ComplexFft {
   readonly n: number;
   private readonly factors: number[];
+  private readonly remaining: number[];
   private readonly twRe: Float64Array;
   private readonly twIm: Float64Array;
   private readonly scratchRe: Float64Array;
@@ -13,6 +14,7 @@ export class MixedRadixFft {
   constructor(n: number) {
     this.n = n;
     this.factors = factorize(n);
+    this.remaining = this.factors.map((_, fi) => this.factors.slice(fi).reduce((a, b) => a * b, 1));
     this.twRe = new Float64Array(n);
     this.twIm = new Float64Array(n);
     for (let i = 0; i < n; i++) {
@@ -24,35 +26,29 @@ export class MixedRadixFft {
     this.scratchIm = new Float64Array(maxFactor);
   }
 
-  /** Forward transform of a real input of length n into (outRe, outIm), each length n. */
-  realForward(input: Float64Array, outRe: Float64Array, outIm: Float64Array): void {
-    this.work(outRe, outIm, 0, input, 0, 1, 0);
+  forward(inRe: Float64Array, inIm: Float64Array, outRe: Float64Array, outIm: Float64Array): void {
+    this.work(outRe, outIm, 0, inRe, inIm, 0, 1, 0);
   }
 
   private work(
     outRe: Float64Array, outIm: Float64Array, outOff: number,
-    input: Float64Array, inOff: number, fstride: number, fi: number,
+    inRe: Float64Array, inIm: Float64Array, inOff: number, fstride: number, fi: number,
   ): void {
     const p = this.factors[fi];
-    const m = this.remaining(fi) / p;
+    const m = this.remaining[fi] / p;
     if (m === 1) {
       for (let j = 0; j < p; j++) {
-        outRe[outOff + j] = input[inOff + j * fstride];
-        outIm[outOff + j] = 0;
+        outRe[outOff + j] = inRe[inOff + j * fstride];
+        outIm[outOff + j] = inIm[inOff + j * fstride];
       }
     } else {
       for (let j = 0; j < p; j++) {
-        this.work(outRe, outIm, outOff + j * m, input, inOff + j * fstride, fstride * p, fi + 1);
+        this.work(outRe, outIm, outOff + j * m, inRe, inIm, inOff + j * fstride, fstride * p, fi + 1);
       }
     }
     this.butterfly(outRe, outIm, outOff, fstride, m, p);
   }
 
-  private remaining(fi: number): number {
-    let r = 1;
-    for (let i = fi; i < this.factors.length; i++) r *= this.factors[i];
-    return r;
-  }
 
   private butterfly(re: Float64Array, im: Float64Array, off: number, fstride: number, m: number, p: number): void {
     const n = this.n;
@@ -100,4 +96,65 @@ function factorize(n: number): number[] {
     }
   }
   return out.length ? out : [1];
+}
+
+/**
+ * Real-input FFT of even length n through one complex FFT of length n/2 (even samples as real,
+ * odd as imaginary parts) and a split step: half the work of a complex transform.
+ */
+export class RealFft {
+  readonly n: number;
+  private readonly half: ComplexFft;
+  private readonly zRe: Float64Array;
+  private readonly zIm: Float64Array;
+  private readonly ZRe: Float64Array;
+  private readonly ZIm: Float64Array;
+  private readonly wRe: Float64Array;
+  private readonly wIm: Float64Array;
+
+  constructor(n: number) {
+    if (n % 2 !== 0) throw new Error('RealFft needs an even length');
+    this.n = n;
+    const h = n / 2;
+    this.half = new ComplexFft(h);
+    this.zRe = new Float64Array(h);
+    this.zIm = new Float64Array(h);
+    this.ZRe = new Float64Array(h);
+    this.ZIm = new Float64Array(h);
+    this.wRe = new Float64Array(h + 1);
+    this.wIm = new Float64Array(h + 1);
+    for (let k = 0; k <= h; k++) {
+      this.wRe[k] = Math.cos((-2 * Math.PI * k) / n);
+      this.wIm[k] = Math.sin((-2 * Math.PI * k) / n);
+    }
+  }
+
+  /** Bins 0..n/2 of the transform of a real input: |X[k]|^2 into `power` (length n/2 + 1). */
+  powerSpectrum(input: Float64Array, power: Float64Array): void {
+    const h = this.n / 2;
+    for (let k = 0; k < h; k++) {
+      this.zRe[k] = input[2 * k];
+      this.zIm[k] = input[2 * k + 1];
+    }
+    this.half.forward(this.zRe, this.zIm, this.ZRe, this.ZIm);
+    for (let k = 0; k <= h; k++) {
+      const a = k === h ? 0 : k;
+      const b = k === 0 ? 0 : h - k;
+      const zr = this.ZRe[a];
+      const zi = this.ZIm[a];
+      const cr = this.ZRe[b];
+      const ci = -this.ZIm[b]; // conj(Z[h-k])
+      const er = 0.5 * (zr + cr); // even part
+      const ei = 0.5 * (zi + ci);
+      const dr = zr - cr; // odd part times 2i
+      const di = zi - ci;
+      const or = 0.5 * di; // (Z - conj) / (2i)
+      const oi = -0.5 * dr;
+      const wr = this.wRe[k];
+      const wi = this.wIm[k];
+      const xr = er + (wr * or - wi * oi);
+      const xi = ei + (wr * oi + wi * or);
+      power[k] = xr * xr + xi * xi;
+    }
+  }
 }
