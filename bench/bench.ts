@@ -285,7 +285,7 @@ function report(r: BenchResult): string {
     lines.push('');
   }
   if (ref) lines.push(`Reference peak RSS: ${ref.peakRssMethod}.`);
-  lines.push('Server peak RSS: VmHWM of the server process from /proc/<pid>/status at the end of the server phases.');
+  lines.push('Server peak RSS: VmHWM summed over the server process and its inference child processes (/proc/<pid>/status) at the end of the server phases.');
   lines.push('Event-loop p99: prom-client nodejs_eventloop_lag_p99_seconds scraped every second (its histogram resets per scrape; values include its 10 ms sampling interval, see the idle figure).', '');
 
   lines.push('Summary:');

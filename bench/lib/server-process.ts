@@ -2,7 +2,7 @@
  * The real server as a child process (`node --import tsx src/main.ts`, or the built
  * dist/main.js), as users run it, with its log in a file and its memory read from /proc.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,14 +47,49 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * VmRSS / VmHWM in MB of a process and all its descendants (the server runs inference in child
+ * processes, so its own figure alone would leave the model out). Peaks are summed per process,
+ * an upper bound on the tree's true peak.
+ */
 export function procMemory(pid: number): { rssMb: number; peakMb: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
-  } catch {
-    return null;
+  const one = (p: number): { rss: number; peak: number } | null => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+      return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+    } catch {
+      return null;
+    }
+  };
+  const root = one(pid);
+  if (!root) return null;
+  let rssMb = root.rss;
+  let peakMb = root.peak;
+  for (const child of descendants(pid)) {
+    const m = one(child);
+    if (m) { rssMb += m.rss; peakMb += m.peak; }
   }
+  return { rssMb, peakMb };
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    let kids: number[] = [];
+    try {
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        kids.push(...readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      }
+    } catch {
+      kids = [];
+    }
+    out.push(...kids);
+    queue.push(...kids);
+  }
+  return out;
 }
 
 export async function startServer(opts: ServerOptions): Promise<ServerHandle> {

@@ -89,12 +89,19 @@ export async function decodeFile(path: string, opts: DecodeOptions = {}): Promis
   const input = ['-protocol_whitelist', 'file', '-format_whitelist', await demuxerWhitelist(), '-i', ffmpegInputUrl(path)];
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const limits: RunLimits = { deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal };
-  const probe = await probeMedia(path, input, limits);
-  if (probe.audioStreams === 0) {
-    const found = probe.otherStreams.length > 0 ? ` (found only: ${probe.otherStreams.join(', ')})` : '';
-    throw new MediaError('no-audio', `the media has no audio stream${found}`);
+  try {
+    return await decodeAudio(path, input, undefined, opts.maxSeconds, limits);
+  } catch (err) {
+    if (!(err instanceof MediaError) || err.kind === 'too-long') throw err;
+    // Only a failure needs ffprobe (one process spawn fewer per request on the happy path): it
+    // tells a video without sound, a text file or a playlist from audio that is merely broken.
+    const probe = await probeMedia(path, input, limits);
+    if (probe.audioStreams === 0) {
+      const found = probe.otherStreams.length > 0 ? ` (found only: ${probe.otherStreams.join(', ')})` : '';
+      throw new MediaError('no-audio', `the media has no audio stream${found}`);
+    }
+    throw err;
   }
-  return decodeAudio(path, input, probe.durationS, opts.maxSeconds, limits);
 }
 
 /** Containers like MP4/MOV need seeking, so the bytes go to a private temp file first. */

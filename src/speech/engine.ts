@@ -87,4 +87,6 @@ export interface EngineConfig {
   queueLimit: number;
   /** Default beam size when a request names none. */
   beamSize: number;
+  /** Where engine events (an inference process restarting) are reported; default stderr. */
+  onLog?: (message: string) => void;
 }

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
@@ -23,16 +24,31 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/**
+ * One inference process. If it dies (native crash, OOM kill), the requests it held fail with
+ * EngineFailedError and a fresh process is started for the next ones.
+ */
 class WorkerSlot {
-  readonly worker: Worker;
-  readonly ready: Promise<string>;
+  private child!: ChildProcess;
+  private readyNow!: Promise<string>;
   private readonly pending = new Map<number, Pending>();
+  private closing = false;
+  private restarts = 0;
 
-  constructor(init: WorkerInit) {
-    this.worker = spawnWorker(init);
-    this.ready = new Promise((res, rej) => {
-      this.worker.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') res(m.version);
+  constructor(private readonly init: WorkerInit, private readonly onLog: (msg: string) => void) {
+    this.start();
+  }
+
+  get ready(): Promise<string> {
+    return this.readyNow;
+  }
+
+  private start(): void {
+    const child = spawnWorker(this.init);
+    this.child = child;
+    this.readyNow = new Promise((res, rej) => {
+      child.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') { this.restarts = 0; res(m.version); }
         else if (m.type === 'init-error') rej(new Error(m.message));
         else if (m.type === 'result') this.settle(m.id)?.resolve(m.transcript);
         else if (m.type === 'error') {
@@ -40,17 +56,21 @@ class WorkerSlot {
           if (p) p.reject(m.name === 'AbortedError' ? new TranscriptionAbortedError() : new EngineFailedError(m.message));
         }
       });
-      this.worker.on('error', (err) => {
-        rej(err);
-        this.failAll(new EngineFailedError(`inference worker crashed: ${err.message}`, { cause: err }));
-      });
-      this.worker.on('exit', (code) => {
-        rej(new Error(`inference worker exited (${code}) before it was ready`));
-        this.failAll(new EngineFailedError(`inference worker exited with code ${code}`));
+      child.on('error', (err) => rej(err));
+      child.on('exit', (code, signal) => {
+        const why = signal ? `signal ${signal}` : `code ${code}`;
+        rej(new Error(`inference process exited (${why}) before it was ready`));
+        this.failAll(new EngineFailedError(`inference process exited (${why})`));
+        if (this.closing) return;
+        // Restart only a process that had been serving; a failing load would just loop.
+        if (this.restarts < 3) {
+          this.restarts++;
+          this.onLog(`inference process exited (${why}); restarting`);
+          this.start();
+        }
       });
     });
-    // Avoid an unhandled rejection when nobody awaits readiness before a failure.
-    this.ready.catch(() => undefined);
+    this.readyNow.catch(() => undefined);
   }
 
   private settle(id: number): Pending | undefined {
@@ -64,43 +84,64 @@ class WorkerSlot {
     this.pending.clear();
   }
 
-  run(id: number, pcm: Float32Array, opts: TranscribeOptions, beamSize: number): Promise<Transcript> {
+  async run(id: number, pcm: Float32Array, opts: TranscribeOptions, beamSize: number): Promise<Transcript> {
+    try {
+      await this.readyNow;
+    } catch (err) {
+      throw new EngineFailedError(`the model could not be loaded: ${(err as Error).message}`);
+    }
     return new Promise((res, rej) => {
-      this.pending.set(id, { resolve: res, reject: rej });
-      const onAbort = (): void => this.worker.postMessage({ type: 'abort', id } satisfies ToWorker);
+      const child = this.child;
+      const onAbort = (): void => { if (child.connected) child.send({ type: 'abort', id } satisfies ToWorker); };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const copy = pcm.slice(); // ours to transfer: the caller keeps its buffer
-      const msg: ToWorker = {
-        type: 'transcribe', id, pcm: copy,
-        opts: {
-          language: opts.language, prompt: opts.prompt, beamSize: opts.beamSize ?? beamSize,
-          wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
-        },
-      };
-      this.worker.postMessage(msg, [copy.buffer]);
       const cleanup = (): void => opts.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
         resolve: (t) => { cleanup(); res(t); },
         reject: (e) => { cleanup(); rej(e); },
       });
+      const msg: ToWorker = {
+        type: 'transcribe', id, pcm,
+        opts: {
+          language: opts.language, prompt: opts.prompt, beamSize: opts.beamSize ?? beamSize,
+          wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
+        },
+      };
+      child.send(msg, (err) => {
+        if (err) this.settle(id)?.reject(new EngineFailedError(`could not reach the inference process: ${err.message}`));
+      });
     });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.failAll(new EngineFailedError('engine closed'));
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
 /**
- * Built, the worker is plain .js. Under tsx (tests, `npm run eval`) it is .ts, and worker threads
- * do not inherit tsx's loader hooks, so the worker registers them itself before importing.
+ * Built, the worker is plain .js. Under tsx (tests, `npm run eval`) it is .ts and needs tsx's
+ * loader in the child too.
  */
-function spawnWorker(init: WorkerInit): Worker {
+function spawnWorker(init: WorkerInit): ChildProcess {
   const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./whisper-worker.js', self), { workerData: init });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./whisper-worker.ts', self).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
+  const ts = self.endsWith('.ts');
+  const entry = fileURLToPath(new URL(ts ? './whisper-worker.ts' : './whisper-worker.js', self));
+  return fork(entry, [], {
+    execArgv: ts ? ['--import', 'tsx'] : [],
+    env: { ...process.env, SORI_WORKER_INIT: JSON.stringify(init) },
+    // Structured clone: Float32Array PCM crosses as binary, not as a JSON array of numbers.
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
-/** Whisper on onnxruntime-node, inference in worker threads behind a priority scheduler. */
+/** Whisper on onnxruntime-node, inference in child processes behind a priority scheduler. */
 export class WhisperEngine implements SpeechEngine {
   version = '';
   private readonly slots: WorkerSlot[];
@@ -114,7 +155,8 @@ export class WhisperEngine implements SpeechEngine {
     const parallel = Math.max(1, cfg.parallel);
     const threadsEach = Math.max(1, Math.floor(Math.max(1, cfg.threads || cpus().length) / parallel));
     this.beamSize = cfg.beamSize;
-    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach }));
+    const log = cfg.onLog ?? ((m: string) => process.stderr.write(`sori engine: ${m}\n`));
+    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach }, log));
     this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit);
     this.readyPromise = Promise.all(this.slots.map((s) => s.ready)).then((v) => { this.version = v[0]; });
     this.readyPromise.catch(() => undefined);
@@ -124,8 +166,8 @@ export class WhisperEngine implements SpeechEngine {
     return this.readyPromise;
   }
 
+  /** Requests made while the model loads queue like any other (bounded), instead of piling up. */
   async transcribe(pcm: Float32Array, opts: TranscribeOptions): Promise<Transcript> {
-    await this.readyPromise;
     const id = this.nextId++;
     return this.scheduler.run(
       opts.priority ?? 'short',
@@ -143,7 +185,7 @@ export class WhisperEngine implements SpeechEngine {
 
   async close(): Promise<void> {
     this.scheduler.drain(new EngineFailedError('engine closed'));
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.map((s) => s.close()));
   }
 }
 

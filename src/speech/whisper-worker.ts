@@ -1,25 +1,29 @@
-import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { loadWhisperModel } from './whisper/model.js';
 import { WhisperTranscriber } from './whisper/transcriber.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 /**
- * Inference worker: owns one copy of the Whisper sessions and runs one request at a time, so the
- * HTTP event loop never waits on onnxruntime (its `run` is synchronous native code).
+ * Inference process: owns one copy of the Whisper sessions and runs one request at a time.
+ * A separate process rather than a thread: onnxruntime's `run` is synchronous native code, a
+ * crash in it must not take the HTTP server down, and a small HTTP process keeps fork() (every
+ * ffmpeg spawn) cheap — its cost grows with the parent's resident memory.
  */
-const port = parentPort;
-if (!port) throw new Error('whisper-worker must run as a worker thread');
-const init = workerData as WorkerInit;
-const send = (m: FromWorker): void => port.postMessage(m);
+if (!process.send) throw new Error('whisper-worker must run as a child process with an IPC channel');
+const init = JSON.parse(process.env.SORI_WORKER_INIT ?? '{}') as WorkerInit;
+const send = (m: FromWorker): void => {
+  process.send?.(m);
+};
 const aborts = new Map<number, AbortController>();
+// The parent going away (even by SIGKILL) closes the channel: do not linger as an orphan.
+process.on('disconnect', () => process.exit(0));
 
 try {
   const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads);
   const transcriber = new WhisperTranscriber(model);
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   await transcriber.transcribe(new Float32Array(16000), { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false });
-  port.on('message', (msg: ToWorker) => {
+  process.on('message', (msg: ToWorker) => {
     if (msg.type === 'abort') {
       aborts.get(msg.id)?.abort();
       return;
@@ -38,4 +42,6 @@ try {
   send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)` });
 } catch (err) {
   send({ type: 'init-error', message: err instanceof Error ? err.message : String(err) });
+  process.exitCode = 1;
+  process.disconnect();
 }

@@ -7,6 +7,8 @@ export const HOP = 160;
 export const WINDOW_SAMPLES = 480000;
 export const WINDOW_FRAMES = 3000;
 
+export type MelPadding = 'audio' | 'mel';
+
 /**
  * Whisper's log-mel front end, identical to openai-whisper's `log_mel_spectrogram` on a window that
  * is zero-padded to 30 s (the model was trained on such windows): periodic Hann, centred STFT with
@@ -28,13 +30,20 @@ export class LogMelExtractor {
     this.filters = slaneyMelFilters(nMels, N_FFT, SAMPLE_RATE);
   }
 
-  /** `audio` up to 30 s; returns [nMels, 3000] row-major. */
-  extract(audio: Float32Array): Float32Array {
+  /**
+   * `audio` up to 30 s; returns [nMels, 3000] row-major.
+   * `padding`: 'audio' pads the waveform with zeros to 30 s (openai-whisper); 'mel' computes only
+   * the frames of the audio and fills the rest of the window with 0 after scaling (faster-whisper's
+   * pad_or_trim on features). Which one decodes better is measured in `npm run eval`.
+   */
+  extract(audio: Float32Array, padding: MelPadding = 'audio'): Float32Array {
     const nMels = this.nMels;
     const out = new Float32Array(nMels * WINDOW_FRAMES);
     const len = Math.min(audio.length, WINDOW_SAMPLES);
     // Frame t covers samples [t*HOP - 200, t*HOP + 200); past this index it is all padding.
-    const liveFrames = Math.min(WINDOW_FRAMES, Math.ceil((len + N_FFT / 2) / HOP));
+    const liveFrames = padding === 'mel'
+      ? Math.min(WINDOW_FRAMES, Math.floor(len / HOP))
+      : Math.min(WINDOW_FRAMES, Math.ceil((len + N_FFT / 2) / HOP));
     const half = N_FFT / 2;
     let maxLog = -Infinity;
     for (let t = 0; t < liveFrames; t++) {
@@ -56,13 +65,13 @@ export class LogMelExtractor {
       }
     }
     const silent = -10; // log10 of the clamp floor: frames of pure padding
-    if (liveFrames < WINDOW_FRAMES && silent > maxLog) maxLog = silent;
+    if (padding === 'audio' && liveFrames < WINDOW_FRAMES && silent > maxLog) maxLog = silent;
     const floor = maxLog - 8;
     for (let m = 0; m < nMels; m++) {
       const row = m * WINDOW_FRAMES;
       for (let t = 0; t < WINDOW_FRAMES; t++) {
-        const v = t < liveFrames ? out[row + t] : silent;
-        out[row + t] = (Math.max(v, floor) + 4) / 4;
+        if (t < liveFrames) out[row + t] = (Math.max(out[row + t], floor) + 4) / 4;
+        else out[row + t] = padding === 'mel' ? 0 : (Math.max(silent, floor) + 4) / 4;
       }
     }
     return out;

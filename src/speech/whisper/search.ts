@@ -42,64 +42,71 @@ export class LogitRules {
   }
 
   /**
-   * Applies the rules to one row of logits in place and returns its log-softmax (a new array).
+   * Applies the rules to one row of logits in place (suppressed tokens become -Infinity) and
+   * returns the row's log-sum-exp, so that log p(t) = row[t] - result. No arrays are allocated:
+   * this runs for every beam at every step.
    * `seq` is what this sequence sampled so far in the window.
    */
-  apply(row: Float32Array, seq: number[], timestamps: boolean): Float32Array {
+  apply(row: Float32Array, seq: number[], timestamps: boolean): number {
     const { eot, noTimestamps, timestampBegin } = this.m.tokens;
     const V = row.length;
     if (seq.length === 0) for (const t of this.m.beginSuppressTokens) if (t < V) row[t] = -Infinity;
     for (let i = 0; i < this.suppress.length; i++) row[this.suppress[i]] = -Infinity;
     if (!timestamps) {
-      for (let t = timestampBegin; t < V; t++) row[t] = -Infinity;
-      return logSoftmax(row);
+      row.fill(-Infinity, timestampBegin);
+      return logSumExp(row, 0, V);
     }
     row[noTimestamps] = -Infinity;
     const n = seq.length;
     const lastTs = n >= 1 && seq[n - 1] >= timestampBegin;
     const penultTs = n < 2 || seq[n - 2] >= timestampBegin;
     if (lastTs) {
-      if (penultTs) for (let t = timestampBegin; t < V; t++) row[t] = -Infinity;
-      else for (let t = 0; t < eot; t++) row[t] = -Infinity;
+      if (penultTs) row.fill(-Infinity, timestampBegin);
+      else row.fill(-Infinity, 0, eot);
     }
     let lastTimestamp = -1;
     for (let i = n - 1; i >= 0; i--) if (seq[i] >= timestampBegin) { lastTimestamp = seq[i]; break; }
     if (lastTimestamp >= 0) {
       // Timestamps never go back; a closing timestamp may equal the opening one only after text.
       const upTo = lastTs && !penultTs ? lastTimestamp : lastTimestamp + 1;
-      for (let t = timestampBegin; t < upTo && t < V; t++) row[t] = -Infinity;
+      row.fill(-Infinity, timestampBegin, Math.min(upTo, V));
     }
     if (n === 0) {
-      for (let t = 0; t < timestampBegin; t++) row[t] = -Infinity;
-      const lastAllowed = timestampBegin + this.m.maxInitialTimestampIndex;
-      for (let t = lastAllowed + 1; t < V; t++) row[t] = -Infinity;
+      row.fill(-Infinity, 0, timestampBegin);
+      row.fill(-Infinity, Math.min(V, timestampBegin + this.m.maxInitialTimestampIndex + 1));
     }
-    let lp = logSoftmax(row);
-    let tsMass = -Infinity;
+    // "If the timestamps together are likelier than any single text token, sample a timestamp":
+    // compared in logit space, where the shared normaliser cancels out.
+    const tsLse = logSumExp(row, timestampBegin, V);
     let maxText = -Infinity;
-    for (let t = 0; t < timestampBegin; t++) if (lp[t] > maxText) maxText = lp[t];
-    tsMass = logSumExp(lp, timestampBegin, V);
-    if (tsMass > maxText) {
-      for (let t = 0; t < timestampBegin; t++) row[t] = -Infinity;
-      lp = logSoftmax(row);
+    for (let t = 0; t < timestampBegin; t++) if (row[t] > maxText) maxText = row[t];
+    if (tsLse > maxText) {
+      row.fill(-Infinity, 0, timestampBegin);
+      return tsLse;
     }
-    return lp;
+    const textLse = sumExpFromMax(row, 0, timestampBegin, maxText);
+    if (tsLse === -Infinity) return textLse;
+    const hi = Math.max(textLse, tsLse);
+    return hi + Math.log(Math.exp(textLse - hi) + Math.exp(tsLse - hi));
   }
-}
-
-export function logSoftmax(row: Float32Array): Float32Array {
-  const lse = logSumExp(row, 0, row.length);
-  const out = new Float32Array(row.length);
-  for (let i = 0; i < row.length; i++) out[i] = row[i] - lse;
-  return out;
 }
 
 function logSumExp(a: Float32Array, from: number, to: number): number {
   let max = -Infinity;
   for (let i = from; i < to; i++) if (a[i] > max) max = a[i];
+  return sumExpFromMax(a, from, to, max);
+}
+
+/** log Σ exp(a[i]) over [from, to) when the maximum there is already known. */
+function sumExpFromMax(a: Float32Array, from: number, to: number, max: number): number {
   if (max === -Infinity) return -Infinity;
   let sum = 0;
-  for (let i = from; i < to; i++) sum += Math.exp(a[i] - max);
+  // exp(-40) is below float precision of the sum: skip the exp call for such tokens.
+  const cutoff = max - 40;
+  for (let i = from; i < to; i++) {
+    const v = a[i];
+    if (v > cutoff) sum += Math.exp(v - max);
+  }
   return max + Math.log(sum);
 }
 
@@ -146,11 +153,12 @@ export async function beamSearch(
   const finished: Finished[] = [];
   const maxCandidates = B;
   // The first step is shared by every beam: expand from the single prompt distribution.
-  const lp0 = rules.apply(firstLogits, [], opts.timestamps);
+  const lse0 = rules.apply(firstLogits, [], opts.timestamps);
   let beams: { tokens: number[]; score: number }[] = [];
-  for (const t of topK(lp0, B + 1)) {
-    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], score: lp0[t] }); continue; }
-    if (beams.length < B) beams.push({ tokens: [t], score: lp0[t] });
+  for (const t of topK(firstLogits, B + 1)) {
+    const lp = firstLogits[t] - lse0;
+    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], score: lp }); continue; }
+    if (beams.length < B) beams.push({ tokens: [t], score: lp });
   }
   let cache = runner.tile(prompt, beams.length);
   for (let step = 1; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
@@ -159,8 +167,9 @@ export async function beamSearch(
     const V = logits.length / beams.length;
     const cands: { score: number; source: number; token: number }[] = [];
     for (let r = 0; r < beams.length; r++) {
-      const lp = rules.apply(logits.subarray(r * V, (r + 1) * V), beams[r].tokens, opts.timestamps);
-      for (const t of topK(lp, B + 1)) cands.push({ score: beams[r].score + lp[t], source: r, token: t });
+      const row = logits.subarray(r * V, (r + 1) * V);
+      const lse = rules.apply(row, beams[r].tokens, opts.timestamps);
+      for (const t of topK(row, B + 1)) cands.push({ score: beams[r].score + row[t] - lse, source: r, token: t });
     }
     cands.sort((a, b) => b.score - a.score);
     const nextBeams: { tokens: number[]; score: number }[] = [];
@@ -197,16 +206,15 @@ export async function sampleSearch(
   const seqs: number[][] = Array.from({ length: n }, () => []);
   const scores = new Array<number>(n).fill(0);
   const done = new Array<boolean>(n).fill(false);
-  const pick = (lp: Float32Array, row: Float32Array, r: number): void => {
+  const pick = (lse: number, row: Float32Array, r: number): void => {
     const t = sampleToken(row, opts.temperature, opts.rng);
     if (t === eot) done[r] = true;
     else seqs[r].push(t);
-    scores[r] += lp[t];
+    scores[r] += row[t] - lse;
   };
   for (let r = 0; r < n; r++) {
     const row = firstLogits.slice();
-    const lp = rules.apply(row, [], opts.timestamps);
-    pick(lp, row, r);
+    pick(rules.apply(row, [], opts.timestamps), row, r);
   }
   let cache = runner.tile(prompt, n);
   for (let step = 1; step < opts.sampleLen && !done.every(Boolean); step++) {
@@ -218,8 +226,7 @@ export async function sampleSearch(
     for (let r = 0; r < n; r++) {
       if (done[r]) continue;
       const row = logits.subarray(r * V, (r + 1) * V);
-      const lp = rules.apply(row, seqs[r], opts.timestamps);
-      pick(lp, row, r);
+      pick(rules.apply(row, seqs[r], opts.timestamps), row, r);
     }
   }
   return result(rank(seqs.map((tokens, r) => ({ tokens, score: scores[r] }))));

@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
 import type { Segment, Transcript, WordTiming } from '../engine.js';
-import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
+import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES, type MelPadding } from './features.js';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
 import { LogitRules, beamSearch, sampleSearch, mulberry32, AbortedError, type SearchResult } from './search.js';
@@ -24,6 +24,9 @@ const LOG_PROB_THRESHOLD = -1.0;
 const NO_SPEECH_THRESHOLD = 0.6;
 const SECONDS_PER_TIMESTAMP = 0.02;
 const FRAMES_PER_TIMESTAMP = 2; // mel frames per timestamp step
+// Measured on the quick set (beam 5): padding the waveform gives en WER 10.0 / ja CER 18.7 against
+// 11.6 / 20.7 with faster-whisper's zero-filled mel frames; ko 9.8 against 9.6, zh equal.
+const MEL_PADDING: MelPadding = 'audio';
 
 interface WindowResult extends SearchResult {
   temperature: number;
@@ -73,7 +76,7 @@ export class WhisperTranscriber {
       const offsetS = (seek * HOP) / SAMPLE_RATE;
       const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
       const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
-      const features = this.mel.extract(windowAudio);
+      const features = this.mel.extract(windowAudio, MEL_PADDING);
       const enc = await this.m.encoder.run({
         input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
       });
@@ -143,6 +146,7 @@ export class WhisperTranscriber {
   ): Promise<WindowResult> {
     const temps = opts.temperatureFallback ? TEMPERATURES : [0];
     const all: WindowResult[] = [];
+    const repaired: WindowResult[] = [];
     for (const temperature of temps) {
       const searchOpts = {
         beamSize: Math.max(1, opts.beamSize), temperature, bestOf: BEST_OF, sampleLen,
@@ -154,12 +158,21 @@ export class WhisperTranscriber {
       const text = this.m.tokenizer.decode(r.tokens.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
       const res: WindowResult = { ...r, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
       all.push(res);
+      if (res.compressionRatio > COMPRESSION_RATIO_THRESHOLD) {
+        // A looping result cut after its second repeat is often the right text; it competes in the
+        // final choice below, but never stops the fallback on its own.
+        const trimmed = trimRepetition(r.tokens, this.m.tokens.timestampBegin);
+        if (trimmed.length < r.tokens.length) {
+          const t2 = this.m.tokenizer.decode(trimmed.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
+          repaired.push({ ...res, tokens: trimmed, compressionRatio: compressionRatio(t2) });
+        }
+      }
       let needsFallback = res.compressionRatio > COMPRESSION_RATIO_THRESHOLD || res.avgLogprob < LOG_PROB_THRESHOLD;
       if (noSpeechProb > NO_SPEECH_THRESHOLD && res.avgLogprob < LOG_PROB_THRESHOLD) needsFallback = false;
       if (!needsFallback) return res;
     }
     // Every temperature failed: like faster-whisper, prefer non-repetitive output, then confidence.
-    const pool = all.filter((r) => r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
+    const pool = [...all, ...repaired].filter((r) => r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
     const from = pool.length ? pool : all;
     const best = from.reduce((a, b) => (b.avgLogprob > a.avgLogprob ? b : a));
     return { ...best, tokens: trimRepetition(best.tokens, this.m.tokens.timestampBegin) };
