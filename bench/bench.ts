@@ -286,7 +286,7 @@ function report(r: BenchResult): string {
   }
   if (ref) lines.push(`Reference peak RSS: ${ref.peakRssMethod}.`);
   lines.push('Server peak RSS: VmHWM summed over the server process and its inference child processes (/proc/<pid>/status) at the end of the server phases.');
-  lines.push('Event-loop p99: prom-client nodejs_eventloop_lag_p99_seconds scraped every second (its histogram resets per scrape; values include its 10 ms sampling interval, see the idle figure).', '');
+  lines.push('Event-loop p99: the server\'s sori_event_loop_delay_seconds{quantile="0.99"} scraped every second (1 ms sampling, the delay beyond the sampling interval, reset per scrape).', '');
 
   lines.push('Summary:');
   lines.push(formatTable(['check', 'value', 'target', 'result'], r.checks.map((c) => [c.name, c.value, c.target, c.status])));

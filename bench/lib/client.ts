@@ -88,6 +88,9 @@ export async function scrapeMetric(baseUrl: string, apiKey: string, name: string
   const res = await fetch(`${baseUrl}/metrics`, { headers: { 'X-CLOVASPEECH-API-KEY': apiKey }, signal: AbortSignal.timeout(10_000) });
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   const text = await res.text();
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, 'm').exec(text);
+  // `name` may carry its own labels (`x{quantile="0.99"}`): then exactly that series is read.
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const labels = name.includes('{') ? '' : '(?:\\{[^}]*\\})?';
+  const m = new RegExp(`^${escaped}${labels}\\s+(\\S+)`, 'm').exec(text);
   return m ? Number(m[1]) : null;
 }

@@ -11,7 +11,8 @@ import type { ServerHandle } from './server-process.js';
 import { log, progress } from './progress.js';
 import { percentile, round, sum } from './stats.js';
 
-export const EVENT_LOOP_METRIC = 'nodejs_eventloop_lag_p99_seconds';
+/** Sori's own gauge: 1 ms sampling, the excess over the sampling interval, reset per scrape. */
+export const EVENT_LOOP_METRIC = 'sori_event_loop_delay_seconds{quantile="0.99"}';
 /** Growth of the server's RSS across the burst that still counts as bounded (my choice). */
 export const BURST_RSS_GROWTH_LIMIT_MB = 150;
 

@@ -4,7 +4,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SpeechEngine } from '../speech/engine.js';
+
+const LOOP_RESOLUTION_MS = 1;
 
 export interface HttpMetrics {
   registry: Registry;
@@ -42,6 +45,26 @@ export function createMetrics(engine: SpeechEngine): HttpMetrics {
         this.set(pick(engine.load()));
       },
     });
+  // prom-client's own lag histogram samples every 10 ms and records whole intervals, so an idle
+  // server already reads 10+ ms. This one samples every millisecond and reports the excess over
+  // that interval: the time callbacks really waited. Reset at each scrape: "since the last scrape".
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
+  const excess = (ns: number): number => Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000);
+  new Gauge({
+    name: 'sori_event_loop_delay_seconds',
+    help: 'Event-loop delay since the last scrape, beyond the 1 ms sampling interval',
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      if (loop.count > 0) {
+        this.set({ quantile: '0.5' }, excess(loop.percentile(50)));
+        this.set({ quantile: '0.99' }, excess(loop.percentile(99)));
+        this.set({ quantile: '1' }, excess(loop.max));
+      }
+      loop.reset();
+    },
+  });
   gauge('sori_engine_queued', 'Recognition requests waiting for the engine', (l) => l.queued);
   gauge('sori_engine_running', 'Recognition requests being decoded now', (l) => l.running);
   gauge('sori_engine_capacity', 'Recognition requests the engine decodes at once', (l) => l.capacity);

@@ -133,7 +133,8 @@ function spawnWorker(init: WorkerInit): ChildProcess {
   const ts = self.endsWith('.ts');
   const entry = fileURLToPath(new URL(ts ? './whisper-worker.ts' : './whisper-worker.js', self));
   return fork(entry, [], {
-    execArgv: ts ? ['--import', 'tsx'] : [],
+    // An absolute loader URL: the server's working directory need not be the repository.
+    execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [],
     env: { ...process.env, SORI_WORKER_INIT: JSON.stringify(init) },
     // Structured clone: Float32Array PCM crosses as binary, not as a JSON array of numbers.
     serialization: 'advanced',
