@@ -151,6 +151,8 @@ export async function beamSearch(
 ): Promise<SearchResult> {
   const B = opts.beamSize;
   const finished: Finished[] = [];
+  // Patience 1, as faster-whisper: patience 2 was measured on the quick set (ko 109 -> 109,
+  // ja 77 -> 76, zh 90 -> 90 errors) and is not worth its extra decoder steps.
   const maxCandidates = B;
   // The first step is shared by every beam: expand from the single prompt distribution.
   const lse0 = rules.apply(firstLogits, [], opts.timestamps);
