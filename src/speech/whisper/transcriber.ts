@@ -51,9 +51,11 @@ export class WhisperTranscriber {
   private readonly mel: LogMelExtractor;
   private readonly runner: DecoderRunner;
   private readonly rules: LogitRules;
+  private readonly hasCrossAttentions: boolean;
 
   constructor(model: WhisperModel) {
     this.m = model;
+    this.hasCrossAttentions = model.decoder.outputNames.includes('cross_attentions.0');
     this.mel = new LogMelExtractor(model.nMels);
     this.runner = new DecoderRunner(model);
     this.rules = new LogitRules(model);
@@ -189,7 +191,8 @@ export class WhisperTranscriber {
     encoderOut: ort.Tensor, sotSequence: number[], segTexts: number[][], segmentFrames: number, offsetS: number, language: string,
   ): Promise<{ seg: number; word: WordTiming }[]> {
     const textTokens = segTexts.flat();
-    if (textTokens.length === 0 || this.m.alignmentHeads.length === 0) return [];
+    // Exports made without attention outputs cannot give word timings: leave them out, never fail.
+    if (textTokens.length === 0 || this.m.alignmentHeads.length === 0 || !this.hasCrossAttentions) return [];
     const { noTimestamps, eot } = this.m.tokens;
     const ids = [...sotSequence, noTimestamps, ...textTokens, eot];
     const layers = [...new Set(this.m.alignmentHeads.map(([l]) => l))];
