@@ -67,7 +67,7 @@ export class SileroVad {
 }
 
 export class VadStream {
-  private state = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
+  private state: ort.Tensor = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
   private readonly context = new Float32Array(CONTEXT);
   private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(VAD_SAMPLE_RATE)]), []);
 
