@@ -23,6 +23,30 @@ export interface SearchResult {
   tokens: number[];
   sumLogprob: number;
   avgLogprob: number;
+  /** Stopped because it was repeating itself: never a final answer as it stands. */
+  looped: boolean;
+}
+
+/**
+ * True when the text tokens end in the same n-gram repeated: three times for n >= 3, six times
+ * for a word or two (real speech repeats "no, no, no", not a whole phrase three times running).
+ * Whisper's loops are exactly this; stopping them early saves up to 200 wasted decoder steps.
+ */
+export function endsInLoop(tokens: number[], timestampBegin: number): boolean {
+  const text = tokens.length && tokens.every((t) => t < timestampBegin) ? tokens : tokens.filter((t) => t < timestampBegin);
+  const L = text.length;
+  for (let n = 1; n <= 16; n++) {
+    const reps = n <= 2 ? 6 : 3;
+    if (reps * n > L) break;
+    let same = true;
+    for (let k = 1; k < reps && same; k++) {
+      for (let j = 0; j < n; j++) {
+        if (text[L - 1 - j] !== text[L - 1 - j - k * n]) { same = false; break; }
+      }
+    }
+    if (same) return true;
+  }
+  return false;
 }
 
 export class AbortedError extends Error {
@@ -128,7 +152,7 @@ export function topK(a: Float32Array, k: number): number[] {
   return idx;
 }
 
-interface Finished { tokens: number[]; score: number }
+interface Finished { tokens: number[]; score: number; looped?: boolean }
 
 function rank(finished: Finished[]): Finished {
   // Length normalisation as openai-whisper and CTranslate2 with length_penalty = 1.
@@ -142,11 +166,11 @@ function rank(finished: Finished[]): Finished {
 }
 
 function result(f: Finished): SearchResult {
-  return { tokens: f.tokens, sumLogprob: f.score, avgLogprob: f.score / (f.tokens.length + 1) };
+  return { tokens: f.tokens, sumLogprob: f.score, avgLogprob: f.score / (f.tokens.length + 1), looped: f.looped ?? false };
 }
 
 export async function beamSearch(
-  runner: DecoderRunner, rules: LogitRules, eot: number,
+  runner: DecoderRunner, rules: LogitRules, eot: number, timestampBegin: number,
   firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
 ): Promise<SearchResult> {
   const B = opts.beamSize;
@@ -186,6 +210,8 @@ export async function beamSearch(
       }
     }
     if (finished.length >= maxCandidates) break;
+    // The best hypothesis is stuck in a loop: this temperature has failed, stop paying for it.
+    if (endsInLoop(nextBeams[0].tokens, timestampBegin)) return result({ ...nextBeams[0], looped: true });
     // Keep the batch size fixed at the beam count so the cross-attention cache needs no reshuffle.
     cache = runner.reorder(next, sources);
     beams = nextBeams;
@@ -201,18 +227,23 @@ export async function beamSearch(
 }
 
 export async function sampleSearch(
-  runner: DecoderRunner, rules: LogitRules, eot: number,
+  runner: DecoderRunner, rules: LogitRules, eot: number, timestampBegin: number,
   firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
 ): Promise<SearchResult> {
   const n = Math.max(1, opts.bestOf);
   const seqs: number[][] = Array.from({ length: n }, () => []);
   const scores = new Array<number>(n).fill(0);
   const done = new Array<boolean>(n).fill(false);
+  const looped = new Array<boolean>(n).fill(false);
   const pick = (lse: number, row: Float32Array, r: number): void => {
     const t = sampleToken(row, opts.temperature, opts.rng);
     if (t === eot) done[r] = true;
     else seqs[r].push(t);
     scores[r] += row[t] - lse;
+    if (!done[r] && endsInLoop(seqs[r], timestampBegin)) {
+      done[r] = true;
+      looped[r] = true;
+    }
   };
   for (let r = 0; r < n; r++) {
     const row = firstLogits.slice();
@@ -231,7 +262,9 @@ export async function sampleSearch(
       pick(rules.apply(row, seqs[r], opts.timestamps), row, r);
     }
   }
-  return result(rank(seqs.map((tokens, r) => ({ tokens, score: scores[r] }))));
+  const all = seqs.map((tokens, r) => ({ tokens, score: scores[r], looped: looped[r] }));
+  const clean = all.filter((f) => !f.looped);
+  return result(rank(clean.length ? clean : all));
 }
 
 function sampleToken(row: Float32Array, temperature: number, rng: () => number): number {

@@ -161,27 +161,28 @@ export class WhisperTranscriber {
         beamSize: Math.max(1, opts.beamSize), temperature, bestOf: BEST_OF, sampleLen,
         timestamps, rng, signal: opts.signal,
       };
+      const { eot, timestampBegin } = this.m.tokens;
       const r = temperature === 0
-        ? await beamSearch(this.runner, this.rules, this.m.tokens.eot, lastRow.slice(), cache, searchOpts)
-        : await sampleSearch(this.runner, this.rules, this.m.tokens.eot, lastRow.slice(), cache, searchOpts);
+        ? await beamSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts)
+        : await sampleSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts);
       const text = this.m.tokenizer.decode(r.tokens.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
       const res: WindowResult = { ...r, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
       all.push(res);
-      if (res.compressionRatio > COMPRESSION_RATIO_THRESHOLD) {
+      if (res.looped || res.compressionRatio > COMPRESSION_RATIO_THRESHOLD) {
         // A looping result cut after its second repeat is often the right text; it competes in the
         // final choice below, but never stops the fallback on its own.
         const trimmed = trimRepetition(r.tokens, this.m.tokens.timestampBegin);
         if (trimmed.length < r.tokens.length) {
           const t2 = this.m.tokenizer.decode(trimmed.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
-          repaired.push({ ...res, tokens: trimmed, compressionRatio: compressionRatio(t2) });
+          repaired.push({ ...res, tokens: trimmed, compressionRatio: compressionRatio(t2), looped: false });
         }
       }
-      let needsFallback = res.compressionRatio > COMPRESSION_RATIO_THRESHOLD || res.avgLogprob < LOG_PROB_THRESHOLD;
+      let needsFallback = res.looped || res.compressionRatio > COMPRESSION_RATIO_THRESHOLD || res.avgLogprob < LOG_PROB_THRESHOLD;
       if (noSpeechProb > NO_SPEECH_THRESHOLD && res.avgLogprob < LOG_PROB_THRESHOLD) needsFallback = false;
       if (!needsFallback) return res;
     }
     // Every temperature failed: like faster-whisper, prefer non-repetitive output, then confidence.
-    const pool = [...all, ...repaired].filter((r) => r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
+    const pool = [...all, ...repaired].filter((r) => !r.looped && r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
     const from = pool.length ? pool : all;
     const best = from.reduce((a, b) => (b.avgLogprob > a.avgLogprob ? b : a));
     return { ...best, tokens: trimRepetition(best.tokens, this.m.tokens.timestampBegin) };
