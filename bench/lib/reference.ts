@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { log } from './progress.js';
 import { runCollect } from './children.js';
+import type { RunTotals } from './stats.js';
 
 export interface ReferenceSetup {
   python: string;
@@ -13,14 +14,7 @@ export interface ReferenceSetup {
   modelDir: string;
 }
 
-export interface ReferenceRun {
-  engine: string;
-  beam: number;
-  threads: number;
-  clips: number;
-  audioS: number;
-  procS: number;
-  rtf: number;
+export interface ReferenceRun extends RunTotals {
   /** cer_ko, wer_en, ... as reference.py prints them (fractions). */
   rates: Record<string, number>;
   /** Peak RSS of the reference.py process, MB (see PEAK_RSS_METHOD). */

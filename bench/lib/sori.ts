@@ -9,6 +9,7 @@ import type { Clip } from './manifest.js';
 import { corpusRates, scoreClip, type ClipScore, type CorpusRate } from './score.js';
 import { progress } from './progress.js';
 import { round, since } from './stats.js';
+import type { RunTotals } from './stats.js';
 
 export const MODEL = 'whisper-base';
 
@@ -23,14 +24,7 @@ export interface ClipResult {
   score: ClipScore;
 }
 
-export interface EngineRun {
-  engine: string;
-  beam: number;
-  threads: number;
-  clips: number;
-  audioS: number;
-  procS: number;
-  rtf: number;
+export interface EngineRun extends RunTotals {
   rates: CorpusRate[];
   perClip: ClipResult[];
 }

@@ -26,3 +26,14 @@ export function round(x: number, digits: number): number {
 export function since(t0: number): number {
   return (performance.now() - t0) / 1000;
 }
+
+/** What every engine run of the bench reports, whichever engine it was. */
+export interface RunTotals {
+  engine: string;
+  beam: number;
+  threads: number;
+  clips: number;
+  audioS: number;
+  procS: number;
+  rtf: number;
+}
