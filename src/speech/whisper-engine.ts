@@ -2,7 +2,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, setPriority } from 'node:os';
+
+/** Scheduling priority of inference processes relative to the server (0 = same, 19 = lowest). */
+const INFERENCE_NICE = 10;
 import {
   EngineFailedError, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
 } from './engine.js';
@@ -46,6 +49,15 @@ class WorkerSlot {
   private start(): void {
     const child = spawnWorker(this.init);
     this.child = child;
+    // Inference keeps every core busy; at normal priority the HTTP event loop (and ffmpeg) queue
+    // behind it for the CPU. Niced, it still gets all idle CPU but yields at once to them.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, INFERENCE_NICE);
+      } catch {
+        // Not permitted in some containers: latency suffers, results do not.
+      }
+    }
     this.readyNow = new Promise((res, rej) => {
       child.on('message', (m: FromWorker) => {
         if (m.type === 'ready') { this.restarts = 0; res(m.version); }

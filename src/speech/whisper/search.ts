@@ -125,8 +125,9 @@ function logSumExp(a: Float32Array, from: number, to: number): number {
 function sumExpFromMax(a: Float32Array, from: number, to: number, max: number): number {
   if (max === -Infinity) return -Infinity;
   let sum = 0;
-  // exp(-40) is below float precision of the sum: skip the exp call for such tokens.
-  const cutoff = max - 40;
+  // Tokens more than 20 below the maximum add at most 52k · e^-20 ≈ 1e-4 to the sum (a 1e-4
+  // error in the log-probability): skipping their exp calls halves the cost of every step.
+  const cutoff = max - 20;
   for (let i = from; i < to; i++) {
     const v = a[i];
     if (v > cutoff) sum += Math.exp(v - max);
