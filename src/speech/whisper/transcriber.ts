@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
 import type { Segment, Transcript, WordTiming } from '../engine.js';
-import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES, type MelPadding } from './features.js';
+import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
 import { LogitRules, beamSearch, sampleSearch, mulberry32, AbortedError, type SearchResult } from './search.js';
@@ -24,14 +24,6 @@ const LOG_PROB_THRESHOLD = -1.0;
 const NO_SPEECH_THRESHOLD = 0.6;
 const SECONDS_PER_TIMESTAMP = 0.02;
 const FRAMES_PER_TIMESTAMP = 2; // mel frames per timestamp step
-// Measured on the quick set (beam 5): padding the waveform gives en WER 10.0 / ja CER 18.7 against
-// 11.6 / 20.7 with faster-whisper's zero-filled mel frames; ko 9.8 against 9.6, zh equal.
-const MEL_PADDING: MelPadding = 'audio';
-// Audio that fits one window is decoded without timestamp tokens. Measured on the quick set at
-// beam 5 (errors, timestamps -> text only): en 48 -> 45, ko 111 -> 109, zh 93 -> 90, ja 74 -> 77,
-// 326 -> 321 in all, and fewer decoder steps. Longer audio keeps timestamps: the seek loop
-// cuts segments at them.
-const TEXT_ONLY_SINGLE_WINDOW = true;
 
 interface WindowResult extends SearchResult {
   temperature: number;
@@ -71,7 +63,11 @@ export class WhisperTranscriber {
       const ids = this.m.tokenizer.encode(' ' + opts.prompt.trim(), { add_special_tokens: false }).ids;
       promptIds = [sotPrev, ...ids.slice(-(Math.floor(this.m.maxLength / 2) - 1))];
     }
-    const textOnly = TEXT_ONLY_SINGLE_WINDOW && pcm.length <= WINDOW_SAMPLES;
+    // Audio that fits one window is decoded without timestamp tokens. Measured on the quick set
+    // at beam 5 (errors, timestamps -> text only): en 48 -> 45, ko 111 -> 109, zh 93 -> 90,
+    // ja 74 -> 77, 326 -> 321 in all, and fewer decoder steps. Longer audio keeps timestamps:
+    // the seek loop cuts segments at them.
+    const textOnly = pcm.length <= WINDOW_SAMPLES;
     const prefix = [...promptIds, ...sotSequence, ...(textOnly ? [this.m.tokens.noTimestamps] : [])];
     const sotIndex = promptIds.length;
     const sampleLen = Math.min(Math.floor(this.m.maxLength / 2), this.m.maxLength - prefix.length);
@@ -85,7 +81,7 @@ export class WhisperTranscriber {
       const offsetS = (seek * HOP) / SAMPLE_RATE;
       const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
       const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
-      const features = this.mel.extract(windowAudio, MEL_PADDING);
+      const features = this.mel.extract(windowAudio);
       const enc = await this.m.encoder.run({
         input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
       });
