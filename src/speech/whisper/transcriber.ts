@@ -56,7 +56,7 @@ export class WhisperTranscriber {
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
     const langId = this.m.langToId.get(opts.language);
     if (langId === undefined) throw new Error(`model ${this.m.name} does not know language "${opts.language}"`);
-    const { sot, sotPrev, transcribe, eot, timestampBegin } = this.m.tokens;
+    const { sot, sotPrev, transcribe, timestampBegin } = this.m.tokens;
     const sotSequence = [sot, langId, transcribe];
     let promptIds: number[] = [];
     if (opts.prompt && opts.prompt.trim()) {
@@ -122,13 +122,12 @@ export class WhisperTranscriber {
         seek += segmentFrames;
       }
 
-      const textOf = (ts: number[]): number[] => ts.filter((t) => t < eot);
       let words: { seg: number; word: WordTiming }[] = [];
       if (opts.wordTimestamps) {
-        words = await this.alignWindow(encoderOut, sotSequence, windowSegs.map((s) => textOf(s.tokens)), segmentFrames, offsetS, opts.language);
+        words = await this.alignWindow(encoderOut, sotSequence, windowSegs.map((s) => this.textTokens(s.tokens)), segmentFrames, offsetS, opts.language);
       }
       windowSegs.forEach((s, i) => {
-        const text = this.m.tokenizer.decode(textOf(s.tokens), { skip_special_tokens: true });
+        const text = this.decodeText(s.tokens);
         if (!text.trim()) return;
         const seg: Segment = {
           start: round3(s.start),
@@ -143,6 +142,15 @@ export class WhisperTranscriber {
     }
     const text = segments.map((s) => s.text).join(' ').trim();
     return { text, language: opts.language, segments, durationS: pcm.length / SAMPLE_RATE };
+  }
+
+  /** The text tokens of a sampled sequence: no timestamps, no end-of-text. */
+  private textTokens(tokens: number[]): number[] {
+    return tokens.filter((t) => t < this.m.tokens.eot);
+  }
+
+  private decodeText(tokens: number[]): string {
+    return this.m.tokenizer.decode(this.textTokens(tokens), { skip_special_tokens: true });
   }
 
   private async decodeWithFallback(
@@ -161,16 +169,15 @@ export class WhisperTranscriber {
       const r = temperature === 0
         ? await beamSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts)
         : await sampleSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts);
-      const text = this.m.tokenizer.decode(r.tokens.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
+      const text = this.decodeText(r.tokens);
       const res: WindowResult = { ...r, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
       all.push(res);
       if (res.looped || res.compressionRatio > COMPRESSION_RATIO_THRESHOLD) {
         // A looping result cut after its second repeat is often the right text; it competes in the
         // final choice below, but never stops the fallback on its own.
-        const trimmed = trimRepetition(r.tokens, this.m.tokens.timestampBegin);
+        const trimmed = trimRepetition(r.tokens, timestampBegin);
         if (trimmed.length < r.tokens.length) {
-          const t2 = this.m.tokenizer.decode(trimmed.filter((t) => t < this.m.tokens.eot), { skip_special_tokens: true });
-          repaired.push({ ...res, tokens: trimmed, compressionRatio: compressionRatio(t2), looped: false });
+          repaired.push({ ...res, tokens: trimmed, compressionRatio: compressionRatio(this.decodeText(trimmed)), looped: false });
         }
       }
       let needsFallback = res.looped || res.compressionRatio > COMPRESSION_RATIO_THRESHOLD || res.avgLogprob < LOG_PROB_THRESHOLD;
@@ -202,7 +209,7 @@ export class WhisperTranscriber {
     const aligned = alignWords({
       attentions, heads: this.m.alignmentHeads, rowOffset, textTokens, tokenProbs,
       numFrames: segmentFrames, language,
-      decode: (t) => this.m.tokenizer.decode(t, { skip_special_tokens: true }),
+      decode: (t) => this.decodeText(t),
     });
     const segStarts: number[] = [];
     let acc = 0;
