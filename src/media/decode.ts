@@ -8,8 +8,9 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DECODER_NICE, lowerPriority } from '../process-priority.js';
 
 export type MediaErrorKind = 'empty' | 'no-audio' | 'undecodable' | 'too-long';
 
@@ -334,22 +335,6 @@ interface RunLimits {
  * Runs a tool to completion. Resolves (or rejects on abort) only after the process has
  * exited and its pipes closed, so no decoder outlives the call that started it.
  */
-/**
- * Decoding is batch work too: a little below the server's event loop (so a burst of uploads
- * cannot stall it), above inference (niced 10 by the engine) so a new request's audio is ready
- * while the previous one is still being recognised.
- */
-const DECODER_NICE = 5;
-
-function lowerPriority(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    setPriority(pid, DECODER_NICE);
-  } catch {
-    // Not permitted in some containers: only latency suffers.
-  }
-}
-
 function runTool(
   command: string,
   args: string[],
@@ -363,7 +348,7 @@ function runTool(
       return;
     }
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    lowerPriority(child.pid);
+    lowerPriority(child.pid, DECODER_NICE);
     let stderrTail = Buffer.alloc(0);
     let timedOut = false;
     let aborted = false;

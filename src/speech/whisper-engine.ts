@@ -2,10 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpus, setPriority } from 'node:os';
-
-/** Scheduling priority of inference processes relative to the server (0 = same, 19 = lowest). */
-const INFERENCE_NICE = 10;
+import { cpus } from 'node:os';
 import {
   EngineFailedError, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
 } from './engine.js';
@@ -13,6 +10,7 @@ import { PriorityScheduler } from './scheduler.js';
 import { resolveModelDir, UnknownModelError } from './models.js';
 import { ENCODER_FILE, DECODER_FILE } from './whisper/model.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { INFERENCE_NICE, lowerPriority } from '../process-priority.js';
 
 /** Raised to callers whose request was cancelled through their AbortSignal. */
 export class TranscriptionAbortedError extends Error {
@@ -49,15 +47,7 @@ class WorkerSlot {
   private start(): void {
     const child = spawnWorker(this.init);
     this.child = child;
-    // Inference keeps every core busy; at normal priority the HTTP event loop (and ffmpeg) queue
-    // behind it for the CPU. Niced, it still gets all idle CPU but yields at once to them.
-    if (child.pid !== undefined) {
-      try {
-        setPriority(child.pid, INFERENCE_NICE);
-      } catch {
-        // Not permitted in some containers: latency suffers, results do not.
-      }
-    }
+    lowerPriority(child.pid, INFERENCE_NICE);
     this.readyNow = new Promise((res, rej) => {
       child.on('message', (m: FromWorker) => {
         if (m.type === 'ready') { this.restarts = 0; res(m.version); }
