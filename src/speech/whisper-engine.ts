@@ -64,7 +64,8 @@ class WorkerSlot {
         rej(new Error(`inference process exited (${why}) before it was ready`));
         this.failAll(new EngineFailedError(`inference process exited (${why})`));
         if (this.closing) return;
-        // Restart only a process that had been serving; a failing load would just loop.
+        // A process that keeps dying before it is ready (a broken model) is not restarted forever:
+        // three times in a row at most; reaching ready resets the count.
         if (this.restarts < 3) {
           this.restarts++;
           this.onLog(`inference process exited (${why}); restarting`);

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, type SpeechEngine } from '../../src/speech/index.js';
 import { decodeFile } from '../../src/media/decode.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
@@ -79,4 +80,19 @@ test('a full queue refuses at once; aborting stops queued and running work', asy
   await abortedWhileQueued;
   const r = await queued;
   assert.match(words(r.text), /ask not/);
+});
+
+test('a killed inference process fails its request, and the next one is served by a new process', async () => {
+  const inferencePid = (): number => {
+    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'whisper-worker'], { encoding: 'utf8' });
+    return Number(out.trim().split('\n')[0]);
+  };
+  const victim = inferencePid();
+  const running = engine.transcribe(jfk, { language: 'en' });
+  const failed = assert.rejects(running, EngineFailedError);
+  process.kill(victim, 'SIGKILL'); // a real crash: nothing else can stand in for it
+  await failed;
+  const r = await engine.transcribe(jfk, { language: 'en', beamSize: 1 });
+  assert.match(words(r.text), /ask not/);
+  assert.notEqual(inferencePid(), victim);
 });
