@@ -36,6 +36,60 @@ export interface DomainConfig {
   limits: DomainLimits;
 }
 
+/** Long-form recognition limits (spec section 2, "Limits"). */
+export interface LongformLimits {
+  syncMaxSeconds: number;
+  asyncMaxSeconds: number;
+  maxBytes: number;
+  /** Longest a media URL or object download may take. */
+  downloadTimeoutSeconds: number;
+}
+
+export interface JobsConfig {
+  /** Long-form jobs processed at once by this process (their windows share the engine). */
+  workers: number;
+  /** Jobs waiting or running beyond which new ones get ERROR_TOO_MANY_JOBS. */
+  queueLimit: number;
+  /** A worker that stops renewing its lease this long loses the job to another. */
+  leaseSeconds: number;
+  /** A job whose processing killed its worker this many times is failed instead of retried. */
+  maxAttempts: number;
+  /** A sync request answers ERROR_GATEWAY_TIMEOUT after this long (the job goes on). */
+  syncTimeoutSeconds: number;
+  /** A job still unfinished this long after it was accepted ends as TIMEOUT. */
+  timeoutSeconds: number;
+  /** Finished jobs (and their results) are deleted after this long. */
+  retentionHours: number;
+}
+
+export interface CallbacksConfig {
+  /** How long a failing callback keeps being retried (exponential backoff). */
+  retryForSeconds: number;
+  /** Time limit of one POST. */
+  timeoutSeconds: number;
+  maxBackoffSeconds: number;
+}
+
+/** Outbound requests (media URLs, callbacks): private addresses are refused unless allowed. */
+export interface NetworkConfig {
+  allowPrivate: boolean;
+  /** Hostnames, IP addresses or CIDR ranges reachable even though they are private. */
+  allowList: string[];
+}
+
+export interface ObjectStorageConfig {
+  /** e.g. https://kr.object.ncloudstorage.com or http://127.0.0.1:9000; empty for AWS. */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Path-style addressing (http://host/bucket/key) instead of virtual-host (bucket.host). */
+  forcePathStyle: boolean;
+  /** Where resultToObs writes `<prefix><token>.json`. */
+  resultPrefix: string;
+}
+
 export interface Config {
   server: { host: string; port: number; grpcPort: number };
   /** Absolute. */
@@ -45,6 +99,12 @@ export interface Config {
   engine: { threads: number; parallel: number; queueLimit: number; beamSize: number };
   logLevel: LogLevel;
   domains: DomainConfig[];
+  longform: LongformLimits;
+  jobs: JobsConfig;
+  callbacks: CallbacksConfig;
+  network: NetworkConfig;
+  /** Absent: /recognizer/object-storage and resultToObs answer that none is configured. */
+  objectStorage: ObjectStorageConfig | undefined;
   /** The config file that was read, if any (absolute). */
   configFile: string | null;
 }
@@ -98,6 +158,46 @@ const fileSchema = z
       .optional(),
     logLevel: z.enum(LOG_LEVELS).optional(),
     domains: z.array(domainSchema).optional(),
+    longform: z
+      .strictObject({
+        syncMaxSeconds: z.number().positive().optional(),
+        asyncMaxSeconds: z.number().positive().optional(),
+        maxBytes: positiveInt.optional(),
+        downloadTimeoutSeconds: z.number().positive().optional(),
+      })
+      .optional(),
+    jobs: z
+      .strictObject({
+        workers: positiveInt.optional(),
+        queueLimit: positiveInt.optional(),
+        leaseSeconds: z.number().min(2).optional(),
+        maxAttempts: positiveInt.optional(),
+        syncTimeoutSeconds: z.number().positive().optional(),
+        timeoutSeconds: z.number().positive().optional(),
+        retentionHours: z.number().positive().optional(),
+      })
+      .optional(),
+    callbacks: z
+      .strictObject({
+        retryForSeconds: z.number().min(0).optional(),
+        timeoutSeconds: z.number().positive().optional(),
+        maxBackoffSeconds: z.number().positive().optional(),
+      })
+      .optional(),
+    network: z
+      .strictObject({ allowPrivate: z.boolean().optional(), allowList: z.array(z.string().min(1)).optional() })
+      .optional(),
+    objectStorage: z
+      .strictObject({
+        endpoint: z.string().url().optional(),
+        region: z.string().min(1).optional(),
+        bucket: z.string().min(1).optional(),
+        accessKeyId: z.string().min(1).optional(),
+        secretAccessKey: z.string().min(1).optional(),
+        forcePathStyle: z.boolean().optional(),
+        resultPrefix: z.string().optional(),
+      })
+      .optional(),
   })
   .superRefine((file, ctx) => {
     const seen = new Map<string, number>();
@@ -201,6 +301,44 @@ function envInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number):
   return value;
 }
 
+function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = nonEmpty(env[name])?.trim().toLowerCase();
+  if (raw === undefined) return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`config error: ${name}: expected true or false, got "${raw}"`);
+}
+
+/** Present once a bucket is named (file or SORI_S3_BUCKET); then credentials are required. */
+function objectStorageConfig(env: NodeJS.ProcessEnv, file: FileConfig): ObjectStorageConfig | undefined {
+  const f = file.objectStorage ?? {};
+  const bucket = nonEmpty(env.SORI_S3_BUCKET) ?? f.bucket;
+  if (bucket === undefined) {
+    if (file.objectStorage !== undefined) throw new ConfigError('config error: objectStorage.bucket: required when objectStorage is set');
+    return undefined;
+  }
+  const accessKeyId = nonEmpty(env.SORI_S3_ACCESS_KEY_ID) ?? f.accessKeyId;
+  const secretAccessKey = nonEmpty(env.SORI_S3_SECRET_ACCESS_KEY) ?? f.secretAccessKey;
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new ConfigError(
+      'config error: objectStorage: accessKeyId and secretAccessKey are required (or SORI_S3_ACCESS_KEY_ID / SORI_S3_SECRET_ACCESS_KEY)',
+    );
+  }
+  const endpoint = nonEmpty(env.SORI_S3_ENDPOINT) ?? f.endpoint;
+  if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) {
+    throw new ConfigError(`config error: SORI_S3_ENDPOINT: expected an http(s) URL, got "${endpoint}"`);
+  }
+  return {
+    endpoint,
+    region: nonEmpty(env.SORI_S3_REGION) ?? f.region ?? 'us-east-1',
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    forcePathStyle: envBool(env, 'SORI_S3_PATH_STYLE') ?? f.forcePathStyle ?? true,
+    resultPrefix: f.resultPrefix ?? 'sori-results/',
+  };
+}
+
 function envLogLevel(env: NodeJS.ProcessEnv): LogLevel | undefined {
   const raw = nonEmpty(env.SORI_LOG_LEVEL)?.trim().toLowerCase();
   if (raw === undefined) return undefined;
@@ -282,6 +420,31 @@ export async function loadConfig(
     },
     logLevel: envLogLevel(env) ?? file.logLevel ?? 'info',
     domains: [],
+    longform: {
+      syncMaxSeconds: file.longform?.syncMaxSeconds ?? 2 * 3600,
+      asyncMaxSeconds: file.longform?.asyncMaxSeconds ?? 6 * 3600,
+      maxBytes: file.longform?.maxBytes ?? 2 * 1024 * MiB,
+      downloadTimeoutSeconds: file.longform?.downloadTimeoutSeconds ?? 3600,
+    },
+    jobs: {
+      workers: envInt(env, 'SORI_JOB_WORKERS', 1, 64) ?? file.jobs?.workers ?? 2,
+      queueLimit: file.jobs?.queueLimit ?? 100,
+      leaseSeconds: file.jobs?.leaseSeconds ?? 30,
+      maxAttempts: file.jobs?.maxAttempts ?? 5,
+      syncTimeoutSeconds: file.jobs?.syncTimeoutSeconds ?? 3600,
+      timeoutSeconds: file.jobs?.timeoutSeconds ?? 24 * 3600,
+      retentionHours: file.jobs?.retentionHours ?? 72,
+    },
+    callbacks: {
+      retryForSeconds: file.callbacks?.retryForSeconds ?? 24 * 3600,
+      timeoutSeconds: file.callbacks?.timeoutSeconds ?? 10,
+      maxBackoffSeconds: file.callbacks?.maxBackoffSeconds ?? 300,
+    },
+    network: {
+      allowPrivate: envBool(env, 'SORI_ALLOW_PRIVATE_URLS') ?? file.network?.allowPrivate ?? false,
+      allowList: file.network?.allowList ?? [],
+    },
+    objectStorage: objectStorageConfig(env, file),
     configFile,
   };
 

@@ -17,6 +17,9 @@ export const REDACT_PATHS: readonly string[] = [
   '*.secret',
   'domains[*].secret',
   '*.domains[*].secret',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  '*.objectStorage.secretAccessKey',
 ];
 
 export interface LoggerOptions {

@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { createJobSystem } from './jobs/index.js';
 import { buildServer } from './server.js';
 import { createEngine } from './speech/index.js';
 
@@ -20,7 +21,8 @@ export async function main(): Promise<void> {
     queueLimit: config.engine.queueLimit,
     beamSize: config.engine.beamSize,
   });
-  const app = await buildServer({ config, engine, logger });
+  const jobs = createJobSystem(config, engine, logger);
+  const app = await buildServer({ config, engine, logger, jobs });
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -31,8 +33,10 @@ export async function main(): Promise<void> {
     closing = true;
     logger.info({ signal }, 'shutting down: finishing requests in flight');
     // Close the server first so in-flight requests still have an engine to finish on.
+    jobs.runner.events.emit('closing');
     app
       .close()
+      .then(() => jobs.close())
       .then(() => engine.close())
       .then(
         () => {
@@ -52,9 +56,12 @@ export async function main(): Promise<void> {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
     // e.g. the port is taken: stop the inference workers so the process can end.
+    await jobs.close();
     await engine.close();
     throw err;
   }
+  // Jobs left unfinished by a previous process resume now; they wait for the engine like any job.
+  await jobs.start();
   const address = app.server.address();
   logger.info(
     {

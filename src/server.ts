@@ -3,10 +3,12 @@
  * tests build the same server main() runs.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { clovaLongformRoutes } from './api/clova/longform.js';
 import { clovaShortRoutes } from './api/clova/short.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
 import type { Config } from './config.js';
+import type { JobSystem } from './jobs/index.js';
 import type { Logger } from './logger.js';
 import type { SpeechEngine } from './speech/engine.js';
 
@@ -14,9 +16,11 @@ export interface ServerDeps {
   config: Config;
   engine: SpeechEngine;
   logger: Logger;
+  /** Long-form recognition; without it the /recognizer routes are not mounted. */
+  jobs?: JobSystem;
 }
 
-export async function buildServer({ config, engine, logger }: ServerDeps): Promise<FastifyInstance> {
+export async function buildServer({ config, engine, logger, jobs }: ServerDeps): Promise<FastifyInstance> {
   // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
@@ -51,5 +55,15 @@ export async function buildServer({ config, engine, logger }: ServerDeps): Promi
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(clovaShortRoutes, { engine, domains: config.domains });
+  if (jobs !== undefined) {
+    await app.register(clovaLongformRoutes, {
+      domains: config.domains,
+      store: jobs.store,
+      queue: jobs.queue,
+      runner: jobs.runner,
+      config,
+      objectStorageConfigured: jobs.objectStorage !== undefined,
+    });
+  }
   return app;
 }

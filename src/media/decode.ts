@@ -87,7 +87,7 @@ export async function decodeFile(path: string, opts: DecodeOptions = {}): Promis
   // Only regular files have a meaningful size; a FIFO or device reports 0 and is left to ffmpeg.
   if (info.isFile() && info.size === 0) throw new MediaError('empty', 'the media is empty (0 bytes)');
 
-  const input = ['-protocol_whitelist', 'file', '-format_whitelist', await demuxerWhitelist(), '-i', ffmpegInputUrl(path)];
+  const input = await ffmpegInputArgs(path);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const limits: RunLimits = { deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal };
   try {
@@ -104,6 +104,41 @@ export async function decodeFile(path: string, opts: DecodeOptions = {}): Promis
     throw err;
   }
 }
+
+export interface MediaInfo {
+  /** The container's claim (may be absent on streams, wrong on truncated files). */
+  durationS: number | undefined;
+}
+
+/**
+ * Checks that a file holds decodable audio and reads its claimed duration, without decoding:
+ * long-form jobs check limits and report progress from it before streaming hours of audio.
+ */
+export async function probeFile(path: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MediaInfo> {
+  const info = await stat(path);
+  if (info.isFile() && info.size === 0) throw new MediaError('empty', 'the media is empty (0 bytes)');
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const probe = await probeMedia(path, await ffmpegInputArgs(path), {
+    deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal,
+  });
+  if (probe.audioStreams === 0) {
+    const found = probe.otherStreams.length > 0 ? ` (found only: ${probe.otherStreams.join(', ')})` : '';
+    throw new MediaError('no-audio', `the media has no audio stream${found}`);
+  }
+  return { durationS: probe.durationS };
+}
+
+/** ffmpeg/ffprobe input options for a local file, with the same demuxer guard as decodeFile. */
+export async function ffmpegInputArgs(path: string): Promise<string[]> {
+  return ['-protocol_whitelist', 'file', '-format_whitelist', await demuxerWhitelist(), '-i', ffmpegInputUrl(path)];
+}
+
+/** Output options turning the first audio stream into 16 kHz mono f32le on stdout. */
+export const PCM_OUTPUT_ARGS: readonly string[] = [
+  '-map', '0:a:0', '-vn', '-sn', '-dn',
+  '-ac', '1', '-rematrix_maxval', '1', '-ar', String(SAMPLE_RATE),
+  '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1',
+];
 
 /** Containers like MP4/MOV need seeking, so the bytes go to a private temp file first. */
 export async function decodeBuffer(data: Buffer, opts: DecodeOptions = {}): Promise<DecodedAudio> {
@@ -265,7 +300,7 @@ function ffmpegInputUrl(path: string): string {
 }
 
 /** Float decoders (MP3, AAC) overshoot ±1 slightly on loud material; NaN only from broken input. */
-function clampInPlace(samples: Float32Array): void {
+export function clampInPlace(samples: Float32Array): void {
   for (let i = 0; i < samples.length; i++) {
     const x = samples[i];
     if (x > 1) samples[i] = 1;

@@ -12,3 +12,10 @@ const fromHongKong = OpenCC.Converter({ from: 'hk', to: 'cn' });
 export function toSimplified(text: string): string {
   return fromHongKong(fromTaiwan(text));
 }
+
+const toTaiwan = OpenCC.Converter({ from: 'cn', to: 'tw' });
+
+/** zh-tw long-form results: Taiwan-standard Traditional characters (character level too). */
+export function toTraditional(text: string): string {
+  return toTaiwan(text);
+}

@@ -1,0 +1,195 @@
+/**
+ * The long-form request parameters (spec section 2 table), validated at the edge. Lenient the
+ * way real clients need: null means absent, unknown keys are ignored, booleans may arrive as
+ * strings, enum values in any case. What comes out is the fully defaulted set a job runs with.
+ */
+import { z } from 'zod';
+import type { Language } from '../../config.js';
+import { LongformError } from './longform-errors.js';
+
+export const LONGFORM_LANGUAGES = ['ko-KR', 'en-US', 'enko', 'ja', 'zh-cn', 'zh-tw'] as const;
+export type LongformLanguage = (typeof LONGFORM_LANGUAGES)[number];
+
+const LANGUAGE_ALIASES: Readonly<Record<string, LongformLanguage>> = {
+  'ko-kr': 'ko-KR', ko: 'ko-KR', kor: 'ko-KR',
+  'en-us': 'en-US', en: 'en-US', eng: 'en-US',
+  enko: 'enko', 'en-ko': 'enko', 'ko-en': 'enko',
+  ja: 'ja', 'ja-jp': 'ja', jpn: 'ja',
+  'zh-cn': 'zh-cn', zh: 'zh-cn', chn: 'zh-cn', 'zh-hans': 'zh-cn',
+  'zh-tw': 'zh-tw', 'zh-hant': 'zh-tw',
+};
+
+const DEFAULT_FOR_DOMAIN: Readonly<Record<Language, LongformLanguage>> = { ko: 'ko-KR', en: 'en-US', ja: 'ja', zh: 'zh-cn' };
+
+export const MAX_BOOSTING_KEYWORDS = 1000;
+export const MAX_SPEAKERS = 30;
+
+export type SubtitleFormat = 'JSON' | 'SRT' | 'SMI' | 'VTT';
+
+export interface LongformParams {
+  language: LongformLanguage;
+  completion: 'sync' | 'async';
+  callback: string | undefined;
+  resultToObs: boolean;
+  /** Echoed back as given; `{}` when absent. */
+  userdata: unknown;
+  wordAlignment: boolean;
+  fullText: boolean;
+  noiseFiltering: boolean;
+  boostings: Array<{ words: string }>;
+  useDomainBoostings: boolean;
+  forbiddens: string;
+  diarization: { enable: boolean; speakerCountMin: number; speakerCountMax: number };
+  sed: { enable: boolean };
+  format: SubtitleFormat;
+}
+
+/** Null (and undefined) mean "absent": the official Python sample sends nulls for everything. */
+const absent = (v: unknown): unknown => (v === null ? undefined : v);
+
+const bool = z.preprocess((v) => {
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (s === 'true') return true;
+    if (s === 'false') return false;
+  }
+  return absent(v);
+}, z.boolean().optional());
+
+const int = z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : absent(v)), z.int().optional());
+
+const lowerEnum = <T extends string>(values: readonly T[]) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return absent(v);
+    return values.find((x) => x.toLowerCase() === v.trim().toLowerCase()) ?? v;
+  }, z.enum(values as [T, ...T[]]).optional());
+
+const schema = z.object({
+  language: z.preprocess(absent, z.string().optional()),
+  completion: lowerEnum(['sync', 'async'] as const),
+  callback: z.preprocess((v) => (v === '' ? undefined : absent(v)), z.string().optional()),
+  resultToObs: bool,
+  userdata: z.unknown().optional(),
+  wordAlignment: bool,
+  fullText: bool,
+  noiseFiltering: bool,
+  boostings: z.preprocess(
+    absent,
+    z.array(z.object({ words: z.preprocess(absent, z.string().optional()) })).optional(),
+  ),
+  useDomainBoostings: bool,
+  forbiddens: z.preprocess(absent, z.string().optional()),
+  diarization: z.preprocess(
+    absent,
+    z.object({ enable: bool, speakerCountMin: int, speakerCountMax: int }).optional(),
+  ),
+  sed: z.preprocess(absent, z.object({ enable: bool }).optional()),
+  format: lowerEnum(['JSON', 'SRT', 'SMI', 'VTT'] as const),
+});
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : 'params'}: ${i.message.replace(/^Invalid input: /, '')}`)
+    .join('; ');
+}
+
+/** `raw` is the parsed JSON body or params part. Throws LongformError with the spec's code. */
+export function parseLongformParams(raw: unknown, defaultLanguage: Language): LongformParams {
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'params must be a JSON object');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new LongformError('ERROR_REQUEST_PARAMETER', describe(parsed.error));
+  const p = parsed.data;
+
+  let language = DEFAULT_FOR_DOMAIN[defaultLanguage];
+  if (p.language !== undefined) {
+    const found = LANGUAGE_ALIASES[p.language.trim().toLowerCase()];
+    if (found === undefined) {
+      throw new LongformError('ERROR_REQUEST_PARAMETER', `language: expected one of ${LONGFORM_LANGUAGES.join(', ')}, got "${p.language}"`);
+    }
+    language = found;
+  }
+
+  if (p.callback !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(p.callback);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new LongformError('ERROR_REQUEST_PARAMETER', 'callback: expected an http(s) URL');
+    }
+  }
+
+  const boostings = (p.boostings ?? []).map((b) => ({ words: b.words ?? '' }));
+  const keywords = boostings.flatMap((b) => b.words.split(',')).map((w) => w.trim()).filter((w) => w !== '');
+  if (keywords.length > MAX_BOOSTING_KEYWORDS) {
+    throw new LongformError('ERROR_REQUEST_PARAMETER', `boostings: at most ${MAX_BOOSTING_KEYWORDS} keywords, got ${keywords.length}`);
+  }
+  const useDomainBoostings = p.useDomainBoostings ?? false;
+  if (useDomainBoostings && keywords.length > 0) {
+    throw new LongformError('ERROR_DATA_CONFLICT', 'boostings and useDomainBoostings cannot be used together');
+  }
+
+  const diarization = {
+    enable: p.diarization?.enable ?? true,
+    speakerCountMin: p.diarization?.speakerCountMin ?? -1,
+    speakerCountMax: p.diarization?.speakerCountMax ?? -1,
+  };
+  for (const key of ['speakerCountMin', 'speakerCountMax'] as const) {
+    const n = diarization[key];
+    if (n !== -1 && (n < 1 || n > MAX_SPEAKERS)) {
+      throw new LongformError('ERROR_REQUEST_PARAMETER', `diarization.${key}: expected -1 (auto) or 1 to ${MAX_SPEAKERS}, got ${n}`);
+    }
+  }
+  if (diarization.speakerCountMin !== -1 && diarization.speakerCountMax !== -1 && diarization.speakerCountMin > diarization.speakerCountMax) {
+    throw new LongformError('ERROR_REQUEST_PARAMETER', 'diarization: speakerCountMin is greater than speakerCountMax');
+  }
+
+  return {
+    language,
+    completion: p.completion ?? 'async',
+    callback: p.callback,
+    resultToObs: p.resultToObs ?? false,
+    userdata: p.userdata === undefined || p.userdata === null ? {} : p.userdata,
+    wordAlignment: p.wordAlignment ?? true,
+    fullText: p.fullText ?? true,
+    noiseFiltering: p.noiseFiltering ?? true,
+    boostings,
+    useDomainBoostings,
+    forbiddens: p.forbiddens ?? '',
+    diarization,
+    sed: { enable: p.sed?.enable ?? false },
+    format: p.format ?? 'JSON',
+  };
+}
+
+/** The engine's language code and the Chinese script of the answer. */
+export function engineLanguage(language: LongformLanguage): { code: string; script?: 'simplified' | 'traditional' } {
+  switch (language) {
+    case 'ko-KR':
+    case 'enko':
+      return { code: 'ko' };
+    case 'en-US':
+      return { code: 'en' };
+    case 'ja':
+      return { code: 'ja' };
+    case 'zh-cn':
+      return { code: 'zh', script: 'simplified' };
+    case 'zh-tw':
+      return { code: 'zh', script: 'traditional' };
+  }
+}
+
+/** `params.lang` in results: the short code. */
+export function shortLang(language: LongformLanguage): string {
+  return language === 'ko-KR' ? 'ko' : language === 'en-US' ? 'en' : language;
+}
+
+/** The boosting keywords, flattened (the engine is prompted with them). */
+export function boostingKeywords(params: LongformParams): string[] {
+  return params.boostings.flatMap((b) => b.words.split(',')).map((w) => w.trim()).filter((w) => w !== '');
+}

@@ -1,0 +1,290 @@
+/**
+ * CLOVA Speech long-form recognition (spec section 2): `POST /recognizer/upload|url|object-storage`
+ * and `GET /recognizer/{token}`, also under an InvokeURL-style prefix
+ * (`/external/v1/{domainId}/{invokeKey}/recognizer/...`).
+ *
+ * A request becomes a durable job before any 2xx: uploads stream to the data dir and the job row
+ * commits, then `async` answers with the token while `sync` waits for the job to end. The job
+ * itself runs in the JobRunner, which survives this request (and this process).
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config, DomainConfig } from '../../config.js';
+import type { JobQueue } from '../../jobs/queue.js';
+import { statusBody } from '../../jobs/result.js';
+import { mediaPath, type JobRunner } from '../../jobs/runner.js';
+import type { JobSource, JobStore } from '../../jobs/store.js';
+import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
+import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from './longform-errors.js';
+import { parseLongformParams, type LongformParams } from './longform-params.js';
+
+export interface LongformRouteOptions {
+  domains: readonly DomainConfig[];
+  store: JobStore;
+  queue: JobQueue;
+  runner: JobRunner;
+  config: Pick<Config, 'dataDir' | 'jobs' | 'longform'>;
+  objectStorageConfigured: boolean;
+}
+
+const PREFIXES = ['', '/external/v1/:domainId/:invokeKey'];
+const TOKEN_PATTERN = /^[0-9a-f]{32}$/;
+const JSON_BODY_LIMIT = 1024 * 1024;
+const SYNC_POLL_MS = 1000;
+
+function newToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRouteOptions): Promise<void> {
+  const { store, queue, runner, config } = opts;
+  const auth = new DomainAuthenticator(opts.domains);
+  const domains = new WeakMap<FastifyRequest, DomainConfig>();
+
+  // Clients send `application/json;UTF-8` and other odd types: any body that is not multipart is
+  // read as JSON text.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, {});
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the request body is not valid JSON'), undefined);
+    }
+  });
+  await app.register(multipart, {
+    limits: { fileSize: config.longform.maxBytes, files: 2, fields: 16, fieldSize: JSON_BODY_LIMIT, parts: 20 },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const domain = auth.authenticate(request.headers[API_KEY_HEADER]);
+    if (domain === undefined) throw new LongformError('ERROR_INVALID_SECRET', 'Invalid secret');
+    domains.set(request, domain);
+  });
+
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const e = toLongformError(err);
+    const domain = domains.get(request)?.name;
+    if (e.code === 'ERROR_INTERNAL_ERROR') request.log.error({ err, domain }, 'long-form request failed');
+    else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
+    return reply.code(e.status).send(e.body());
+  });
+
+  const domainOf = (request: FastifyRequest): DomainConfig => {
+    const d = domains.get(request);
+    if (d === undefined) throw new Error('long-form route reached without authentication');
+    return d;
+  };
+
+  /** Queues the job (after its media is safely on disk), then answers per `completion`. */
+  const accept = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    token: string,
+    params: LongformParams,
+    source: JobSource,
+  ): Promise<unknown> => {
+    const domain = domainOf(request);
+    if ((await store.countUnfinished()) >= config.jobs.queueLimit) {
+      if (params.completion === 'sync') throw new LongformError('ERROR_SERVER_BUSY', 'the server is saturated; retry later');
+      throw new LongformError('ERROR_TOO_MANY_JOBS', `${config.jobs.queueLimit} jobs are already waiting or running`);
+    }
+    await store.create({ token, domain: domain.name, params, source, createdAt: Date.now() });
+    await queue.notify();
+    request.log.info({ token, domain: domain.name, source: source.kind, completion: params.completion, language: params.language }, 'job accepted');
+    if (params.completion === 'async') return { result: 'SUCCEEDED', message: 'Succeeded', token };
+    return answerSync(reply, token);
+  };
+
+  const answerSync = async (reply: FastifyReply, token: string): Promise<unknown> => {
+    const ended = await waitForEnd(token, config.jobs.syncTimeoutSeconds * 1000);
+    if (!ended) {
+      throw new LongformError('ERROR_GATEWAY_TIMEOUT', `no result within ${config.jobs.syncTimeoutSeconds} s; poll GET /recognizer/${token}`);
+    }
+    const job = await store.get(token);
+    if (job === undefined) throw new Error('job vanished');
+    if (job.state === 'COMPLETED') return job.result;
+    const code = job.errorCode !== null && isLongformErrorCode(job.errorCode) ? job.errorCode : 'ERROR_INTERNAL_ERROR';
+    const status = job.state === 'TIMEOUT' ? 504 : LONGFORM_ERRORS[code];
+    return reply.code(status).send({ result: code, message: job.errorMessage ?? code, token });
+  };
+
+  /** Local jobs end with an event; jobs another process runs are seen by polling the store. */
+  const waitForEnd = (token: string, timeoutMs: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      let settled = false;
+      const done = (value: boolean): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        runner.events.off('finished', onFinished);
+        runner.events.off('closing', onClosing);
+        resolve(value);
+      };
+      const onFinished = (t: string): void => {
+        if (t === token) done(true);
+      };
+      // Shutting down: answer now (the job resumes after the restart; the token is in the answer).
+      const onClosing = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const poll = setInterval(() => {
+        store.get(token).then((j) => {
+          if (j !== undefined && j.state !== 'WAITING' && j.state !== 'PROCESSING') done(true);
+        }, () => undefined);
+      }, SYNC_POLL_MS);
+      runner.events.on('finished', onFinished);
+      runner.events.on('closing', onClosing);
+    });
+
+  for (const prefix of PREFIXES) {
+    app.post(`${prefix}/recognizer/url`, async (request, reply) => {
+      const body = objectBody(request.body);
+      const params = parseLongformParams(body, domainOf(request).defaultLanguage);
+      const url = body.url;
+      if (typeof url !== 'string' || url.trim() === '') throw new LongformError('ERROR_REQUEST_PARAMETER', 'url: required');
+      let parsed: URL;
+      try {
+        parsed = new URL(url.trim());
+      } catch {
+        throw new LongformError('ERROR_REQUEST_PARAMETER', 'url: not a valid URL');
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        throw new LongformError('ERROR_REQUEST_PARAMETER', 'url: only http and https URLs are accepted');
+      }
+      return accept(request, reply, newToken(), params, { kind: 'url', url: parsed.href });
+    });
+
+    app.post(`${prefix}/recognizer/object-storage`, async (request, reply) => {
+      const body = objectBody(request.body);
+      const params = parseLongformParams(body, domainOf(request).defaultLanguage);
+      const key = body.dataKey ?? body.datakey;
+      if (typeof key !== 'string' || key.trim() === '') throw new LongformError('ERROR_REQUEST_PARAMETER', 'dataKey: required');
+      if (!opts.objectStorageConfigured) throw new LongformError('ERROR_EXTERNAL_ERROR', 'no object storage is configured on this server');
+      return accept(request, reply, newToken(), params, { kind: 'object-storage', key: key.replace(/^\/+/, '') });
+    });
+
+    app.post(`${prefix}/recognizer/upload`, async (request, reply) => {
+      if (!request.isMultipart()) throw new LongformError('ERROR_REQUEST_PARAMETER', 'expected multipart/form-data with parts "media" and "params"');
+      const token = newToken();
+      const dest = mediaPath(config.dataDir, token);
+      const part = `${dest}.part`;
+      let accepted = false;
+      try {
+        const upload = await receiveUpload(request, part);
+        if (upload.bytes === 0) throw new LongformError('ERROR_AUDIO_EMPTY', upload.hadMedia ? 'the media part is empty' : 'no "media" part in the request');
+        let raw: unknown = {};
+        if (upload.paramsText !== undefined && upload.paramsText.trim() !== '') {
+          try {
+            raw = JSON.parse(upload.paramsText);
+          } catch {
+            throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the "params" part is not valid JSON');
+          }
+        }
+        const params = parseLongformParams(raw, domainOf(request).defaultLanguage);
+        await rename(part, dest);
+        const answer = await accept(request, reply, token, params, { kind: 'upload', path: dest, filename: upload.filename });
+        accepted = true;
+        return answer;
+      } finally {
+        await rm(part, { force: true });
+        if (!accepted) await rm(dest, { force: true }).catch(() => undefined);
+      }
+    });
+
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, async (request) => {
+      const job = await ownJob(request);
+      return statusBody(job);
+    });
+
+    // Sori's addition: every delivery of the job's result (callback, object storage) and each attempt.
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/deliveries`, async (request) => {
+      const job = await ownJob(request);
+      return { token: job.token, ...(await store.deliveries(job.token)) };
+    });
+  }
+
+  const ownJob = async (request: FastifyRequest<{ Params: { token: string } }>) => {
+    const token = request.params.token.toLowerCase();
+    const job = TOKEN_PATTERN.test(token) ? await store.get(token) : undefined;
+    // Another domain's job is as unknown as a made-up token.
+    if (job === undefined || job.domain !== domainOf(request).name) {
+      throw new LongformError('ERROR_TOKEN_INVALID', 'unknown token');
+    }
+    return job;
+  };
+}
+
+interface Upload {
+  bytes: number;
+  hadMedia: boolean;
+  filename: string | undefined;
+  paramsText: string | undefined;
+}
+
+/**
+ * Reads the parts in whatever order they come. `media` streams to `dest`; `params` may be a text
+ * field or a file part. Part content types are ignored (the Java sample labels the media part
+ * `multipart/form-data`).
+ */
+async function receiveUpload(request: FastifyRequest, dest: string): Promise<Upload> {
+  const out: Upload = { bytes: 0, hadMedia: false, filename: undefined, paramsText: undefined };
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      if (part.fieldname === 'media' && !out.hadMedia) {
+        out.hadMedia = true;
+        out.filename = part.filename || undefined;
+        let bytes = 0;
+        part.file.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        await pipeline(part.file as Readable, createWriteStream(dest));
+        out.bytes = bytes;
+      } else if (part.fieldname === 'params') {
+        out.paramsText = (await part.toBuffer()).toString('utf8');
+      } else {
+        part.file.resume();
+      }
+    } else if (part.fieldname === 'params' && typeof part.value === 'string') {
+      out.paramsText = part.value;
+    } else if (part.fieldname === 'media' && !out.hadMedia && typeof part.value === 'string') {
+      // A client that sent the media as a plain field (small files only: fieldSize bounds it).
+      out.hadMedia = true;
+      const data = Buffer.from(part.value, 'latin1');
+      await pipeline(async function* () { yield data; }, createWriteStream(dest));
+      out.bytes = data.length;
+    }
+  }
+  return out;
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+const MULTIPART_LIMIT_CODES = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
+
+function toLongformError(err: unknown): LongformError {
+  if (err instanceof LongformError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'FST_REQ_FILE_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the media is larger than the upload limit', 413);
+  if (typeof code === 'string' && MULTIPART_LIMIT_CODES.has(code)) return new LongformError('ERROR_REQUEST_PARAMETER', 'too many parts in the upload');
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the JSON body is too large', 413);
+  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_MULTIPART_MISSING_BOUNDARY') {
+    return new LongformError('ERROR_REQUEST_PARAMETER', 'malformed multipart body');
+  }
+  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP')) return new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the request body could not be read');
+  if ((err as Error | null)?.message?.includes('Unexpected end of form')) return new LongformError('ERROR_REQUEST_PARAMETER', 'the upload ended before it was complete');
+  return new LongformError('ERROR_INTERNAL_ERROR', 'internal error');
+}

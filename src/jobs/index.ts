@@ -1,0 +1,59 @@
+/**
+ * The long-form job system as one unit: store, queue, runner, deliveries. Embedded default:
+ * SQLite in the data dir and an in-process queue.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { ObjectStorage } from '../media/fetch/object-storage.js';
+import type { SpeechEngine } from '../speech/engine.js';
+import { SileroVad } from '../speech/vad.js';
+import { DeliveryWorker } from './deliveries.js';
+import { LocalJobQueue, type JobQueue } from './queue.js';
+import { JobRunner } from './runner.js';
+import { SqliteJobStore } from './sqlite-store.js';
+import type { JobStore } from './store.js';
+
+export interface JobSystem {
+  store: JobStore;
+  queue: JobQueue;
+  runner: JobRunner;
+  objectStorage: ObjectStorage | undefined;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createJobSystem(config: Config, engine: SpeechEngine, logger: Logger): JobSystem {
+  const store = new SqliteJobStore(join(config.dataDir, 'sori.db'));
+  const queue = new LocalJobQueue();
+  const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
+  let vad: Promise<SileroVad> | undefined;
+  const loadVad = (): Promise<SileroVad> => {
+    vad ??= SileroVad.load(join(config.models.dir, 'silero-vad')).catch((err: unknown) => {
+      vad = undefined;
+      throw err;
+    });
+    return vad;
+  };
+  const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, config, logger });
+  const deliveries = new DeliveryWorker({
+    store, queue, objectStorage, callbacks: config.callbacks, network: config.network, logger,
+  });
+  return {
+    store,
+    queue,
+    runner,
+    objectStorage,
+    async start() {
+      await runner.start();
+      await deliveries.start();
+    },
+    async close() {
+      await runner.close();
+      await deliveries.close();
+      await queue.close();
+      objectStorage?.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Long-form recognition of one media file: ffmpeg streams PCM, VAD cuts it into windows of at
+ * most 30 s, the engine transcribes each window (batch priority), and the windows become CLOVA
+ * segments. Memory holds about two windows of audio whatever the file's length.
+ *
+ * The engine gets the next window while it is still decoding the current one, so it never idles
+ * on VAD or ffmpeg.
+ */
+import { streamPcm, PCM_SAMPLE_RATE } from '../media/pcm-stream.js';
+import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
+import type { SileroVad } from '../speech/vad.js';
+import { VadWindower, type SpeechWindow } from '../speech/vad-windows.js';
+import { toSimplified, toTraditional } from '../transcript/chinese.js';
+import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
+
+export interface RecognizeRequest {
+  mediaPath: string;
+  /** Engine language code. */
+  language: string;
+  script?: 'simplified' | 'traditional';
+  prompt?: string;
+  /** Media time already done by an earlier, interrupted attempt, and what it produced. */
+  resumeAtMs: number;
+  done: LongformSegment[];
+  /** The container's duration, for progress (absent: progress stays put until the end). */
+  durationS: number | undefined;
+}
+
+export interface RecognizeHooks {
+  /** 0-1 of the media processed. */
+  onProgress?: (fraction: number) => void;
+  /** After each window: everything up to `resumeAtMs` is final. */
+  onWindowDone?: (resumeAtMs: number, segments: readonly LongformSegment[]) => void;
+  signal?: AbortSignal;
+}
+
+export interface RecognizeOutcome {
+  segments: LongformSegment[];
+  /** Media length actually decoded, in ms. */
+  durationMs: number;
+}
+
+const IN_FLIGHT = 2;
+const BUSY_RETRY_MS = 500;
+/** A pause this long ends a segment (and is where windows prefer to end). */
+export const SEGMENT_PAUSE_S = 0.5;
+
+export async function recognizeMedia(
+  engine: SpeechEngine,
+  vad: SileroVad,
+  req: RecognizeRequest,
+  hooks: RecognizeHooks = {},
+): Promise<RecognizeOutcome> {
+  const { signal } = hooks;
+  const offset = Math.round((req.resumeAtMs / 1000) * PCM_SAMPLE_RATE);
+  const segments = [...req.done];
+  const windower = new VadWindower(vad, { longPauseS: SEGMENT_PAUSE_S });
+  const totalSamples = req.durationS === undefined ? undefined : req.durationS * PCM_SAMPLE_RATE;
+  const pending: Array<{ window: SpeechWindow; transcript: Promise<Transcript> }> = [];
+
+  const convert = (text: string): string =>
+    req.script === 'simplified' ? toSimplified(text) : req.script === 'traditional' ? toTraditional(text) : text;
+
+  const settleFirst = async (): Promise<void> => {
+    const first = pending.shift();
+    if (first === undefined) return;
+    const transcript = await first.transcript;
+    const span = { start: first.window.start + offset, end: first.window.end + offset, speech: first.window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
+    for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) {
+      if (req.script !== undefined) {
+        seg.text = convert(seg.text);
+        seg.words = seg.words.map(([s, e, t]) => [s, e, convert(t)]);
+      }
+      segments.push(seg);
+    }
+    const doneSamples = span.end;
+    hooks.onWindowDone?.(Math.round((doneSamples / PCM_SAMPLE_RATE) * 1000), segments);
+    if (totalSamples !== undefined) hooks.onProgress?.(Math.min(doneSamples / totalSamples, 0.99));
+  };
+
+  const submit = async (windows: SpeechWindow[]): Promise<void> => {
+    for (const window of windows) {
+      const transcript = transcribeWhenFree(engine, window.pcm, req, signal);
+      transcript.catch(() => undefined); // awaited in order by settleFirst
+      // The engine keeps its own copy; dropping ours keeps memory at the windows in flight.
+      pending.push({ window: { ...window, pcm: new Float32Array(0) }, transcript });
+      while (pending.length >= IN_FLIGHT) await settleFirst();
+    }
+  };
+
+  try {
+    for await (const chunk of streamPcm(req.mediaPath, { startS: req.resumeAtMs / 1000, signal })) {
+      await submit(await windower.push(chunk));
+    }
+    await submit(await windower.finish());
+    while (pending.length > 0) await settleFirst();
+  } finally {
+    // On failure, windows still queued must not run on for nobody.
+    for (const p of pending) await p.transcript.catch(() => undefined);
+  }
+  return { segments, durationMs: Math.round((windower.received + offset) / PCM_SAMPLE_RATE * 1000) };
+}
+
+/** Batch work waits for room in the engine queue instead of failing the job. */
+async function transcribeWhenFree(
+  engine: SpeechEngine,
+  pcm: Float32Array,
+  req: RecognizeRequest,
+  signal: AbortSignal | undefined,
+): Promise<Transcript> {
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      return await engine.transcribe(pcm, {
+        language: req.language,
+        prompt: req.prompt,
+        wordTimestamps: true,
+        priority: 'batch',
+        signal,
+      });
+    } catch (err) {
+      if (!(err instanceof EngineBusyError)) throw err;
+      await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
+    }
+  }
+}

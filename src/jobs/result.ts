@@ -1,0 +1,108 @@
+/**
+ * The bodies a long-form job answers with (spec section 2, "The result"): the finished result,
+ * the in-progress status, and the failure. One shape everywhere: sync response, GET, callback.
+ */
+import { shortLang, type LongformParams } from '../api/clova/longform-params.js';
+import type { LongformSegment } from '../transcript/segments.js';
+import { round4 } from '../transcript/segments.js';
+import type { JobRecord } from './store.js';
+
+export interface ResultContext {
+  token: string;
+  domain: string;
+  params: LongformParams;
+  version: string;
+}
+
+/** `params` as echoed: the spec's fields with their defaults applied. */
+export function echoParams(ctx: ResultContext): Record<string, unknown> {
+  const p = ctx.params;
+  return {
+    service: 'ncp',
+    domain: ctx.domain,
+    lang: shortLang(p.language),
+    completion: p.completion,
+    ...(p.callback === undefined ? {} : { callback: p.callback }),
+    diarization: p.diarization,
+    sed: p.sed,
+    boostings: p.boostings,
+    useDomainBoostings: p.useDomainBoostings,
+    forbiddens: p.forbiddens,
+    wordAlignment: p.wordAlignment,
+    fullText: p.fullText,
+    noiseFiltering: p.noiseFiltering,
+    resultToObs: p.resultToObs,
+    format: p.format,
+    priority: 0,
+    userdata: p.userdata,
+  };
+}
+
+export function completedResult(ctx: ResultContext, segments: readonly LongformSegment[]): Record<string, unknown> {
+  const p = ctx.params;
+  // Until diarization runs (a later stage), everyone is speaker 1: clients that read the labels
+  // get a valid one rather than a missing field.
+  const speaker = { label: '1', name: 'A', edited: false };
+  const out = segments.map((s) => ({
+    start: s.start,
+    end: s.end,
+    text: s.text,
+    confidence: s.confidence,
+    ...(p.diarization.enable ? { diarization: { label: '1' }, speaker } : {}),
+    words: p.wordAlignment ? s.words : [],
+    textEdited: s.text,
+  }));
+  // Weighted by duration, so a one-word segment does not count as much as a long sentence.
+  let weight = 0;
+  let sum = 0;
+  for (const s of segments) {
+    const w = Math.max(s.end - s.start, 1);
+    weight += w;
+    sum += w * s.confidence;
+  }
+  return {
+    result: 'COMPLETED',
+    message: 'Succeeded',
+    token: ctx.token,
+    version: ctx.version,
+    params: echoParams(ctx),
+    progress: 100,
+    keywords: {},
+    segments: out,
+    ...(p.fullText ? { text: segments.map((s) => s.text).join(' ') } : {}),
+    confidence: weight > 0 ? round4(sum / weight) : 0,
+    speakers: p.diarization.enable && segments.length > 0 ? [speaker] : [],
+    events: [],
+    eventTypes: [],
+  };
+}
+
+export interface FailureBody {
+  result: 'FAILED' | 'TIMEOUT';
+  message: string;
+  token: string;
+  /** The spec's error code behind the failure (ERROR_AUDIO_CONVERSION, ...). */
+  errorCode: string;
+  progress: number;
+}
+
+/** GET /recognizer/{token} and callbacks: what the job looks like now. */
+export function statusBody(job: JobRecord): Record<string, unknown> {
+  switch (job.state) {
+    case 'COMPLETED':
+      return job.result as Record<string, unknown>;
+    case 'FAILED':
+    case 'TIMEOUT':
+      return {
+        result: job.state,
+        message: job.errorMessage ?? job.state,
+        token: job.token,
+        errorCode: job.errorCode ?? 'ERROR_INTERNAL_ERROR',
+        progress: job.progress,
+      };
+    case 'WAITING':
+      return { result: 'WAITING', message: 'Waiting', token: job.token, progress: 0 };
+    case 'PROCESSING':
+      return { result: 'PROCESSING', message: 'Processing', token: job.token, progress: job.progress };
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The configured S3-compatible bucket (NCP Object Storage, AWS S3, MinIO, ...), through the AWS
+ * SDK v3: `/recognizer/object-storage` downloads media from it and `resultToObs` writes results
+ * to it. Downloads stream to disk, never into memory.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { ObjectStorageConfig } from '../../config.js';
+
+export type ObjectStorageErrorKind = 'not-found' | 'external' | 'too-large' | 'not-configured';
+
+export class ObjectStorageError extends Error {
+  readonly kind: ObjectStorageErrorKind;
+  constructor(kind: ObjectStorageErrorKind, message: string) {
+    super(message);
+    this.name = 'ObjectStorageError';
+    this.kind = kind;
+  }
+}
+
+export class ObjectStorage {
+  private readonly client: S3Client;
+
+  constructor(private readonly config: ObjectStorageConfig) {
+    this.client = new S3Client({
+      endpoint: config.endpoint,
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      // S3-compatible stores other than AWS often reject the SDK's newer default checksums.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+    });
+  }
+
+  get bucket(): string {
+    return this.config.bucket;
+  }
+
+  get resultPrefix(): string {
+    return this.config.resultPrefix;
+  }
+
+  /** Streams `key` to `dest` (via dest.part, renamed when complete). */
+  async download(key: string, dest: string, opts: { maxBytes: number; signal?: AbortSignal }): Promise<number> {
+    const part = `${dest}.part`;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }), {
+        abortSignal: opts.signal,
+      });
+      if (out.ContentLength !== undefined && out.ContentLength > opts.maxBytes) {
+        (out.Body as Readable | undefined)?.destroy();
+        throw new ObjectStorageError('too-large', `object is ${out.ContentLength} bytes, over the ${opts.maxBytes}-byte limit`);
+      }
+      let bytes = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          bytes += chunk.length;
+          if (bytes > opts.maxBytes) done(new ObjectStorageError('too-large', `object is over the ${opts.maxBytes}-byte limit`));
+          else done(null, chunk);
+        },
+      });
+      await pipeline(out.Body as Readable, limit, createWriteStream(part), { signal: opts.signal });
+      await rename(part, dest);
+      return bytes;
+    } catch (err) {
+      await rm(part, { force: true });
+      throw this.translate(err, key);
+    }
+  }
+
+  async putJson(key: string, body: unknown): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key: key,
+          Body: JSON.stringify(body),
+          ContentType: 'application/json; charset=utf-8',
+        }),
+      );
+    } catch (err) {
+      throw this.translate(err, key);
+    }
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  private translate(err: unknown, key: string): Error {
+    if (err instanceof ObjectStorageError) return err;
+    if (err instanceof Error && err.name === 'AbortError') return err;
+    if (err instanceof S3ServiceException) {
+      const status = err.$metadata.httpStatusCode;
+      if (err.name === 'NoSuchKey' || err.name === 'NotFound' || status === 404) {
+        return new ObjectStorageError('not-found', `object "${key}" not found in bucket "${this.config.bucket}"`);
+      }
+      return new ObjectStorageError('external', `object storage refused: ${err.name}${status ? ` (HTTP ${status})` : ''}`);
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return new ObjectStorageError('external', `object storage unreachable: ${message}`);
+  }
+}

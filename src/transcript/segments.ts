@@ -1,0 +1,97 @@
+/**
+ * Turns the engine's output for one recognition window into CLOVA long-form segments: one per
+ * utterance, where an utterance ends at a pause VAD measured (more reliable than word timings
+ * from cross-attention), with words as [start, end, text] in integer ms from the media start.
+ */
+import type { Transcript, WordTiming } from '../speech/engine.js';
+import type { SpeechSegment } from '../speech/vad.js';
+
+export type ClovaWord = [number, number, string];
+
+export interface LongformSegment {
+  start: number;
+  end: number;
+  text: string;
+  confidence: number;
+  words: ClovaWord[];
+}
+
+export interface WindowSpan {
+  /** Absolute sample offsets. */
+  start: number;
+  end: number;
+  speech: SpeechSegment[];
+}
+
+const SR = 16000;
+
+/** Speech stretches separated by pauses of at least `longPauseS`. */
+export function utterances(speech: readonly SpeechSegment[], longPauseS: number): SpeechSegment[] {
+  const out: SpeechSegment[] = [];
+  for (const s of speech) {
+    const last = out[out.length - 1];
+    if (last !== undefined && s.start - last.end < longPauseS * SR) last.end = Math.max(last.end, s.end);
+    else out.push({ ...s });
+  }
+  return out;
+}
+
+function ms(samples: number): number {
+  return Math.round((samples / SR) * 1000);
+}
+
+/** Languages written without spaces between words: their word texts are joined directly. */
+const UNSPACED = new Set(['ja', 'zh', 'yue', 'th', 'lo', 'my', 'km']);
+
+export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, longPauseS: number): LongformSegment[] {
+  const joiner = UNSPACED.has(transcript.language) ? '' : ' ';
+  const offsetS = window.start / SR;
+  const words: WordTiming[] = transcript.segments.flatMap((s) => s.words ?? []);
+  const text = transcript.text.trim();
+  if (text === '') return [];
+  if (words.length === 0) {
+    // No word timings (a model export without cross-attention): the window is one segment.
+    const lp = transcript.segments.map((s) => s.avgLogProb);
+    const confidence = lp.length > 0 ? Math.exp(lp.reduce((a, b) => a + b, 0) / lp.length) : 0;
+    return [{ start: ms(window.start), end: ms(window.end), text, confidence: round4(confidence), words: [] }];
+  }
+  const groups = utterances(window.speech.length > 0 ? window.speech : [{ start: window.start, end: window.end }], longPauseS);
+  const byGroup: WordTiming[][] = groups.map(() => []);
+  for (const w of words) {
+    const mid = (offsetS + (w.start + w.end) / 2) * SR;
+    let best = 0;
+    let bestDistance = Infinity;
+    groups.forEach((g, i) => {
+      const d = mid < g.start ? g.start - mid : mid > g.end ? mid - g.end : 0;
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = i;
+      }
+    });
+    byGroup[best].push(w);
+  }
+  const out: LongformSegment[] = [];
+  groups.forEach((g, i) => {
+    const ws = byGroup[i];
+    const segText = ws.map((w) => w.text.trim()).filter((t) => t !== '').join(joiner);
+    if (segText === '') return;
+    const start = ms(g.start);
+    const end = ms(g.end);
+    const clovaWords: ClovaWord[] = [];
+    for (const w of ws) {
+      const t = w.text.trim();
+      if (t === '') continue;
+      // Word timings may stray a little outside the VAD bounds: keep them inside their segment.
+      const ws0 = Math.min(Math.max(Math.round((offsetS + w.start) * 1000), start), end);
+      const we = Math.min(Math.max(Math.round((offsetS + w.end) * 1000), ws0), end);
+      clovaWords.push([ws0, we, t]);
+    }
+    const confidence = ws.reduce((a, w) => a + w.probability, 0) / ws.length;
+    out.push({ start, end, text: segText, confidence: round4(confidence), words: clovaWords });
+  });
+  return out;
+}
+
+export function round4(x: number): number {
+  return Math.round(x * 10000) / 10000;
+}
