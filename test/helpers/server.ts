@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, DomainConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
 import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
 import { createEngine } from '../../src/speech/index.js';
@@ -42,6 +43,13 @@ export function testConfig(domains: DomainConfig[]): Config {
     engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1 },
     logLevel: 'info',
     domains,
+    longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },
+    jobs: {
+      workers: 1, queueLimit: 100, leaseSeconds: 30, maxAttempts: 5, syncTimeoutSeconds: 600, timeoutSeconds: 3600, retentionHours: 72,
+    },
+    callbacks: { retryForSeconds: 3600, timeoutSeconds: 5, maxBackoffSeconds: 2 },
+    network: { allowPrivate: false, allowList: [] },
+    objectStorage: undefined,
     configFile: null,
   };
 }
@@ -55,10 +63,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(engine: SpeechEngine, domains: DomainConfig[]): Promise<TestServer> {
+export interface StartOptions {
+  /** Mount long-form recognition with a job system built from this config (data dir included). */
+  jobsConfig?: Config;
+}
+
+export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
-  const app = await buildServer({ config: testConfig(domains), engine, logger });
+  const config = opts.jobsConfig ?? testConfig(domains);
+  const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger);
+  const app = await buildServer({ config, engine, logger, jobs });
+  await jobs?.start();
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
@@ -66,7 +82,11 @@ export async function startServer(engine: SpeechEngine, domains: DomainConfig[])
     app,
     url: `http://127.0.0.1:${address.port}`,
     logText: () => lines.join(''),
-    close: () => app.close(),
+    close: async () => {
+      jobs?.runner.events.emit('closing');
+      await app.close();
+      await jobs?.close();
+    },
   };
 }
 

@@ -1,0 +1,341 @@
+/**
+ * The long-form routes against a real server: real engine (greedy, for speed), real SQLite job
+ * store in a temp data dir, real ffmpeg, real local HTTP servers for media URLs and callbacks.
+ */
+import assert from 'node:assert/strict';
+import { readFile, mkdtemp, rm, readdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Config } from '../../../src/config.js';
+import type { SpeechEngine } from '../../../src/speech/engine.js';
+import { testdataDir } from '../../helpers/media-fixtures.js';
+import { normalizeEnglish, startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
+
+const KEY = 'longform-secret';
+const OTHER_KEY = 'other-domain-secret';
+const JFK = join(testdataDir(), 'en/jfk.flac');
+
+let engine: SpeechEngine;
+let dataDirs: string[] = [];
+let guarded: TestServer;
+let open: TestServer;
+let media: Server;
+let mediaUrl: string;
+let jfk: Buffer;
+
+async function jobsConfig(overrides: (c: Config) => void = () => undefined): Promise<Config> {
+  const dir = await mkdtemp(join(tmpdir(), 'sori-longform-'));
+  dataDirs.push(dir);
+  const c = testConfig([testDomain('general', KEY), testDomain('other', OTHER_KEY)]);
+  c.dataDir = dir;
+  overrides(c);
+  return c;
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+before(async () => {
+  engine = testEngine();
+  jfk = await readFile(JFK);
+  guarded = await startServer(engine, [], { jobsConfig: await jobsConfig() });
+  open = await startServer(engine, [], {
+    jobsConfig: await jobsConfig((c) => {
+      c.network.allowList = ['127.0.0.1'];
+    }),
+  });
+  media = createServer((req, res) => {
+    if (req.url === '/jfk.flac') {
+      res.writeHead(200, { 'content-type': 'audio/flac', 'content-length': jfk.length });
+      res.end(jfk);
+    } else if (req.url === '/moved') {
+      res.writeHead(302, { location: '/jfk.flac' });
+      res.end();
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  mediaUrl = await listen(media);
+});
+
+after(async () => {
+  await guarded?.close();
+  await open?.close();
+  media?.close();
+  await engine?.close();
+  for (const d of dataDirs) await rm(d, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function answer(res: Response): Promise<Answer> {
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+function upload(
+  server: TestServer,
+  params: unknown,
+  opts: { media?: Blob | null; key?: string; path?: string; paramsAsFile?: boolean; rawParams?: string } = {},
+): Promise<Answer> {
+  const form = new FormData();
+  const m = opts.media === undefined ? new Blob([jfk]) : opts.media;
+  if (m !== null) form.append('media', m, 'jfk.flac');
+  const text = opts.rawParams ?? JSON.stringify(params);
+  if (opts.paramsAsFile) form.append('params', new Blob([text], { type: 'application/json' }), 'params.json');
+  else form.append('params', text);
+  return fetch(`${server.url}${opts.path ?? '/recognizer/upload'}`, {
+    method: 'POST',
+    headers: opts.key === '' ? {} : { 'X-CLOVASPEECH-API-KEY': opts.key ?? KEY },
+    body: form,
+  }).then(answer);
+}
+
+function postJson(server: TestServer, path: string, body: unknown, key = KEY): Promise<Answer> {
+  return fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'X-CLOVASPEECH-API-KEY': key, 'Content-Type': 'application/json;UTF-8', Accept: 'application/json;UTF-8' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  }).then(answer);
+}
+
+function getJob(server: TestServer, token: string, key = KEY): Promise<Answer> {
+  return fetch(`${server.url}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': key } }).then(answer);
+}
+
+async function waitDone(server: TestServer, token: string): Promise<Record<string, unknown>> {
+  const seen = new Set<string>();
+  for (;;) {
+    const { body } = await getJob(server, token);
+    seen.add(String(body.result));
+    if (body.result !== 'WAITING' && body.result !== 'PROCESSING') return { ...body, seenStates: [...seen] };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('POST /recognizer/upload', () => {
+  it('sync: answers with the CLOVA result (segments in ms, words, confidence, params echoed)', async () => {
+    const { status, body } = await upload(guarded, { language: 'en-US', completion: 'sync', userdata: { ticket: 7 } });
+    assert.equal(status, 200);
+    assert.equal(body.result, 'COMPLETED');
+    assert.match(String(body.token), /^[0-9a-f]{32}$/);
+    assert.match(normalizeEnglish(String(body.text)), /ask not what your country can do for you/);
+    const params = body.params as Record<string, unknown>;
+    assert.equal(params.lang, 'en');
+    assert.equal(params.completion, 'sync');
+    assert.deepEqual(params.userdata, { ticket: 7 });
+    const segments = body.segments as Array<Record<string, unknown>>;
+    assert.ok(segments.length >= 1);
+    for (const s of segments) {
+      assert.ok(Number.isInteger(s.start) && Number.isInteger(s.end) && (s.end as number) > (s.start as number));
+      assert.ok((s.confidence as number) > 0 && (s.confidence as number) <= 1);
+      const words = s.words as Array<[number, number, string]>;
+      assert.ok(words.length > 0);
+      for (const [ws, we, w] of words) {
+        assert.ok(Number.isInteger(ws) && Number.isInteger(we) && ws <= we && ws >= (s.start as number) && we <= (s.end as number));
+        assert.equal(typeof w, 'string');
+      }
+    }
+    assert.equal(typeof body.confidence, 'number');
+    assert.ok(Array.isArray(body.speakers));
+  });
+
+  it('async: answers SUCCEEDED with a token at once; GET shows progress, then the result', async () => {
+    const { status, body } = await upload(guarded, { language: 'en-US', completion: 'async' });
+    assert.equal(status, 200);
+    assert.equal(body.result, 'SUCCEEDED');
+    const done = await waitDone(guarded, String(body.token));
+    assert.equal(done.result, 'COMPLETED');
+    assert.equal(done.progress, 100);
+    assert.match(normalizeEnglish(String(done.text)), /fellow americans/);
+  });
+
+  it('takes params as a JSON file part and media with any part type (the Java sample)', async () => {
+    const javaMedia = new Blob([jfk], { type: 'multipart/form-data' });
+    const { status, body } = await upload(guarded, { language: 'en-US', completion: 'sync', wordAlignment: false, fullText: false }, { media: javaMedia, paramsAsFile: true });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.text, undefined, 'fullText false leaves text out');
+    for (const s of body.segments as Array<Record<string, unknown>>) assert.deepEqual(s.words, []);
+  });
+
+  it('answers under an InvokeURL-style prefix too', async () => {
+    const { status, body } = await upload(guarded, { language: 'en-US', completion: 'async' }, { path: '/external/v1/1234/abcdef/recognizer/upload' });
+    assert.equal(status, 200);
+    const got = await fetch(`${guarded.url}/external/v1/1234/abcdef/recognizer/${String(body.token)}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } }).then(answer);
+    assert.equal(got.status, 200);
+    assert.match(String(got.body.result), /WAITING|PROCESSING|COMPLETED/);
+  });
+
+  it('401 ERROR_INVALID_SECRET without a valid key', async () => {
+    for (const key of ['', 'wrong']) {
+      const { status, body } = await upload(guarded, {}, { key });
+      assert.equal(status, 401);
+      assert.deepEqual(body, { result: 'ERROR_INVALID_SECRET', message: 'Invalid secret', token: '' });
+    }
+  });
+
+  it('400 ERROR_PARAMS_FORMAT_INVALID when params is not JSON', async () => {
+    const { status, body } = await upload(guarded, null, { rawParams: '{language: ko' });
+    assert.equal(status, 400);
+    assert.equal(body.result, 'ERROR_PARAMS_FORMAT_INVALID');
+  });
+
+  it('400 ERROR_REQUEST_PARAMETER for a bad value, 409 ERROR_DATA_CONFLICT for conflicting ones', async () => {
+    assert.equal((await upload(guarded, { language: 'xx' })).body.result, 'ERROR_REQUEST_PARAMETER');
+    const c = await upload(guarded, { boostings: [{ words: 'a' }], useDomainBoostings: true });
+    assert.equal(c.status, 409);
+    assert.equal(c.body.result, 'ERROR_DATA_CONFLICT');
+  });
+
+  it('400 ERROR_AUDIO_EMPTY for no media part or an empty one; nothing is left on disk', async () => {
+    const none = await upload(guarded, { completion: 'sync' }, { media: null });
+    assert.equal(none.status, 400);
+    assert.equal(none.body.result, 'ERROR_AUDIO_EMPTY');
+    const empty = await upload(guarded, { completion: 'sync' }, { media: new Blob([]) });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.result, 'ERROR_AUDIO_EMPTY');
+  });
+
+  it('undecodable media: sync answers 400 ERROR_AUDIO_CONVERSION; async ends FAILED with the code', async () => {
+    const garbage = new Blob([Buffer.from('this is not audio at all '.repeat(200))]);
+    const sync = await upload(guarded, { completion: 'sync' }, { media: garbage });
+    assert.equal(sync.status, 400);
+    assert.equal(sync.body.result, 'ERROR_AUDIO_CONVERSION');
+    assert.match(String(sync.body.token), /^[0-9a-f]{32}$/);
+    const async = await upload(guarded, {}, { media: garbage });
+    const done = await waitDone(guarded, String(async.body.token));
+    assert.equal(done.result, 'FAILED');
+    assert.equal(done.errorCode, 'ERROR_AUDIO_CONVERSION');
+  });
+
+  it('deletes the media of finished jobs', async () => {
+    await upload(guarded, { language: 'en-US', completion: 'sync' });
+    const dir = join(dataDirs[0], 'media');
+    assert.deepEqual((await readdir(dir)).filter((f) => !f.endsWith('.part')).length <= 1, true);
+  });
+});
+
+describe('GET /recognizer/{token}', () => {
+  it('404 ERROR_TOKEN_INVALID for unknown, malformed and other domains\' tokens', async () => {
+    const { body } = await upload(guarded, { language: 'en-US' });
+    for (const [token, key] of [['0123456789abcdef0123456789abcdef', KEY], ['NOT-A-TOKEN%27', KEY], [String(body.token), OTHER_KEY]]) {
+      const got = await getJob(guarded, token, key);
+      assert.equal(got.status, 404, token);
+      assert.equal(got.body.result, 'ERROR_TOKEN_INVALID');
+    }
+  });
+});
+
+describe('POST /recognizer/url', () => {
+  it('refuses loopback media URLs by default (SSRF guard): the job FAILS with ERROR_EXTERNAL_ERROR', async () => {
+    const { status, body } = await postJson(guarded, '/recognizer/url', { url: `${mediaUrl}/jfk.flac`, language: 'en-US', callback: null, userdata: null });
+    assert.equal(status, 200);
+    const done = await waitDone(guarded, String(body.token));
+    assert.equal(done.result, 'FAILED');
+    assert.equal(done.errorCode, 'ERROR_EXTERNAL_ERROR');
+    assert.match(String(done.message), /loopback/);
+  });
+
+  it('downloads from an allowed address, following redirects, and recognises it', async () => {
+    const { status, body } = await postJson(open, '/recognizer/url', { url: `${mediaUrl}/moved`, language: 'en-US', completion: 'sync' });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.match(normalizeEnglish(String(body.text)), /ask not/);
+  });
+
+  it('404 ERROR_DATA_NOT_FOUND when the URL is not there; 400 for a non-http URL or none', async () => {
+    const missing = await postJson(open, '/recognizer/url', { url: `${mediaUrl}/nothing.wav`, completion: 'sync' });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.result, 'ERROR_DATA_NOT_FOUND');
+    assert.equal((await postJson(open, '/recognizer/url', { url: 'file:///etc/passwd' })).body.result, 'ERROR_REQUEST_PARAMETER');
+    assert.equal((await postJson(open, '/recognizer/url', { language: 'ko-KR' })).body.result, 'ERROR_REQUEST_PARAMETER');
+    assert.equal((await postJson(open, '/recognizer/url', '{"url": ')).body.result, 'ERROR_PARAMS_FORMAT_INVALID');
+  });
+});
+
+describe('POST /recognizer/object-storage', () => {
+  it('502 ERROR_EXTERNAL_ERROR when no object storage is configured; dataKey required', async () => {
+    const none = await postJson(guarded, '/recognizer/object-storage', { dataKey: 'a/b.wav' });
+    assert.equal(none.status, 502);
+    assert.equal(none.body.result, 'ERROR_EXTERNAL_ERROR');
+    assert.equal((await postJson(guarded, '/recognizer/object-storage', {})).body.result, 'ERROR_REQUEST_PARAMETER');
+  });
+});
+
+describe('callbacks', () => {
+  it('retries a failing receiver with backoff until it recovers; delivers once; records every attempt', async () => {
+    const received: Array<{ body: Record<string, unknown>; deliveryId: string | undefined }> = [];
+    let failuresLeft = 2;
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          res.writeHead(503);
+          res.end();
+          return;
+        }
+        received.push({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, deliveryId: req.headers['x-sori-delivery-id'] as string | undefined });
+        res.writeHead(200);
+        res.end('ok');
+      });
+    });
+    const base = await listen(receiver);
+    try {
+      const { body } = await upload(open, { language: 'en-US', callback: `${base}/cb`, userdata: 'u-1' });
+      const token = String(body.token);
+      for (let i = 0; i < 200 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(received.length, 1);
+      assert.equal(received[0].body.token, token);
+      assert.equal(received[0].body.result, 'COMPLETED');
+      assert.equal((received[0].body.params as Record<string, unknown>).userdata, 'u-1');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(received.length, 1, 'delivered exactly once');
+      const log = await fetch(`${open.url}/recognizer/${token}/deliveries`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } }).then(answer);
+      const attempts = log.body.attempts as Array<{ status: number | null }>;
+      assert.deepEqual(attempts.map((a) => a.status), [503, 503, 200]);
+      assert.equal((log.body.deliveries as Array<{ state: string }>)[0].state, 'DELIVERED');
+    } finally {
+      receiver.close();
+    }
+  });
+});
+
+describe('limits', () => {
+  it('429 ERROR_TOO_MANY_JOBS for async and 503 ERROR_SERVER_BUSY for sync once the queue is full', async () => {
+    const full = await startServer(engine, [], { jobsConfig: await jobsConfig((c) => { c.jobs.queueLimit = 1; }) });
+    try {
+      const first = await upload(full, { language: 'en-US' });
+      assert.equal(first.status, 200);
+      const second = await upload(full, { language: 'en-US' });
+      assert.equal(second.status, 429);
+      assert.equal(second.body.result, 'ERROR_TOO_MANY_JOBS');
+      const sync = await upload(full, { language: 'en-US', completion: 'sync' });
+      assert.equal(sync.status, 503);
+      assert.equal(sync.body.result, 'ERROR_SERVER_BUSY');
+    } finally {
+      await full.close();
+    }
+  });
+
+  it('413 for an upload over the size limit, without keeping the file', async () => {
+    const small = await startServer(engine, [], { jobsConfig: await jobsConfig((c) => { c.longform.maxBytes = 50_000; }) });
+    try {
+      const { status, body } = await upload(small, { language: 'en-US' });
+      assert.equal(status, 413);
+      assert.equal(body.result, 'ERROR_REQUEST_PARAMETER');
+      const files = await readdir(join(dataDirs.at(-1) as string, 'media'));
+      assert.deepEqual(files, []);
+    } finally {
+      await small.close();
+    }
+  });
+});
