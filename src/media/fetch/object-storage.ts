@@ -8,7 +8,11 @@ import { rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { LookupFunction } from 'node:net';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ObjectStorageConfig } from '../../config.js';
 
 export type ObjectStorageErrorKind = 'not-found' | 'external' | 'too-large' | 'not-configured';
@@ -25,8 +29,14 @@ export class ObjectStorageError extends Error {
 export class ObjectStorage {
   private readonly client: S3Client;
 
-  constructor(private readonly config: ObjectStorageConfig) {
+  /**
+   * `lookup` replaces DNS for the store's host names: virtual-host addressing puts the bucket in
+   * the host name (bucket.host), which a test machine or a private network may not resolve.
+   */
+  constructor(private readonly config: ObjectStorageConfig, opts: { lookup?: LookupFunction } = {}) {
+    const agentOptions = { keepAlive: true, ...(opts.lookup === undefined ? {} : { lookup: opts.lookup }) };
     this.client = new S3Client({
+      requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) }),
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,

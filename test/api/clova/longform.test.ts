@@ -339,3 +339,47 @@ describe('limits', () => {
     }
   });
 });
+
+describe('object storage (a real S3-compatible server)', () => {
+  it('recognises an object by dataKey (or datakey), writes resultToObs, and 404s a missing key', async () => {
+    const { startS3, S3_ACCESS_KEY, S3_SECRET_KEY } = await import('../../helpers/s3-server.js');
+    const { PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = await startS3('sori-media');
+    const server = await startServer(engine, [], {
+      jobsConfig: await jobsConfig((c) => {
+        c.objectStorage = {
+          endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY,
+          secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/',
+        };
+      }),
+    });
+    try {
+      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'calls/jfk.flac', Body: jfk }));
+      const sync = await postJson(server, '/recognizer/object-storage', { dataKey: 'calls/jfk.flac', language: 'en-US', completion: 'sync' });
+      assert.equal(sync.status, 200, JSON.stringify(sync.body));
+      assert.match(normalizeEnglish(String(sync.body.text)), /ask not/);
+
+      const async = await postJson(server, '/recognizer/object-storage', { datakey: 'calls/jfk.flac', language: 'en-US', resultToObs: true });
+      const token = String(async.body.token);
+      assert.equal((await waitDone(server, token)).result, 'COMPLETED');
+      let stored: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && stored === undefined; i++) {
+        try {
+          const out = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `results/${token}.json` }));
+          stored = JSON.parse(await out.Body!.transformToString()) as Record<string, unknown>;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      assert.equal(stored?.token, token);
+      assert.equal(stored?.result, 'COMPLETED');
+
+      const missing = await postJson(server, '/recognizer/object-storage', { dataKey: 'calls/none.flac', completion: 'sync' });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.result, 'ERROR_DATA_NOT_FOUND');
+    } finally {
+      await server.close();
+      await s3.close();
+    }
+  });
+});
