@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { validateAllowList } from './net/address-policy.js';
 
 export const LANGUAGES = ['ko', 'en', 'ja', 'zh'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -458,6 +459,12 @@ export async function loadConfig(
     }
     // The schema guarantees a secret on every other domain.
     config.domains.push(toDomain(d, secret as string));
+  }
+
+  try {
+    validateAllowList(config.network.allowList);
+  } catch (err) {
+    throw new ConfigError(`config error: network.allowList: ${(err as Error).message}`);
   }
 
   const owners = new Map<string, string>();
