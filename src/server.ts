@@ -28,7 +28,7 @@ export async function buildServer({ config, engine, logger, jobs }: ServerDeps):
     // Fastify's default is two lines per request; one line at the end (below) says everything.
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const metrics = createMetrics(engine);
+  const metrics = createMetrics(engine, jobs?.store);
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then
   // let it answer. The CLOVA route has its own handler and body shape.

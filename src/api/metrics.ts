@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { JobStore } from '../jobs/store.js';
 import type { SpeechEngine } from '../speech/engine.js';
 
 const LOOP_RESOLUTION_MS = 1;
@@ -17,7 +18,7 @@ export interface HttpMetrics {
   observeAbort(request: FastifyRequest): void;
 }
 
-export function createMetrics(engine: SpeechEngine): HttpMetrics {
+export function createMetrics(engine: SpeechEngine, jobs?: JobStore): HttpMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -67,6 +68,16 @@ export function createMetrics(engine: SpeechEngine): HttpMetrics {
   });
   gauge('sori_engine_queued', 'Recognition requests waiting for the engine', (l) => l.queued);
   gauge('sori_engine_running', 'Recognition requests being decoded now', (l) => l.running);
+  if (jobs !== undefined) {
+    new Gauge({
+      name: 'sori_jobs_unfinished',
+      help: 'Long-form jobs waiting or running (ERROR_TOO_MANY_JOBS counts these)',
+      registers: [registry],
+      async collect() {
+        this.set(await jobs.countUnfinished());
+      },
+    });
+  }
   gauge('sori_engine_capacity', 'Recognition requests the engine decodes at once', (l) => l.capacity);
 
   return {

@@ -321,6 +321,8 @@ describe('limits', () => {
       const sync = await upload(full, { language: 'en-US', completion: 'sync' });
       assert.equal(sync.status, 503);
       assert.equal(sync.body.result, 'ERROR_SERVER_BUSY');
+      const metrics = await (await fetch(`${full.url}/metrics`)).text();
+      assert.match(metrics, /^sori_jobs_unfinished 1$/m);
     } finally {
       await full.close();
     }
