@@ -92,7 +92,8 @@ export interface ObjectStorageConfig {
 }
 
 export interface Config {
-  server: { host: string; port: number; grpcPort: number };
+  /** `grpcTls` set: the gRPC port speaks TLS with this certificate and key (PEM files). */
+  server: { host: string; port: number; grpcPort: number; grpcTls?: { cert: string; key: string } };
   /** Absolute. */
   dataDir: string;
   /** `dir` is absolute; `asr` names the speech model inside it. */
@@ -145,7 +146,13 @@ const domainSchema = z.strictObject({
 const fileSchema = z
   .strictObject({
     server: z
-      .strictObject({ host: z.string().min(1).optional(), port: port.optional(), grpcPort: port.optional() })
+      .strictObject({
+        host: z.string().min(1).optional(),
+        port: port.optional(),
+        grpcPort: port.optional(),
+        grpcTlsCert: z.string().min(1).optional(),
+        grpcTlsKey: z.string().min(1).optional(),
+      })
       .optional(),
     dataDir: z.string().min(1).optional(),
     models: z.strictObject({ dir: z.string().min(1).optional(), asr: z.string().min(1).optional() }).optional(),
@@ -302,6 +309,14 @@ function envInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number):
   return value;
 }
 
+function grpcTls(cert: string | undefined, key: string | undefined): { cert: string; key: string } | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError('config error: gRPC TLS needs both a certificate and a key (SORI_GRPC_TLS_CERT and SORI_GRPC_TLS_KEY)');
+  }
+  return { cert, key };
+}
+
 function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   const raw = nonEmpty(env[name])?.trim().toLowerCase();
   if (raw === undefined) return undefined;
@@ -448,6 +463,12 @@ export async function loadConfig(
     objectStorage: objectStorageConfig(env, file),
     configFile,
   };
+
+  const tls = grpcTls(
+    fromEnv(nonEmpty(env.SORI_GRPC_TLS_CERT)) ?? fromFile(file.server?.grpcTlsCert),
+    fromEnv(nonEmpty(env.SORI_GRPC_TLS_KEY)) ?? fromFile(file.server?.grpcTlsKey),
+  );
+  if (tls !== undefined) config.server.grpcTls = tls;
 
   const fileDomains = file.domains ?? [];
   const hasDefault = fileDomains.some((d) => d.name === DEFAULT_DOMAIN);

@@ -7,6 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createJobSystem } from './jobs/index.js';
+import { SileroVad } from './speech/vad.js';
+import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
+import { join } from 'node:path';
 import { buildServer } from './server.js';
 import { createEngine } from './speech/index.js';
 
@@ -24,6 +27,7 @@ export async function main(): Promise<void> {
   const jobs = createJobSystem(config, engine, logger);
   const app = await buildServer({ config, engine, logger, jobs });
 
+  let grpcServer: GrpcServerHandle | undefined;
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) {
@@ -34,8 +38,8 @@ export async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing requests in flight');
     // Close the server first so in-flight requests still have an engine to finish on.
     jobs.runner.events.emit('closing');
-    app
-      .close()
+    Promise.resolve(grpcServer?.close())
+      .then(() => app.close())
       .then(() => jobs.close())
       .then(() => engine.close())
       .then(
@@ -62,6 +66,18 @@ export async function main(): Promise<void> {
   }
   // Jobs left unfinished by a previous process resume now; they wait for the engine like any job.
   await jobs.start();
+
+  let vad: Promise<SileroVad> | undefined;
+  grpcServer = await startGrpcServer({
+    host: config.server.host,
+    port: config.server.grpcPort,
+    domains: config.domains,
+    engine,
+    vad: () => (vad ??= SileroVad.load(join(config.models.dir, 'silero-vad'))),
+    logger,
+    tls: config.server.grpcTls,
+  });
+  logger.info({ port: grpcServer.port, tls: config.server.grpcTls !== undefined }, 'gRPC streaming listening');
   const address = app.server.address();
   logger.info(
     {

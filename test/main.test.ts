@@ -26,7 +26,8 @@ function runMain(env: NodeJS.ProcessEnv, cwd: string): Running {
   // tsx by URL: the working directory is a temp dir without node_modules.
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(REPO, 'src/main.ts')], {
     cwd,
-    env: { ...clean, ...env },
+    // gRPC on a free port unless the test names one: 50051 may be taken on a developer's machine.
+    env: { ...clean, SORI_GRPC_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -36,6 +36,7 @@ function startSori(dataDir: string, port: number): { child: ChildProcess; log: (
       SORI_MODELS_DIR: modelsDir(),
       SORI_API_KEY: KEY,
       SORI_PORT: String(port),
+      SORI_GRPC_PORT: '0',
       SORI_HOST: '127.0.0.1',
       SORI_BEAM_SIZE: '1',
       SORI_ALLOW_PRIVATE_URLS: 'true',

@@ -1,0 +1,163 @@
+/**
+ * CLOVA's gRPC streaming API: `com.nbp.cdncp.nest.grpc.proto.v1.NestService/recognize`
+ * (bidirectional), from the spec's own nest.proto, on SORI_GRPC_PORT. Plaintext by default,
+ * TLS when a certificate and key are configured. `authorization: Bearer <secret>` names the
+ * domain; each domain has a limit of concurrent streams.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Logger } from 'pino';
+import type { DomainConfig } from '../config.js';
+import type { SpeechEngine } from '../speech/engine.js';
+import type { SileroVad } from '../speech/vad.js';
+import { DomainAuthenticator } from '../api/clova/auth.js';
+import { StreamSession } from './session.js';
+
+export const NEST_PROTO = fileURLToPath(new URL('../../proto/nest.proto', import.meta.url));
+
+export interface NestRequest {
+  type: 'CONFIG' | 'DATA';
+  part?: 'config' | 'data';
+  config?: { config: string };
+  data?: { chunk: Buffer; extra_contents: string };
+}
+
+export interface GrpcOptions {
+  host: string;
+  port: number;
+  domains: readonly DomainConfig[];
+  engine: SpeechEngine;
+  vad: () => Promise<SileroVad>;
+  logger: Logger;
+  tls?: { cert: string; key: string };
+  finalBeamSize?: number;
+}
+
+export interface GrpcServerHandle {
+  port: number;
+  close(): Promise<void>;
+}
+
+export function loadNestService(): grpc.ServiceDefinition {
+  const def = protoLoader.loadSync(NEST_PROTO, { keepCase: true, enums: String, longs: Number, defaults: true, oneofs: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    com: { nbp: { cdncp: { nest: { grpc: { proto: { v1: { NestService: grpc.ServiceClientConstructor } } } } } } };
+  };
+  return pkg.com.nbp.cdncp.nest.grpc.proto.v1.NestService.service;
+}
+
+/** `authorization: Bearer <secret>` (any capitalisation of "Bearer"). */
+export function bearer(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get('authorization')[0];
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*bearer\s+(.+?)\s*$/i.exec(value);
+  return m?.[1];
+}
+
+export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle> {
+  const auth = new DomainAuthenticator(o.domains);
+  const open = new Map<string, number>();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+
+  const recognize = (call: grpc.ServerDuplexStream<NestRequest, { contents: string }>): void => {
+    const domain = auth.authenticate(bearer(call.metadata));
+    if (domain === undefined) {
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'Invalid secret' });
+      return;
+    }
+    const max = domain.limits.maxConcurrentStreams;
+    const count = open.get(domain.name) ?? 0;
+    if (count >= max) {
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `Too many channels, the max channel is: ${max}` });
+      return;
+    }
+    open.set(domain.name, count + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      open.set(domain.name, (open.get(domain.name) ?? 1) - 1);
+    };
+    const log = o.logger.child({ stream: 'grpc', domain: domain.name });
+    let ended = false;
+    const send = (contents: Record<string, unknown>): void => {
+      if (!ended && !call.cancelled) call.write({ contents: JSON.stringify(contents) });
+    };
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      release();
+      call.end();
+    };
+
+    // Requests arriving while the VAD model loads (first stream only) wait in order.
+    const sessionReady = o.vad().then((vad) =>
+      new StreamSession({
+        engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize,
+      }),
+    );
+    let chain: Promise<unknown> = sessionReady;
+    const then = (fn: (s: StreamSession) => void | Promise<void>): void => {
+      chain = chain.then(() => sessionReady).then(fn).catch((err: unknown) => {
+        log.error({ err }, 'stream failed');
+        call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
+        release();
+      });
+    };
+
+    call.on('data', (req: NestRequest) => {
+      then((s) => {
+        if (ended) return;
+        if (req.type === 'CONFIG' || req.part === 'config') {
+          // A second CONFIG is acknowledged too; a malformed one ends the stream after the error.
+          if (!s.config(req.config?.config ?? '')) {
+            s.close();
+            finish();
+          }
+          return;
+        }
+        const data = req.data;
+        if (data === undefined) return;
+        s.data(data.chunk ?? Buffer.alloc(0), data.extra_contents);
+      });
+    });
+    call.on('end', () => {
+      then(async (s) => {
+        await s.end();
+        finish();
+      });
+    });
+    call.on('cancelled', () => {
+      ended = true;
+      release();
+      void sessionReady.then((s) => s.close(), () => undefined);
+    });
+    call.on('error', () => {
+      ended = true;
+      release();
+      void sessionReady.then((s) => s.close(), () => undefined);
+    });
+  };
+
+  server.addService(loadNestService(), { recognize });
+  const credentials = o.tls === undefined
+    ? grpc.ServerCredentials.createInsecure()
+    : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(o.tls.cert), private_key: readFileSync(o.tls.key) }], false);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Streams that never end on their own are cut after a grace period.
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5000).unref();
+      }),
+  };
+}

@@ -1,0 +1,358 @@
+/**
+ * One real-time recognition stream, whatever carries it (gRPC NestService or WebSocket): PCM in,
+ * CLOVA's JSON responses out. Silero VAD decides where utterances end; while one is open, it is
+ * re-decoded for a partial result at most every 500 ms of new audio; at its end (a pause of
+ * `gapThreshold`, `durationThreshold`, the client's `epFlag`, half-close, or 10 s without any
+ * request) it is decoded once more, with word timings, as the final result.
+ *
+ * Messages are handled strictly in order on one promise chain; a partial decode runs beside it
+ * and is aborted when the final for its utterance starts, so finals never wait behind partials.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Language } from '../config.js';
+import type { SpeechEngine, Transcript } from '../speech/engine.js';
+import type { SileroVad, VadStream } from '../speech/vad.js';
+import { toSimplified } from '../transcript/chinese.js';
+import { forbiddenMatcher } from '../transcript/forbidden.js';
+import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
+
+const SR = 16000;
+const WINDOW = 512;
+const SPEECH_ON = 0.5;
+const SPEECH_OFF = 0.35;
+/** Audio kept before the first speech window so the utterance's first syllable is not clipped. */
+const PREROLL_SAMPLES = Math.round(0.3 * SR);
+
+export type EpdType = 'gap' | 'endPoint' | 'durationThreshold' | 'period' | 'syllableThreshold' | 'unvoice';
+
+export interface SessionOptions {
+  engine: SpeechEngine;
+  vad: SileroVad;
+  domainLanguage: Language;
+  /** Receives each response object; the transport serialises it into `contents`. */
+  send: (contents: Record<string, unknown>) => void;
+  logger: Logger;
+  /** New audio between two partial results (ms). */
+  partialIntervalMs?: number;
+  /** Flush after this long without any request (ms). */
+  unvoiceMs?: number;
+  finalBeamSize?: number;
+}
+
+interface Utterance {
+  /** Stream sample offset of pcm[0]. */
+  start: number;
+  pcm: Float32Array;
+  length: number;
+  speech: boolean;
+  /** Samples the last partial decode covered. */
+  decodedTo: number;
+}
+
+export class StreamSession {
+  readonly uid = randomUUID();
+  private settings: StreamSettings;
+  private configured = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly vad: VadStream;
+  private pending = new Float32Array(0);
+  private carry: Buffer | undefined;
+  private firstChunk = true;
+  /** Samples received since the stream began. */
+  private received = 0;
+  private utt: Utterance;
+  private inSpeech = false;
+  private silenceSince: number | undefined;
+  private seqId = 0;
+  private transcriptLength = 0;
+  private partial: { abort: AbortController; done: Promise<void> } | undefined;
+  private unvoiceTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private mask: ((t: string) => string) | undefined;
+
+  constructor(private readonly o: SessionOptions) {
+    this.settings = defaultSettings(o.domainLanguage);
+    this.vad = o.vad.stream();
+    this.utt = this.newUtterance(0);
+    this.armUnvoice();
+  }
+
+  /** CONFIG: acknowledged at once. False if it was malformed (the transport then ends the stream). */
+  config(text: string): boolean {
+    try {
+      const { settings, ack } = parseStreamConfig(text, this.o.domainLanguage);
+      this.settings = settings;
+      this.mask = forbiddenMatcher(settings.forbiddens);
+      this.configured = true;
+      this.o.send({ uid: this.uid, responseType: ['config'], config: ack });
+      return true;
+    } catch (err) {
+      if (!(err instanceof StreamConfigError)) throw err;
+      this.o.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Invalid format', message: err.message } });
+      return false;
+    }
+  }
+
+  get hasConfig(): boolean {
+    return this.configured;
+  }
+
+  /** DATA: any chunk size; `extra` is the `extra_contents` JSON (may be empty or missing). */
+  data(chunk: Uint8Array, extra: string | undefined): void {
+    this.armUnvoice();
+    const { seqId, epFlag } = parseExtra(extra);
+    this.enqueue(async () => {
+      if (seqId !== undefined) this.seqId = seqId;
+      await this.feed(chunk);
+      if (epFlag) await this.finalize('endPoint');
+    });
+  }
+
+  /** The client half-closed: flush what is open; resolves once every response was sent. */
+  async end(): Promise<void> {
+    this.enqueue(async () => {
+      if (this.pending.length > 0) await this.runVad(true);
+      if (this.utt.speech) await this.finalize('endPoint');
+    });
+    await this.chain;
+    this.close();
+  }
+
+  /** The client went away: stop everything, send nothing more. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.unvoiceTimer);
+    this.partial?.abort.abort(new Error('stream closed'));
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch((err: unknown) => {
+      if (this.closed) return;
+      this.o.logger.error({ err, uid: this.uid }, 'stream processing failed');
+      this.o.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Internal error' } });
+    });
+  }
+
+  private armUnvoice(): void {
+    clearTimeout(this.unvoiceTimer);
+    if (this.closed) return;
+    this.unvoiceTimer = setTimeout(() => {
+      this.enqueue(async () => {
+        if (this.utt.speech) await this.finalize('unvoice');
+      });
+    }, this.o.unvoiceMs ?? 10_000);
+    this.unvoiceTimer.unref();
+  }
+
+  private newUtterance(start: number): Utterance {
+    return { start, pcm: new Float32Array(SR * 4), length: 0, speech: false, decodedTo: 0 };
+  }
+
+  /** 16-bit little-endian PCM (a leading WAV header skipped, odd bytes carried over). */
+  private async feed(chunk: Uint8Array): Promise<void> {
+    let bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.firstChunk && bytes.length > 0) {
+      this.firstChunk = false;
+      bytes = skipWavHeader(bytes);
+    }
+    if (this.carry !== undefined) {
+      bytes = Buffer.concat([this.carry, bytes]);
+      this.carry = undefined;
+    }
+    if (bytes.length % 2 === 1) {
+      this.carry = Buffer.from(bytes.subarray(bytes.length - 1));
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    const samples = new Float32Array(bytes.length / 2);
+    for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2) / 32768;
+    const joined = new Float32Array(this.pending.length + samples.length);
+    joined.set(this.pending);
+    joined.set(samples, this.pending.length);
+    this.pending = joined;
+    await this.runVad(false);
+  }
+
+  private async runVad(flush: boolean): Promise<void> {
+    let at = 0;
+    while (this.pending.length - at >= WINDOW || (flush && at < this.pending.length)) {
+      const win = this.pending.subarray(at, at + WINDOW);
+      at += win.length;
+      const p = await this.vad.push(win);
+      this.append(win);
+      const windowEnd = this.received;
+      if (p >= SPEECH_ON) {
+        this.inSpeech = true;
+        this.utt.speech = true;
+        this.silenceSince = undefined;
+      } else if (this.inSpeech && p < SPEECH_OFF) {
+        this.silenceSince ??= windowEnd - win.length;
+        if (((windowEnd - this.silenceSince) / SR) * 1000 >= this.settings.epd.gapThresholdMs) {
+          this.inSpeech = false;
+          await this.finalize('gap');
+          continue;
+        }
+      } else if (p >= SPEECH_OFF) {
+        this.silenceSince = undefined;
+      }
+      if (this.utt.speech && (this.utt.length / SR) * 1000 >= this.settings.epd.durationThresholdMs) {
+        await this.finalize('durationThreshold');
+        continue;
+      }
+      this.maybePartial();
+    }
+    this.pending = this.pending.slice(at);
+  }
+
+  private append(win: Float32Array): void {
+    const u = this.utt;
+    if (!u.speech && u.length + win.length > PREROLL_SAMPLES * 2) {
+      // No speech yet: keep only the pre-roll.
+      const keep = Math.max(0, PREROLL_SAMPLES - win.length);
+      u.pcm.copyWithin(0, u.length - keep, u.length);
+      u.start += u.length - keep;
+      u.length = keep;
+    }
+    if (u.length + win.length > u.pcm.length) {
+      const grown = new Float32Array(Math.max(u.pcm.length * 2, u.length + win.length));
+      grown.set(u.pcm.subarray(0, u.length));
+      u.pcm = grown;
+    }
+    u.pcm.set(win, u.length);
+    u.length += win.length;
+    this.received += win.length;
+  }
+
+  private maybePartial(): void {
+    const u = this.utt;
+    const interval = ((this.o.partialIntervalMs ?? 500) / 1000) * SR;
+    if (!u.speech || this.partial !== undefined || u.length - u.decodedTo < interval) return;
+    u.decodedTo = u.length;
+    const abort = new AbortController();
+    const pcm = u.pcm.slice(0, u.length);
+    const utt = u;
+    const done = this.o.engine
+      .transcribe(pcm, {
+        language: this.settings.language,
+        prompt: this.prompt(),
+        beamSize: 1,
+        temperatureFallback: false,
+        priority: 'stream',
+        signal: abort.signal,
+      })
+      .then(
+        (t) => {
+          // A partial that lost the race with its utterance's final is dropped.
+          if (this.closed || this.utt !== utt || abort.signal.aborted) return;
+          const text = this.postprocess(t.text);
+          if (text === '') return;
+          this.o.send(this.transcription(text, utt.start, utt.start + pcm.length, false, '', t, undefined));
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        if (this.partial?.abort === abort) this.partial = undefined;
+      });
+    this.partial = { abort, done };
+  }
+
+  private async finalize(epdType: EpdType): Promise<void> {
+    const u = this.utt;
+    this.utt = this.newUtterance(this.received);
+    this.inSpeech = false;
+    this.silenceSince = undefined;
+    this.partial?.abort.abort(new Error('superseded by the final result'));
+    this.partial = undefined;
+    let transcript: Transcript | undefined;
+    if (u.speech && u.length > 0) {
+      transcript = await this.o.engine.transcribe(u.pcm.subarray(0, u.length), {
+        language: this.settings.language,
+        prompt: this.prompt(),
+        beamSize: this.o.finalBeamSize,
+        wordTimestamps: true,
+        priority: 'stream',
+      });
+    }
+    if (this.closed) return;
+    const text = transcript === undefined ? '' : this.postprocess(transcript.text);
+    if (text === '' && (this.settings.epd.skipEmptyText || epdType !== 'endPoint')) return;
+    this.o.send(this.transcription(text, u.start, u.start + u.length, true, epdType, transcript, this.seqId));
+    if (text !== '') this.transcriptLength += text.length + 1;
+  }
+
+  private prompt(): string | undefined {
+    return this.settings.boostings.length > 0 ? this.settings.boostings.join(', ') : undefined;
+  }
+
+  private postprocess(text: string): string {
+    let t = text.trim();
+    if (this.settings.language === 'zh') t = toSimplified(t);
+    return this.mask === undefined ? t : this.mask(t);
+  }
+
+  private transcription(
+    text: string,
+    startSample: number,
+    endSample: number,
+    final: boolean,
+    epdType: EpdType | '',
+    transcript: Transcript | undefined,
+    seqId: number | undefined,
+  ): Record<string, unknown> {
+    const ms = (samples: number) => Math.round((samples / SR) * 1000);
+    const words = final ? (transcript?.segments.flatMap((s) => s.words ?? []) ?? []) : [];
+    const alignInfos = words
+      .filter((w) => w.text.trim() !== '')
+      .map((w) => ({
+        word: this.mask === undefined ? w.text.trim() : this.mask(w.text.trim()),
+        start: ms(startSample) + Math.round(w.start * 1000),
+        end: ms(startSample) + Math.round(w.end * 1000),
+        confidence: Math.round(w.probability * 1000) / 1000,
+      }));
+    const lp = transcript?.segments.map((s) => s.avgLogProb) ?? [];
+    const confidence = alignInfos.length > 0
+      ? alignInfos.reduce((a, w) => a + w.confidence, 0) / alignInfos.length
+      : lp.length > 0 ? Math.exp(lp.reduce((a, b) => a + b, 0) / lp.length) : 0;
+    return {
+      uid: this.uid,
+      responseType: ['transcription'],
+      transcription: {
+        text,
+        position: this.transcriptLength,
+        periodPositions: [],
+        periodAlignIndices: [],
+        epFlag: final,
+        seqId: seqId ?? this.seqId,
+        epdType,
+        startTimestamp: alignInfos[0]?.start ?? ms(startSample),
+        endTimestamp: alignInfos.at(-1)?.end ?? ms(endSample),
+        confidence: Math.round(confidence * 1000) / 1000,
+        alignInfos,
+      },
+    };
+  }
+}
+
+function parseExtra(extra: string | undefined): { seqId?: number; epFlag: boolean } {
+  if (extra === undefined || extra.trim() === '') return { epFlag: false };
+  try {
+    const v = JSON.parse(extra) as { seqId?: unknown; epFlag?: unknown };
+    const seqId = typeof v.seqId === 'number' && Number.isFinite(v.seqId) ? v.seqId : undefined;
+    return { seqId, epFlag: v.epFlag === true || v.epFlag === 'true' };
+  } catch {
+    return { epFlag: false };
+  }
+}
+
+/** A first chunk starting with a RIFF/WAVE header: skip to the samples of its `data` chunk. */
+export function skipWavHeader(bytes: Buffer): Buffer {
+  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') return bytes;
+  let at = 12;
+  while (at + 8 <= bytes.length) {
+    const id = bytes.toString('ascii', at, at + 4);
+    const size = bytes.readUInt32LE(at + 4);
+    if (id === 'data') return bytes.subarray(at + 8);
+    at += 8 + size + (size % 2);
+  }
+  return bytes.subarray(Math.min(44, bytes.length));
+}
