@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { createJobSystem } from './jobs/index.js';
 import { SileroVad } from './speech/vad.js';
 import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
+import { StreamSlots } from './stream/stream-slots.js';
 import { join } from 'node:path';
 import { buildServer } from './server.js';
 import { createEngine } from './speech/index.js';
@@ -25,7 +26,11 @@ export async function main(): Promise<void> {
     beamSize: config.engine.beamSize,
   });
   const jobs = createJobSystem(config, engine, logger);
-  const app = await buildServer({ config, engine, logger, jobs });
+  // One VAD model and one per-domain stream count for gRPC and WebSocket streams alike.
+  let vad: Promise<SileroVad> | undefined;
+  const loadVad = (): Promise<SileroVad> => (vad ??= SileroVad.load(join(config.models.dir, 'silero-vad')));
+  const slots = new StreamSlots();
+  const app = await buildServer({ config, engine, logger, jobs, streaming: { vad: loadVad, slots } });
 
   let grpcServer: GrpcServerHandle | undefined;
   let closing = false;
@@ -67,13 +72,13 @@ export async function main(): Promise<void> {
   // Jobs left unfinished by a previous process resume now; they wait for the engine like any job.
   await jobs.start();
 
-  let vad: Promise<SileroVad> | undefined;
   grpcServer = await startGrpcServer({
     host: config.server.host,
     port: config.server.grpcPort,
     domains: config.domains,
     engine,
-    vad: () => (vad ??= SileroVad.load(join(config.models.dir, 'silero-vad'))),
+    vad: loadVad,
+    slots,
     logger,
     tls: config.server.grpcTls,
   });

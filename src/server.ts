@@ -11,6 +11,9 @@ import type { Config } from './config.js';
 import type { JobSystem } from './jobs/index.js';
 import type { Logger } from './logger.js';
 import type { SpeechEngine } from './speech/engine.js';
+import type { SileroVad } from './speech/vad.js';
+import type { StreamSlots } from './stream/stream-slots.js';
+import { streamWebSocketRoutes } from './stream/websocket.js';
 
 export interface ServerDeps {
   config: Config;
@@ -18,9 +21,16 @@ export interface ServerDeps {
   logger: Logger;
   /** Long-form recognition; without it the /recognizer routes are not mounted. */
   jobs?: JobSystem;
+  /** Real-time streaming over WebSocket; without it the route is not mounted. */
+  streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlots };
 }
 
-export async function buildServer({ config, engine, logger, jobs }: ServerDeps): Promise<FastifyInstance> {
+/** The WebSocket route takes its secret as `?key=` (browsers cannot send headers): never log it. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]key=)[^&]*/gi, '$1[redacted]');
+}
+
+export async function buildServer({ config, engine, logger, jobs, streaming }: ServerDeps): Promise<FastifyInstance> {
   // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
@@ -40,7 +50,7 @@ export async function buildServer({ config, engine, logger, jobs }: ServerDeps):
   app.addHook('onResponse', async (request, reply) => {
     metrics.observe(request, reply);
     request.log.info(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request done',
     );
   });
@@ -55,6 +65,9 @@ export async function buildServer({ config, engine, logger, jobs }: ServerDeps):
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(clovaShortRoutes, { engine, domains: config.domains });
+  if (streaming !== undefined) {
+    await app.register(streamWebSocketRoutes, { domains: config.domains, engine, ...streaming });
+  }
   if (jobs !== undefined) {
     await app.register(clovaLongformRoutes, {
       domains: config.domains,

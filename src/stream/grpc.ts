@@ -14,6 +14,7 @@ import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad.js';
 import { DomainAuthenticator } from '../api/clova/auth.js';
 import { StreamSession } from './session.js';
+import { StreamSlots, tooManyStreamsMessage } from './stream-slots.js';
 
 export const NEST_PROTO = fileURLToPath(new URL('../../proto/nest.proto', import.meta.url));
 
@@ -33,6 +34,8 @@ export interface GrpcOptions {
   logger: Logger;
   tls?: { cert: string; key: string };
   finalBeamSize?: number;
+  /** Shared with the WebSocket route so a domain's limit covers both. */
+  slots?: StreamSlots;
 }
 
 export interface GrpcServerHandle {
@@ -58,7 +61,7 @@ export function bearer(metadata: grpc.Metadata): string | undefined {
 
 export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle> {
   const auth = new DomainAuthenticator(o.domains);
-  const open = new Map<string, number>();
+  const slots = o.slots ?? new StreamSlots();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 
   const recognize = (call: grpc.ServerDuplexStream<NestRequest, { contents: string }>): void => {
@@ -67,19 +70,11 @@ export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle>
       call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'Invalid secret' });
       return;
     }
-    const max = domain.limits.maxConcurrentStreams;
-    const count = open.get(domain.name) ?? 0;
-    if (count >= max) {
-      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `Too many channels, the max channel is: ${max}` });
+    const release = slots.take(domain);
+    if (release === undefined) {
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: tooManyStreamsMessage(domain) });
       return;
     }
-    open.set(domain.name, count + 1);
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      open.set(domain.name, (open.get(domain.name) ?? 1) - 1);
-    };
     const log = o.logger.child({ stream: 'grpc', domain: domain.name });
     let ended = false;
     const send = (contents: Record<string, unknown>): void => {

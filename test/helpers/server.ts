@@ -7,6 +7,9 @@ import type { Config, DomainConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
+import { SileroVad } from '../../src/speech/vad.js';
+import { StreamSlots } from '../../src/stream/stream-slots.js';
+import { join } from 'node:path';
 import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
 import { createEngine } from '../../src/speech/index.js';
 import { modelsDir } from './media-fixtures.js';
@@ -66,6 +69,8 @@ export interface TestServer {
 export interface StartOptions {
   /** Mount long-form recognition with a job system built from this config (data dir included). */
   jobsConfig?: Config;
+  /** Mount the WebSocket streaming route. */
+  streaming?: boolean;
 }
 
 export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
@@ -73,7 +78,10 @@ export async function startServer(engine: SpeechEngine, domains: DomainConfig[],
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
   const config = opts.jobsConfig ?? testConfig(domains);
   const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger);
-  const app = await buildServer({ config, engine, logger, jobs });
+  const streaming = opts.streaming
+    ? { vad: (() => { const v = SileroVad.load(join(modelsDir(), 'silero-vad')); return () => v; })(), slots: new StreamSlots() }
+    : undefined;
+  const app = await buildServer({ config, engine, logger, jobs, streaming });
   await jobs?.start();
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -1,0 +1,111 @@
+/**
+ * The WebSocket flavour of streaming, for browsers: `GET /recognizer/stream` upgraded on the
+ * HTTP port, carrying the same JSON as NestService.
+ *
+ * - Auth: `X-CLOVASPEECH-API-KEY` or `Authorization: Bearer` headers, or (browsers cannot set
+ *   headers on a WebSocket) the `key` query parameter, which is redacted from logs.
+ * - Client -> server: binary frames are 16 kHz mono 16-bit PCM (DATA); a text frame is JSON:
+ *   the first one with config sections is the CONFIG; `{"seqId":n,"epFlag":true}` is the
+ *   extra contents of an (empty) DATA message; `{"end":true}` half-closes (flush, answer, close).
+ * - Server -> client: text frames, each one `NestResponse.contents` JSON.
+ * - Refusals close the socket with code 4401 (bad secret) or 4429 (too many streams).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import websocket from '@fastify/websocket';
+import type { WebSocket } from 'ws';
+import type { DomainConfig } from '../config.js';
+import type { SpeechEngine } from '../speech/engine.js';
+import type { SileroVad } from '../speech/vad.js';
+import { API_KEY_HEADER, DomainAuthenticator } from '../api/clova/auth.js';
+import { StreamSession } from './session.js';
+import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
+
+export const STREAM_WS_PATH = '/recognizer/stream';
+const CONFIG_KEYS = ['transcription', 'keywordBoosting', 'forbidden', 'semanticEpd'];
+
+export interface WebSocketRouteOptions {
+  domains: readonly DomainConfig[];
+  engine: SpeechEngine;
+  vad: () => Promise<SileroVad>;
+  slots: StreamSlots;
+  finalBeamSize?: number;
+}
+
+export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRouteOptions): Promise<void> {
+  const auth = new DomainAuthenticator(o.domains);
+  await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
+
+  app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
+    const authorization = request.headers.authorization;
+    const key = request.headers[API_KEY_HEADER]
+      ?? (typeof authorization === 'string' ? /^\s*bearer\s+(.+?)\s*$/i.exec(authorization)?.[1] : undefined)
+      ?? request.query.key;
+    const domain = auth.authenticate(key);
+    if (domain === undefined) {
+      socket.close(4401, 'Invalid secret');
+      return;
+    }
+    const release = o.slots.take(domain);
+    if (release === undefined) {
+      socket.close(4429, tooManyStreamsMessage(domain));
+      return;
+    }
+    // request.log is a child of the pino logger the server was built with.
+    const log = (request.log as unknown as Logger).child({ stream: 'websocket', domain: domain.name });
+    let open = true;
+    const send = (contents: Record<string, unknown>): void => {
+      if (open && socket.readyState === socket.OPEN) socket.send(JSON.stringify(contents));
+    };
+    const sessionReady = o.vad().then((vad) =>
+      new StreamSession({ engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize }),
+    );
+    let chain: Promise<unknown> = sessionReady;
+    let configured = false;
+    const then = (fn: (s: StreamSession) => void | Promise<void>): void => {
+      chain = chain.then(() => sessionReady).then(fn).catch((err: unknown) => {
+        log.error({ err }, 'stream failed');
+        socket.close(1011, 'internal error');
+      });
+    };
+
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      then(async (s) => {
+        if (!open) return;
+        if (isBinary) {
+          s.data(data, undefined);
+          return;
+        }
+        const text = data.toString('utf8');
+        let msg: unknown;
+        try {
+          msg = JSON.parse(text);
+        } catch {
+          msg = undefined;
+        }
+        const obj = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : undefined;
+        if (obj?.end === true) {
+          await s.end();
+          open = false;
+          socket.close(1000, 'done');
+          return;
+        }
+        if (obj !== undefined && (obj.seqId !== undefined || obj.epFlag !== undefined) && !CONFIG_KEYS.some((k) => k in obj)) {
+          s.data(new Uint8Array(0), text);
+          return;
+        }
+        if (configured && obj === undefined) return;
+        configured = true;
+        if (!s.config(text)) {
+          open = false;
+          socket.close(1007, 'Invalid format');
+        }
+      });
+    });
+    socket.on('close', () => {
+      open = false;
+      release();
+      void sessionReady.then((s) => s.close(), () => undefined);
+    });
+  });
+}
