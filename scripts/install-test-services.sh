@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$PWD/.test-tools/bin"
+# openssl makes the certificate of the gRPC TLS test.
+if ! command -v openssl >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
 mkdir -p "$BIN"
 if [ ! -x "$BIN/versitygw" ]; then
   if ! command -v go >/dev/null 2>&1; then

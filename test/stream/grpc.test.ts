@@ -201,3 +201,45 @@ describe('NestService/recognize', () => {
     assert.equal(third.error, undefined, 'the slot is free again');
   });
 });
+
+describe('NestService over TLS', () => {
+  it('speaks TLS when a certificate and key are configured', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'sori-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const vad = SileroVad.load(join(modelsDir(), 'silero-vad'));
+      const tls = await startGrpcServer({
+        host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: pino({ level: 'silent' }),
+        domains: [testDomain('general', KEY)], tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
+      });
+      try {
+        const client = new Client(`localhost:${tls.port}`, grpc.credentials.createSsl(readFileSync(join(dir, 'cert.pem')))) as unknown as {
+          recognize(md: grpc.Metadata): grpc.ClientDuplexStream<Msg, { contents: string }>;
+          close(): void;
+        };
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${KEY}`);
+        const call = client.recognize(md);
+        const got: string[] = [];
+        call.on('data', (r: { contents: string }) => got.push(r.contents));
+        await new Promise<void>((resolve, reject) => {
+          call.on('error', reject);
+          call.on('end', () => resolve());
+          call.write(config({ transcription: { language: 'ko' } }));
+          call.end();
+        });
+        client.close();
+        assert.equal(got.length, 1);
+        assert.match(got[0], /"responseType":\["config"\]/);
+      } finally {
+        await tls.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
