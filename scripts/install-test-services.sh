@@ -21,3 +21,11 @@ if [ ! -x "$BIN/versitygw" ]; then
   echo "installing versitygw (S3-compatible server for the tests)..." >&2
   GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
+
+# Python's grpcio: a second, independent gRPC client proves NestService wire compatibility.
+PY="$PWD/.test-tools/py"
+if [ ! -x "$PY/bin/python" ] || ! "$PY/bin/python" -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
+  echo "installing grpcio for the Python streaming client test..." >&2
+  python3 -m venv "$PY"
+  "$PY/bin/pip" install -q --disable-pip-version-check 'grpcio>=1.60' 'grpcio-tools>=1.60'
+fi

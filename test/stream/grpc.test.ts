@@ -243,3 +243,34 @@ describe('NestService over TLS', () => {
     }
   });
 });
+
+describe('wire compatibility', () => {
+  it('a Python grpcio client built from the same nest.proto gets the ack and the final text', async () => {
+    const { execFile } = await import('node:child_process');
+    const { writeFileSync, mkdtempSync, rmSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { dirname } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const here = dirname(fileURLToPath(import.meta.url));
+    const python = join(here, '../../.test-tools/py/bin/python');
+    assert.ok(existsSync(python), 'run scripts/install-test-services.sh (scripts/test.sh does) to install grpcio');
+    const dir = mkdtempSync(join(tmpdir(), 'sori-py-'));
+    try {
+      writeFileSync(join(dir, 'jfk.pcm'), jfkPcm16);
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(python, [join(here, 'nest_client.py'), dirname(NEST_PROTO), `127.0.0.1:${server.port}`, KEY, join(dir, 'jfk.pcm'), 'en'],
+          { timeout: 300_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      });
+      const responses = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(responses[0].responseType, ['config']);
+      const text = responses
+        .map((r) => r.transcription as Record<string, unknown> | undefined)
+        .filter((t) => t?.epFlag === true)
+        .map((t) => String(t?.text))
+        .join(' ');
+      assert.match(normalizeEnglish(text), /ask not what your country can do for you/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
