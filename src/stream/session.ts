@@ -48,6 +48,16 @@ interface Utterance {
   speech: boolean;
   /** Samples the last partial decode covered. */
   decodedTo: number;
+  /** End (in pcm samples) of the last window VAD did not call silence. */
+  lastSpeechEnd: number;
+}
+
+/** A final-quality decode started when a pause began, used if the utterance indeed ends there. */
+interface Speculation {
+  utt: Utterance;
+  upTo: number;
+  abort: AbortController;
+  result: Promise<Transcript>;
 }
 
 export class StreamSession {
@@ -67,6 +77,7 @@ export class StreamSession {
   private seqId = 0;
   private transcriptLength = 0;
   private partial: { abort: AbortController; done: Promise<void> } | undefined;
+  private speculation: Speculation | undefined;
   private unvoiceTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private mask: ((t: string) => string) | undefined;
@@ -124,6 +135,7 @@ export class StreamSession {
     this.closed = true;
     clearTimeout(this.unvoiceTimer);
     this.partial?.abort.abort(new Error('stream closed'));
+    this.speculation?.abort.abort(new Error('stream closed'));
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -146,7 +158,7 @@ export class StreamSession {
   }
 
   private newUtterance(start: number): Utterance {
-    return { start, pcm: new Float32Array(SR * 4), length: 0, speech: false, decodedTo: 0 };
+    return { start, pcm: new Float32Array(SR * 4), length: 0, speech: false, decodedTo: 0, lastSpeechEnd: 0 };
   }
 
   /** 16-bit little-endian PCM (a leading WAV header skipped, odd bytes carried over). */
@@ -181,12 +193,20 @@ export class StreamSession {
       const p = await this.vad.push(win);
       this.append(win);
       const windowEnd = this.received;
+      if (p >= SPEECH_OFF) {
+        this.utt.lastSpeechEnd = this.utt.length;
+        // Speech again: a final decoded at the start of the pause would miss it.
+        if (this.speculation !== undefined && this.speculation.upTo < this.utt.length) this.dropSpeculation();
+      }
       if (p >= SPEECH_ON) {
         this.inSpeech = true;
         this.utt.speech = true;
         this.silenceSince = undefined;
       } else if (this.inSpeech && p < SPEECH_OFF) {
-        this.silenceSince ??= windowEnd - win.length;
+        if (this.silenceSince === undefined) {
+          this.silenceSince = windowEnd - win.length;
+          this.speculate();
+        }
         if (((windowEnd - this.silenceSince) / SR) * 1000 >= this.settings.epd.gapThresholdMs) {
           this.inSpeech = false;
           await this.finalize('gap');
@@ -226,7 +246,8 @@ export class StreamSession {
   private maybePartial(): void {
     const u = this.utt;
     const interval = ((this.o.partialIntervalMs ?? 500) / 1000) * SR;
-    if (!u.speech || this.partial !== undefined || u.length - u.decodedTo < interval) return;
+    // During a pause the speculative final is running: a partial would only delay it.
+    if (!u.speech || this.partial !== undefined || this.speculation !== undefined || u.length - u.decodedTo < interval) return;
     u.decodedTo = u.length;
     const abort = new AbortController();
     const pcm = u.pcm.slice(0, u.length);
@@ -256,6 +277,39 @@ export class StreamSession {
     this.partial = { abort, done };
   }
 
+  /**
+   * A pause began: decode the utterance as it stands, at final quality, right away. If the pause
+   * turns out to end the utterance (gap, epFlag), the final is ready or nearly so; if speech
+   * resumes, the decode is dropped.
+   */
+  private speculate(): void {
+    const u = this.utt;
+    if (!u.speech) return;
+    this.dropSpeculation();
+    this.partial?.abort.abort(new Error('superseded by a final decode'));
+    this.partial = undefined;
+    const abort = new AbortController();
+    const result = this.finalDecode(u.pcm.slice(0, u.length), abort.signal);
+    result.catch(() => undefined);
+    this.speculation = { utt: u, upTo: u.length, abort, result };
+  }
+
+  private dropSpeculation(): void {
+    this.speculation?.abort.abort(new Error('speech resumed'));
+    this.speculation = undefined;
+  }
+
+  private finalDecode(pcm: Float32Array, signal?: AbortSignal): Promise<Transcript> {
+    return this.o.engine.transcribe(pcm, {
+      language: this.settings.language,
+      prompt: this.prompt(),
+      beamSize: this.o.finalBeamSize,
+      wordTimestamps: true,
+      priority: 'stream',
+      signal,
+    });
+  }
+
   private async finalize(epdType: EpdType): Promise<void> {
     const u = this.utt;
     this.utt = this.newUtterance(this.received);
@@ -263,15 +317,17 @@ export class StreamSession {
     this.silenceSince = undefined;
     this.partial?.abort.abort(new Error('superseded by the final result'));
     this.partial = undefined;
+    const spec = this.speculation;
+    this.speculation = undefined;
     let transcript: Transcript | undefined;
     if (u.speech && u.length > 0) {
-      transcript = await this.o.engine.transcribe(u.pcm.subarray(0, u.length), {
-        language: this.settings.language,
-        prompt: this.prompt(),
-        beamSize: this.o.finalBeamSize,
-        wordTimestamps: true,
-        priority: 'stream',
-      });
+      // Nothing but silence since the speculative decode began: its result is the final.
+      if (spec !== undefined && spec.utt === u && u.lastSpeechEnd <= spec.upTo) {
+        transcript = await spec.result.catch(() => undefined);
+      } else {
+        spec?.abort.abort(new Error('superseded'));
+      }
+      transcript ??= await this.finalDecode(u.pcm.subarray(0, u.length));
     }
     if (this.closed) return;
     const text = transcript === undefined ? '' : this.postprocess(transcript.text);

@@ -1,0 +1,95 @@
+/**
+ * A simulated real-time NestService client: sends 16-bit PCM in 100 ms chunks at the pace of
+ * the clock, then `epFlag:true`, and records when every response arrived.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { NEST_PROTO } from '../../src/stream/grpc.js';
+
+type Msg = { type: 'CONFIG'; config: { config: string } } | { type: 'DATA'; data: { chunk: Buffer; extra_contents: string } };
+
+interface NestClient {
+  recognize(md: grpc.Metadata): grpc.ClientDuplexStream<Msg, { contents: string }>;
+  close(): void;
+}
+
+let ctor: grpc.ServiceClientConstructor | undefined;
+
+function clientCtor(): grpc.ServiceClientConstructor {
+  if (ctor === undefined) {
+    const def = protoLoader.loadSync(NEST_PROTO, { keepCase: true, enums: String, defaults: true, oneofs: true });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as { com: { nbp: { cdncp: { nest: { grpc: { proto: { v1: { NestService: grpc.ServiceClientConstructor } } } } } } } };
+    ctor = pkg.com.nbp.cdncp.nest.grpc.proto.v1.NestService;
+  }
+  return ctor;
+}
+
+export interface StreamRun {
+  /** Final texts in order. */
+  text: string;
+  /** ms from sending epFlag to receiving its endPoint final. */
+  epLatencyMs: number | null;
+  /** For finals ended by a pause (gap): ms from the audio end they report to their arrival. */
+  gapLagMs: number[];
+  partials: number;
+  finals: number;
+  error: string | null;
+}
+
+export async function streamClip(
+  target: string,
+  secret: string,
+  pcm16: Buffer,
+  language: string,
+  chunkMs = 100,
+): Promise<StreamRun> {
+  const Client = clientCtor();
+  const client = new Client(target, grpc.credentials.createInsecure()) as unknown as NestClient;
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${secret}`);
+  const call = client.recognize(md);
+  const finals: string[] = [];
+  const gapLagMs: number[] = [];
+  let partials = 0;
+  let epSentAt = 0;
+  let epLatencyMs: number | null = null;
+  const started = performance.now();
+  const done = new Promise<string | null>((resolve) => {
+    call.on('data', (r: { contents: string }) => {
+      const now = performance.now();
+      const m = JSON.parse(r.contents) as { transcription?: { text: string; epFlag: boolean; epdType: string; endTimestamp: number; seqId: number } };
+      const t = m.transcription;
+      if (t === undefined) return;
+      if (!t.epFlag) {
+        partials++;
+        return;
+      }
+      if (t.text !== '') finals.push(t.text);
+      if (t.epdType === 'endPoint' && t.seqId === 1 && epSentAt > 0) epLatencyMs = now - epSentAt;
+      else if (t.epdType === 'gap') gapLagMs.push(now - started - t.endTimestamp);
+    });
+    call.on('error', (e: Error) => resolve(e.message));
+    call.on('end', () => resolve(null));
+  });
+  call.write({ type: 'CONFIG', config: { config: JSON.stringify({ transcription: { language } }) } });
+  const bytesPerChunk = Math.round((16000 * 2 * chunkMs) / 1000);
+  for (let i = 0, n = 0; i < pcm16.length; i += bytesPerChunk, n++) {
+    // Paced by the clock from the start, so a slow send never shifts later chunks.
+    const due = started + n * chunkMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    call.write({ type: 'DATA', data: { chunk: pcm16.subarray(i, i + bytesPerChunk), extra_contents: JSON.stringify({ seqId: 0, epFlag: false }) } });
+  }
+  epSentAt = performance.now();
+  call.write({ type: 'DATA', data: { chunk: Buffer.alloc(0), extra_contents: JSON.stringify({ seqId: 1, epFlag: true }) } });
+  call.end();
+  const error = await done;
+  client.close();
+  return { text: finals.join(' '), epLatencyMs, gapLagMs, partials, finals: finals.length, error };
+}
+
+export function toPcm16(pcm: Float32Array): Buffer {
+  const out = Buffer.alloc(pcm.length * 2);
+  for (let i = 0; i < pcm.length; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm[i] * 32767))), i * 2);
+  return out;
+}

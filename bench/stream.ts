@@ -1,0 +1,124 @@
+/**
+ * npm run bench:stream -- [--lang ko] [--limit N] [--levels 1,2,4,8] [--json]
+ *
+ * Real-time streaming through the real server's gRPC NestService: simulated clients send
+ * testdata clips as 16-bit PCM in 100 ms chunks at the pace of the clock, then `epFlag:true`.
+ *   1. one stream, clip after clip: latency from epFlag to its final (p50, p95)
+ *   2. the same clips through POST /recog/v1/stt: CER of streamed finals against short recognition
+ *   3. N concurrent streams for each level: final latency p95, and whether every stream keeps
+ *      up (no final arrives more than 3 s after its audio ended); the largest N that keeps up
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { decodeFile } from '../src/media/decode.js';
+import { loadManifest, manifestPath, selectClips, type Clip } from './lib/manifest.js';
+import { modelsDir, OUT_DIR, testdataDir } from './lib/paths.js';
+import { freePort, startServer } from './lib/server-process.js';
+import { Bodies, recognise } from './lib/client.js';
+import { streamClip, toPcm16, type StreamRun } from './lib/stream-client.js';
+import { corpusRates, NORMALISATION_NOTE, scoreClip } from './lib/score.js';
+import { percentile, round } from './lib/stats.js';
+import { formatTable, pct } from './lib/table.js';
+import { machineInfo, writeLatest } from './lib/output.js';
+import { log } from './lib/progress.js';
+
+const TARGETS = { p50Ms: 400, p95Ms: 800, concurrentP95Ms: 1500, concurrentStreams: 8, cerPoints: 2, keepUpLagMs: 3000 };
+
+const { values: a } = parseArgs({
+  options: {
+    lang: { type: 'string', default: 'ko' },
+    limit: { type: 'string' },
+    levels: { type: 'string', default: '1,2,4,8' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+async function main(): Promise<void> {
+  const testdata = testdataDir();
+  const clips = selectClips(loadManifest(manifestPath(testdata)), testdata, {
+    tag: 'quick', lang: a.lang, maxS: 60, limit: a.limit === undefined ? undefined : Number(a.limit),
+  });
+  log(`${clips.length} ${a.lang} clips, ${round(clips.reduce((s, c) => s + c.durationS, 0), 0)} s of audio`);
+  const pcm = new Map<string, Buffer>();
+  for (const c of clips) pcm.set(c.path, toPcm16((await decodeFile(c.path)).pcm));
+
+  const apiKey = randomBytes(16).toString('hex');
+  const grpcPort = await freePort();
+  const server = await startServer({
+    apiKey, modelsDir: modelsDir(), env: { SORI_GRPC_PORT: String(grpcPort), SORI_THREADS: '2', SORI_LOG_LEVEL: 'warn' },
+    logPath: join(OUT_DIR, 'stream-server.log'),
+  });
+  const target = `127.0.0.1:${grpcPort}`;
+  try {
+    // Warm-up: the VAD model loads on the first stream.
+    await streamClip(target, apiKey, pcm.get(clips[0].path)!.subarray(0, 32000), a.lang);
+
+    log('1 stream, clip after clip (real time)...');
+    const single: Array<{ clip: Clip; run: StreamRun }> = [];
+    for (const clip of clips) single.push({ clip, run: await streamClip(target, apiKey, pcm.get(clip.path)!, a.lang) });
+    const epMs = single.map((s) => s.run.epLatencyMs).filter((x): x is number => x !== null);
+
+    log('the same clips through POST /recog/v1/stt...');
+    const bodies = new Bodies();
+    const short = [];
+    for (const clip of clips) short.push({ clip, res: await recognise(server.baseUrl, apiKey, clip, bodies.get(clip)) });
+    const streamCer = corpusRates(single.map((s) => ({ lang: s.clip.lang, score: scoreClip({ lang: s.clip.lang, reference: s.clip.reference, referenceSpelled: s.clip.referenceSpelled }, s.run.text) })))[0];
+    const shortCer = corpusRates(short.map((s) => ({ lang: s.clip.lang, score: scoreClip({ lang: s.clip.lang, reference: s.clip.reference, referenceSpelled: s.clip.referenceSpelled }, s.res.text ?? '') })))[0];
+
+    const levels: Array<{ streams: number; p50: number; p95: number; maxLag: number; keepsUp: boolean; errors: number }> = [];
+    for (const n of (a.levels ?? '').split(',').map(Number).filter((x) => x > 1)) {
+      log(`${n} concurrent streams...`);
+      // Each stream plays clips in turn (offset so they differ) for about one pass of the set / n, at least 30 s.
+      const perStream = Math.max(2, Math.ceil(clips.length / n));
+      const runs = await Promise.all(
+        Array.from({ length: n }, async (_, s) => {
+          const out: StreamRun[] = [];
+          for (let k = 0; k < perStream; k++) out.push(await streamClip(target, apiKey, pcm.get(clips[(s * perStream + k) % clips.length].path)!, a.lang));
+          return out;
+        }),
+      );
+      const flat = runs.flat();
+      const eps = flat.map((r) => r.epLatencyMs).filter((x): x is number => x !== null);
+      const lags = [...eps, ...flat.flatMap((r) => r.gapLagMs)];
+      const maxLag = lags.length > 0 ? Math.max(...lags) : 0;
+      levels.push({ streams: n, p50: percentile(eps, 50), p95: percentile(eps, 95), maxLag, keepsUp: maxLag <= TARGETS.keepUpLagMs && flat.every((r) => r.error === null), errors: flat.filter((r) => r.error !== null).length });
+    }
+
+    const p50 = percentile(epMs, 50);
+    const p95 = percentile(epMs, 95);
+    const eight = levels.find((l) => l.streams === TARGETS.concurrentStreams);
+    const largest = [1, ...levels.filter((l) => l.keepsUp).map((l) => l.streams)].reduce((m, x) => Math.max(m, x), 1);
+    const cerDiff = (streamCer.rate - shortCer.rate) * 100;
+    const checks = [
+      { name: 'final after epFlag, 1 stream, p50', value: `${Math.round(p50)} ms`, target: `<= ${TARGETS.p50Ms} ms`, pass: p50 <= TARGETS.p50Ms },
+      { name: 'final after epFlag, 1 stream, p95', value: `${Math.round(p95)} ms`, target: `<= ${TARGETS.p95Ms} ms`, pass: p95 <= TARGETS.p95Ms },
+      ...(eight === undefined ? [] : [{ name: `${eight.streams} concurrent streams: final p95, keeping up`, value: `${Math.round(eight.p95)} ms, max lag ${Math.round(eight.maxLag)} ms, ${eight.keepsUp ? 'keeps up' : 'falls behind'}`, target: `<= ${TARGETS.concurrentP95Ms} ms, keeps up`, pass: eight.p95 <= TARGETS.concurrentP95Ms && eight.keepsUp }]),
+      { name: 'largest number of streams that keeps up', value: String(largest), target: 'report', pass: true },
+      { name: `CER ${a.lang} streamed finals vs /recog/v1/stt`, value: `${pct(streamCer.rate)} vs ${pct(shortCer.rate)} (${cerDiff >= 0 ? '+' : ''}${cerDiff.toFixed(1)} pt)`, target: `<= +${TARGETS.cerPoints} pt`, pass: cerDiff <= TARGETS.cerPoints },
+    ];
+    const out = {
+      kind: 'sori-bench-stream', date: new Date().toISOString(), machine: machineInfo(), normalisation: NORMALISATION_NOTE,
+      clips: clips.length, single: { p50, p95, partialsPerClip: single.reduce((s, x) => s + x.run.partials, 0) / single.length }, levels, checks,
+    };
+    const file = writeLatest('bench-stream', out);
+    if (a.json) {
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return;
+    }
+    console.log(formatTable(['streams', 'final p50 ms', 'final p95 ms', 'max lag ms', 'keeps up', 'errors'], [
+      [1, Math.round(p50), Math.round(p95), '', '', single.filter((s) => s.run.error !== null).length],
+      ...levels.map((l) => [l.streams, Math.round(l.p50), Math.round(l.p95), Math.round(l.maxLag), l.keepsUp ? 'yes' : 'no', l.errors]),
+    ]));
+    console.log();
+    console.log(formatTable(['check', 'value', 'target', ''], checks.map((c) => [c.name, c.value, c.target, c.pass ? 'PASS' : 'FAIL'])));
+    console.log(`\n${NORMALISATION_NOTE}\nwritten: ${file}`);
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
