@@ -35,6 +35,12 @@ import { machineInfo, writeLatest } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 
+// `npm run bench -- --longform ...` is the long-form bench (bench/longform.ts, also `npm run bench:longform`).
+if (process.argv.slice(2).includes('--longform')) {
+  const { longformCli } = await import('./longform.js');
+  process.exit(await longformCli(process.argv.slice(2).filter((x) => x !== '--longform')));
+}
+
 const TARGETS = {
   rtfVsReference: 1.0,
   serverVsEngine: 1.1,
@@ -77,6 +83,7 @@ const HELP = `usage: npm run bench -- [options]
   --skip-engine       no in-process runs;  --skip-server  no server phases
   --json              print the result JSON on stdout instead of tables
   --strict            exit 1 when a target FAILs
+  --longform          the long-form bench instead (bench/longform.ts; --longform --help)
 Progress goes to stderr; the result is also written to .bench/bench-latest.json.`;
 
 if (a.help) {

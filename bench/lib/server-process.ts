@@ -19,6 +19,12 @@ export interface ServerOptions {
   /** Repo-relative entry point; .ts files run through tsx. Default src/main.ts. */
   entry?: string;
   readyTimeoutMs?: number;
+  /** A data dir the caller owns (kept on stop, reused across restarts); default a fresh temp dir, removed on stop. */
+  dataDir?: string;
+  /** Default: a free port. */
+  port?: number;
+  /** Append to logPath instead of truncating it (restarts of one soak). */
+  appendLog?: boolean;
 }
 
 export interface ServerHandle {
@@ -30,6 +36,8 @@ export interface ServerHandle {
   env: Record<string, string>;
   /** VmRSS / VmHWM in MB from /proc/<pid>/status; null once it is gone or off Linux. */
   memory(): { rssMb: number; peakMb: number } | null;
+  /** The server's own process (its process group holds the inference children and ffmpeg). */
+  child: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -73,7 +81,7 @@ export function procMemory(pid: number): { rssMb: number; peakMb: number } | nul
   return { rssMb, peakMb };
 }
 
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const out: number[] = [];
   const queue = [pid];
   while (queue.length) {
@@ -92,9 +100,35 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+export interface ProcMem {
+  pid: number;
+  /** What kind of process: server (the root), inference, ffmpeg, or its command name. */
+  role: string;
+  rssMb: number;
+  peakMb: number;
+}
+
+/** VmRSS / VmHWM of a process and of each of its descendants, one row each (Linux /proc). */
+export function treeMemory(pid: number): ProcMem[] {
+  const out: ProcMem[] = [];
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const role = p === pid ? 'server' : cmd.some((c) => c.includes('whisper-worker')) ? 'inference' : (cmd[0]?.split('/').pop() ?? '?');
+      out.push({ pid: p, role, rssMb: kb('VmRSS'), peakMb: kb('VmHWM') });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
 export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'sori-bench-data-'));
+  const port = opts.port ?? (await freePort());
+  const ownDataDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sori-bench-data-'));
   const env: Record<string, string> = {
     SORI_PORT: String(port),
     SORI_API_KEY: opts.apiKey,
@@ -102,7 +136,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     SORI_DATA_DIR: dataDir,
     ...opts.env,
   };
-  const logFd = openSync(opts.logPath, 'w');
+  const logFd = openSync(opts.logPath, opts.appendLog ? 'a' : 'w');
   let child: ChildProcess;
   try {
     const entry = opts.entry ?? 'src/main.ts';
@@ -118,7 +152,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   const pid = child.pid;
   const cleanup = async () => {
     await stopChild(child);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   if (pid === undefined) {
     await cleanup();
@@ -132,6 +166,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     logPath: opts.logPath,
     env,
     memory: () => procMemory(pid),
+    child,
     stop: cleanup,
   };
   try {
