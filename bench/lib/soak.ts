@@ -19,6 +19,7 @@ import { corpusRates, scoreClip, type CorpusRate } from './score.js';
 import { startServer, treeMemory, freePort, type ServerHandle } from './server-process.js';
 import { log } from './progress.js';
 import { percentile, round } from './stats.js';
+import { mulberry32 } from '../../src/speech/whisper/search.js';
 
 export interface SoakOptions {
   cycles: number;
@@ -96,17 +97,8 @@ export interface SoakResult {
   error?: string;
 }
 
-/** mulberry32: a small seeded PRNG, so a soak's schedule can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's seeded PRNG (mulberry32), so a soak's schedule can be replayed. */
+const rng = mulberry32;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
