@@ -31,7 +31,7 @@ import { startServer, procMemory, type ServerHandle } from './lib/server-process
 import { benchServer, BURST_RSS_GROWTH_LIMIT_MB, type ServerBenchResult } from './lib/server-bench.js';
 import { NORMALISATION_NOTE, metricFor, type CorpusRate } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
-import { machineInfo, writeLatest } from './lib/output.js';
+import { finishRun, machineInfo } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 
@@ -428,12 +428,7 @@ async function main(): Promise<number> {
   }
 
   result.checks = checks(result);
-  const path = writeLatest('bench', result);
-  if (a.json) console.log(JSON.stringify(result));
-  else console.log(report(result) + `\n\nwritten: ${path}`);
-  if (result.error) return 1;
-  if (a.strict && result.checks.some((c) => c.status === 'FAIL')) return 1;
-  return 0;
+  return finishRun('bench', result, report, a);
 }
 
 main().then(

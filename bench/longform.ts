@@ -32,7 +32,7 @@ import { runSoak, type SoakResult } from './lib/soak.js';
 import { startServer, type ServerHandle } from './lib/server-process.js';
 import { NORMALISATION_NOTE, scoreClip, type ClipScore } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
-import { machineInfo, writeLatest } from './lib/output.js';
+import { finishRun, machineInfo } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 import type { SpeechEngine } from '../src/speech/engine.js';
@@ -564,12 +564,7 @@ export async function longformCli(argv: string[]): Promise<number> {
   }
 
   result.checks = checksOf(result);
-  const path = writeLatest('bench-longform', result);
-  if (a.json) console.log(JSON.stringify(result));
-  else console.log(report(result) + `\n\nwritten: ${path}`);
-  if (result.error) return 1;
-  if (a.strict && result.checks.some((c) => c.status === 'FAIL')) return 1;
-  return 0;
+  return finishRun('bench-longform', result, report, a);
 }
 
 function isEntryPoint(): boolean {

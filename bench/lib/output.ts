@@ -24,3 +24,21 @@ function osCpus(): { count: number; model: string; loadavg: number[] } {
   const c = cpus();
   return { count: c.length, model: c[0]?.model ?? 'unknown', loadavg: loadavg().map((x) => Math.round(x * 100) / 100) };
 }
+
+/**
+ * The end of every bench run: write the JSON, print it or the report, and choose the exit code
+ * (1 on an error, and with --strict on any failed check).
+ */
+export function finishRun<R extends { checks: ReadonlyArray<{ status: string }>; error?: string | null }>(
+  name: string,
+  result: R,
+  report: (r: R) => string,
+  opts: { json?: boolean; strict?: boolean },
+): number {
+  const path = writeLatest(name, result);
+  if (opts.json) console.log(JSON.stringify(result));
+  else console.log(report(result) + `\n\nwritten: ${path}`);
+  if (result.error) return 1;
+  if (opts.strict && result.checks.some((c) => c.status === 'FAIL')) return 1;
+  return 0;
+}
