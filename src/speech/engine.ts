@@ -26,6 +26,7 @@ export interface TranscribeOptions {
 export interface WordTiming {
   start: number;
   end: number;
+  /** As decoded, with its leading space when it begins a new word: join texts, then trim. */
   text: string;
   probability: number;
 }

@@ -40,11 +40,7 @@ function ms(samples: number): number {
   return Math.round((samples / SR) * 1000);
 }
 
-/** Languages written without spaces between words: their word texts are joined directly. */
-const UNSPACED = new Set(['ja', 'zh', 'yue', 'th', 'lo', 'my', 'km']);
-
 export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, longPauseS: number): LongformSegment[] {
-  const joiner = UNSPACED.has(transcript.language) ? '' : ' ';
   const offsetS = window.start / SR;
   const words: WordTiming[] = transcript.segments.flatMap((s) => s.words ?? []);
   const text = transcript.text.trim();
@@ -73,7 +69,8 @@ export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, l
   const out: LongformSegment[] = [];
   groups.forEach((g, i) => {
     const ws = byGroup[i];
-    const segText = ws.map((w) => w.text.trim()).filter((t) => t !== '').join(joiner);
+    // Word texts keep their leading spaces, so joining them restores the decoded spacing.
+    const segText = ws.map((w) => w.text).join('').trim();
     if (segText === '') return;
     const start = ms(g.start);
     const end = ms(g.end);

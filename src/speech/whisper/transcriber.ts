@@ -219,7 +219,8 @@ export class WhisperTranscriber {
       while (seg + 1 < segStarts.length && segStarts[seg + 1] <= w.firstToken) seg++;
       return {
         seg,
-        word: { text: w.text.trim(), start: round3(offsetS + w.start), end: round3(offsetS + w.end), probability: Math.round(w.probability * 1e4) / 1e4 },
+        // Untrimmed: a leading space says whether the word starts a new word ("64" ".5" "%" is one).
+        word: { text: w.text, start: round3(offsetS + w.start), end: round3(offsetS + w.end), probability: Math.round(w.probability * 1e4) / 1e4 },
       };
     });
   }
