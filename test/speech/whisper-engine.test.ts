@@ -32,7 +32,7 @@ test('English with beam search, segments and word timings', async () => {
       last = w.start;
     }
   }
-  const fromWords = r.segments.flatMap((s) => s.words!.map((w) => w.text)).join(' ');
+  const fromWords = r.segments.flatMap((s) => s.words!.map((w) => w.text)).join('').trim();
   assert.equal(words(fromWords), words(r.text));
   // "Americans" is spoken around 1.5-2.1 s in this recording.
   const americans = r.segments.flatMap((s) => s.words!).find((w) => /americans/i.test(w.text));
