@@ -7,10 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createJobSystem } from './jobs/index.js';
-import { SileroVad } from './speech/vad.js';
+import { sharedVadLoader } from './speech/vad.js';
 import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
 import { StreamSlots } from './stream/stream-slots.js';
-import { join } from 'node:path';
 import { buildServer } from './server.js';
 import { createEngine } from './speech/index.js';
 
@@ -25,10 +24,9 @@ export async function main(): Promise<void> {
     queueLimit: config.engine.queueLimit,
     beamSize: config.engine.beamSize,
   });
-  const jobs = createJobSystem(config, engine, logger);
-  // One VAD model and one per-domain stream count for gRPC and WebSocket streams alike.
-  let vad: Promise<SileroVad> | undefined;
-  const loadVad = (): Promise<SileroVad> => (vad ??= SileroVad.load(join(config.models.dir, 'silero-vad')));
+  // One VAD model for jobs and streams; one per-domain stream count for gRPC and WebSocket alike.
+  const loadVad = sharedVadLoader(config.models.dir);
+  const jobs = createJobSystem(config, engine, logger, loadVad);
   const slots = new StreamSlots();
   const app = await buildServer({ config, engine, logger, jobs, streaming: { vad: loadVad, slots } });
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
-import { SileroVad } from '../speech/vad.js';
+import type { SileroVad } from '../speech/vad.js';
 import { DeliveryWorker } from './deliveries.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
@@ -23,18 +23,11 @@ export interface JobSystem {
   close(): Promise<void>;
 }
 
-export function createJobSystem(config: Config, engine: SpeechEngine, logger: Logger): JobSystem {
+/** `loadVad` is the process's shared Silero loader (streams use the same model). */
+export function createJobSystem(config: Config, engine: SpeechEngine, logger: Logger, loadVad: () => Promise<SileroVad>): JobSystem {
   const store = new SqliteJobStore(join(config.dataDir, 'sori.db'));
   const queue = new LocalJobQueue();
   const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
-  let vad: Promise<SileroVad> | undefined;
-  const loadVad = (): Promise<SileroVad> => {
-    vad ??= SileroVad.load(join(config.models.dir, 'silero-vad')).catch((err: unknown) => {
-      vad = undefined;
-      throw err;
-    });
-    return vad;
-  };
   const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, config, logger });
   const deliveries = new DeliveryWorker({
     store, queue, objectStorage, callbacks: config.callbacks, network: config.network, logger,

@@ -33,6 +33,21 @@ export const DEFAULT_VAD_OPTIONS: VadOptions = {
   maxSpeechS: Infinity,
 };
 
+/**
+ * One Silero model per process, loaded on first use (long-form jobs and streams share it); a
+ * failed load is retried on the next call rather than remembered.
+ */
+export function sharedVadLoader(modelsDir: string): () => Promise<SileroVad> {
+  let vad: Promise<SileroVad> | undefined;
+  return () => {
+    vad ??= SileroVad.load(join(modelsDir, 'silero-vad')).catch((err: unknown) => {
+      vad = undefined;
+      throw err;
+    });
+    return vad;
+  };
+}
+
 export class SileroVad {
   private constructor(private readonly session: ort.InferenceSession) {}
 

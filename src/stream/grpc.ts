@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad.js';
-import { DomainAuthenticator } from '../api/clova/auth.js';
+import { bearerToken, DomainAuthenticator } from '../api/clova/auth.js';
 import { StreamSession } from './session.js';
 import { StreamSlots, tooManyStreamsMessage } from './stream-slots.js';
 
@@ -53,10 +53,7 @@ export function loadNestService(): grpc.ServiceDefinition {
 
 /** `authorization: Bearer <secret>` (any capitalisation of "Bearer"). */
 export function bearer(metadata: grpc.Metadata): string | undefined {
-  const value = metadata.get('authorization')[0];
-  if (typeof value !== 'string') return undefined;
-  const m = /^\s*bearer\s+(.+?)\s*$/i.exec(value);
-  return m?.[1];
+  return bearerToken(metadata.get('authorization')[0]);
 }
 
 export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle> {

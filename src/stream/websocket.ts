@@ -17,7 +17,7 @@ import type { WebSocket } from 'ws';
 import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad.js';
-import { API_KEY_HEADER, DomainAuthenticator } from '../api/clova/auth.js';
+import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../api/clova/auth.js';
 import { StreamSession } from './session.js';
 import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
 
@@ -37,10 +37,7 @@ export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRo
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
 
   app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
-    const authorization = request.headers.authorization;
-    const key = request.headers[API_KEY_HEADER]
-      ?? (typeof authorization === 'string' ? /^\s*bearer\s+(.+?)\s*$/i.exec(authorization)?.[1] : undefined)
-      ?? request.query.key;
+    const key = request.headers[API_KEY_HEADER] ?? bearerToken(request.headers.authorization) ?? request.query.key;
     const domain = auth.authenticate(key);
     if (domain === undefined) {
       socket.close(4401, 'Invalid secret');

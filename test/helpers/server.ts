@@ -7,9 +7,8 @@ import type { Config, DomainConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
-import { SileroVad } from '../../src/speech/vad.js';
+import { sharedVadLoader } from '../../src/speech/vad.js';
 import { StreamSlots } from '../../src/stream/stream-slots.js';
-import { join } from 'node:path';
 import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
 import { createEngine } from '../../src/speech/index.js';
 import { modelsDir } from './media-fixtures.js';
@@ -77,9 +76,10 @@ export async function startServer(engine: SpeechEngine, domains: DomainConfig[],
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
   const config = opts.jobsConfig ?? testConfig(domains);
-  const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger);
+  const loadVad = sharedVadLoader(modelsDir());
+  const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger, loadVad);
   const streaming = opts.streaming
-    ? { vad: (() => { const v = SileroVad.load(join(modelsDir(), 'silero-vad')); return () => v; })(), slots: new StreamSlots() }
+    ? { vad: loadVad, slots: new StreamSlots() }
     : undefined;
   const app = await buildServer({ config, engine, logger, jobs, streaming });
   await jobs?.start();

@@ -10,6 +10,12 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** The secret in `Authorization: Bearer <secret>` (gRPC metadata, WebSocket headers); any case of "Bearer". */
+export function bearerToken(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return /^\s*bearer\s+(.+?)\s*$/i.exec(value)?.[1];
+}
+
 export class DomainAuthenticator {
   private readonly entries: ReadonlyArray<{ digest: Buffer; domain: DomainConfig }>;
 
