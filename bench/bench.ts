@@ -31,7 +31,7 @@ import { startServer, procMemory, type ServerHandle } from './lib/server-process
 import { benchServer, BURST_RSS_GROWTH_LIMIT_MB, type ServerBenchResult } from './lib/server-bench.js';
 import { NORMALISATION_NOTE, metricFor, type CorpusRate } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
-import { finishRun, machineInfo } from './lib/output.js';
+import { finishRun, machineInfo, type Check, type Status } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 
@@ -98,13 +98,6 @@ function posInt(name: string, v: string | undefined, dflt: number): number {
   return n;
 }
 
-type Status = 'PASS' | 'FAIL' | 'info' | 'n/a';
-interface Check {
-  name: string;
-  value: string;
-  target: string;
-  status: Status;
-}
 
 function ratioCheck(name: string, num: number | undefined, den: number | undefined, target: number, what: string): Check {
   if (num === undefined || den === undefined || !(den > 0)) return { name, value: 'n/a', target: `<= ${target.toFixed(2)}`, status: 'n/a' };

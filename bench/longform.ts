@@ -32,7 +32,7 @@ import { runSoak, type SoakResult } from './lib/soak.js';
 import { startServer, type ServerHandle } from './lib/server-process.js';
 import { NORMALISATION_NOTE, scoreClip, type ClipScore } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
-import { finishRun, machineInfo } from './lib/output.js';
+import { finishRun, machineInfo, type Check, type Status } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 import type { SpeechEngine } from '../src/speech/engine.js';
@@ -70,13 +70,6 @@ const HELP = `usage: npm run bench:longform -- [options]     (same as: npm run b
 Progress goes to stderr; the result is also written to .bench/bench-longform-latest.json, server
 logs to .bench/longform-*.log, generated long files to .bench/longform-*.flac (reused).`;
 
-type Status = 'PASS' | 'FAIL' | 'info' | 'n/a';
-interface Check {
-  name: string;
-  value: string;
-  target: string;
-  status: Status;
-}
 
 interface RtfFile {
   file: string;

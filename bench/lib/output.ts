@@ -4,6 +4,15 @@ import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { OUT_DIR } from './paths.js';
 
+/** One line of a bench's verdict: a figure against its target. */
+export type Status = 'PASS' | 'FAIL' | 'info' | 'n/a';
+export interface Check {
+  name: string;
+  value: string;
+  target: string;
+  status: Status;
+}
+
 export function writeLatest(name: string, data: unknown): string {
   mkdirSync(OUT_DIR, { recursive: true });
   const path = join(OUT_DIR, `${name}-latest.json`);
