@@ -75,6 +75,29 @@ export class DecoderRunner {
     };
   }
 
+  /**
+   * Runs a whole sequence against cross-attention K/V already computed for this window (by
+   * `prefill`), for the logits and cross-attention maps only. Recomputing the K/V projections of
+   * 1500 encoder frames in every layer was most of word alignment's decoder cost.
+   */
+  async attend(ids: number[], cross: ort.Tensor[], crossAttentionLayers: number[]): Promise<{ logits: Float32Array; crossAttentions: ort.Tensor[] }> {
+    const { heads, headDim, layers } = this.m;
+    const emptySelf = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, headDim]);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]),
+      encoder_hidden_states: this.dummyEncoderStates,
+      use_cache_branch: this.useCacheTrue,
+    };
+    for (let l = 0; l < layers; l++) {
+      feeds[`past_key_values.${l}.decoder.key`] = emptySelf;
+      feeds[`past_key_values.${l}.decoder.value`] = emptySelf;
+      feeds[`past_key_values.${l}.encoder.key`] = cross[2 * l];
+      feeds[`past_key_values.${l}.encoder.value`] = cross[2 * l + 1];
+    }
+    const out = await this.m.decoder.run(feeds, ['logits', ...crossAttentionLayers.map((l) => `cross_attentions.${l}`)]);
+    return { logits: out.logits.data as Float32Array, crossAttentions: crossAttentionLayers.map((l) => out[`cross_attentions.${l}`]) };
+  }
+
   /** One token per sequence; returns [batch, vocab] logits and the grown cache. */
   async step(tokens: number[], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
     const b = cache.batch;

@@ -21,6 +21,8 @@ export interface SearchOptions {
 export interface SearchResult {
   /** Sampled tokens, without the final end-of-text. */
   tokens: number[];
+  /** log p of each token where it was sampled: word probabilities without another softmax pass. */
+  tokenLogprobs: number[];
   sumLogprob: number;
   avgLogprob: number;
   /** Stopped because it was repeating itself: never a final answer as it stands. */
@@ -197,7 +199,7 @@ export function topK(a: Float32Array, k: number): number[] {
   return idx;
 }
 
-interface Finished { tokens: number[]; score: number; looped?: boolean }
+interface Finished { tokens: number[]; logprobs: number[]; score: number; looped?: boolean }
 
 function rank(finished: Finished[]): Finished {
   // Length normalisation as openai-whisper and CTranslate2 with length_penalty = 1.
@@ -211,7 +213,7 @@ function rank(finished: Finished[]): Finished {
 }
 
 function result(f: Finished): SearchResult {
-  return { tokens: f.tokens, sumLogprob: f.score, avgLogprob: f.score / (f.tokens.length + 1), looped: f.looped ?? false };
+  return { tokens: f.tokens, tokenLogprobs: f.logprobs, sumLogprob: f.score, avgLogprob: f.score / (f.tokens.length + 1), looped: f.looped ?? false };
 }
 
 export async function beamSearch(
@@ -226,31 +228,31 @@ export async function beamSearch(
   // The first step is shared by every beam: expand from the single prompt distribution.
   rules.keepTop(B + 1);
   const lse0 = rules.apply(firstLogits, [], opts.timestamps);
-  let beams: { tokens: number[]; score: number }[] = [];
+  let beams: { tokens: number[]; logprobs: number[]; score: number }[] = [];
   for (const t of rules.top()) {
     const lp = firstLogits[t] - lse0;
-    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], score: lp }); continue; }
-    if (beams.length < B) beams.push({ tokens: [t], score: lp });
+    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], logprobs: [], score: lp }); continue; }
+    if (beams.length < B) beams.push({ tokens: [t], logprobs: [lp], score: lp });
   }
   let cache = runner.tile(prompt, beams.length);
   for (let step = 1; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
     if (opts.signal?.aborted) throw new AbortedError();
     const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);
     const V = logits.length / beams.length;
-    const cands: { score: number; source: number; token: number }[] = [];
+    const cands: { score: number; logprob: number; source: number; token: number }[] = [];
     for (let r = 0; r < beams.length; r++) {
       const row = logits.subarray(r * V, (r + 1) * V);
       const lse = rules.apply(row, beams[r].tokens, opts.timestamps);
-      for (const t of rules.top()) cands.push({ score: beams[r].score + row[t] - lse, source: r, token: t });
+      for (const t of rules.top()) cands.push({ score: beams[r].score + row[t] - lse, logprob: row[t] - lse, source: r, token: t });
     }
     cands.sort((a, b) => b.score - a.score);
-    const nextBeams: { tokens: number[]; score: number }[] = [];
+    const nextBeams: { tokens: number[]; logprobs: number[]; score: number }[] = [];
     const sources: number[] = [];
     for (const c of cands) {
       if (c.token === eot) {
-        if (finished.length < maxCandidates) finished.push({ tokens: beams[c.source].tokens, score: c.score });
+        if (finished.length < maxCandidates) finished.push({ tokens: beams[c.source].tokens, logprobs: beams[c.source].logprobs, score: c.score });
       } else {
-        nextBeams.push({ tokens: [...beams[c.source].tokens, c.token], score: c.score });
+        nextBeams.push({ tokens: [...beams[c.source].tokens, c.token], logprobs: [...beams[c.source].logprobs, c.logprob], score: c.score });
         sources.push(c.source);
         if (nextBeams.length === B) break;
       }
@@ -266,7 +268,7 @@ export async function beamSearch(
     const rest = [...beams].sort((a, b) => b.score - a.score);
     for (const b of rest) {
       if (finished.length >= B) break;
-      finished.push({ tokens: b.tokens, score: b.score });
+      finished.push({ tokens: b.tokens, logprobs: b.logprobs, score: b.score });
     }
   }
   return result(rank(finished));
@@ -279,13 +281,17 @@ export async function sampleSearch(
   const n = Math.max(1, opts.bestOf);
   rules.keepTop(0);
   const seqs: number[][] = Array.from({ length: n }, () => []);
+  const logprobs: number[][] = Array.from({ length: n }, () => []);
   const scores = new Array<number>(n).fill(0);
   const done = new Array<boolean>(n).fill(false);
   const looped = new Array<boolean>(n).fill(false);
   const pick = (lse: number, row: Float32Array, r: number): void => {
     const t = sampleToken(row, opts.temperature, opts.rng);
     if (t === eot) done[r] = true;
-    else seqs[r].push(t);
+    else {
+      seqs[r].push(t);
+      logprobs[r].push(row[t] - lse);
+    }
     scores[r] += row[t] - lse;
     if (!done[r] && endsInLoop(seqs[r], timestampBegin)) {
       done[r] = true;
@@ -309,7 +315,7 @@ export async function sampleSearch(
       pick(rules.apply(row, seqs[r], opts.timestamps), row, r);
     }
   }
-  const all = seqs.map((tokens, r) => ({ tokens, score: scores[r], looped: looped[r] }));
+  const all = seqs.map((tokens, r) => ({ tokens, logprobs: logprobs[r], score: scores[r], looped: looped[r] }));
   const clean = all.filter((f) => !f.looped);
   return result(rank(clean.length ? clean : all));
 }

@@ -88,7 +88,7 @@ export class WhisperTranscriber {
       const encoderOut = enc.last_hidden_state;
       const pre = await this.runner.prefill(prefix, encoderOut);
       const V = this.m.vocabSize;
-      const noSpeechProb = softmaxAt(pre.logits.subarray(sotIndex * V, (sotIndex + 1) * V), this.m.tokens.noSpeech);
+      const noSpeechProb = softmaxAt(pre.logits, sotIndex * V, V, this.m.tokens.noSpeech);
       const lastRow = pre.logits.slice((prefix.length - 1) * V, prefix.length * V);
 
       const best = await this.decodeWithFallback(lastRow, pre.cache, noSpeechProb, sampleLen, !textOnly, opts, rng);
@@ -101,7 +101,7 @@ export class WhisperTranscriber {
       const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
       const slices: number[] = [];
       for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) slices.push(i);
-      const windowSegs: { start: number; end: number; tokens: number[] }[] = [];
+      const windowSegs: { start: number; end: number; tokens: number[]; logprobs: number[] }[] = [];
       if (slices.length > 0) {
         if (singleTimestampEnding) slices.push(tokens.length);
         let last = 0;
@@ -109,7 +109,10 @@ export class WhisperTranscriber {
           const sliced = tokens.slice(last, cur);
           const startPos = sliced[0] - timestampBegin;
           const endPos = sliced[sliced.length - 1] - timestampBegin;
-          windowSegs.push({ start: offsetS + startPos * SECONDS_PER_TIMESTAMP, end: offsetS + endPos * SECONDS_PER_TIMESTAMP, tokens: sliced });
+          windowSegs.push({
+            start: offsetS + startPos * SECONDS_PER_TIMESTAMP, end: offsetS + endPos * SECONDS_PER_TIMESTAMP,
+            tokens: sliced, logprobs: best.tokenLogprobs.slice(last, cur),
+          });
           last = cur;
         }
         if (singleTimestampEnding) seek += segmentFrames;
@@ -118,13 +121,13 @@ export class WhisperTranscriber {
         let duration = (segmentFrames * HOP) / SAMPLE_RATE;
         const ts = tokens.filter((t) => t >= timestampBegin);
         if (ts.length > 0 && ts[ts.length - 1] !== timestampBegin) duration = (ts[ts.length - 1] - timestampBegin) * SECONDS_PER_TIMESTAMP;
-        windowSegs.push({ start: offsetS, end: offsetS + duration, tokens });
+        windowSegs.push({ start: offsetS, end: offsetS + duration, tokens, logprobs: best.tokenLogprobs });
         seek += segmentFrames;
       }
 
       let words: { seg: number; word: WordTiming }[] = [];
       if (opts.wordTimestamps) {
-        words = await this.alignWindow(encoderOut, sotSequence, windowSegs.map((s) => this.textTokens(s.tokens)), segmentFrames, offsetS, opts.language);
+        words = await this.alignWindow(pre.cache.cross, sotSequence, windowSegs, segmentFrames, offsetS, opts.language);
       }
       windowSegs.forEach((s, i) => {
         const text = this.decodeText(s.tokens);
@@ -177,7 +180,10 @@ export class WhisperTranscriber {
         // final choice below, but never stops the fallback on its own.
         const trimmed = trimRepetition(r.tokens, timestampBegin);
         if (trimmed.length < r.tokens.length) {
-          repaired.push({ ...res, tokens: trimmed, compressionRatio: compressionRatio(this.decodeText(trimmed)), looped: false });
+          repaired.push({
+            ...res, tokens: trimmed, tokenLogprobs: res.tokenLogprobs.slice(0, trimmed.length),
+            compressionRatio: compressionRatio(this.decodeText(trimmed)), looped: false,
+          });
         }
       }
       let needsFallback = res.looped || res.compressionRatio > COMPRESSION_RATIO_THRESHOLD || res.avgLogprob < LOG_PROB_THRESHOLD;
@@ -188,22 +194,33 @@ export class WhisperTranscriber {
     const pool = [...all, ...repaired].filter((r) => !r.looped && r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
     const from = pool.length ? pool : all;
     const best = from.reduce((a, b) => (b.avgLogprob > a.avgLogprob ? b : a));
-    return { ...best, tokens: trimRepetition(best.tokens, this.m.tokens.timestampBegin) };
+    const tokens = trimRepetition(best.tokens, this.m.tokens.timestampBegin);
+    return { ...best, tokens, tokenLogprobs: best.tokenLogprobs.slice(0, tokens.length) };
   }
 
   private async alignWindow(
-    encoderOut: ort.Tensor, sotSequence: number[], segTexts: number[][], segmentFrames: number, offsetS: number, language: string,
+    cross: ort.Tensor[], sotSequence: number[], segs: { tokens: number[]; logprobs: number[] }[],
+    segmentFrames: number, offsetS: number, language: string,
   ): Promise<{ seg: number; word: WordTiming }[]> {
+    const { noTimestamps, eot } = this.m.tokens;
+    const segTexts: number[][] = [];
+    const tokenProbs: number[] = [];
+    for (const s of segs) {
+      const text: number[] = [];
+      s.tokens.forEach((t, i) => {
+        if (t >= eot) return;
+        text.push(t);
+        tokenProbs.push(Math.exp(s.logprobs[i] ?? 0));
+      });
+      segTexts.push(text);
+    }
     const textTokens = segTexts.flat();
     // Exports made without attention outputs cannot give word timings: leave them out, never fail.
     if (textTokens.length === 0 || this.m.alignmentHeads.length === 0 || !this.hasCrossAttentions) return [];
-    const { noTimestamps, eot } = this.m.tokens;
     const ids = [...sotSequence, noTimestamps, ...textTokens, eot];
     const layers = [...new Set(this.m.alignmentHeads.map(([l]) => l))];
-    const pre = await this.runner.prefill(ids, encoderOut, layers);
-    const V = this.m.vocabSize;
+    const pre = await this.runner.attend(ids, cross, layers);
     const rowOffset = sotSequence.length;
-    const tokenProbs = textTokens.map((t, i) => softmaxAt(pre.logits.subarray((rowOffset + i) * V, (rowOffset + i) * V + eot), t));
     const attentions = new Map<number, ort.Tensor>();
     layers.forEach((l, i) => attentions.set(l, pre.crossAttentions[i]));
     const aligned = alignWords({
@@ -226,12 +243,22 @@ export class WhisperTranscriber {
   }
 }
 
-function softmaxAt(row: Float32Array, index: number): number {
+/** p(index) under the softmax of logits[from, from + length), in one pass (online log-sum-exp). */
+function softmaxAt(logits: Float32Array, from: number, length: number, index: number): number {
   let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
   let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
-  return Math.exp(row[index] - max) / sum;
+  const end = from + length;
+  for (let i = from; i < end; i++) {
+    const v = logits[i];
+    if (v > max) {
+      sum = sum * Math.exp(max - v) + 1;
+      max = v;
+    } else if (v > max - 20) {
+      // Logits 20 below the maximum add at most 52k · e^-20 ≈ 1e-4 to the sum.
+      sum += Math.exp(v - max);
+    }
+  }
+  return Math.exp(logits[from + index] - max) / sum;
 }
 
 export function compressionRatio(text: string): number {
