@@ -28,7 +28,7 @@ export async function main(): Promise<void> {
   const loadVad = sharedVadLoader(config.models.dir);
   const jobs = createJobSystem(config, engine, logger, loadVad);
   const slots = new StreamSlots();
-  const app = await buildServer({ config, engine, logger, jobs, streaming: { vad: loadVad, slots } });
+  const app = await buildServer({ config, engine, logger, jobs, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize } });
 
   let grpcServer: GrpcServerHandle | undefined;
   let closing = false;
@@ -79,6 +79,7 @@ export async function main(): Promise<void> {
     slots,
     logger,
     tls: config.server.grpcTls,
+    finalBeamSize: config.engine.streamBeamSize,
   });
   logger.info({ port: grpcServer.port, tls: config.server.grpcTls !== undefined }, 'gRPC streaming listening');
   const address = app.server.address();

@@ -22,7 +22,7 @@ export interface ServerDeps {
   /** Long-form recognition; without it the /recognizer routes are not mounted. */
   jobs?: JobSystem;
   /** Real-time streaming over WebSocket; without it the route is not mounted. */
-  streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlots };
+  streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlots; finalBeamSize?: number };
 }
 
 /** The WebSocket route takes its secret as `?key=` (browsers cannot send headers): never log it. */

@@ -4,8 +4,12 @@
  * Times are in seconds (floating point) from the start of the PCM given.
  */
 
-/** Scheduling class: streaming beats short requests beats long-form batch work. */
-export type Priority = 'stream' | 'short' | 'batch';
+/**
+ * Scheduling classes, most urgent first: a stream's final result, a stream's partial result, a
+ * short request, long-form batch work.
+ */
+export const PRIORITIES = ['stream', 'partial', 'short', 'batch'] as const;
+export type Priority = (typeof PRIORITIES)[number];
 
 export interface TranscribeOptions {
   /** Whisper language code: ko, en, ja, zh, ... */

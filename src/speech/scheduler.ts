@@ -1,24 +1,26 @@
-import { EngineBusyError, type Priority } from './engine.js';
+import { EngineBusyError, PRIORITIES, type Priority } from './engine.js';
 
 /**
- * Bounded priority queue in front of a fixed number of slots (one per inference worker).
- * Streaming work runs before short requests, which run before long-form batch work; within a
- * class, first come first served. A full queue refuses at once instead of letting callers hang.
+ * Bounded queue in front of the inference workers. Each worker takes at most one request of each
+ * class at once (a stream final, a partial, a short request, a batch window); inside the worker a
+ * RunGate lets the most urgent of them run its model steps first. So a stream's final never waits
+ * behind a 30 s batch window, only behind the model run in progress. Within a class, first come
+ * first served. A full queue refuses at once instead of letting callers hang.
  */
-const ORDER: Priority[] = ['stream', 'short', 'batch'];
-
 interface Waiting {
   start: (slot: number) => void;
   fail: (err: unknown) => void;
 }
 
 export class PriorityScheduler {
-  private readonly queues = new Map<Priority, Waiting[]>(ORDER.map((p) => [p, []]));
-  private readonly freeSlots: number[];
+  private readonly queues = new Map<Priority, Waiting[]>(PRIORITIES.map((p) => [p, []]));
+  /** Per worker, the classes it is running now. */
+  private readonly busy: Set<Priority>[];
   private waiting = 0;
+  private runningNow = 0;
 
   constructor(readonly slots: number, readonly queueLimit: number) {
-    this.freeSlots = Array.from({ length: slots }, (_, i) => i);
+    this.busy = Array.from({ length: slots }, () => new Set<Priority>());
   }
 
   get queued(): number {
@@ -26,21 +28,21 @@ export class PriorityScheduler {
   }
 
   get running(): number {
-    return this.slots - this.freeSlots.length;
+    return this.runningNow;
   }
 
-  /** Runs `task` on a free slot when its turn comes; rejects with EngineBusyError at once if full. */
+  /** Runs `task` on a worker when its turn comes; rejects with EngineBusyError at once if full. */
   run<T>(priority: Priority, task: (slot: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
-    const slot = this.freeSlots.pop();
-    if (slot !== undefined) return this.execute(slot, task);
-    // Streaming is latency-critical and small: it may exceed the bound rather than be refused.
+    const slot = this.pick(priority);
+    if (slot !== undefined) return this.execute(slot, priority, task);
+    // Stream finals are latency-critical and small: they may exceed the bound rather than be refused.
     if (this.waiting >= this.queueLimit && priority !== 'stream') return Promise.reject(new EngineBusyError());
     return new Promise<T>((resolve, reject) => {
       const entry: Waiting = {
         start: (s) => {
           signal?.removeEventListener('abort', onAbort);
-          this.execute(s, task).then(resolve, reject);
+          this.execute(s, priority, task).then(resolve, reject);
         },
         fail: reject,
       };
@@ -59,29 +61,43 @@ export class PriorityScheduler {
     });
   }
 
-  private async execute<T>(slot: number, task: (slot: number) => Promise<T>): Promise<T> {
+  /**
+   * A worker free for this class, preferring one where nothing more urgent runs (the request
+   * starts at once there), then the least loaded.
+   */
+  private pick(priority: Priority): number | undefined {
+    const rank = PRIORITIES.indexOf(priority);
+    let best: number | undefined;
+    let bestKey = Infinity;
+    this.busy.forEach((classes, slot) => {
+      if (classes.has(priority)) return;
+      let ahead = 0;
+      for (const c of classes) if (PRIORITIES.indexOf(c) < rank) ahead++;
+      const key = ahead * 100 + classes.size;
+      if (key < bestKey) { bestKey = key; best = slot; }
+    });
+    return best;
+  }
+
+  private async execute<T>(slot: number, priority: Priority, task: (slot: number) => Promise<T>): Promise<T> {
+    this.busy[slot].add(priority);
+    this.runningNow++;
     try {
       return await task(slot);
     } finally {
-      this.release(slot);
-    }
-  }
-
-  private release(slot: number): void {
-    for (const p of ORDER) {
-      const next = this.queues.get(p)!.shift();
+      this.busy[slot].delete(priority);
+      this.runningNow--;
+      const next = this.queues.get(priority)!.shift();
       if (next) {
         this.waiting--;
         next.start(slot);
-        return;
       }
     }
-    this.freeSlots.push(slot);
   }
 
   /** Rejects everything still waiting (shutdown). */
   drain(err: Error): void {
-    for (const p of ORDER) {
+    for (const p of PRIORITIES) {
       for (const w of this.queues.get(p)!.splice(0)) w.fail(err);
     }
     this.waiting = 0;

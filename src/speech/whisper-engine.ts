@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import {
-  EngineFailedError, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
+  EngineFailedError, PRIORITIES, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
 } from './engine.js';
 import { PriorityScheduler } from './scheduler.js';
 import { resolveModelDir, UnknownModelError } from './models.js';
@@ -103,7 +103,7 @@ class WorkerSlot {
         reject: (e) => { cleanup(); rej(e); },
       });
       const msg: ToWorker = {
-        type: 'transcribe', id, pcm,
+        type: 'transcribe', id, pcm, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
         opts: {
           language: opts.language, prompt: opts.prompt, beamSize: opts.beamSize ?? beamSize,
           wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,

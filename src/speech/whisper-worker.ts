@@ -2,9 +2,13 @@ import ort from 'onnxruntime-node';
 import { loadWhisperModel } from './whisper/model.js';
 import { WhisperTranscriber } from './whisper/transcriber.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { RunGate } from './run-gate.js';
+import { PRIORITIES } from './engine.js';
 
 /**
- * Inference process: owns one copy of the Whisper sessions and runs one request at a time.
+ * Inference process: owns one copy of the Whisper sessions. Model runs are synchronous native
+ * calls, so one runs at a time; between them, the RunGate lets the most urgent request in flight go
+ * first (the engine sends at most one request per class at once).
  * A separate process rather than a thread: onnxruntime's `run` is synchronous native code, a
  * crash in it must not take the HTTP server down, and a small HTTP process keeps fork() (every
  * ffmpeg spawn) cheap — its cost grows with the parent's resident memory.
@@ -15,6 +19,7 @@ const send = (m: FromWorker): void => {
   process.send?.(m);
 };
 const aborts = new Map<number, AbortController>();
+const gate = new RunGate(PRIORITIES.length);
 // The parent going away (even by SIGKILL) closes the channel: do not linger as an orphan.
 process.on('disconnect', () => process.exit(0));
 
@@ -30,14 +35,19 @@ try {
     }
     const ac = new AbortController();
     aborts.set(msg.id, ac);
+    const rank = Math.min(Math.max(0, msg.rank), PRIORITIES.length - 1);
+    gate.enter(rank);
     transcriber
-      .transcribe(msg.pcm, { ...msg.opts, signal: ac.signal })
+      .transcribe(msg.pcm, { ...msg.opts, signal: ac.signal, turn: () => gate.turn(rank) })
       .then((transcript) => send({ type: 'result', id: msg.id, transcript }))
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
         send({ type: 'error', id: msg.id, name: e.name, message: e.message });
       })
-      .finally(() => aborts.delete(msg.id));
+      .finally(() => {
+        aborts.delete(msg.id);
+        gate.leave(rank);
+      });
   });
   send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)` });
 } catch (err) {

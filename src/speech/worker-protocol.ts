@@ -9,7 +9,8 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { type: 'transcribe'; id: number; pcm: Float32Array; opts: Omit<WhisperOptions, 'signal'> }
+  /** `rank`: the index of the request's class in PRIORITIES (0 = most urgent), for the RunGate. */
+  | { type: 'transcribe'; id: number; rank: number; pcm: Float32Array; opts: Omit<WhisperOptions, 'signal' | 'turn'> }
   | { type: 'abort'; id: number };
 
 export type FromWorker =

@@ -219,7 +219,9 @@ export class StreamSession {
         await this.finalize('durationThreshold');
         continue;
       }
-      this.maybePartial();
+      // Only while the speaker is talking: on a fading window the speculative final is about to
+      // start, and a partial's encoder pass (a third of a second) would hold the engine.
+      if (p >= SPEECH_ON) this.maybePartial();
     }
     this.pending = this.pending.slice(at);
   }
@@ -258,7 +260,7 @@ export class StreamSession {
         prompt: this.prompt(),
         beamSize: 1,
         temperatureFallback: false,
-        priority: 'stream',
+        priority: 'partial',
         signal: abort.signal,
       })
       .then(

@@ -10,24 +10,43 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-test('runs stream before short before batch, FIFO within a class', async () => {
+test('one request per class per worker: a more urgent class starts at once, FIFO within a class', async () => {
   const s = new PriorityScheduler(1, 10);
   const order: string[] = [];
   const first = gate();
   const running = s.run('batch', async () => { await first.promise; order.push('first'); });
-  const all = [
+  // The worker's batch class is busy: batch work queues, every other class starts beside it (the
+  // worker's RunGate then runs the most urgent one's model steps first).
+  const short = gate();
+  const started: string[] = [];
+  const shortRun = s.run('short', async () => { started.push('short1'); await short.promise; order.push('short1'); });
+  const queued = [
     s.run('batch', async () => { order.push('batch1'); }),
-    s.run('short', async () => { order.push('short1'); }),
-    s.run('batch', async () => { order.push('batch2'); }),
-    s.run('stream', async () => { order.push('stream'); }),
     s.run('short', async () => { order.push('short2'); }),
+    s.run('batch', async () => { order.push('batch2'); }),
   ];
-  assert.equal(s.queued, 5);
+  const stream = s.run('stream', async () => { started.push('stream'); order.push('stream'); });
+  assert.equal(s.queued, 3);
+  await stream;
+  assert.deepEqual(started, ['short1', 'stream']);
+  short.open();
   first.open();
-  await Promise.all([running, ...all]);
-  assert.deepEqual(order, ['first', 'stream', 'short1', 'short2', 'batch1', 'batch2']);
+  await Promise.all([running, shortRun, ...queued]);
+  assert.deepEqual(order.filter((x) => x.startsWith('batch') || x === 'first'), ['first', 'batch1', 'batch2']);
+  assert.deepEqual(order.filter((x) => x.startsWith('short')), ['short1', 'short2']);
   assert.equal(s.queued, 0);
   assert.equal(s.running, 0);
+});
+
+test('with two workers a class runs on the worker where nothing more urgent runs', async () => {
+  const s = new PriorityScheduler(2, 10);
+  const g = gate();
+  const slots: number[] = [];
+  const stream = s.run('stream', async (slot) => { slots.push(slot); await g.promise; });
+  const batch = s.run('batch', async (slot) => { slots.push(slot); await g.promise; });
+  assert.notEqual(slots[0], slots[1]);
+  g.open();
+  await Promise.all([stream, batch]);
 });
 
 test('refuses at once when the queue is full, but never refuses streaming', async () => {
@@ -36,10 +55,14 @@ test('refuses at once when the queue is full, but never refuses streaming', asyn
   const running = s.run('short', () => g.promise);
   const waiting = s.run('short', async () => 'ok');
   await assert.rejects(s.run('short', async () => 'x'), EngineBusyError);
+  // The batch class is free on the worker: a batch request starts instead of queueing...
+  const batchRunning = s.run('batch', () => g.promise);
+  // ...and the next one finds the queue full.
   await assert.rejects(s.run('batch', async () => 'x'), EngineBusyError);
   const stream = s.run('stream', async () => 'stream ok');
   g.open();
   await running;
+  await batchRunning;
   assert.equal(await waiting, 'ok');
   assert.equal(await stream, 'stream ok');
 });

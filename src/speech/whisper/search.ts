@@ -16,6 +16,8 @@ export interface SearchOptions {
   timestamps: boolean;
   rng: () => number;
   signal?: AbortSignal;
+  /** Awaited before every decoder step: where a more urgent request may cut in (see RunGate). */
+  turn?: () => Promise<void>;
 }
 
 export interface SearchResult {
@@ -237,6 +239,7 @@ export async function beamSearch(
   let cache = runner.tile(prompt, beams.length);
   for (let step = 1; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
     if (opts.signal?.aborted) throw new AbortedError();
+    await opts.turn?.();
     const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);
     const V = logits.length / beams.length;
     const cands: { score: number; logprob: number; source: number; token: number }[] = [];
@@ -306,6 +309,7 @@ export async function sampleSearch(
   for (let step = 1; step < opts.sampleLen && !done.every(Boolean); step++) {
     if (opts.signal?.aborted) throw new AbortedError();
     const last = seqs.map((s, r) => (done[r] || s.length === 0 ? eot : s[s.length - 1]));
+    await opts.turn?.();
     const { logits, cache: next } = await runner.step(last, cache);
     cache = next;
     const V = logits.length / n;

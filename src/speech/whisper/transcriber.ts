@@ -14,6 +14,8 @@ export interface WhisperOptions {
   wordTimestamps: boolean;
   temperatureFallback: boolean;
   signal?: AbortSignal;
+  /** Awaited before every model run: where a more urgent request may cut in (see RunGate). */
+  turn?: () => Promise<void>;
 }
 
 // faster-whisper's defaults, so accuracy is comparable like for like.
@@ -82,10 +84,12 @@ export class WhisperTranscriber {
       const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
       const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
       const features = this.mel.extract(windowAudio);
+      await opts.turn?.();
       const enc = await this.m.encoder.run({
         input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
       });
       const encoderOut = enc.last_hidden_state;
+      await opts.turn?.();
       const pre = await this.runner.prefill(prefix, encoderOut);
       const V = this.m.vocabSize;
       const noSpeechProb = softmaxAt(pre.logits, sotIndex * V, V, this.m.tokens.noSpeech);
@@ -127,6 +131,7 @@ export class WhisperTranscriber {
 
       let words: { seg: number; word: WordTiming }[] = [];
       if (opts.wordTimestamps) {
+        await opts.turn?.();
         words = await this.alignWindow(pre.cache.cross, sotSequence, windowSegs, segmentFrames, offsetS, opts.language);
       }
       windowSegs.forEach((s, i) => {
@@ -166,7 +171,7 @@ export class WhisperTranscriber {
     for (const temperature of temps) {
       const searchOpts = {
         beamSize: Math.max(1, opts.beamSize), temperature, bestOf: BEST_OF, sampleLen,
-        timestamps, rng, signal: opts.signal,
+        timestamps, rng, signal: opts.signal, turn: opts.turn,
       };
       const { eot, timestampBegin } = this.m.tokens;
       const r = temperature === 0
