@@ -1,5 +1,7 @@
 /**
- * npm run bench:stream -- [--lang ko] [--limit N] [--levels 1,2,4,8] [--json]
+ * npm run bench:stream -- [--lang ko] [--limit N] [--levels 1,2,4,8] [--parallel 1] [--json]
+ *
+ * --parallel N: inference processes (SORI_PARALLEL), the 2 threads split between them.
  *
  * Real-time streaming through the real server's gRPC NestService: simulated clients send
  * testdata clips as 16-bit PCM in 100 ms chunks at the pace of the clock, then `epFlag:true`.
@@ -30,6 +32,7 @@ const { values: a } = parseArgs({
     lang: { type: 'string', default: 'ko' },
     limit: { type: 'string' },
     levels: { type: 'string', default: '1,2,4,8' },
+    parallel: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -46,7 +49,7 @@ async function main(): Promise<void> {
   const apiKey = randomBytes(16).toString('hex');
   const grpcPort = await freePort();
   const server = await startServer({
-    apiKey, modelsDir: modelsDir(), env: { SORI_GRPC_PORT: String(grpcPort), SORI_THREADS: '2', SORI_LOG_LEVEL: 'warn' },
+    apiKey, modelsDir: modelsDir(), env: { SORI_GRPC_PORT: String(grpcPort), SORI_THREADS: '2', SORI_PARALLEL: a.parallel ?? '1', SORI_LOG_LEVEL: 'warn' },
     logPath: join(OUT_DIR, 'stream-server.log'),
   });
   const target = `127.0.0.1:${grpcPort}`;

@@ -106,6 +106,8 @@ export interface Config {
   jobs: JobsConfig;
   callbacks: CallbacksConfig;
   network: NetworkConfig;
+  /** Subtitle characters per line, by language code (defaults: ko/ja/zh 16, en 42). */
+  subtitles: { lineChars: Record<string, number> };
   /** Absent: /recognizer/object-storage and resultToObs answer that none is configured. */
   objectStorage: ObjectStorageConfig | undefined;
   /** The config file that was read, if any (absolute). */
@@ -196,6 +198,9 @@ const fileSchema = z
       .optional(),
     network: z
       .strictObject({ allowPrivate: z.boolean().optional(), allowList: z.array(z.string().min(1)).optional() })
+      .optional(),
+    subtitles: z
+      .strictObject({ lineChars: z.record(z.string().min(2), z.int().min(4).max(200)).optional() })
       .optional(),
     objectStorage: z
       .strictObject({
@@ -465,6 +470,7 @@ export async function loadConfig(
       allowPrivate: envBool(env, 'SORI_ALLOW_PRIVATE_URLS') ?? file.network?.allowPrivate ?? false,
       allowList: file.network?.allowList ?? [],
     },
+    subtitles: { lineChars: file.subtitles?.lineChars ?? {} },
     objectStorage: objectStorageConfig(env, file),
     configFile,
   };

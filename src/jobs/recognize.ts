@@ -12,6 +12,7 @@ import type { SileroVad } from '../speech/vad.js';
 import { VadWindower, type SpeechWindow } from '../speech/vad-windows.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
 import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
+import { maskSegment } from '../transcript/forbidden.js';
 
 export interface RecognizeRequest {
   mediaPath: string;
@@ -19,6 +20,8 @@ export interface RecognizeRequest {
   language: string;
   script?: 'simplified' | 'traditional';
   prompt?: string;
+  /** Forbidden-word masking, applied before anything is stored. */
+  mask?: (text: string) => string;
   /** Media time already done by an earlier, interrupted attempt, and what it produced. */
   resumeAtMs: number;
   done: LongformSegment[];
@@ -71,7 +74,7 @@ export async function recognizeMedia(
         seg.text = convert(seg.text);
         seg.words = seg.words.map(([s, e, t]) => [s, e, convert(t)]);
       }
-      segments.push(seg);
+      segments.push(req.mask === undefined ? seg : maskSegment(seg, req.mask));
     }
     const doneSamples = span.end;
     hooks.onWindowDone?.(Math.round((doneSamples / PCM_SAMPLE_RATE) * 1000), segments);

@@ -2,16 +2,19 @@
  * The bodies a long-form job answers with (spec section 2, "The result"): the finished result,
  * the in-progress status, and the failure. One shape everywhere: sync response, GET, callback.
  */
-import { shortLang, type LongformParams } from '../api/clova/longform-params.js';
+import { engineLanguage, shortLang, type LongformParams } from '../api/clova/longform-params.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { round4 } from '../transcript/segments.js';
 import type { JobRecord } from './store.js';
+import { writeSubtitles } from '../transcript/subtitles/index.js';
 
 export interface ResultContext {
   token: string;
   domain: string;
   params: LongformParams;
   version: string;
+  /** Subtitle characters per line by language, overriding the defaults. */
+  subtitleLineChars?: Record<string, number>;
 }
 
 /** `params` as echoed: the spec's fields with their defaults applied. */
@@ -40,18 +43,17 @@ export function echoParams(ctx: ResultContext): Record<string, unknown> {
 
 export function completedResult(ctx: ResultContext, segments: readonly LongformSegment[]): Record<string, unknown> {
   const p = ctx.params;
-  // Until diarization runs (a later stage), everyone is speaker 1: clients that read the labels
-  // get a valid one rather than a missing field.
-  const speaker = { label: '1', name: 'A', edited: false };
+  const speakerOf = (label: string) => ({ label, name: speakerName(label), edited: false });
   const out = segments.map((s) => ({
     start: s.start,
     end: s.end,
     text: s.text,
     confidence: s.confidence,
-    ...(p.diarization.enable ? { diarization: { label: '1' }, speaker } : {}),
+    ...(p.diarization.enable ? { diarization: { label: s.speaker ?? '1' }, speaker: speakerOf(s.speaker ?? '1') } : {}),
     words: p.wordAlignment ? s.words : [],
     textEdited: s.text,
   }));
+  const labels = [...new Set(segments.map((s) => s.speaker ?? '1'))].sort((a, b) => Number(a) - Number(b));
   // Weighted by duration, so a one-word segment does not count as much as a long sentence.
   let weight = 0;
   let sum = 0;
@@ -71,10 +73,31 @@ export function completedResult(ctx: ResultContext, segments: readonly LongformS
     segments: out,
     ...(p.fullText ? { text: segments.map((s) => s.text).join(' ') } : {}),
     confidence: weight > 0 ? round4(sum / weight) : 0,
-    speakers: p.diarization.enable && segments.length > 0 ? [speaker] : [],
+    speakers: p.diarization.enable ? labels.map(speakerOf) : [],
     events: [],
     eventTypes: [],
+    ...(p.format === 'JSON' ? {} : {
+      subtitle: writeSubtitles(
+        p.format,
+        segments.map((s) => ({ ...s, speaker: p.diarization.enable ? speakerName(s.speaker ?? '1') : undefined })),
+        engineLanguage(p.language).code,
+        ctx.subtitleLineChars,
+      ),
+    }),
   };
+}
+
+/** "1" -> "A", "2" -> "B", ..., "27" -> "AA": CLOVA's speaker names. */
+export function speakerName(label: string): string {
+  let n = Number(label);
+  if (!Number.isInteger(n) || n < 1) return label;
+  let name = '';
+  while (n > 0) {
+    n--;
+    name = String.fromCharCode(65 + (n % 26)) + name;
+    n = Math.floor(n / 26);
+  }
+  return name;
 }
 
 export interface FailureBody {

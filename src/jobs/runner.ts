@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../api/clova/longform-params.js';
 import { isLongformErrorCode, type LongformErrorCode } from '../api/clova/longform-errors.js';
 import type { Config } from '../config.js';
@@ -35,7 +36,7 @@ export interface RunnerDeps {
   /** Loaded on first use. */
   vad: () => Promise<SileroVad>;
   objectStorage: ObjectStorage | undefined;
-  config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir'>;
+  config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir' | 'subtitles'>;
   logger: Logger;
 }
 
@@ -177,6 +178,7 @@ export class JobRunner {
           language: lang.code,
           script: lang.script,
           prompt: keywords.length > 0 ? keywords.join(', ') : undefined,
+          mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
           resumeAtMs: job.resumeAtMs,
           done: (job.partial as LongformSegment[] | null) ?? [],
           durationS: info.durationS,
@@ -196,7 +198,10 @@ export class JobRunner {
       if (outcome.durationMs > (maxS + 1) * 1000) {
         throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is longer than the ${maxS} s limit of ${params.completion} requests`);
       }
-      const result = completedResult({ token: job.token, domain: job.domain, params, version: this.deps.engine.version }, outcome.segments);
+      const result = completedResult(
+        { token: job.token, domain: job.domain, params, version: this.deps.engine.version, subtitleLineChars: config.subtitles.lineChars },
+        outcome.segments,
+      );
       await finish({ state: 'COMPLETED', result });
       log.info({ audioMs: outcome.durationMs, ms: Date.now() - started, segments: outcome.segments.length }, 'job completed');
     } catch (err) {

@@ -22,3 +22,27 @@ export function forbiddenMatcher(words: readonly string[]): ((text: string) => s
   const re = new RegExp(patterns.join('|'), 'giu');
   return (text: string) => text.replace(re, (m) => m.replace(/\S/gu, '*'));
 }
+
+interface MaskableSegment {
+  text: string;
+  words: [number, number, string][];
+}
+
+/**
+ * Masks a segment's text, then gives each word the masked characters at its place in that text:
+ * a forbidden phrase spread over two words ("나쁜 말") is masked in both, which masking the words
+ * one by one would miss.
+ */
+export function maskSegment<S extends MaskableSegment>(seg: S, mask: (text: string) => string): S {
+  const masked = mask(seg.text);
+  if (masked === seg.text) return seg;
+  const aligned = masked.length === seg.text.length;
+  let at = 0;
+  const words = seg.words.map(([s, e, t]): [number, number, string] => {
+    const i = aligned ? seg.text.indexOf(t, at) : -1;
+    if (i < 0) return [s, e, mask(t)];
+    at = i + t.length;
+    return [s, e, masked.slice(i, i + t.length)];
+  });
+  return { ...seg, text: masked, words };
+}

@@ -14,6 +14,8 @@ export interface LongformSegment {
   text: string;
   confidence: number;
   words: ClovaWord[];
+  /** Diarization label ("1", "2", ...), once speakers are assigned. */
+  speaker?: string;
 }
 
 export interface WindowSpan {

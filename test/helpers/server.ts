@@ -51,6 +51,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     },
     callbacks: { retryForSeconds: 3600, timeoutSeconds: 5, maxBackoffSeconds: 2 },
     network: { allowPrivate: false, allowList: [] },
+    subtitles: { lineChars: {} },
     objectStorage: undefined,
     configFile: null,
   };

@@ -82,6 +82,20 @@ test('a full queue refuses at once; aborting stops queued and running work', asy
   assert.match(words(r.text), /ask not/);
 });
 
+test('a stream final overtakes a long-form window already being decoded (preempted between model runs)', async () => {
+  const long = new Float32Array(jfk.length * 2);
+  long.set(jfk);
+  long.set(jfk, jfk.length);
+  const order: string[] = [];
+  const batch = engine.transcribe(long, { language: 'en', priority: 'batch' }).then((r) => { order.push('batch'); return r; });
+  // Let the batch window reach the inference process; had the stream come first it would win anyway.
+  await new Promise((r) => setTimeout(r, 300));
+  const stream = engine.transcribe(jfk.subarray(0, 16000 * 3), { language: 'en', priority: 'stream', beamSize: 1 }).then(() => order.push('stream'));
+  const [b] = await Promise.all([batch, stream]);
+  assert.deepEqual(order, ['stream', 'batch']);
+  assert.match(words(b.text), /ask not what your country can do for you.*ask not/);
+});
+
 test('a killed inference process fails its request, and the next one is served by a new process', async () => {
   const inferencePid = (): number => {
     const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'whisper-worker'], { encoding: 'utf8' });

@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config, DomainConfig } from '../../config.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { statusBody } from '../../jobs/result.js';
+import { sendResult } from './subtitle-response.js';
 import { mediaPath, type JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
@@ -102,17 +103,17 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     await queue.notify();
     request.log.info({ token, domain: domain.name, source: source.kind, completion: params.completion, language: params.language }, 'job accepted');
     if (params.completion === 'async') return { result: 'SUCCEEDED', message: 'Succeeded', token };
-    return answerSync(reply, token);
+    return answerSync(request, reply, token);
   };
 
-  const answerSync = async (reply: FastifyReply, token: string): Promise<unknown> => {
+  const answerSync = async (request: FastifyRequest, reply: FastifyReply, token: string): Promise<unknown> => {
     const ended = await waitForEnd(token, config.jobs.syncTimeoutSeconds * 1000);
     if (!ended) {
       throw new LongformError('ERROR_GATEWAY_TIMEOUT', `no result within ${config.jobs.syncTimeoutSeconds} s; poll GET /recognizer/${token}`);
     }
     const job = await store.get(token);
     if (job === undefined) throw new Error('job vanished');
-    if (job.state === 'COMPLETED') return job.result;
+    if (job.state === 'COMPLETED') return sendResult(request, reply, job.result as Record<string, unknown>);
     const code = job.errorCode !== null && isLongformErrorCode(job.errorCode) ? job.errorCode : 'ERROR_INTERNAL_ERROR';
     const status = job.state === 'TIMEOUT' ? 504 : LONGFORM_ERRORS[code];
     return reply.code(status).send({ result: code, message: job.errorMessage ?? code, token });
@@ -201,9 +202,9 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       }
     });
 
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, async (request) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, async (request, reply) => {
       const job = await ownJob(request);
-      return statusBody(job);
+      return sendResult(request, reply, statusBody(job));
     });
 
     // Sori's addition: every delivery of the job's result (callback, object storage) and each attempt.

@@ -158,6 +158,32 @@ describe('POST /recognizer/upload', () => {
     assert.match(normalizeEnglish(String(done.text)), /fellow americans/);
   });
 
+  it('forbiddens mask every field; format SRT/VTT/SMI adds the file, sent raw when Accept prefers it', async () => {
+    const params = { language: 'en-US', completion: 'sync', forbiddens: 'Americans,your country', format: 'VTT', wordAlignment: true };
+    const { status, body } = await upload(guarded, params);
+    assert.equal(status, 200);
+    const all = JSON.stringify({ text: body.text, segments: body.segments, subtitle: body.subtitle });
+    assert.doesNotMatch(all, /americans|your country/i, 'the original never leaks');
+    assert.match(String(body.text), /fellow \*{9}/);
+    assert.match(String(body.text), /\*{4} \*{7}/, '"your country" masked across the two words');
+    const words = (body.segments as Array<{ words: [number, number, string][] }>).flatMap((s) => s.words.map((w) => w[2]));
+    assert.ok(words.includes('****') && words.some((w) => /^\*{7}/.test(w)), words.join('|'));
+    assert.match(String(body.subtitle), /^WEBVTT\n\n00:00:0\d\.\d{3} --> /);
+    // The same job again, asked for by a client that wants the subtitle file itself.
+    const raw = await fetch(`${guarded.url}/recognizer/${String(body.token)}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY, Accept: 'text/vtt' } });
+    assert.equal(raw.status, 200);
+    assert.match(raw.headers.get('content-type') ?? '', /^text\/vtt/);
+    assert.equal(await raw.text(), body.subtitle);
+    // axios's default Accept still gets JSON.
+    const json = await fetch(`${guarded.url}/recognizer/${String(body.token)}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY, Accept: 'application/json, text/plain, */*' } });
+    assert.match(json.headers.get('content-type') ?? '', /^application\/json/);
+    for (const format of ['SRT', 'SMI'] as const) {
+      const r = await upload(guarded, { ...params, format, diarization: { enable: true } });
+      assert.equal(r.status, 200);
+      assert.match(String(r.body.subtitle), format === 'SRT' ? /^1\n00:00:0\d,\d{3} --> .*\nA: / : /^<SAMI>\r\n<HEAD>[\s\S]*<SYNC Start=\d+><P Class=ENCC>A: /);
+    }
+  });
+
   it('takes params as a JSON file part and media with any part type (the Java sample)', async () => {
     const javaMedia = new Blob([jfk], { type: 'multipart/form-data' });
     const { status, body } = await upload(guarded, { language: 'en-US', completion: 'sync', wordAlignment: false, fullText: false }, { media: javaMedia, paramsAsFile: true });

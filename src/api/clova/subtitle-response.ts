@@ -1,0 +1,25 @@
+import Negotiator from 'negotiator';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SUBTITLE_CONTENT_TYPES, type SubtitleFormat } from '../../transcript/subtitles/index.js';
+
+/**
+ * A finished result asked for with `format` SRT/SMI/VTT carries its file in `subtitle`. A client
+ * whose Accept header prefers text (`text/*`, or the format's own type) over JSON gets the file
+ * itself as the body; everyone else, JSON. Negotiated with q-values, so axios's default
+ * `application/json, text/plain, *\/*` still gets JSON.
+ */
+export function sendResult(request: FastifyRequest, reply: FastifyReply, body: Record<string, unknown>): unknown {
+  const subtitle = body.subtitle;
+  const format = (body.params as { format?: string } | undefined)?.format;
+  if (body.result !== 'COMPLETED' || typeof subtitle !== 'string' || !isSubtitleFormat(format)) return body;
+  const own = SUBTITLE_CONTENT_TYPES[format].split(';')[0];
+  const accept = request.headers.accept;
+  if (accept === undefined) return body;
+  const best = new Negotiator({ headers: { accept } }).mediaType(['application/json', own, 'text/plain']);
+  if (best === undefined || best === 'application/json') return body;
+  return reply.type(best === 'text/plain' ? 'text/plain; charset=utf-8' : SUBTITLE_CONTENT_TYPES[format]).send(subtitle);
+}
+
+function isSubtitleFormat(f: string | undefined): f is SubtitleFormat {
+  return f === 'SRT' || f === 'SMI' || f === 'VTT';
+}

@@ -1,0 +1,71 @@
+import type { ClovaWord, LongformSegment } from './segments.js';
+
+/** A speaker turn from diarization, in ms; `speaker` is the 1-based label ("1", "2", ...). */
+export interface SpeakerTurn {
+  start: number;
+  end: number;
+  speaker: string;
+}
+
+const NO_SPACE = new Set(['ja', 'zh']);
+/** A lone word this short between two words of another speaker is more likely a timing error. */
+const FLICKER_MS = 300;
+
+/**
+ * Labels segments with speakers: each word gets the speaker whose turns overlap it most (the
+ * nearest turn when none does), and a segment whose words change speaker is split there, so
+ * every segment has one speaker as CLOVA's do.
+ */
+export function assignSpeakers(segments: readonly LongformSegment[], turns: readonly SpeakerTurn[], language: string): LongformSegment[] {
+  if (turns.length === 0) return segments.map((s) => ({ ...s, speaker: '1' }));
+  const sorted = [...turns].sort((a, b) => a.start - b.start);
+  const out: LongformSegment[] = [];
+  for (const seg of segments) {
+    if (seg.words.length === 0) {
+      out.push({ ...seg, speaker: speakerAt(sorted, seg.start, seg.end) });
+      continue;
+    }
+    const labels = seg.words.map(([s, e]) => speakerAt(sorted, s, e));
+    for (let i = 1; i + 1 < labels.length; i++) {
+      const [s, e] = seg.words[i];
+      if (labels[i] !== labels[i - 1] && labels[i - 1] === labels[i + 1] && e - s < FLICKER_MS) labels[i] = labels[i - 1];
+    }
+    let from = 0;
+    for (let i = 1; i <= labels.length; i++) {
+      if (i < labels.length && labels[i] === labels[from]) continue;
+      out.push(piece(seg, seg.words.slice(from, i), labels[from], from === 0, i === labels.length, language));
+      from = i;
+    }
+  }
+  return out;
+}
+
+function piece(seg: LongformSegment, words: ClovaWord[], speaker: string, first: boolean, last: boolean, language: string): LongformSegment {
+  if (first && last) return { ...seg, speaker };
+  const text = words.map((w) => w[2]).join(NO_SPACE.has(language) ? '' : ' ');
+  return {
+    start: first ? seg.start : words[0][0],
+    end: last ? seg.end : words[words.length - 1][1],
+    text,
+    confidence: seg.confidence,
+    words,
+    speaker,
+  };
+}
+
+function speakerAt(turns: readonly SpeakerTurn[], start: number, end: number): string {
+  const overlap = new Map<string, number>();
+  let nearest = turns[0];
+  let nearestGap = Infinity;
+  for (const t of turns) {
+    if (t.start > end + 60_000) break;
+    const o = Math.min(end, t.end) - Math.max(start, t.start);
+    if (o > 0) overlap.set(t.speaker, (overlap.get(t.speaker) ?? 0) + o);
+    const gap = Math.max(t.start - end, start - t.end, 0);
+    if (gap < nearestGap) { nearestGap = gap; nearest = t; }
+  }
+  let best: string | undefined;
+  let bestO = 0;
+  for (const [s, o] of overlap) if (o > bestO) { bestO = o; best = s; }
+  return best ?? nearest.speaker;
+}
