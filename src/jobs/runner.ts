@@ -122,6 +122,7 @@ export class JobRunner {
     let leaseLost = false;
     const timeoutAt = job.createdAt + config.jobs.timeoutSeconds * 1000;
 
+    // Renewed every 2 s at most, so that the `progress` a client polls moves on short jobs too.
     const heartbeat = setInterval(() => {
       if (Date.now() > timeoutAt) {
         abort.abort(new JobFailure('ERROR_GATEWAY_TIMEOUT', `job did not finish within ${config.jobs.timeoutSeconds} s`));
@@ -136,7 +137,7 @@ export class JobRunner {
         },
         (err: unknown) => log.warn({ err }, 'lease renewal failed'),
       );
-    }, Math.max(500, leaseMs / 3));
+    }, Math.max(500, Math.min(2000, leaseMs / 3)));
 
     const finish = async (outcome: JobOutcome): Promise<void> => {
       const deliveries: NewDelivery[] = [];

@@ -14,12 +14,12 @@ const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '.
 
 /** `SORI_TESTDATA_DIR`, else `<repo>/../shared/testdata`. */
 export function testdataDir(): string {
-  return process.env.SORI_TESTDATA_DIR ?? resolve(REPO_ROOT, '..', 'shared', 'testdata');
+  return resolve(process.env.SORI_TESTDATA_DIR ?? join(REPO_ROOT, '..', 'shared', 'testdata'));
 }
 
-/** `SORI_MODELS_DIR`, else `<repo>/../shared/models`. */
+/** `SORI_MODELS_DIR` (made absolute: spawned servers run in other directories), else `<repo>/../shared/models`. */
 export function modelsDir(): string {
-  return process.env.SORI_MODELS_DIR ?? resolve(REPO_ROOT, '..', 'shared', 'models');
+  return resolve(process.env.SORI_MODELS_DIR ?? join(REPO_ROOT, '..', 'shared', 'models'));
 }
 
 interface FormatRecipe {
