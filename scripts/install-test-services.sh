@@ -6,11 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$PWD/.test-tools/bin"
-# openssl makes the certificate of the gRPC TLS test.
-if ! command -v openssl >/dev/null 2>&1; then
+# openssl makes the certificate of the gRPC TLS test; sox makes the tones and noises that tests
+# lay over speech (sound events, waveform graphs).
+MISSING=""
+command -v openssl >/dev/null 2>&1 || MISSING="$MISSING openssl"
+command -v sox >/dev/null 2>&1 || MISSING="$MISSING sox"
+if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+  echo "installing$MISSING (apt)..." >&2
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 mkdir -p "$BIN"
 if [ ! -x "$BIN/versitygw" ]; then
