@@ -1,8 +1,15 @@
 /**
  * npm run eval -- [--tag quick | --all] [--lang ko] [--limit N] [--beam 5] [--threads 2] [--json] [--verbose]
+ *                 [--sections asr,diarization,events,noise,boosting]
  * Accuracy (CER/WER) and speed (RTF) of Sori's engine in-process on the shared test clips,
- * scored exactly as ../shared/bench/reference.py scores the reference engine.
+ * scored exactly as ../shared/bench/reference.py scores the reference engine. Then, one section
+ * each, the transcript-enrichment figures from their own benches, run as they are run alone:
+ * diarization DER (bench/diarization.ts), sound events (bench/events.ts), the noise-filter A/B
+ * (bench/noise.ts, Korean quick set, the best candidate against none) and keyword-boosting recall
+ * (bench/boosting.ts).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadManifest, manifestPath, selectClips, type Clip } from './lib/manifest.js';
 import { modelsDir, testdataDir } from './lib/paths.js';
@@ -23,6 +30,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: '2' },
     'max-s': { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
+    sections: { type: 'string', default: 'asr,diarization,events,noise,boosting' },
     verbose: { type: 'boolean', short: 'v', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -30,7 +38,31 @@ const { values: a } = parseArgs({
 
 if (a.help) {
   console.log('usage: npm run eval -- [--tag quick | --all] [--lang ko|en|ja|zh] [--limit N] [--beam 5] [--threads 2] [--max-s 60] [--json] [--verbose]');
+  console.log('       [--sections asr,diarization,events,noise,boosting] (default: all; --json covers asr only)');
   process.exit(0);
+}
+
+/** The enrichment sections: each bench as run alone (see its header), from this repository. */
+const SECTIONS: Record<string, { title: string; script: string; args: string[] } | null> = {
+  asr: null,
+  diarization: { title: 'Speaker diarization: DER per file and mean', script: 'diarization.ts', args: [] },
+  events: { title: 'Sound events: detection and onset on mixes, events on speech alone', script: 'events.ts', args: [] },
+  noise: {
+    title: 'Noise filtering A/B: the best measured filter against none, Korean quick set, 5 dB SNR',
+    script: 'noise.ts',
+    args: ['--lang', 'ko', '--filters', 'afftdn-tn', '--budget-s', '3600'],
+  },
+  boosting: { title: 'Keyword boosting: recall of missed words, CER of clips without keywords', script: 'boosting.ts', args: [] },
+};
+
+function runSection(name: string): boolean {
+  const section = SECTIONS[name];
+  if (section === null || section === undefined) return true;
+  console.log(`\n== ${name}: ${section.title}`);
+  const script = fileURLToPath(new URL(section.script, import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...section.args], { stdio: 'inherit' });
+  if (r.status !== 0) console.log(`(${name} failed: exit ${r.status ?? r.signal})`);
+  return r.status === 0;
 }
 
 function int(name: string, v: string | undefined): number | undefined {
@@ -76,6 +108,17 @@ function verboseReport(run: EngineRun, clips: readonly Clip[]): string {
 }
 
 async function main(): Promise<void> {
+  const sections = (a.sections ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const unknown = sections.filter((x) => !(x in SECTIONS));
+  if (unknown.length > 0) throw new Error(`--sections: unknown ${unknown.join(', ')} (known: ${Object.keys(SECTIONS).join(', ')})`);
+  if (sections.includes('asr')) await evalAsr();
+  if (a.json) return;
+  let ok = true;
+  for (const name of sections) ok = runSection(name) && ok;
+  if (!ok) process.exitCode = 1;
+}
+
+async function evalAsr(): Promise<void> {
   const beam = int('beam', a.beam) ?? 5;
   const threads = int('threads', a.threads) ?? 2;
   const maxS = Number(a['max-s']);

@@ -35,7 +35,12 @@ export interface DomainConfig {
   secret: string;
   defaultLanguage: Language;
   limits: DomainLimits;
+  /** Registered boosting keywords (`useDomainBoostings`); the admin route may replace them at runtime. */
+  boostings?: string[];
 }
+
+/** CLOVA's limit on boosting keywords, per request and per registered set. */
+export const MAX_DOMAIN_BOOSTINGS = 1000;
 
 /** Long-form recognition limits (spec section 2, "Limits"). */
 export interface LongformLimits {
@@ -144,6 +149,12 @@ const domainSchema = z.strictObject({
   secret: z.string().min(1).optional(),
   defaultLanguage: z.enum(LANGUAGES).default('ko'),
   limits: limitsSchema.prefault({}),
+  // A list, or CLOVA's comma-separated form ("하나님,예수").
+  boostings: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => [...new Set((typeof v === 'string' ? v.split(',') : v).map((k) => k.trim()).filter((k) => k !== ''))])
+    .pipe(z.array(z.string()).max(MAX_DOMAIN_BOOSTINGS, `at most ${MAX_DOMAIN_BOOSTINGS} keywords`))
+    .optional(),
 });
 
 const fileSchema = z
@@ -401,7 +412,9 @@ async function persistedSecret(dataDir: string, announce: (line: string) => void
 }
 
 function toDomain(d: FileDomain, secret: string): DomainConfig {
-  return { name: d.name, secret, defaultLanguage: d.defaultLanguage, limits: { ...d.limits } };
+  const domain: DomainConfig = { name: d.name, secret, defaultLanguage: d.defaultLanguage, limits: { ...d.limits } };
+  if (d.boostings !== undefined && d.boostings.length > 0) domain.boostings = d.boostings;
+  return domain;
 }
 
 function defaultDomainEntry(): FileDomain {

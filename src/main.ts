@@ -11,6 +11,7 @@ import { sharedVadLoader } from './speech/vad.js';
 import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
 import { StreamSlots } from './stream/stream-slots.js';
 import { buildServer } from './server.js';
+import { DomainBoostings } from './api/domain-boostings.js';
 import { createEngine } from './speech/index.js';
 
 export async function main(): Promise<void> {
@@ -28,7 +29,11 @@ export async function main(): Promise<void> {
   const loadVad = sharedVadLoader(config.models.dir);
   const jobs = createJobSystem(config, engine, logger, loadVad);
   const slots = new StreamSlots();
-  const app = await buildServer({ config, engine, logger, jobs, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize } });
+  // Registered boosting keywords: one store for every route, admin changes kept in the data dir.
+  const boostings = await DomainBoostings.open(config.domains, config.dataDir);
+  const app = await buildServer({
+    config, engine, logger, jobs, boostings, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize },
+  });
 
   let grpcServer: GrpcServerHandle | undefined;
   let closing = false;
@@ -80,6 +85,7 @@ export async function main(): Promise<void> {
     logger,
     tls: config.server.grpcTls,
     finalBeamSize: config.engine.streamBeamSize,
+    boostings,
   });
   logger.info({ port: grpcServer.port, tls: config.server.grpcTls !== undefined }, 'gRPC streaming listening');
   const address = app.server.address();

@@ -3,7 +3,9 @@
  * tests build the same server main() runs.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { adminBoostingsRoutes } from './api/admin-boostings.js';
 import { clovaLongformRoutes } from './api/clova/longform.js';
+import { DomainBoostings } from './api/domain-boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
@@ -23,6 +25,8 @@ export interface ServerDeps {
   jobs?: JobSystem;
   /** Real-time streaming over WebSocket; without it the route is not mounted. */
   streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlots; finalBeamSize?: number };
+  /** Domains' registered boosting keywords; default: the config file's, admin changes in memory only. */
+  boostings?: DomainBoostings;
 }
 
 /** The WebSocket route takes its secret as `?key=` (browsers cannot send headers): never log it. */
@@ -30,7 +34,8 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&]key=)[^&]*/gi, '$1[redacted]');
 }
 
-export async function buildServer({ config, engine, logger, jobs, streaming }: ServerDeps): Promise<FastifyInstance> {
+export async function buildServer({ config, engine, logger, jobs, streaming, boostings: given }: ServerDeps): Promise<FastifyInstance> {
+  const boostings = given ?? (await DomainBoostings.open(config.domains, undefined));
   // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
@@ -65,8 +70,9 @@ export async function buildServer({ config, engine, logger, jobs, streaming }: S
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(clovaShortRoutes, { engine, domains: config.domains });
+  await app.register(adminBoostingsRoutes, { domains: config.domains, boostings });
   if (streaming !== undefined) {
-    await app.register(streamWebSocketRoutes, { domains: config.domains, engine, ...streaming });
+    await app.register(streamWebSocketRoutes, { domains: config.domains, engine, boostings, ...streaming });
   }
   if (jobs !== undefined) {
     await app.register(clovaLongformRoutes, {
@@ -76,6 +82,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming }: S
       runner: jobs.runner,
       config,
       objectStorageConfigured: jobs.objectStorage !== undefined,
+      boostings,
     });
   }
   return app;

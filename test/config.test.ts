@@ -203,6 +203,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads a domain\'s registered boosting keywords, as a list or comma-separated, at most 1000', async () => {
+    const cwd = await freshDir();
+    await writeFile(
+      path.join(cwd, 'sori.yaml'),
+      ['domains:', '  - name: church', '    secret: c', '    boostings: [하나님, " 예수 ", 하나님]', '  - name: trains', '    secret: t', '    boostings: "서울역,부산역"'].join('\n'),
+    );
+    const { config } = await load({ SORI_API_KEY: 'k' }, cwd);
+    assert.deepEqual(config.domains.map((d) => [d.name, d.boostings]), [['general', undefined], ['church', ['하나님', '예수']], ['trains', ['서울역', '부산역']]]);
+
+    const tooMany = await freshDir();
+    await writeFile(path.join(tooMany, 'sori.json'), JSON.stringify({ domains: [{ name: 'x', secret: 's', boostings: Array.from({ length: 1001 }, (_, i) => `k${i}`) }] }));
+    assert.match((await loadError({ SORI_API_KEY: 'k' }, tooMany)).message, /config error: domains\[0\]\.boostings: at most 1000 keywords/);
+  });
+
   it('refuses two domains with the same secret without printing the secret', async () => {
     const cwd = await freshDir();
     await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ domains: [{ name: 'a', secret: 'same-secret-value' }] }));

@@ -12,6 +12,8 @@ import { DeliveryWorker } from './deliveries.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
 import { SqliteJobStore } from './sqlite-store.js';
+import { loadDiarizer, type Diarizer } from '../speech/diarization/index.js';
+import { sharedEventDetector, type EventDetector } from '../speech/events/index.js';
 import type { JobStore } from './store.js';
 
 export interface JobSystem {
@@ -28,7 +30,13 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
   const store = new SqliteJobStore(join(config.dataDir, 'sori.db'));
   const queue = new LocalJobQueue();
   const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
-  const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, config, logger });
+  let diarizer: Promise<Diarizer> | undefined;
+  let events: EventDetector | undefined;
+  const enrich = {
+    diarizer: () => (diarizer ??= loadDiarizer(config.models.dir)),
+    events: () => (events ??= sharedEventDetector(config.models.dir)),
+  };
+  const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, enrich, config, logger });
   const deliveries = new DeliveryWorker({
     store, queue, objectStorage, callbacks: config.callbacks, network: config.network, logger,
   });
@@ -46,6 +54,8 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
       await deliveries.close();
       await queue.close();
       objectStorage?.close();
+      if (diarizer !== undefined) await (await diarizer.catch(() => undefined))?.close();
+      await events?.close();
       await store.close();
     },
   };

@@ -7,12 +7,14 @@
  * on VAD or ffmpeg.
  */
 import { streamPcm, PCM_SAMPLE_RATE } from '../media/pcm-stream.js';
+import { denoiseArgs } from '../media/denoise.js';
 import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad.js';
 import { VadWindower, type SpeechWindow } from '../speech/vad-windows.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
 import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
 import { maskSegment } from '../transcript/forbidden.js';
+import { correctSegment, keywordCorrector } from '../transcript/boosting.js';
 
 export interface RecognizeRequest {
   mediaPath: string;
@@ -20,8 +22,12 @@ export interface RecognizeRequest {
   language: string;
   script?: 'simplified' | 'traditional';
   prompt?: string;
+  /** Boosting keywords: prompt and decoding bias per window, then near-miss correction. */
+  keywords?: string[];
   /** Forbidden-word masking, applied before anything is stored. */
   mask?: (text: string) => string;
+  /** CLOVA's `noiseFiltering`; a no-op while no denoiser measures better than none (denoise.ts). */
+  noiseFiltering?: boolean;
   /** Media time already done by an earlier, interrupted attempt, and what it produced. */
   resumeAtMs: number;
   done: LongformSegment[];
@@ -61,6 +67,8 @@ export async function recognizeMedia(
   const totalSamples = req.durationS === undefined ? undefined : req.durationS * PCM_SAMPLE_RATE;
   const pending: Array<{ window: SpeechWindow; transcript: Promise<Transcript> }> = [];
 
+  const keywords = req.keywords ?? [];
+  const corrector = keywordCorrector(keywords, req.language);
   const convert = (text: string): string =>
     req.script === 'simplified' ? toSimplified(text) : req.script === 'traditional' ? toTraditional(text) : text;
 
@@ -74,7 +82,9 @@ export async function recognizeMedia(
         seg.text = convert(seg.text);
         seg.words = seg.words.map(([s, e, t]) => [s, e, convert(t)]);
       }
-      segments.push(req.mask === undefined ? seg : maskSegment(seg, req.mask));
+      // Corrected before masking, so a keyword that is also forbidden is still masked.
+      const corrected = corrector === undefined ? seg : correctSegment(seg, corrector);
+      segments.push(req.mask === undefined ? corrected : maskSegment(corrected, req.mask));
     }
     const doneSamples = span.end;
     hooks.onWindowDone?.(Math.round((doneSamples / PCM_SAMPLE_RATE) * 1000), segments);
@@ -92,7 +102,7 @@ export async function recognizeMedia(
   };
 
   try {
-    for await (const chunk of streamPcm(req.mediaPath, { startS: req.resumeAtMs / 1000, signal })) {
+    for await (const chunk of streamPcm(req.mediaPath, { startS: req.resumeAtMs / 1000, outputArgs: denoiseArgs(req.noiseFiltering ?? false), signal })) {
       await submit(await windower.push(chunk));
     }
     await submit(await windower.finish());
@@ -117,6 +127,7 @@ async function transcribeWhenFree(
       return await engine.transcribe(pcm, {
         language: req.language,
         prompt: req.prompt,
+        boost: req.keywords !== undefined && req.keywords.length > 0 ? { keywords: req.keywords } : undefined,
         wordTimestamps: true,
         priority: 'batch',
         signal,

@@ -7,6 +7,8 @@ import type { LongformSegment } from '../transcript/segments.js';
 import { round4 } from '../transcript/segments.js';
 import type { JobRecord } from './store.js';
 import { writeSubtitles } from '../transcript/subtitles/index.js';
+import { eventTypes, type SoundEvent } from '../speech/events/index.js';
+import { DENOISE } from '../media/denoise.js';
 
 export interface ResultContext {
   token: string;
@@ -34,6 +36,8 @@ export function echoParams(ctx: ResultContext): Record<string, unknown> {
     wordAlignment: p.wordAlignment,
     fullText: p.fullText,
     noiseFiltering: p.noiseFiltering,
+    // What really ran: no denoiser measured better than none (src/media/denoise.ts), so none does.
+    noiseFilteringApplied: p.noiseFiltering && DENOISE.enabled,
     resultToObs: p.resultToObs,
     format: p.format,
     priority: 0,
@@ -41,7 +45,7 @@ export function echoParams(ctx: ResultContext): Record<string, unknown> {
   };
 }
 
-export function completedResult(ctx: ResultContext, segments: readonly LongformSegment[]): Record<string, unknown> {
+export function completedResult(ctx: ResultContext, segments: readonly LongformSegment[], events: readonly SoundEvent[] = []): Record<string, unknown> {
   const p = ctx.params;
   const speakerOf = (label: string) => ({ label, name: speakerName(label), edited: false });
   const out = segments.map((s) => ({
@@ -74,8 +78,8 @@ export function completedResult(ctx: ResultContext, segments: readonly LongformS
     ...(p.fullText ? { text: segments.map((s) => s.text).join(' ') } : {}),
     confidence: weight > 0 ? round4(sum / weight) : 0,
     speakers: p.diarization.enable ? labels.map(speakerOf) : [],
-    events: [],
-    eventTypes: [],
+    events,
+    eventTypes: eventTypes(events),
     ...(p.format === 'JSON' ? {} : {
       subtitle: writeSubtitles(
         p.format,

@@ -14,6 +14,8 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
+import { assignSpeakers } from '../transcript/speakers.js';
+import { enrichMedia, type EnrichDeps } from './enrich.js';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../api/clova/longform-params.js';
 import { isLongformErrorCode, type LongformErrorCode } from '../api/clova/longform-errors.js';
 import type { Config } from '../config.js';
@@ -36,6 +38,8 @@ export interface RunnerDeps {
   /** Loaded on first use. */
   vad: () => Promise<SileroVad>;
   objectStorage: ObjectStorage | undefined;
+  /** Diarization and sound-event models, loaded on first use. */
+  enrich: EnrichDeps;
   config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir' | 'subtitles'>;
   logger: Logger;
 }
@@ -169,6 +173,14 @@ export class JobRunner {
       }
       const lang = engineLanguage(params.language);
       const keywords = boostingKeywords(params);
+      // Speakers and sound events run beside recognition, over the whole file.
+      const enrichment = enrichMedia(this.deps.enrich, {
+        mediaPath: path,
+        diarization: params.diarization.enable ? params.diarization : undefined,
+        sed: params.sed.enable,
+        signal: abort.signal,
+      });
+      enrichment.catch(() => undefined); // awaited below, after recognition
       // The first window is checkpointed at once: it proves the job does not kill its worker.
       let lastCheckpoint = 0;
       const outcome = await recognizeMedia(
@@ -178,8 +190,9 @@ export class JobRunner {
           mediaPath: path,
           language: lang.code,
           script: lang.script,
-          prompt: keywords.length > 0 ? keywords.join(', ') : undefined,
+          keywords,
           mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
+          noiseFiltering: params.noiseFiltering,
           resumeAtMs: job.resumeAtMs,
           done: (job.partial as LongformSegment[] | null) ?? [],
           durationS: info.durationS,
@@ -199,9 +212,12 @@ export class JobRunner {
       if (outcome.durationMs > (maxS + 1) * 1000) {
         throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is longer than the ${maxS} s limit of ${params.completion} requests`);
       }
+      const { turns, events } = await enrichment;
+      const segments = turns === undefined ? outcome.segments : assignSpeakers(outcome.segments, turns, lang.code);
       const result = completedResult(
         { token: job.token, domain: job.domain, params, version: this.deps.engine.version, subtitleLineChars: config.subtitles.lineChars },
-        outcome.segments,
+        segments,
+        events,
       );
       await finish({ state: 'COMPLETED', result });
       log.info({ audioMs: outcome.durationMs, ms: Date.now() - started, segments: outcome.segments.length }, 'job completed');

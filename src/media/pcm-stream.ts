@@ -14,6 +14,8 @@ const STDERR_TAIL_BYTES = 4096;
 export interface PcmStreamOptions {
   /** Start this far into the media (a resumed job). */
   startS?: number;
+  /** ffmpeg output options before the PCM ones, e.g. a filter (see denoise.ts). */
+  outputArgs?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -25,7 +27,7 @@ export interface PcmStreamOptions {
 export async function* streamPcm(path: string, opts: PcmStreamOptions = {}): AsyncGenerator<Float32Array> {
   opts.signal?.throwIfAborted();
   const seek = opts.startS !== undefined && opts.startS > 0 ? ['-ss', opts.startS.toFixed(3)] : [];
-  const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', ...seek, ...(await ffmpegInputArgs(path)), ...PCM_OUTPUT_ARGS], {
+  const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', ...seek, ...(await ffmpegInputArgs(path)), ...(opts.outputArgs ?? []), ...PCM_OUTPUT_ARGS], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   lowerPriority(child.pid, DECODER_NICE);

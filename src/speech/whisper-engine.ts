@@ -105,7 +105,7 @@ class WorkerSlot {
       const msg: ToWorker = {
         type: 'transcribe', id, pcm, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
         opts: {
-          language: opts.language, prompt: opts.prompt, beamSize: opts.beamSize ?? beamSize,
+          language: opts.language, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
           wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
         },
       };

@@ -13,6 +13,7 @@ import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad.js';
 import { bearerToken, DomainAuthenticator } from '../api/clova/auth.js';
+import type { DomainBoostings } from '../api/domain-boostings.js';
 import { StreamSession } from './session.js';
 import { StreamSlots, tooManyStreamsMessage } from './stream-slots.js';
 
@@ -36,6 +37,8 @@ export interface GrpcOptions {
   finalBeamSize?: number;
   /** Shared with the WebSocket route so a domain's limit covers both. */
   slots?: StreamSlots;
+  /** Registered keywords a stream's `boostingIDs` refers to (default: the config file's). */
+  boostings?: DomainBoostings;
 }
 
 export interface GrpcServerHandle {
@@ -88,6 +91,7 @@ export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle>
     const sessionReady = o.vad().then((vad) =>
       new StreamSession({
         engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize,
+        domainBoostings: () => o.boostings?.keywords(domain.name) ?? domain.boostings ?? [],
       }),
     );
     let chain: Promise<unknown> = sessionReady;

@@ -11,8 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Language } from '../config.js';
-import type { SpeechEngine, Transcript } from '../speech/engine.js';
+import type { KeywordBoost, SpeechEngine, Transcript } from '../speech/engine.js';
 import type { SileroVad, VadStream } from '../speech/vad.js';
+import { correctTranscript, keywordCorrector, type KeywordCorrector } from '../transcript/boosting.js';
 import { toSimplified } from '../transcript/chinese.js';
 import { forbiddenMatcher } from '../transcript/forbidden.js';
 import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
@@ -38,6 +39,8 @@ export interface SessionOptions {
   /** Flush after this long without any request (ms). */
   unvoiceMs?: number;
   finalBeamSize?: number;
+  /** The domain's registered boosting keywords (a config's `boostingIDs` asks for them). */
+  domainBoostings?: () => string[];
 }
 
 interface Utterance {
@@ -83,6 +86,9 @@ export class StreamSession {
   private unvoiceTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private mask: ((t: string) => string) | undefined;
+  /** Keyword boosting: decoder levers and the near-miss correction of their output. */
+  private boost: KeywordBoost | undefined;
+  private corrector: KeywordCorrector | undefined;
 
   constructor(private readonly o: SessionOptions) {
     this.settings = defaultSettings(o.domainLanguage);
@@ -97,6 +103,10 @@ export class StreamSession {
       const { settings, ack } = parseStreamConfig(text, this.o.domainLanguage);
       this.settings = settings;
       this.mask = forbiddenMatcher(settings.forbiddens);
+      // The domain's set as it stands when the stream is configured.
+      const keywords = settings.useDomainBoostings ? (this.o.domainBoostings?.() ?? []) : settings.boostings;
+      this.boost = keywords.length > 0 ? { keywords, weight: settings.boostWeight } : undefined;
+      this.corrector = keywordCorrector(keywords, settings.language);
       this.configured = true;
       this.o.send({ uid: this.uid, responseType: ['config'], config: ack });
       return true;
@@ -265,12 +275,13 @@ export class StreamSession {
     const done = this.o.engine
       .transcribe(pcm, {
         language: this.settings.language,
-        prompt: this.prompt(),
+        boost: this.boost,
         beamSize: 1,
         temperatureFallback: false,
         priority: 'partial',
         signal: abort.signal,
       })
+      .then((t) => correctTranscript(t, this.corrector))
       .then(
         (t) => {
           this.partialCostMs = performance.now() - started;
@@ -311,14 +322,16 @@ export class StreamSession {
   }
 
   private finalDecode(pcm: Float32Array, signal?: AbortSignal): Promise<Transcript> {
-    return this.o.engine.transcribe(pcm, {
-      language: this.settings.language,
-      prompt: this.prompt(),
-      beamSize: this.o.finalBeamSize,
-      wordTimestamps: true,
-      priority: 'stream',
-      signal,
-    });
+    return this.o.engine
+      .transcribe(pcm, {
+        language: this.settings.language,
+        boost: this.boost,
+        beamSize: this.o.finalBeamSize,
+        wordTimestamps: true,
+        priority: 'stream',
+        signal,
+      })
+      .then((t) => correctTranscript(t, this.corrector));
   }
 
   private async finalize(epdType: EpdType): Promise<void> {
@@ -345,10 +358,6 @@ export class StreamSession {
     if (text === '' && (this.settings.epd.skipEmptyText || epdType !== 'endPoint')) return;
     this.o.send(this.transcription(text, u.start, u.start + u.length, true, epdType, transcript, this.seqId));
     if (text !== '') this.transcriptLength += text.length + 1;
-  }
-
-  private prompt(): string | undefined {
-    return this.settings.boostings.length > 0 ? this.settings.boostings.join(', ') : undefined;
   }
 
   private postprocess(text: string): string {

@@ -20,6 +20,10 @@ export interface EpdSettings {
 export interface StreamSettings {
   language: string;
   boostings: string[];
+  /** `boostingIDs` given: the domain's registered keywords instead of `boostings`. */
+  useDomainBoostings: boolean;
+  /** Largest `weight` of the sets given (1 when none says): scales the decoding bias. */
+  boostWeight: number;
   forbiddens: string[];
   epd: EpdSettings;
 }
@@ -49,7 +53,7 @@ const LANGS: Readonly<Record<string, string>> = {
 };
 
 export function defaultSettings(domainLanguage: Language): StreamSettings {
-  return { language: domainLanguage, boostings: [], forbiddens: [], epd: { ...DEFAULT_EPD } };
+  return { language: domainLanguage, boostings: [], useDomainBoostings: false, boostWeight: 1, forbiddens: [], epd: { ...DEFAULT_EPD } };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -87,6 +91,7 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
   }
 
   const kb = raw.keywordBoosting;
+  const weights: number[] = [];
   if (isRecord(kb)) {
     const list = kb.boostings;
     if (list !== undefined && list !== null && !Array.isArray(list)) ack.keywordBoosting.status = 'Invalid format';
@@ -102,9 +107,18 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
           continue;
         }
         if (weight === 0) continue; // weight 0 disables the set
-        settings.boostings.push(...b.words.split(',').map((w) => w.trim()).filter((w) => w !== ''));
+        const words = b.words.split(',').map((w) => w.trim()).filter((w) => w !== '');
+        if (words.length === 0) continue;
+        weights.push(weight);
+        settings.boostings.push(...words);
       }
     }
+    if (weights.length > 0) settings.boostWeight = Math.max(...weights);
+    // boostingIDs name the domain's registered sets; this server has one set per domain.
+    const ids = kb.boostingIDs;
+    const hasIds = (typeof ids === 'string' && ids.trim() !== '') || (Array.isArray(ids) && ids.length > 0);
+    if (hasIds && settings.boostings.length > 0) ack.keywordBoosting.status = 'Data conflict';
+    else if (hasIds) settings.useDomainBoostings = true;
   } else if (kb !== undefined && kb !== null) ack.keywordBoosting.status = 'Invalid format';
 
   const fb = raw.forbidden;

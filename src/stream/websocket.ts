@@ -18,6 +18,7 @@ import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad.js';
 import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../api/clova/auth.js';
+import type { DomainBoostings } from '../api/domain-boostings.js';
 import { StreamSession } from './session.js';
 import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
 
@@ -30,6 +31,8 @@ export interface WebSocketRouteOptions {
   vad: () => Promise<SileroVad>;
   slots: StreamSlots;
   finalBeamSize?: number;
+  /** Registered keywords a stream's `boostingIDs` refers to (default: the config file's). */
+  boostings?: DomainBoostings;
 }
 
 export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRouteOptions): Promise<void> {
@@ -55,7 +58,10 @@ export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRo
       if (open && socket.readyState === socket.OPEN) socket.send(JSON.stringify(contents));
     };
     const sessionReady = o.vad().then((vad) =>
-      new StreamSession({ engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize }),
+      new StreamSession({
+        engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize,
+        domainBoostings: () => o.boostings?.keywords(domain.name) ?? domain.boostings ?? [],
+      }),
     );
     let chain: Promise<unknown> = sessionReady;
     let configured = false;

@@ -38,6 +38,8 @@ export interface LongformParams {
   noiseFiltering: boolean;
   boostings: Array<{ words: string }>;
   useDomainBoostings: boolean;
+  /** With `useDomainBoostings`: the domain's keywords when the job was accepted (not echoed). */
+  domainKeywords?: string[];
   forbiddens: string;
   diarization: { enable: boolean; speakerCountMin: number; speakerCountMax: number };
   sed: { enable: boolean };
@@ -189,7 +191,8 @@ export function shortLang(language: LongformLanguage): string {
   return language === 'ko-KR' ? 'ko' : language === 'en-US' ? 'en' : language;
 }
 
-/** The boosting keywords, flattened (the engine is prompted with them). */
+/** The boosting keywords, flattened: the request's own, or the domain's with `useDomainBoostings`. */
 export function boostingKeywords(params: LongformParams): string[] {
+  if (params.useDomainBoostings) return [...(params.domainKeywords ?? [])];
   return params.boostings.flatMap((b) => b.words.split(',')).map((w) => w.trim()).filter((w) => w !== '');
 }

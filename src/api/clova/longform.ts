@@ -23,6 +23,7 @@ import type { JobSource, JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from './longform-errors.js';
 import { parseLongformParams, type LongformParams } from './longform-params.js';
+import type { DomainBoostings } from '../domain-boostings.js';
 
 export interface LongformRouteOptions {
   domains: readonly DomainConfig[];
@@ -31,6 +32,8 @@ export interface LongformRouteOptions {
   runner: JobRunner;
   config: Pick<Config, 'dataDir' | 'jobs' | 'longform'>;
   objectStorageConfigured: boolean;
+  /** Registered keywords for `useDomainBoostings` (default: the config file's). */
+  boostings?: DomainBoostings;
 }
 
 const PREFIXES = ['', '/external/v1/:domainId/:invokeKey'];
@@ -99,6 +102,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       if (params.completion === 'sync') throw new LongformError('ERROR_SERVER_BUSY', 'the server is saturated; retry later');
       throw new LongformError('ERROR_TOO_MANY_JOBS', `${config.jobs.queueLimit} jobs are already waiting or running`);
     }
+    // The domain's set as registered now: a job resumed later still uses what it was accepted with.
+    if (params.useDomainBoostings) params.domainKeywords = opts.boostings?.keywords(domain.name) ?? domain.boostings ?? [];
     await store.create({ token, domain: domain.name, params, source, createdAt: Date.now() });
     await queue.notify();
     request.log.info({ token, domain: domain.name, source: source.kind, completion: params.completion, language: params.language }, 'job accepted');

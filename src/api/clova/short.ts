@@ -20,6 +20,7 @@ import type { DomainConfig } from '../../config.js';
 import { decodeBuffer, MediaError, type MediaErrorKind } from '../../media/decode.js';
 import { amplitudeEnvelope } from '../../media/envelope.js';
 import { EngineBusyError, EngineFailedError, type SpeechEngine } from '../../speech/engine.js';
+import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
 import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
@@ -145,13 +146,16 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
       const { query } = ctx;
       const transcript = await engine.transcribe(audio.pcm, {
         language: query.language,
-        prompt: query.keywords.length > 0 ? query.keywords.join(', ') : undefined,
+        // Keyword boosting: prompt and decoding bias in the engine, near misses corrected below.
+        boost: query.keywords.length > 0 ? { keywords: query.keywords } : undefined,
         priority: 'short',
         signal: abort.signal,
       });
-      const text = transcript.text.trim();
+      const raw = transcript.text.trim();
+      const converted = query.language === 'zh' ? toSimplified(raw) : raw;
+      const corrector = keywordCorrector(query.keywords, query.language);
       const response: ShortResponse = {
-        text: query.language === 'zh' ? toSimplified(text) : text,
+        text: corrector === undefined ? converted : corrector.apply(converted),
         quota: quotaSeconds(audio.durationS),
       };
       if (query.graph) response.usr_graph = amplitudeEnvelope(audio.pcm, GRAPH_VALUES_PER_SECOND);

@@ -1,5 +1,6 @@
 import type { WhisperModel } from './model.js';
 import type { DecoderRunner, KvCache } from './decoder-runner.js';
+import type { BiasState, KeywordBias } from './keyword-bias.js';
 
 /**
  * One 30 s window's token search: beam search at temperature 0, best-of-N sampling above it,
@@ -18,6 +19,8 @@ export interface SearchOptions {
   signal?: AbortSignal;
   /** Awaited before every decoder step: where a more urgent request may cut in (see RunGate). */
   turn?: () => Promise<void>;
+  /** Keyword boosting: bonus toward keyword tokens. Absent (no keywords): no extra work at all. */
+  bias?: KeywordBias;
 }
 
 export interface SearchResult {
@@ -201,7 +204,19 @@ export function topK(a: Float32Array, k: number): number[] {
   return idx;
 }
 
-interface Finished { tokens: number[]; logprobs: number[]; score: number; looped?: boolean }
+interface Finished {
+  tokens: number[];
+  logprobs: number[];
+  /** Search score: model log-probability plus keyword bonus. */
+  score: number;
+  /** The keyword bonus inside `score` (0 without boosting). */
+  bonus: number;
+  looped?: boolean;
+}
+
+interface Beam extends Finished {
+  bias: BiasState | undefined;
+}
 
 function rank(finished: Finished[]): Finished {
   // Length normalisation as openai-whisper and CTranslate2 with length_penalty = 1.
@@ -215,7 +230,46 @@ function rank(finished: Finished[]): Finished {
 }
 
 function result(f: Finished): SearchResult {
-  return { tokens: f.tokens, tokenLogprobs: f.logprobs, sumLogprob: f.score, avgLogprob: f.score / (f.tokens.length + 1), looped: f.looped ?? false };
+  // Reported log-probabilities are the model's: the keyword bonus only steered the search.
+  const sum = f.score - f.bonus;
+  return { tokens: f.tokens, tokenLogprobs: f.logprobs, sumLogprob: sum, avgLogprob: sum / (f.tokens.length + 1), looped: f.looped ?? false };
+}
+
+interface Candidate { score: number; logprob: number; source: number; token: number; bonus: number; bias: BiasState | undefined }
+
+/**
+ * The candidates one beam offers: its best tokens, and with boosting also every keyword token
+ * whose bonus lifts it above the beam's worst kept token (the others could not win a place).
+ */
+function expand(
+  row: Float32Array, lse: number, rules: LogitRules, beam: Beam, source: number, eot: number,
+  bias: KeywordBias | undefined, out: Candidate[],
+): void {
+  const top = rules.top();
+  if (bias === undefined || beam.bias === undefined) {
+    for (const t of top) out.push({ score: beam.score + row[t] - lse, logprob: row[t] - lse, source, token: t, bonus: 0, bias: undefined });
+    return;
+  }
+  const state = beam.bias;
+  const add = (t: number): void => {
+    const lp = row[t] - lse;
+    const delta = t === eot ? bias.finish(state) : 0;
+    if (t === eot) {
+      out.push({ score: beam.score + lp + delta, logprob: lp, source, token: t, bonus: beam.bonus + delta, bias: state });
+      return;
+    }
+    const step = bias.advance(state, t);
+    out.push({ score: beam.score + lp + step.delta, logprob: lp, source, token: t, bonus: beam.bonus + step.delta, bias: step.state });
+  };
+  for (const t of top) add(t);
+  const floor = top.length > 0 ? row[top[top.length - 1]] : -Infinity;
+  const extra: number[] = [];
+  bias.forEachBonusToken(state, (t) => {
+    const v = row[t];
+    if (v === -Infinity || v + bias.bonus <= floor || top.includes(t) || extra.includes(t)) return;
+    extra.push(t);
+    add(t);
+  });
 }
 
 export async function beamSearch(
@@ -223,6 +277,7 @@ export async function beamSearch(
   firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
 ): Promise<SearchResult> {
   const B = opts.beamSize;
+  const bias = opts.bias;
   const finished: Finished[] = [];
   // Patience 1, as faster-whisper: patience 2 was measured on the quick set (ko 109 -> 109,
   // ja 77 -> 76, zh 90 -> 90 errors) and is not worth its extra decoder steps.
@@ -230,11 +285,15 @@ export async function beamSearch(
   // The first step is shared by every beam: expand from the single prompt distribution.
   rules.keepTop(B + 1);
   const lse0 = rules.apply(firstLogits, [], opts.timestamps);
-  let beams: { tokens: number[]; logprobs: number[]; score: number }[] = [];
-  for (const t of rules.top()) {
-    const lp = firstLogits[t] - lse0;
-    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], logprobs: [], score: lp }); continue; }
-    if (beams.length < B) beams.push({ tokens: [t], logprobs: [lp], score: lp });
+  const root: Beam = { tokens: [], logprobs: [], score: 0, bonus: 0, bias: bias?.start };
+  const first: Candidate[] = [];
+  expand(firstLogits, lse0, rules, root, 0, eot, bias, first);
+  if (bias !== undefined) first.sort((a, b) => b.score - a.score);
+  let beams: Beam[] = [];
+  for (const c of first) {
+    const t = c.token;
+    if (t === eot) { if (finished.length < maxCandidates) finished.push({ tokens: [], logprobs: [], score: c.score, bonus: c.bonus }); continue; }
+    if (beams.length < B) beams.push({ tokens: [t], logprobs: [c.logprob], score: c.score, bonus: c.bonus, bias: c.bias });
   }
   let cache = runner.tile(prompt, beams.length);
   for (let step = 1; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
@@ -242,20 +301,21 @@ export async function beamSearch(
     await opts.turn?.();
     const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);
     const V = logits.length / beams.length;
-    const cands: { score: number; logprob: number; source: number; token: number }[] = [];
+    const cands: Candidate[] = [];
     for (let r = 0; r < beams.length; r++) {
       const row = logits.subarray(r * V, (r + 1) * V);
       const lse = rules.apply(row, beams[r].tokens, opts.timestamps);
-      for (const t of rules.top()) cands.push({ score: beams[r].score + row[t] - lse, logprob: row[t] - lse, source: r, token: t });
+      expand(row, lse, rules, beams[r], r, eot, bias, cands);
     }
     cands.sort((a, b) => b.score - a.score);
-    const nextBeams: { tokens: number[]; logprobs: number[]; score: number }[] = [];
+    const nextBeams: Beam[] = [];
     const sources: number[] = [];
     for (const c of cands) {
+      const from = beams[c.source];
       if (c.token === eot) {
-        if (finished.length < maxCandidates) finished.push({ tokens: beams[c.source].tokens, logprobs: beams[c.source].logprobs, score: c.score });
+        if (finished.length < maxCandidates) finished.push({ tokens: from.tokens, logprobs: from.logprobs, score: c.score, bonus: c.bonus });
       } else {
-        nextBeams.push({ tokens: [...beams[c.source].tokens, c.token], logprobs: [...beams[c.source].logprobs, c.logprob], score: c.score });
+        nextBeams.push({ tokens: [...from.tokens, c.token], logprobs: [...from.logprobs, c.logprob], score: c.score, bonus: c.bonus, bias: c.bias });
         sources.push(c.source);
         if (nextBeams.length === B) break;
       }
@@ -271,7 +331,9 @@ export async function beamSearch(
     const rest = [...beams].sort((a, b) => b.score - a.score);
     for (const b of rest) {
       if (finished.length >= B) break;
-      finished.push({ tokens: b.tokens, logprobs: b.logprobs, score: b.score });
+      // Cut off mid-keyword at the length limit: that partial bonus is not earned either.
+      const revoke = bias !== undefined && b.bias !== undefined ? bias.finish(b.bias) : 0;
+      finished.push({ tokens: b.tokens, logprobs: b.logprobs, score: b.score + revoke, bonus: b.bonus + revoke });
     }
   }
   return result(rank(finished));
@@ -282,20 +344,48 @@ export async function sampleSearch(
   firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
 ): Promise<SearchResult> {
   const n = Math.max(1, opts.bestOf);
+  const bias = opts.bias;
   rules.keepTop(0);
   const seqs: number[][] = Array.from({ length: n }, () => []);
   const logprobs: number[][] = Array.from({ length: n }, () => []);
   const scores = new Array<number>(n).fill(0);
+  const bonuses = new Array<number>(n).fill(0);
+  const states: (BiasState | undefined)[] = new Array<BiasState | undefined>(n).fill(bias?.start);
   const done = new Array<boolean>(n).fill(false);
   const looped = new Array<boolean>(n).fill(false);
   const pick = (lse: number, row: Float32Array, r: number): void => {
-    const t = sampleToken(row, opts.temperature, opts.rng);
-    if (t === eot) done[r] = true;
-    else {
-      seqs[r].push(t);
-      logprobs[r].push(row[t] - lse);
+    const state = states[r];
+    // Boosting: keyword tokens get their bonus in the logits they are sampled from; the
+    // log-probability recorded is the model's (the bonus is subtracted again).
+    const boosted: number[] = [];
+    const gains: number[] = [];
+    if (bias !== undefined && state !== undefined) {
+      bias.forEachBonusToken(state, (t) => {
+        if (row[t] === -Infinity || boosted.includes(t)) return;
+        const gain = bias.bonusInto(state.node.children.has(t) ? state.node : bias.root);
+        boosted.push(t);
+        gains.push(gain);
+        row[t] += gain;
+      });
     }
-    scores[r] += row[t] - lse;
+    const t = sampleToken(row, opts.temperature, opts.rng);
+    const at = boosted.indexOf(t);
+    const lp = row[t] - lse - (at >= 0 ? gains[at] : 0);
+    let delta = 0;
+    if (t === eot) {
+      done[r] = true;
+      if (bias !== undefined && state !== undefined) delta = bias.finish(state);
+    } else {
+      seqs[r].push(t);
+      logprobs[r].push(lp);
+      if (bias !== undefined && state !== undefined) {
+        const step = bias.advance(state, t);
+        states[r] = step.state;
+        delta = step.delta;
+      }
+    }
+    scores[r] += lp + delta;
+    bonuses[r] += delta;
     if (!done[r] && endsInLoop(seqs[r], timestampBegin)) {
       done[r] = true;
       looped[r] = true;
@@ -319,7 +409,7 @@ export async function sampleSearch(
       pick(rules.apply(row, seqs[r], opts.timestamps), row, r);
     }
   }
-  const all = seqs.map((tokens, r) => ({ tokens, logprobs: logprobs[r], score: scores[r], looped: looped[r] }));
+  const all = seqs.map((tokens, r) => ({ tokens, logprobs: logprobs[r], score: scores[r], bonus: bonuses[r], looped: looped[r] }));
   const clean = all.filter((f) => !f.looped);
   return result(rank(clean.length ? clean : all));
 }

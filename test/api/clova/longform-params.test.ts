@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LongformError } from '../../../src/api/clova/longform-errors.js';
-import { engineLanguage, parseLongformParams, shortLang } from '../../../src/api/clova/longform-params.js';
+import { boostingKeywords, engineLanguage, parseLongformParams, shortLang } from '../../../src/api/clova/longform-params.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -76,5 +76,13 @@ describe('parseLongformParams', () => {
   it('answers ERROR_DATA_CONFLICT for boostings together with useDomainBoostings', () => {
     assert.equal(codeOf(() => parseLongformParams({ boostings: [{ words: 'a,b' }], useDomainBoostings: true }, 'ko')), 'ERROR_DATA_CONFLICT');
     assert.equal(parseLongformParams({ boostings: [{ words: 'a, b' }] }, 'ko').boostings.length, 1);
+  });
+
+  it('takes the keywords from the request, or from the domain snapshot with useDomainBoostings', () => {
+    assert.deepEqual(boostingKeywords(parseLongformParams({ boostings: [{ words: '하나님, 예수' }, { words: 'Sori' }] }, 'ko')), ['하나님', '예수', 'Sori']);
+    const domain = parseLongformParams({ useDomainBoostings: true }, 'ko');
+    assert.deepEqual(boostingKeywords(domain), [], 'nothing registered (yet)');
+    domain.domainKeywords = ['서울역'];
+    assert.deepEqual(boostingKeywords(domain), ['서울역']);
   });
 });

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../../src/config.js';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
+import { EVENT_RECIPES, overlay, renderEvent } from '../../../bench/lib/event-mixes.js';
 import { normalizeEnglish, startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
 
 const KEY = 'longform-secret';
@@ -182,6 +183,57 @@ describe('POST /recognizer/upload', () => {
       assert.equal(r.status, 200);
       assert.match(String(r.body.subtitle), format === 'SRT' ? /^1\n00:00:0\d,\d{3} --> .*\nA: / : /^<SAMI>\r\n<HEAD>[\s\S]*<SYNC Start=\d+><P Class=ENCC>A: /);
     }
+  });
+
+  it('diarization labels segments, words\' segments and subtitles by speaker; counts out of range are refused', async () => {
+    const twoSpeakers = new Blob([await readFile(join(testdataDir(), 'en/pyannote_sample_2spk.flac'))]);
+    const { status, body } = await upload(guarded, { language: 'en-US', completion: 'sync', format: 'SRT' }, { media: twoSpeakers });
+    assert.equal(status, 200);
+    assert.deepEqual(body.speakers, [{ label: '1', name: 'A', edited: false }, { label: '2', name: 'B', edited: false }]);
+    const segments = body.segments as Array<{ start: number; end: number; speaker: { label: string }; diarization: { label: string } }>;
+    const labels = new Set(segments.map((s) => s.speaker.label));
+    assert.deepEqual([...labels].sort(), ['1', '2']);
+    for (const s of segments) assert.equal(s.diarization.label, s.speaker.label);
+    assert.match(String(body.subtitle), /\nA: /);
+    assert.match(String(body.subtitle), /\nB: /);
+    // Forced to one speaker, everything is speaker 1.
+    const one = await upload(guarded, { language: 'en-US', completion: 'sync', diarization: { enable: true, speakerCountMax: 1 } }, { media: twoSpeakers });
+    assert.deepEqual(one.body.speakers, [{ label: '1', name: 'A', edited: false }]);
+    // Off: no speakers at all.
+    const off = await upload(guarded, { language: 'en-US', completion: 'sync', diarization: { enable: false } });
+    assert.deepEqual(off.body.speakers, []);
+    assert.ok((off.body.segments as Array<Record<string, unknown>>).every((s) => s.speaker === undefined));
+    const bad = await upload(guarded, { language: 'en-US', completion: 'sync', diarization: { enable: true, speakerCountMin: 31 } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.result, 'ERROR_REQUEST_PARAMETER');
+  });
+
+  it('sed finds a noise burst laid over speech, with its time; off by default', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sori-sed-'));
+    dataDirs.push(dir);
+    const burst = await renderEvent(dir, EVENT_RECIPES.find((r) => r.name === 'white-noise')!, 2.5, 'noise');
+    await overlay(JFK, burst.path, 4, 0, join(dir, 'jfk-noise.wav'));
+    const noisy = new Blob([await readFile(join(dir, 'jfk-noise.wav'))]);
+    const { status, body } = await upload(guarded, { language: 'en-US', completion: 'sync', sed: { enable: true } }, { media: noisy });
+    assert.equal(status, 200);
+    const events = body.events as Array<{ type: string; label: string; labelIndex: number; confidence: number; startTimestamp: number; endTimestamp: number }>;
+    const noise = events.filter((e) => e.label === 'noise');
+    assert.equal(noise.length, 1, JSON.stringify(events));
+    assert.equal(noise[0].type, 'noise');
+    assert.ok(Number.isInteger(noise[0].startTimestamp) && Math.abs(noise[0].startTimestamp - 4000) <= 500, JSON.stringify(noise[0]));
+    assert.ok(noise[0].endTimestamp > noise[0].startTimestamp);
+    assert.deepEqual([...(body.eventTypes as string[])].sort(), [...new Set(events.map((e) => e.label))].sort());
+    assert.match(normalizeEnglish(String(body.text)), /ask not what your country can do for you/);
+    const plain = await upload(guarded, { language: 'en-US', completion: 'sync' }, { media: noisy });
+    assert.deepEqual(plain.body.events, []);
+    assert.deepEqual(plain.body.eventTypes, []);
+  });
+
+  it('noiseFiltering is echoed with what really ran (a no-op by measurement)', async () => {
+    const { body } = await upload(guarded, { language: 'en-US', completion: 'sync', noiseFiltering: true, diarization: { enable: false } });
+    const params = body.params as Record<string, unknown>;
+    assert.equal(params.noiseFiltering, true);
+    assert.equal(params.noiseFilteringApplied, false);
   });
 
   it('takes params as a JSON file part and media with any part type (the Java sample)', async () => {

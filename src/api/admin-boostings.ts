@@ -1,0 +1,103 @@
+/**
+ * Managing a domain's registered boosting keywords at runtime (what `useDomainBoostings` and a
+ * stream's `boostingIDs` use):
+ *
+ *   GET    /admin/domains/{domain}/boostings   the current set and where it comes from
+ *   PUT    /admin/domains/{domain}/boostings   replace it: {"keywords": [...]} or CLOVA's
+ *                                              {"boostings": [{"words": "a,b"}]}
+ *   DELETE /admin/domains/{domain}/boostings   drop the runtime set: back to the config file's
+ *
+ * Authenticated like the CLOVA routes: `X-CLOVASPEECH-API-KEY` (or `Authorization: Bearer`)
+ * with the secret of that same domain. A secret manages its own domain only.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { MAX_DOMAIN_BOOSTINGS, type DomainConfig } from '../config.js';
+import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from './clova/auth.js';
+import { normaliseKeywords, type DomainBoostings } from './domain-boostings.js';
+
+export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
+/** A keyword is a word or a short phrase; longer text is a mistake (or an abuse of the store). */
+const MAX_KEYWORD_CHARS = 100;
+
+export interface AdminBoostingsOptions {
+  domains: readonly DomainConfig[];
+  boostings: DomainBoostings;
+}
+
+const keyword = z.string().max(MAX_KEYWORD_CHARS, `a keyword has at most ${MAX_KEYWORD_CHARS} characters`);
+const bodySchema = z.union([
+  z.strictObject({ keywords: z.array(keyword) }),
+  z.strictObject({ boostings: z.array(z.object({ words: z.string() })) }),
+]);
+
+class AdminError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function keywordsOf(body: unknown): string[] {
+  const parsed = bodySchema.safeParse(body);
+  if (!parsed.success) {
+    throw new AdminError(400, 'INVALID_BODY', 'expected {"keywords": ["..."]} or {"boostings": [{"words": "a,b"}]}');
+  }
+  const raw = 'keywords' in parsed.data ? parsed.data.keywords : parsed.data.boostings.flatMap((b) => b.words.split(','));
+  const keywords = normaliseKeywords(raw);
+  if (keywords.length > MAX_DOMAIN_BOOSTINGS) {
+    throw new AdminError(400, 'TOO_MANY_KEYWORDS', `at most ${MAX_DOMAIN_BOOSTINGS} keywords, got ${keywords.length}`);
+  }
+  const long = keywords.find((k) => k.length > MAX_KEYWORD_CHARS);
+  if (long !== undefined) throw new AdminError(400, 'INVALID_BODY', `a keyword has at most ${MAX_KEYWORD_CHARS} characters`);
+  return keywords;
+}
+
+export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoostingsOptions): Promise<void> {
+  const auth = new DomainAuthenticator(opts.domains);
+  const store = opts.boostings;
+
+  const authorise = (request: FastifyRequest<{ Params: { domain: string } }>): string => {
+    const header = request.headers[API_KEY_HEADER];
+    const key = typeof header === 'string' && header !== '' ? header : bearerToken(request.headers.authorization);
+    const domain = auth.authenticate(key);
+    if (domain === undefined) throw new AdminError(401, 'INVALID_SECRET', 'Invalid secret');
+    // Same answer for "another domain" and "no such domain": a secret learns nothing about others.
+    if (domain.name !== request.params.domain) throw new AdminError(403, 'FORBIDDEN', 'this secret does not manage that domain');
+    return domain.name;
+  };
+
+  const view = (domain: string): Record<string, unknown> => {
+    const keywords = store.keywords(domain);
+    return { domain, source: store.source(domain), count: keywords.length, keywords };
+  };
+
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof AdminError) {
+      request.log.info({ reason: err.message }, 'boostings admin request refused');
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    }
+    const status = (err as { statusCode?: number } | null)?.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: { code: 'INVALID_REQUEST', message: (err as Error).message } });
+    }
+    request.log.error({ err }, 'boostings admin request failed');
+    return reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
+  });
+
+  app.get<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, async (request) => view(authorise(request)));
+
+  app.put<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, async (request) => {
+    const domain = authorise(request);
+    const keywords = keywordsOf(request.body);
+    await store.set(domain, keywords);
+    request.log.info({ domain, keywords: keywords.length }, 'domain boostings replaced');
+    return view(domain);
+  });
+
+  app.delete<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, async (request) => {
+    const domain = authorise(request);
+    await store.reset(domain);
+    request.log.info({ domain }, 'domain boostings reset to the config file');
+    return view(domain);
+  });
+}

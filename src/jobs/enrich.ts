@@ -1,0 +1,43 @@
+import { streamPcm } from '../media/pcm-stream.js';
+import type { Diarizer } from '../speech/diarization/index.js';
+import type { EventDetector, SoundEvent } from '../speech/events/index.js';
+import type { SpeakerTurn } from '../transcript/speakers.js';
+
+export interface EnrichDeps {
+  /** Loaded on first use, shared by every job. */
+  diarizer: () => Promise<Diarizer>;
+  events: () => EventDetector;
+}
+
+export interface EnrichRequest {
+  mediaPath: string;
+  diarization?: { speakerCountMin: number; speakerCountMax: number };
+  sed: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Enrichment {
+  turns?: SpeakerTurn[];
+  events?: SoundEvent[];
+}
+
+/**
+ * Speakers and sound events over the whole media, in one more streaming decode from the start.
+ * Runs beside recognition (its models live in their own worker thread). Not checkpointed: after
+ * a restart it runs again whole, which costs a fraction of recognition, and the labels it gives
+ * must come from one pass over the whole file anyway (clustering sees every speaker).
+ */
+export async function enrichMedia(deps: EnrichDeps, req: EnrichRequest): Promise<Enrichment> {
+  if (req.diarization === undefined && !req.sed) return {};
+  const speakers = req.diarization === undefined ? undefined : (await deps.diarizer()).session();
+  const events = req.sed ? deps.events().session() : undefined;
+  for await (const chunk of streamPcm(req.mediaPath, { signal: req.signal })) {
+    await Promise.all([speakers?.push(chunk), events?.push(chunk)]);
+  }
+  const bounds = req.diarization === undefined ? undefined : { speakerCountMin: req.diarization.speakerCountMin, speakerCountMax: req.diarization.speakerCountMax };
+  const [turns, found] = await Promise.all([speakers?.finish(bounds), events?.finish()]);
+  return {
+    turns: turns?.map((t) => ({ start: Math.round(t.start * 1000), end: Math.round(t.end * 1000), speaker: String(t.speaker) })),
+    events: found,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Options at the module's edge, validated with zod: a diarizer's tuning (set once, defaults
+ * tuned on the test recordings, see DEFAULT_TUNING) and a session's speaker-count bounds.
+ */
+import { z } from 'zod';
+import type { SpeakerBounds } from './clustering.js';
+
+/** CLOVA's limit for speakerCountMin/Max, and the most speakers a session will ever report. */
+export const MAX_SPEAKERS = 30;
+
+/**
+ * Defaults tuned on the six RTTM-labelled recordings of the shared test data with
+ * `bench/diarization.ts` (two AMI meeting excerpts, pyannote's sample, two synthetic mixes, a
+ * 3-minute Korean dialogue: 5 minutes in all), so on very little data: the values sit in the
+ * middle of plateaus, not at sharp optima, and the AMI excerpts (30 s, 2 and 4 speakers) swing by
+ * 5-15 points between neighbouring settings whatever the step. Measured with the defaults: mean
+ * DER 17.1% (pooled 11.5%; AMI tst00 52.8% against 34.4% before, the one file that lost), RTF
+ * 0.028 on one core (0.030 on the 3-minute dialogue) on a shared, loaded machine, of
+ * which segmentation is about two thirds. Before (0.5 s step, every window embedded, no
+ * weighting): mean 15.2% at RTF 0.15. Trade-offs measured at the 2 s step (mean DER, RTF):
+ * every window embedded, no weighting 22.9%, 0.048; + Hamming 16.3%, 0.041; + embedEvery 2
+ * (stitching 0.2-0.4) 16.5-17.1% for thresholds 0.25-0.35, 0.031; embedEvery 3 15.8% but AMI
+ * dev01 collapses to one speaker; step 2.5 19.7%, 0.025; padding 0.15 19.7%. The same
+ * settings give one speaker on single-speaker clips (see the tests).
+ */
+const tuningSchema = z.object({
+  /** onnxruntime threads per model run, in the worker. */
+  threads: z.number().int().min(1).max(64).default(1),
+  /**
+   * Seconds between windows. 2 s: every frame is voted on by 5 windows. The segmentation model
+   * costs about 40-50 ms per window on one core whatever the batching, so the step sets the
+   * floor of the cost: 0.5 s costs 0.15 x real time in all, 1 s 0.07, 2 s 0.03 with the
+   * settings below; with Hamming weighting the 2 s step loses about 1 point of mean DER to 0.5 s.
+   */
+  stepSeconds: z.number().min(0.25).max(10).default(2),
+  /** Shorter speech makes GE2E embeddings too noisy to cluster (1.6 s partials are its unit). */
+  minEmbeddingSeconds: z.number().min(0.1).max(10).default(0.6),
+  overlapFallback: z.boolean().default(true),
+  /** 4: same DER as no limit on the test set, a third of the encoder time on dense monologue. */
+  maxPartials: z.number().int().min(1).max(100).default(4),
+  /**
+   * Embed every n-th window's local speakers (and the last window's); the others take clusters
+   * from overlapping embedded windows by co-activity (stitching). 2 at a 2 s step: each frame
+   * still lies in 2-3 embedded windows; halves the encoder time (RTF 0.041 -> 0.031) for a mean
+   * DER within a point. 3 was as good on average but merged AMI dev01's two speakers.
+   */
+  embedEvery: z.number().int().min(1).max(20).default(2),
+  /**
+   * Least agreement (co-active frames over the speaker's frames seen by embedded windows) for a
+   * local speaker without embedding to take a neighbour's cluster; above 1 turns stitching off.
+   * 0.2-0.4 measured the same; 0.3 in the middle.
+   */
+  minStitchOverlap: z.number().min(0).max(2).default(0.3),
+  /** Average linkage on cosine distance: more stable with GE2E than pyannote's centroid linkage. */
+  linkage: z.enum(['centroid', 'average']).default('average'),
+  /** Cosine distance (average linkage) or Euclidean between unit means (centroid linkage). */
+  threshold: z.number().positive().max(2).default(0.3),
+  minClusterSize: z.number().int().min(1).max(1000).default(12),
+  maxClusterEmbeddings: z.number().int().min(2).max(4000).default(2000),
+  distinctInWindow: z.boolean().default(true),
+  /**
+   * The segmentation's "different speakers in one window" as a clustering constraint (see
+   * CannotLink). GE2E separates voices of one recording by small cosine margins, so a distance
+   * threshold alone swings between merging two speakers and splitting one; with the constraint
+   * the count holds over a wide threshold range (0.2-0.5 instead of 0.18-0.2).
+   */
+  cannotLinkRatio: z.number().min(0).max(1).default(0.3),
+  warmUp: z.number().min(0).max(0.4).default(0),
+  /**
+   * Joining same-speaker turns across short pauses and padding turns: reference annotations
+   * mark turns from first to last word, pauses included, while the segmentation follows the
+   * voice; these two cut missed speech on the dialogue and mixes far more than they add false
+   * alarm on the meetings.
+   */
+  minDurationOff: z.number().min(0).max(5).default(0.8),
+  minDurationOn: z.number().min(0).max(5).default(0),
+  padding: z.number().min(0).max(2).default(0.25),
+  /**
+   * Hamming-weighted votes (see ReconstructParams.hamming). What makes a 2 s step work: without
+   * it, edge frames of the few windows decide as much as middles, and the 14 s mix went from 2%
+   * DER at 0.5 s to 41% at 2 s (24% false alarm); with it 2% again, mean 22.9% -> 16.3%.
+   */
+  hamming: z.boolean().default(true),
+}).strict();
+
+export type DiarizerTuning = z.output<typeof tuningSchema>;
+export type DiarizerTuningInput = z.input<typeof tuningSchema>;
+export const DEFAULT_TUNING: DiarizerTuning = tuningSchema.parse({});
+
+export function parseTuning(input: unknown): DiarizerTuning {
+  return tuningSchema.parse(input ?? {});
+}
+
+const count = z.number().int().refine((n) => n === -1 || (n >= 1 && n <= MAX_SPEAKERS), {
+  message: `expected -1 (auto) or 1 to ${MAX_SPEAKERS}`,
+});
+
+const finishSchema = z.object({
+  speakerCountMin: count.default(-1),
+  speakerCountMax: count.default(-1),
+}).strict().refine((o) => o.speakerCountMin === -1 || o.speakerCountMax === -1 || o.speakerCountMin <= o.speakerCountMax, {
+  message: 'speakerCountMin is greater than speakerCountMax',
+});
+
+export type FinishOptions = z.input<typeof finishSchema>;
+
+/** Speaker-count bounds, -1 meaning "any" (1 to MAX_SPEAKERS). */
+export function parseFinishOptions(input: unknown): SpeakerBounds {
+  const o = finishSchema.parse(input ?? {});
+  return {
+    min: o.speakerCountMin === -1 ? 1 : o.speakerCountMin,
+    max: o.speakerCountMax === -1 ? MAX_SPEAKERS : o.speakerCountMax,
+  };
+}
