@@ -32,6 +32,8 @@ export interface BoostingOptions {
   cache?: Map<string, string>;
   /** Part of every boosted cache key: change it when the engine's boosting changes. */
   salt?: string;
+  /** Leave out the prompt levers (prompt, prompt+bias, all): the server's default has no prompt, and they double the decoding. */
+  noPrompt?: boolean;
   onClip?: (label: string) => void;
 }
 
@@ -50,7 +52,7 @@ export interface BoostingReport {
   controlClips: number;
   levers: LeverFigures[];
   /** One line per target: what was missed and what each lever made of it. */
-  targets: { file: string; word: string; found: Partial<Record<Lever, boolean>> }[];
+  targets: { file: string; word: string; found: Partial<Record<Lever, boolean>>; texts: Partial<Record<Lever, string>> }[];
   /** What post-correction changed in the plain output ("from -> to"), to judge its threshold. */
   corrections: { file: string; kind: 'target' | 'control'; edits: string[] }[];
   /** Control clips whose errors a lever changed: where boosting helps or hurts unrelated text. */
@@ -204,6 +206,7 @@ export async function boostingFigure(
     const out: Partial<Record<Lever, string>> = { none: plain.get(c.file) };
     for (const lever of Object.keys(DECODE_LEVERS) as DecodeLever[]) {
       const l = DECODE_LEVERS[lever];
+      if (opts.noPrompt === true && l.prompt) continue;
       out[lever] = await transcribe(c, { keywords: req.keywords, prompt: l.prompt, weight: l.bias ? opts.weight : 0 });
     }
     const corrector = keywordCorrector(req.keywords, c.lang, { threshold: opts.threshold });
@@ -214,23 +217,24 @@ export async function boostingFigure(
     if (edits.length > 0) {
       corrections.push({ file: c.file, kind: req.target === undefined ? 'control' : 'target', edits: edits.map((e) => `${(out.none ?? '').slice(e.start, e.end)} -> ${e.text}`) });
     }
-    out.all = post(out['prompt+bias']);
+    if (opts.noPrompt !== true) out.all = post(out['prompt+bias']);
     outputs.set(req, out);
     opts.onClip?.(`${req.target === undefined ? 'control' : 'target'} ${c.file}`);
   }
 
+  const measured = LEVERS.filter((l) => opts.noPrompt !== true || !['prompt', 'prompt+bias', 'all'].includes(l));
   const controlChanges: BoostingReport['controlChanges'] = [];
   const score = (r: Request, text: string): ClipScore =>
     scoreClip({ lang: r.clip.lang, reference: r.clip.reference, referenceSpelled: r.clip.referenceSpelled }, text);
   for (const r of controls) {
     const out = outputs.get(r) ?? {};
     const plainErrors = score(r, out.none ?? '').errors;
-    for (const lever of LEVERS) {
+    for (const lever of measured) {
       const errors = score(r, out[lever] ?? '').errors;
       if (errors !== plainErrors) controlChanges.push({ file: r.clip.file, lever, errors, plainErrors, text: out[lever] ?? '', plain: out.none ?? '' });
     }
   }
-  const levers: LeverFigures[] = LEVERS.map((lever) => {
+  const levers: LeverFigures[] = measured.map((lever) => {
     const found = targets.filter((t) => containsWord(t.clip.lang, outputs.get(t)?.[lever] ?? '', t.target as string)).length;
     const per = new Map<string, { lang: string; errors: number; length: number; rate: number }>();
     for (const r of controls) {
@@ -251,7 +255,8 @@ export async function boostingFigure(
     targets: targets.map((t) => ({
       file: t.clip.file,
       word: t.target as string,
-      found: Object.fromEntries(LEVERS.map((l) => [l, containsWord(t.clip.lang, outputs.get(t)?.[l] ?? '', t.target as string)])),
+      found: Object.fromEntries(measured.map((l) => [l, containsWord(t.clip.lang, outputs.get(t)?.[l] ?? '', t.target as string)])),
+      texts: outputs.get(t) ?? {},
     })),
     corrections,
     controlChanges,

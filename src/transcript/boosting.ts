@@ -14,6 +14,8 @@
  * `npm run bench:boosting`: high enough to catch near misses, low enough not to rewrite real
  * words on clips that never said the keyword.
  */
+import { doubleMetaphone } from 'double-metaphone';
+import { pinyin } from 'pinyin-pro';
 import type { Transcript } from '../speech/engine.js';
 
 export interface TextEdit {
@@ -32,6 +34,8 @@ export interface KeywordCorrector {
 export interface CorrectorOptions {
   /** Largest edit distance as a share of the keyword's comparison symbols. */
   threshold?: number;
+  /** English: also match words that sound like the keyword (phoneticMatches); default on. */
+  phonetic?: boolean;
 }
 
 /** Measured per language (see the module comment); others get the Latin-script value. */
@@ -46,6 +50,14 @@ const DEFAULT_THRESHOLD = 0.15;
  */
 const MIN_FUZZY_SYMBOLS = 5;
 const MIN_FUZZY_CJK_CHARS = 4;
+/**
+ * English phonetic matching (phoneticMatchAt), tuned on the tune half of bench:boosting: keywords
+ * of five letters or more; with four letters and a letter share of 0.5 "for" became four and
+ * "there" three on control clips, and any one-sound substitution turned "hearts" into carrots.
+ */
+const MIN_PHONETIC_LETTERS = 5;
+const PHONETIC_SAME_CODE_LETTER_SHARE = 1 / 3;
+const PHONETIC_MAX_LETTER_SHARE = 0.6;
 
 const HANGUL_FIRST = 0xac00;
 const HANGUL_LAST = 0xd7a3;
@@ -75,6 +87,49 @@ export function symbolsOf(ch: string): string[] {
   return [ch.toLowerCase()];
 }
 
+/**
+ * Chinese: a Han character compares as its toneless pinyin, all readings of it ("~xing|hang|heng"
+ * for 行), so a homophone written instead of the keyword's character costs nothing: 敲開 (qiao
+ * kai) lines up with 撬开. Traditional characters have their readings too.
+ */
+const pinyinCache = new Map<string, string>();
+function pinyinSymbol(ch: string): string {
+  let s = pinyinCache.get(ch);
+  if (s === undefined) {
+    const readings = pinyin(ch, { toneType: 'none', type: 'array', multiple: true }).map((r) => r.toLowerCase());
+    s = `~${[...new Set(readings)].sort().join('|')}`;
+    if (pinyinCache.size < 20000) pinyinCache.set(ch, s);
+  }
+  return s;
+}
+
+const HAN = /\p{sc=Han}/u;
+const KATAKANA_FIRST = 0x30a1;
+const KATAKANA_LAST = 0x30f6;
+
+/**
+ * Comparison symbols per language: Hangul as jamo (symbolsOf), Chinese characters as pinyin,
+ * Japanese katakana as hiragana (マイク and まいく are one word written in two scripts).
+ */
+function symbolsFor(language: string): (ch: string) => string[] {
+  if (language === 'zh' || language === 'yue') return (ch) => (HAN.test(ch) ? [pinyinSymbol(ch)] : symbolsOf(ch));
+  if (language === 'ja') {
+    return (ch) => {
+      const c = ch.codePointAt(0) ?? 0;
+      return c >= KATAKANA_FIRST && c <= KATAKANA_LAST ? [String.fromCodePoint(c - 0x60)] : symbolsOf(ch);
+    };
+  }
+  return symbolsOf;
+}
+
+/** Two comparison symbols agree: equal, or (pinyin) the two characters share a reading. */
+function same(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a[0] !== '~' || b[0] !== '~' || (!a.includes('|') && !b.includes('|'))) return false;
+  const ra = a.slice(1).split('|');
+  return b.slice(1).split('|').some((r) => ra.includes(r));
+}
+
 /** Letters, digits and combining marks take part in matching; the rest separates or is ignored. */
 const WORD_CHAR = /[\p{L}\p{N}\p{M}]/u;
 const SPACE = /\s/u;
@@ -93,7 +148,7 @@ interface Unit {
   afterOther: boolean;
 }
 
-function unitsOf(text: string): Unit[] {
+function unitsOf(text: string, symbols: (ch: string) => string[] = symbolsOf): Unit[] {
   const units: Unit[] = [];
   let sawSpace = false;
   let sawOther = false;
@@ -104,7 +159,7 @@ function unitsOf(text: string): Unit[] {
       const prev = units[units.length - 1];
       const boundary = prev === undefined || sawSpace || sawOther;
       if (prev !== undefined && boundary) prev.wordEnd = true;
-      units.push({ start: at, end: at + len, symbols: symbolsOf(ch), wordStart: boundary, wordEnd: false, afterSpace: sawSpace && !sawOther, afterOther: sawOther });
+      units.push({ start: at, end: at + len, symbols: symbols(ch), wordStart: boundary, wordEnd: false, afterSpace: sawSpace && !sawOther, afterOther: sawOther });
       sawSpace = false;
       sawOther = false;
     } else if (SPACE.test(ch)) sawSpace = true;
@@ -123,6 +178,9 @@ interface PreparedKeyword {
   chars: number;
   words: number;
   maxDistance: number;
+  /** English: the keyword's letters and their Double Metaphone codes (see phoneticMatches). */
+  letters?: string;
+  codes?: string[];
 }
 
 type Boundary = 'word' | 'prefix' | 'any';
@@ -149,28 +207,35 @@ function wordCount(text: string): number {
 export function keywordCorrector(keywords: readonly string[], language: string, opts: CorrectorOptions = {}): KeywordCorrector | undefined {
   const threshold = opts.threshold ?? CORRECTION_THRESHOLDS[language] ?? DEFAULT_THRESHOLD;
   const boundary = boundaryOf(language);
+  const symbols = symbolsFor(language);
+  const phonetic = language === 'en' && opts.phonetic !== false;
   const seen = new Set<string>();
   const prepared: PreparedKeyword[] = [];
   for (const raw of keywords) {
     const text = raw.trim();
-    const units = unitsOf(text);
-    const symbols = units.flatMap((u) => u.symbols);
-    const key = symbols.join('');
-    if (symbols.length === 0 || seen.has(key)) continue;
+    const units = unitsOf(text, symbols);
+    const syms = units.flatMap((u) => u.symbols);
+    const key = syms.join('');
+    if (syms.length === 0 || seen.has(key)) continue;
     seen.add(key);
-    const fuzzy = boundary === 'any' ? symbols.length >= MIN_FUZZY_CJK_CHARS : symbols.length >= MIN_FUZZY_SYMBOLS;
-    prepared.push({ text, symbols, chars: units.length, words: wordCount(text), maxDistance: fuzzy ? Math.floor(threshold * symbols.length + 1e-9) : 0 });
+    const fuzzy = boundary === 'any' ? syms.length >= MIN_FUZZY_CJK_CHARS : syms.length >= MIN_FUZZY_SYMBOLS;
+    const k: PreparedKeyword = { text, symbols: syms, chars: units.length, words: wordCount(text), maxDistance: fuzzy ? Math.floor(threshold * syms.length + 1e-9) : 0 };
+    if (phonetic && /^[a-z]+$/u.test(key)) {
+      k.letters = key;
+      k.codes = [...new Set(doubleMetaphone(key))];
+    }
+    prepared.push(k);
   }
   if (prepared.length === 0) return undefined;
-  const edits = (text: string): TextEdit[] => findEdits(text, prepared, boundary);
+  const edits = (text: string): TextEdit[] => findEdits(text, prepared, boundary, symbols);
   return {
     edits,
     apply: (text) => applyEdits(text, edits(text)),
   };
 }
 
-function findEdits(text: string, keywords: readonly PreparedKeyword[], boundary: Boundary): TextEdit[] {
-  const units = unitsOf(text);
+function findEdits(text: string, keywords: readonly PreparedKeyword[], boundary: Boundary, symbols: (ch: string) => string[]): TextEdit[] {
+  const units = unitsOf(text, symbols);
   if (units.length === 0) return [];
   const matches: Match[] = [];
   for (let i = 0; i < units.length; i++) {
@@ -178,6 +243,10 @@ function findEdits(text: string, keywords: readonly PreparedKeyword[], boundary:
     for (const k of keywords) {
       const m = bestMatchAt(units, i, k, boundary);
       if (m !== undefined) matches.push(m);
+      else if (k.codes !== undefined) {
+        const p = phoneticMatchAt(units, i, k);
+        if (p !== undefined) matches.push(p);
+      }
     }
   }
   // Closest first (relative to the keyword), then longest: a longer keyword wins over a part of it.
@@ -221,7 +290,7 @@ function bestMatchAt(units: readonly Unit[], i: number, k: PreparedKeyword, boun
       next[0] = col[0] + 1;
       let min = next[0];
       for (let j = 1; j <= m; j++) {
-        const sub = col[j - 1] + (k.symbols[j - 1] === x ? 0 : 1);
+        const sub = col[j - 1] + (same(k.symbols[j - 1], x) ? 0 : 1);
         const v = Math.min(sub, col[j] + 1, next[j - 1] + 1);
         next[j] = v;
         if (v < min) min = v;
@@ -241,6 +310,92 @@ function bestMatchAt(units: readonly Unit[], i: number, k: PreparedKeyword, boun
     }
   }
   return best;
+}
+
+/** Plain Levenshtein distance of two short strings. */
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1), prev[j] + 1, cur[j - 1] + 1);
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+const SPELLED = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+
+/**
+ * English words that sound like the keyword although their letters differ ("Cloves" for clubs,
+ * "built" for billed): the span of 1 to (keyword words + 1) words starting at unit `i`, its
+ * letters joined, against the keyword's Double Metaphone codes. Accepted when a code is equal
+ * and at most half the letters differ, or when codes of four sounds or more differ in one
+ * substitution and at most PHONETIC_MAX_LETTER_SHARE of the letters differ. A numeral up to
+ * twelve counts as its spelled form ("5" for five). Codes of different lengths never match:
+ * "heart" (HRT) stays when "hearts" (HRTS) is boosted.
+ */
+function phoneticMatchAt(units: readonly Unit[], i: number, k: PreparedKeyword): Match | undefined {
+  const letters = k.letters as string;
+  const codes = k.codes as string[];
+  let word = '';
+  let words = 0;
+  let best: Match | undefined;
+  for (let u = i; u < units.length; u++) {
+    const unit = units[u];
+    if (u > i && unit.afterOther) break;
+    word += unit.symbols.join('');
+    if (!unit.wordEnd) continue;
+    words++;
+    if (words > k.words + 1) break;
+    const spelled = /^\d+$/u.test(word) ? SPELLED[Number(word)] : undefined;
+    word = '';
+    // The span's letters, words joined: "club s" compares as clubs.
+    const all = spanLetters(units, i, u, spelled);
+    if (!/^[a-z]+$/u.test(all)) continue;
+    if (words !== k.words) continue;
+    const letterD = levenshtein(all, letters);
+    const share = letterD / letters.length;
+    // A numeral spelled as the keyword ("5" for five) is the keyword itself.
+    const numeral = spelled !== undefined && letterD === 0;
+    const spanCodes = letters.length >= MIN_PHONETIC_LETTERS ? doubleMetaphone(all) : [];
+    const ok = numeral || codes.some((c) => spanCodes.some((sc) => {
+      if (sc === c) return share <= PHONETIC_SAME_CODE_LETTER_SHARE;
+      return c.length >= 4 && share <= PHONETIC_MAX_LETTER_SHARE && similarSubstitution(sc, c);
+    }));
+    if (!ok) continue;
+    const d = Math.max(1, letterD);
+    if (best === undefined || d < best.distance) best = { start: units[i].start, end: unit.end, keyword: k, distance: numeral ? 0 : d };
+  }
+  return best;
+}
+
+/** Metaphone sounds a near miss swaps: lips (P for p/b, F for f/v), th and t, s and sh. */
+const SIMILAR_SOUNDS = ['PF', 'T0', 'SX'];
+
+/** Codes of one length differing in one place, by sounds of one SIMILAR_SOUNDS pair. */
+function similarSubstitution(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    if (diff >= 0) return false;
+    diff = i;
+  }
+  return diff >= 0 && SIMILAR_SOUNDS.some((p) => p.includes(a[diff]) && p.includes(b[diff]));
+}
+
+function spanLetters(units: readonly Unit[], from: number, to: number, lastSpelled: string | undefined): string {
+  // One numeral word at most is spelled: the last one of the span (numbers elsewhere stay digits).
+  let out = '';
+  let word = '';
+  for (let u = from; u <= to; u++) {
+    word += units[u].symbols.join('');
+    if (units[u].wordEnd || u === to) {
+      out += u === to && lastSpelled !== undefined ? lastSpelled : word;
+      word = '';
+    }
+  }
+  return out;
 }
 
 function spanChars(units: readonly Unit[], m: Match): number {

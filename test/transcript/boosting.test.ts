@@ -104,3 +104,25 @@ test('a thousand keywords on a long text stay cheap enough to run per segment', 
   // No timing assertion: this only has to finish and change nothing.
   assert.equal(c.apply(text), text);
 });
+
+test('Chinese: a homophone of the keyword, in either script, is corrected (pinyin, every reading of a character)', () => {
+  const c = keywordCorrector(['撬开', '经理'], 'zh');
+  assert.equal(c?.apply('當我試圖敲開門的時候'), '當我試圖撬开門的時候');
+  assert.equal(c?.apply('刚才这个经历说完了'), '刚才这个经理说完了');
+  assert.equal(c?.apply('我们开会了'), '我们开会了', 'one syllable of a two-character keyword is not a match');
+});
+
+test('Japanese: katakana and hiragana spellings are one word', () => {
+  assert.equal(keywordCorrector(['マイク'], 'ja')?.apply('まいくを持って'), 'マイクを持って');
+});
+
+test('English: a word that sounds like the keyword (Double Metaphone) is corrected; near words that are other words are not', () => {
+  const c = keywordCorrector(['clubs', 'hearts', 'three', 'four', 'five'], 'en');
+  assert.equal(c?.apply('4 Queen of Cloves.'), 'four Queen of clubs.', 'four is boosted too: its numeral is spelled');
+  assert.equal(c?.apply('5-5'), 'five-five', 'a numeral spelled as the keyword');
+  assert.equal(c?.apply('follow your heart'), 'follow your heart', 'HRT is not HRTS');
+  assert.equal(c?.apply('is there such a thing'), 'is there such a thing', 'there/three: same sounds, too many letters apart');
+  assert.equal(c?.apply('waiting for you'), 'waiting for you', 'four letters: no phonetic match');
+  assert.equal(keywordCorrector(['carrots'], 'en')?.apply('seven of hearts'), 'seven of hearts', 'H for K is no near miss');
+  assert.equal(keywordCorrector(['clubs'], 'en', { phonetic: false })?.apply('queen of Cloves'), 'queen of Cloves');
+});

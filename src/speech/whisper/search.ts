@@ -376,7 +376,7 @@ export async function sampleSearch(
     if (bias !== undefined && state !== undefined) {
       bias.forEachBonusToken(state, (t) => {
         if (row[t] === -Infinity || boosted.includes(t)) return;
-        const gain = bias.bonusInto(state.node.children.has(t) ? state.node : bias.root);
+        const gain = bias.bonusInto(state.node, t);
         boosted.push(t);
         gains.push(gain);
         row[t] += gain;

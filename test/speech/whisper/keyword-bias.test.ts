@@ -47,8 +47,30 @@ test('a keyword that is the prefix of a longer one keeps its bonus when the long
 test('keyword sequences: with and without a leading space, lower-cased Latin variants, no duplicates', () => {
   const encode = (t: string): number[] => [...t].map((c) => c.charCodeAt(0));
   const seqs = keywordSequences(['Sori', 'sori', '  ', '하나'], encode);
-  const texts = seqs.map((s) => String.fromCharCode(...s)).sort();
+  const texts = seqs.map((s) => String.fromCharCode(...s.tokens)).sort();
   assert.deepEqual(texts, [' Sori', ' sori', ' 하나', 'Sori', 'sori', '하나'].sort());
+  for (const s of seqs) assert.deepEqual(s.shares, s.tokens.map((_, i) => (i === 0 ? FIRST_TOKEN_SHARE : 1)), 'default shares');
+});
+
+test('Chinese and Japanese keywords: no bonus for a bare space or a byte piece; the first character is paid with the second', () => {
+  // A toy byte-level tokenizer: a space alone, and each CJK character as two pieces
+  // (lead 1000 + code % 7, shared by many characters; tail 2000 + code).
+  const encode = (t: string): number[] => [...t].flatMap((c) => (c === ' ' ? [32] : [1000 + (c.codePointAt(0) ?? 0) % 7, 2000 + (c.codePointAt(0) ?? 0)]));
+  const [spaced, glued] = keywordSequences(['屋根'], encode);
+  assert.equal(spaced.tokens[0], 32);
+  assert.deepEqual(spaced.shares, [0, 0, 0, 0, FIRST_TOKEN_SHARE + 3]);
+  assert.deepEqual(glued.shares, [0, 0, 0, FIRST_TOKEN_SHARE + 3]);
+  const bias = new KeywordBias(keywordSequences(['屋根'], encode), 2);
+  let state = bias.start;
+  for (const t of glued.tokens.slice(0, 3)) {
+    const step = bias.advance(state, t);
+    assert.equal(step.delta, 0, 'nothing before the second character is complete');
+    state = step.state;
+  }
+  const last = bias.advance(state, glued.tokens[3]);
+  assert.equal(last.delta, 2 * (FIRST_TOKEN_SHARE + 3), 'the same total as the default shares, paid at once');
+  assert.equal(bias.bonusInto(state.node, glued.tokens[3]), 2 * (FIRST_TOKEN_SHARE + 3));
+  assert.equal(bias.bonusInto(bias.root, 32), 0, 'a bare space earns nothing');
 });
 
 test('the keyword prompt takes whole keywords in order while they fit the token budget', () => {
