@@ -2,10 +2,10 @@
  * The real server as a child process (`node --import tsx src/main.ts`, or the built
  * dist/main.js), as users run it, with its log in a file and its memory read from /proc.
  */
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { spawnTracked, stopChild } from './children.js';
 import { REPO_ROOT } from './paths.js';
@@ -136,6 +136,8 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     SORI_DATA_DIR: dataDir,
     ...opts.env,
   };
+  // A fresh checkout has no .bench/ yet.
+  mkdirSync(dirname(opts.logPath), { recursive: true });
   const logFd = openSync(opts.logPath, opts.appendLog ? 'a' : 'w');
   let child: ChildProcess;
   try {
