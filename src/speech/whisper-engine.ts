@@ -107,6 +107,7 @@ class WorkerSlot {
         opts: {
           language: opts.language, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
           wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
+          shortContext: opts.shortContext ?? false, draft: opts.draft,
         },
       };
       child.send(msg, (err) => {

@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { loadWhisperModel } from './whisper/model.js';
 import { WhisperTranscriber } from './whisper/transcriber.js';
+import { loadShortEncoder, type ShortEncoder } from './whisper/short-encoder.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { RunGate } from './run-gate.js';
 import { PRIORITIES } from './engine.js';
@@ -25,9 +26,20 @@ process.on('disconnect', () => process.exit(0));
 
 try {
   const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads);
-  const transcriber = new WhisperTranscriber(model);
+  // A second encoder session over the same weights, for callers that ask for shortContext. An
+  // export the graph edit does not recognise keeps working with the full-window encoder.
+  let short: ShortEncoder | undefined;
+  let shortNote = '';
+  try {
+    short = await loadShortEncoder(init.modelDir, init.threads, { nMels: model.nMels });
+  } catch (err) {
+    shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  const transcriber = new WhisperTranscriber(model, short);
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
-  await transcriber.transcribe(new Float32Array(16000), { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false });
+  const warm = { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false };
+  await transcriber.transcribe(new Float32Array(16000), warm);
+  if (short) await transcriber.transcribe(new Float32Array(16000), { ...warm, shortContext: true });
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'abort') {
       aborts.get(msg.id)?.abort();
@@ -49,7 +61,7 @@ try {
         gate.leave(rank);
       });
   });
-  send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)` });
+  send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)${shortNote}` });
 } catch (err) {
   send({ type: 'init-error', message: err instanceof Error ? err.message : String(err) });
   process.exitCode = 1;

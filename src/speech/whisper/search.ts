@@ -21,6 +21,11 @@ export interface SearchOptions {
   turn?: () => Promise<void>;
   /** Keyword boosting: bonus toward keyword tokens. Absent (no keywords): no extra work at all. */
   bias?: KeywordBias;
+  /**
+   * Tokens already written (a checked draft, see acceptDraft): the search goes on from them, with
+   * `firstLogits` the distribution after them and the cache holding them.
+   */
+  start?: SearchStart;
 }
 
 export interface SearchResult {
@@ -218,6 +223,9 @@ interface Beam extends Finished {
   bias: BiasState | undefined;
 }
 
+/** A search's starting point: the tokens it takes as written, with their scores. */
+export type SearchStart = Beam;
+
 function rank(finished: Finished[]): Finished {
   // Length normalisation as openai-whisper and CTranslate2 with length_penalty = 1.
   let best = finished[0];
@@ -272,6 +280,35 @@ function expand(
   });
 }
 
+/**
+ * The longest prefix of `draft` the search would write itself, judged on one decoder pass over
+ * the draft (`rows`, `V` wide: row i is the distribution before draft[i]; text-only windows).
+ * A token is taken when it is the best candidate, keyword bonus included, and leads the
+ * runner-up by at least `margin` (log-probability): where the second best is close, beam search
+ * may keep it and end elsewhere, so the check stops there and the search proper takes over.
+ * Margin 0 is greedy's own choice. A stream's next decode of the same utterance starts from its
+ * last text this way: one pass instead of a decoder step per token.
+ */
+export function acceptDraft(
+  rules: LogitRules, eot: number, rows: Float32Array, V: number, draft: readonly number[],
+  bias: KeywordBias | undefined, margin: number,
+): SearchStart {
+  rules.keepTop(2);
+  let beam: Beam = { tokens: [], logprobs: [], score: 0, bonus: 0, bias: bias?.start };
+  for (let i = 0; i < draft.length && (i + 1) * V <= rows.length; i++) {
+    const row = rows.slice(i * V, (i + 1) * V);
+    const lse = rules.apply(row, beam.tokens, false);
+    const cands: Candidate[] = [];
+    expand(row, lse, rules, beam, 0, eot, bias, cands);
+    cands.sort((a, b) => b.score - a.score);
+    const best = cands[0];
+    if (best === undefined || best.token !== draft[i]) break;
+    if (cands.length > 1 && best.score - cands[1].score < margin) break;
+    beam = { tokens: [...beam.tokens, best.token], logprobs: [...beam.logprobs, best.logprob], score: best.score, bonus: best.bonus, bias: best.bias };
+  }
+  return beam;
+}
+
 export async function beamSearch(
   runner: DecoderRunner, rules: LogitRules, eot: number, timestampBegin: number,
   firstLogits: Float32Array, prompt: KvCache, opts: SearchOptions,
@@ -313,13 +350,13 @@ export async function beamSearch(
     return { beams: out.map((o) => o.beam), sources: out.map((o) => o.source) };
   };
   // The first step is shared by every beam: expand from the single prompt distribution.
-  const lse0 = rules.apply(firstLogits, [], opts.timestamps);
-  const root: Beam = { tokens: [], logprobs: [], score: 0, bonus: 0, bias: bias?.start };
+  const root: Beam = opts.start ?? { tokens: [], logprobs: [], score: 0, bonus: 0, bias: bias?.start };
+  const lse0 = rules.apply(firstLogits, root.tokens, opts.timestamps);
   const first: Candidate[] = [];
   expand(firstLogits, lse0, rules, root, 0, eot, bias, first);
   let beams = select(first, () => root).beams;
   let cache = runner.tile(prompt, beams.length);
-  for (let step = 1; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
+  for (let step = 1 + root.tokens.length; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
     if (opts.signal?.aborted) throw new AbortedError();
     await opts.turn?.();
     const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);

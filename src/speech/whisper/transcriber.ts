@@ -4,9 +4,12 @@ import type { KeywordBoost, Segment, Transcript, WordTiming } from '../engine.js
 import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
-import { LogitRules, beamSearch, sampleSearch, mulberry32, AbortedError, type SearchResult } from './search.js';
+import { LogitRules, acceptDraft, beamSearch, sampleSearch, mulberry32, AbortedError, type SearchResult, type SearchStart } from './search.js';
+import type { KvCache, PrefillResult } from './decoder-runner.js';
 import { alignWords } from './alignment.js';
 import { DEFAULT_TOKEN_BONUS, KeywordBias, keywordPrompt, keywordSequences } from './keyword-bias.js';
+import { contextFrames, type ShortEncoder } from './short-encoder.js';
+import { PaddedCross } from './padded-cross.js';
 
 export interface WhisperOptions {
   language: string;
@@ -15,6 +18,13 @@ export interface WhisperOptions {
   beamSize: number;
   wordTimestamps: boolean;
   temperatureFallback: boolean;
+  /**
+   * Audio shorter than a window: encode only the audio plus a margin (see short-encoder.ts).
+   * Needs a short encoder at construction; ignored without one.
+   */
+  shortContext?: boolean;
+  /** Text this audio is expected to begin with (see TranscribeOptions.draft); text-only windows. */
+  draft?: string;
   signal?: AbortSignal;
   /** Awaited before every model run: where a more urgent request may cut in (see RunGate). */
   turn?: () => Promise<void>;
@@ -30,6 +40,28 @@ const SECONDS_PER_TIMESTAMP = 0.02;
 const FRAMES_PER_TIMESTAMP = 2; // mel frames per timestamp step
 /** Keyword tries kept for reuse: a stream decodes the same keywords for every partial result. */
 const BIAS_CACHE_SIZE = 8;
+/**
+ * Audio after the content and rounding, for the short encoder: from a 0.5 s margin on, CER
+ * stays within ~0.5 point of full context (bench/short-encoder.ts); whole seconds keep the
+ * number of input shapes ORT plans for small.
+ */
+const SHORT_CONTEXT = { marginS: 1, roundS: 1, minS: 0 };
+/**
+ * Beam search with a draft (see draftTokens, acceptDraft): the margin a draft token must lead the
+ * runner-up by, and the tokens at its end left to the search. Measured (ko quick clips, beam 2,
+ * draft = greedy text of the first 80% of the audio; errors, ms per clip): no draft 117, 722;
+ * margin 0 / hold 0: 170 (repeats), 553; 0 / 3: 121, 523; 0 / 6: 129, 544; 0.5 / 3: 125, 598;
+ * 1 / 3: 127, 649.
+ */
+const DRAFT_MARGIN = 0;
+const DRAFT_HOLD = 3;
+
+/** A search's head start from a checked draft: its tokens, the cache holding them, the next row. */
+interface DraftHead {
+  start: SearchStart;
+  cache: KvCache;
+  row: Float32Array;
+}
 
 interface WindowResult extends SearchResult {
   temperature: number;
@@ -51,13 +83,17 @@ export class WhisperTranscriber {
   private readonly rules: LogitRules;
   private readonly hasCrossAttentions: boolean;
   private readonly biasCache = new Map<string, KeywordBias>();
+  private readonly short: ShortEncoder | undefined;
+  private readonly paddedCross: PaddedCross | undefined;
 
-  constructor(model: WhisperModel) {
+  constructor(model: WhisperModel, short?: ShortEncoder) {
     this.m = model;
+    this.short = short;
     this.hasCrossAttentions = model.decoder.outputNames.includes('cross_attentions.0');
     this.mel = new LogMelExtractor(model.nMels);
     this.runner = new DecoderRunner(model);
     this.rules = new LogitRules(model);
+    this.paddedCross = short === undefined ? undefined : new PaddedCross(this.runner, () => short.silence(model.nMels));
   }
 
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
@@ -90,76 +126,91 @@ export class WhisperTranscriber {
 
     const contentFrames = Math.floor(pcm.length / HOP);
     const segments: Segment[] = [];
-    let seek = 0;
-    while (seek < contentFrames) {
-      if (opts.signal?.aborted) throw new AbortedError();
-      const offsetS = (seek * HOP) / SAMPLE_RATE;
-      const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
-      const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
-      const features = this.mel.extract(windowAudio);
-      await opts.turn?.();
-      const enc = await this.m.encoder.run({
-        input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
-      });
-      const encoderOut = enc.last_hidden_state;
-      await opts.turn?.();
-      const pre = await this.runner.prefill(prefix, encoderOut);
-      const V = this.m.vocabSize;
-      const noSpeechProb = softmaxAt(pre.logits, sotIndex * V, V, this.m.tokens.noSpeech);
-      const lastRow = pre.logits.slice((prefix.length - 1) * V, prefix.length * V);
-
-      const best = await this.decodeWithFallback(lastRow, pre.cache, noSpeechProb, sampleLen, !textOnly, opts, rng, bias);
-      if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
-        seek += segmentFrames;
-        continue;
-      }
-      const tokens = best.tokens;
-      const isTs = tokens.map((t) => t >= timestampBegin);
-      const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
-      const slices: number[] = [];
-      for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) slices.push(i);
-      const windowSegs: { start: number; end: number; tokens: number[]; logprobs: number[] }[] = [];
-      if (slices.length > 0) {
-        if (singleTimestampEnding) slices.push(tokens.length);
-        let last = 0;
-        for (const cur of slices) {
-          const sliced = tokens.slice(last, cur);
-          const startPos = sliced[0] - timestampBegin;
-          const endPos = sliced[sliced.length - 1] - timestampBegin;
-          windowSegs.push({
-            start: offsetS + startPos * SECONDS_PER_TIMESTAMP, end: offsetS + endPos * SECONDS_PER_TIMESTAMP,
-            tokens: sliced, logprobs: best.tokenLogprobs.slice(last, cur),
-          });
-          last = cur;
-        }
-        if (singleTimestampEnding) seek += segmentFrames;
-        else seek += (tokens[last - 1] - timestampBegin) * FRAMES_PER_TIMESTAMP;
-      } else {
-        let duration = (segmentFrames * HOP) / SAMPLE_RATE;
-        const ts = tokens.filter((t) => t >= timestampBegin);
-        if (ts.length > 0 && ts[ts.length - 1] !== timestampBegin) duration = (ts[ts.length - 1] - timestampBegin) * SECONDS_PER_TIMESTAMP;
-        windowSegs.push({ start: offsetS, end: offsetS + duration, tokens, logprobs: best.tokenLogprobs });
-        seek += segmentFrames;
-      }
-
-      let words: { seg: number; word: WordTiming }[] = [];
-      if (opts.wordTimestamps) {
+    const releases: (() => void)[] = [];
+    try {
+      let seek = 0;
+      while (seek < contentFrames) {
+        if (opts.signal?.aborted) throw new AbortedError();
+        const offsetS = (seek * HOP) / SAMPLE_RATE;
+        const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
+        const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
+        const features = this.mel.extract(windowAudio);
         await opts.turn?.();
-        words = await this.alignWindow(pre.cache.cross, sotSequence, windowSegs, segmentFrames, offsetS, opts.language);
+        let pre: PrefillResult;
+        if (textOnly && opts.shortContext === true && this.short !== undefined && this.paddedCross !== undefined) {
+          const head = await this.short.encode(features, contextFrames(pcm.length, SHORT_CONTEXT));
+          await opts.turn?.();
+          const padded = await this.paddedCross.acquire(head);
+          releases.push(padded.release);
+          await opts.turn?.();
+          pre = await this.runner.prefillCross(prefix, padded.cross);
+        } else {
+          const encoderOut = (await this.m.encoder.run({
+            input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
+          })).last_hidden_state;
+          await opts.turn?.();
+          pre = await this.runner.prefill(prefix, encoderOut);
+        }
+        const V = this.m.vocabSize;
+        const noSpeechProb = softmaxAt(pre.logits, sotIndex * V, V, this.m.tokens.noSpeech);
+        const lastRow = pre.logits.slice((prefix.length - 1) * V, prefix.length * V);
+        const draftHead = textOnly && opts.draft !== undefined ? await this.checkDraft(opts.draft, lastRow, pre.cache, sampleLen, opts, bias) : undefined;
+
+        const best = await this.decodeWithFallback(lastRow, pre.cache, noSpeechProb, sampleLen, !textOnly, opts, rng, bias, draftHead);
+        if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
+          seek += segmentFrames;
+          continue;
+        }
+        const tokens = best.tokens;
+        const isTs = tokens.map((t) => t >= timestampBegin);
+        const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
+        const slices: number[] = [];
+        for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) slices.push(i);
+        const windowSegs: { start: number; end: number; tokens: number[]; logprobs: number[] }[] = [];
+        if (slices.length > 0) {
+          if (singleTimestampEnding) slices.push(tokens.length);
+          let last = 0;
+          for (const cur of slices) {
+            const sliced = tokens.slice(last, cur);
+            const startPos = sliced[0] - timestampBegin;
+            const endPos = sliced[sliced.length - 1] - timestampBegin;
+            windowSegs.push({
+              start: offsetS + startPos * SECONDS_PER_TIMESTAMP, end: offsetS + endPos * SECONDS_PER_TIMESTAMP,
+              tokens: sliced, logprobs: best.tokenLogprobs.slice(last, cur),
+            });
+            last = cur;
+          }
+          if (singleTimestampEnding) seek += segmentFrames;
+          else seek += (tokens[last - 1] - timestampBegin) * FRAMES_PER_TIMESTAMP;
+        } else {
+          let duration = (segmentFrames * HOP) / SAMPLE_RATE;
+          const ts = tokens.filter((t) => t >= timestampBegin);
+          if (ts.length > 0 && ts[ts.length - 1] !== timestampBegin) duration = (ts[ts.length - 1] - timestampBegin) * SECONDS_PER_TIMESTAMP;
+          windowSegs.push({ start: offsetS, end: offsetS + duration, tokens, logprobs: best.tokenLogprobs });
+          seek += segmentFrames;
+        }
+
+        let words: { seg: number; word: WordTiming }[] = [];
+        if (opts.wordTimestamps) {
+          await opts.turn?.();
+          words = await this.alignWindow(pre.cache.cross, sotSequence, windowSegs, segmentFrames, offsetS, opts.language);
+        }
+        windowSegs.forEach((s, i) => {
+          const text = this.decodeText(s.tokens);
+          if (!text.trim()) return;
+          const seg: Segment = {
+            start: round3(s.start),
+            end: round3(Math.min(s.end, pcm.length / SAMPLE_RATE)),
+            text: text.trim(),
+            avgLogProb: best.avgLogprob,
+            noSpeechProb: best.noSpeechProb,
+          };
+          if (opts.wordTimestamps) seg.words = words.filter((w) => w.seg === i).map((w) => w.word);
+          segments.push(seg);
+        });
       }
-      windowSegs.forEach((s, i) => {
-        const text = this.decodeText(s.tokens);
-        if (!text.trim()) return;
-        const seg: Segment = {
-          start: round3(s.start),
-          end: round3(Math.min(s.end, pcm.length / SAMPLE_RATE)),
-          text: text.trim(),
-          avgLogProb: best.avgLogprob,
-          noSpeechProb: best.noSpeechProb,
-        };
-        if (opts.wordTimestamps) seg.words = words.filter((w) => w.seg === i).map((w) => w.word);
-        segments.push(seg);
-      });
+    } finally {
+      for (const release of releases) release();
     }
     const text = segments.map((s) => s.text).join(' ').trim();
     return { text, language: opts.language, segments, durationS: pcm.length / SAMPLE_RATE };
@@ -191,9 +242,44 @@ export class WhisperTranscriber {
     return this.m.tokenizer.decode(this.textTokens(tokens), { skip_special_tokens: true });
   }
 
+  /**
+   * Runs the draft's tokens through the decoder in one pass after the prompt and keeps the prefix
+   * the search would write itself. The draft is tokenised with and without a leading space (the
+   * text given is trimmed: Whisper starts most text with a space, Chinese and Japanese not
+   * always), whichever first token the model prefers. For beam search the last DRAFT_HOLD tokens
+   * are left to the search: a draft taken to its very end leaves the second beam nothing to do
+   * but start the sentence again, and length normalisation then prefers the repeat.
+   * Its own pass, not the prompt's: activations are quantised per tensor, and one pass over
+   * prompt and draft together made greedy text worse (ko quick clips, 131 -> 141 errors).
+   */
+  private async checkDraft(
+    draft: string, lastRow: Float32Array, cache: KvCache, sampleLen: number, opts: WhisperOptions, bias: KeywordBias | undefined,
+  ): Promise<DraftHead | undefined> {
+    const text = draft.trim();
+    if (text === '') return undefined;
+    const spaced = this.encode(' ' + text);
+    const bare = this.encode(text);
+    const pick = (lastRow[bare[0]] ?? -Infinity) > (lastRow[spaced[0]] ?? -Infinity) ? bare : spaced;
+    const hold = opts.beamSize > 1 ? DRAFT_HOLD : 0;
+    const ids = pick.slice(0, Math.max(0, Math.min(sampleLen - 1, pick.length - hold)));
+    if (ids.length === 0) return undefined;
+    await opts.turn?.();
+    const ext = await this.runner.extend(ids, cache);
+    const V = this.m.vocabSize;
+    // Row i is the distribution before ids[i]: the prompt's last row, then the pass's rows.
+    const rows = new Float32Array(ids.length * V);
+    rows.set(lastRow);
+    rows.set(ext.logits.subarray(0, (ids.length - 1) * V), V);
+    const start = acceptDraft(this.rules, this.m.tokens.eot, rows, V, ids, bias, opts.beamSize > 1 ? DRAFT_MARGIN : 0);
+    const m = start.tokens.length;
+    if (m === 0) return undefined;
+    return { start, cache: this.runner.truncate(ext.cache, cache.length + m), row: ext.logits.slice((m - 1) * V, m * V) };
+  }
+
   private async decodeWithFallback(
-    lastRow: Float32Array, cache: import('./decoder-runner.js').KvCache, noSpeechProb: number,
+    lastRow: Float32Array, cache: KvCache, noSpeechProb: number,
     sampleLen: number, timestamps: boolean, opts: WhisperOptions, rng: () => number, bias: KeywordBias | undefined,
+    head?: DraftHead,
   ): Promise<WindowResult> {
     const temps = opts.temperatureFallback ? TEMPERATURES : [0];
     const all: WindowResult[] = [];
@@ -204,7 +290,10 @@ export class WhisperTranscriber {
         timestamps, rng, signal: opts.signal, turn: opts.turn, bias,
       };
       const { eot, timestampBegin } = this.m.tokens;
-      const r = temperature === 0
+      // A draft only starts the deterministic search: fallback means that path went wrong.
+      const r = temperature === 0 && head !== undefined
+        ? await beamSearch(this.runner, this.rules, eot, timestampBegin, head.row.slice(), head.cache, { ...searchOpts, start: head.start })
+        : temperature === 0
         ? await beamSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts)
         : await sampleSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts);
       const text = this.decodeText(r.tokens);
