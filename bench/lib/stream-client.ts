@@ -93,3 +93,25 @@ export function toPcm16(pcm: Float32Array): Buffer {
   for (let i = 0; i < pcm.length; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm[i] * 32767))), i * 2);
   return out;
 }
+
+/**
+ * The clip cut `keepS` after its last loud 20 ms frame (within 35 dB of the loudest): an `epFlag`
+ * sent right as the speaker stops, with no trailing silence for the server to decode during.
+ * Also returns the silence that was cut, seconds.
+ */
+export function cutAfterSpeech(pcm: Float32Array, keepS = 0.1, sampleRate = 16000): { pcm: Float32Array; cutS: number } {
+  const frame = Math.round(sampleRate * 0.02);
+  const frames = Math.floor(pcm.length / frame);
+  const db = new Float64Array(frames);
+  let loudest = -Infinity;
+  for (let f = 0; f < frames; f++) {
+    let e = 0;
+    for (let i = f * frame; i < (f + 1) * frame; i++) e += pcm[i] * pcm[i];
+    db[f] = 10 * Math.log10(e / frame + 1e-12);
+    loudest = Math.max(loudest, db[f]);
+  }
+  let last = frames - 1;
+  while (last > 0 && db[last] < loudest - 35) last--;
+  const end = Math.min(pcm.length, (last + 1) * frame + Math.round(keepS * sampleRate));
+  return { pcm: pcm.subarray(0, end), cutS: (pcm.length - end) / sampleRate };
+}

@@ -53,6 +53,8 @@ interface Utterance {
   decodedTo: number;
   /** End (in pcm samples) of the last window VAD did not call silence. */
   lastSpeechEnd: number;
+  /** The engine's text of the last partial (before keyword correction): the next partial's draft. */
+  partialText?: string;
 }
 
 /** A final-quality decode started when a pause began, used if the utterance indeed ends there. */
@@ -278,10 +280,17 @@ export class StreamSession {
         boost: this.boost,
         beamSize: 1,
         temperatureFallback: false,
+        shortContext: true,
+        // The audio only grew since the last partial: the decoder checks that text in one pass
+        // and writes only what follows (greedy output is unchanged; see acceptDraft).
+        draft: u.partialText,
         priority: 'partial',
         signal: abort.signal,
       })
-      .then((t) => correctTranscript(t, this.corrector))
+      .then((t) => {
+        utt.partialText = t.text;
+        return correctTranscript(t, this.corrector);
+      })
       .then(
         (t) => {
           this.partialCostMs = performance.now() - started;
@@ -328,6 +337,7 @@ export class StreamSession {
         boost: this.boost,
         beamSize: this.o.finalBeamSize,
         wordTimestamps: true,
+        shortContext: true,
         priority: 'stream',
         signal,
       })
