@@ -1,0 +1,86 @@
+/**
+ * One stream session, fed directly (no transport): every end-point path and keyword boosting,
+ * with the real engine (greedy), Silero VAD and audio.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { decodeFile } from '../../src/media/decode.js';
+import type { SpeechEngine } from '../../src/speech/engine.js';
+import { SileroVad } from '../../src/speech/vad.js';
+import { StreamSession } from '../../src/stream/session.js';
+import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
+import { normalizeEnglish, testEngine } from '../helpers/server.js';
+
+let engine: SpeechEngine;
+let vad: SileroVad;
+let jfk: Buffer;
+
+before(async () => {
+  engine = testEngine();
+  vad = await SileroVad.load(join(modelsDir(), 'silero-vad'));
+  const pcm = (await decodeFile(join(testdataDir(), 'en/jfk.flac'))).pcm;
+  jfk = Buffer.alloc(pcm.length * 2);
+  for (let i = 0; i < pcm.length; i++) jfk.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm[i] * 32767))), i * 2);
+});
+after(async () => {
+  await engine?.close();
+});
+
+type Final = { text: string; epdType: string; startTimestamp: number; endTimestamp: number; alignInfos: Array<{ word: string }> };
+
+function session(config: unknown, unvoiceMs?: number): { s: StreamSession; finals: Final[] } {
+  const finals: Final[] = [];
+  const s = new StreamSession({
+    engine, vad, domainLanguage: 'en', logger: pino({ level: 'silent' }), unvoiceMs, finalBeamSize: 1,
+    send: (c) => {
+      const t = c.transcription as (Final & { epFlag: boolean }) | undefined;
+      if (t?.epFlag === true) finals.push(t);
+    },
+  });
+  assert.ok(s.config(JSON.stringify(config)));
+  return { s, finals };
+}
+
+function feed(s: StreamSession, pcm: Buffer): void {
+  for (let i = 0; i < pcm.length; i += 3200) s.data(pcm.subarray(i, i + 3200), '');
+}
+
+describe('stream end-points', () => {
+  it('gap: a pause of gapThreshold ends an utterance', async () => {
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 300 } });
+    feed(s, jfk);
+    await s.end();
+    assert.ok(finals.filter((f) => f.epdType === 'gap').length >= 2, JSON.stringify(finals.map((f) => [f.epdType, f.text])));
+    assert.match(normalizeEnglish(finals.map((f) => f.text).join(' ')), /not what your country can do for you/);
+  });
+
+  it('durationThreshold: an utterance is cut once it is that long', async () => {
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 5000, durationThreshold: 3000 } });
+    feed(s, jfk);
+    await s.end();
+    const cut = finals.filter((f) => f.epdType === 'durationThreshold');
+    assert.ok(cut.length >= 2, JSON.stringify(finals.map((f) => [f.epdType, f.text])));
+    for (const f of cut) assert.ok(f.endTimestamp - f.startTimestamp <= 3100, `${f.startTimestamp}-${f.endTimestamp}`);
+  });
+
+  it('unvoice: no request for unvoiceMs flushes the open utterance', async () => {
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 5000 } }, 400);
+    feed(s, jfk.subarray(0, 16000 * 2 * 4));
+    const deadline = Date.now() + 60_000;
+    while (finals.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(finals[0]?.epdType, 'unvoice', JSON.stringify(finals));
+    assert.match(normalizeEnglish(finals[0].text), /fellow americans/);
+    s.close();
+  });
+
+  it('keywordBoosting applies to the stream: a keyword a letter off the heard word replaces it in text and words', async () => {
+    const { s, finals } = session({ transcription: { language: 'en' }, keywordBoosting: { boostings: [{ words: 'Amerikans', weight: 1 }] } });
+    feed(s, jfk.subarray(0, 16000 * 2 * 4));
+    await s.end();
+    const text = finals.map((f) => f.text).join(' ');
+    assert.match(text, /Amerikans/, text);
+    assert.ok(finals.some((f) => f.alignInfos.some((w) => /Amerikans/.test(w.word))), JSON.stringify(finals));
+  });
+});
