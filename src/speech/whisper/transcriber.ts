@@ -47,7 +47,7 @@ const BIAS_CACHE_SIZE = 8;
  */
 const SHORT_CONTEXT = { marginS: 1, roundS: 1, minS: 0 };
 /**
- * Beam search with a draft (see draftTokens, acceptDraft): the margin a draft token must lead the
+ * Beam search with a draft (see checkDraft, acceptDraft): the margin a draft token must lead the
  * runner-up by, and the tokens at its end left to the search. Measured (ko quick clips, beam 2,
  * draft = greedy text of the first 80% of the audio; errors, ms per clip): no draft 117, 722;
  * margin 0 / hold 0: 170 (repeats), 553; 0 / 3: 121, 523; 0 / 6: 129, 544; 0.5 / 3: 125, 598;
