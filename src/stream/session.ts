@@ -17,6 +17,7 @@ import { correctTranscript, keywordCorrector, type KeywordCorrector } from '../t
 import { toSimplified } from '../transcript/chinese.js';
 import { forbiddenMatcher } from '../transcript/forbidden.js';
 import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
+import { countSyllables, endsSentence, periodAlignIndices, periodPositions } from './epd-text.js';
 
 const SR = 16000;
 const WINDOW = 512;
@@ -24,6 +25,12 @@ const SPEECH_ON = 0.5;
 const SPEECH_OFF = 0.35;
 /** Audio kept before the first speech window so the utterance's first syllable is not clipped. */
 const PREROLL_SAMPLES = Math.round(0.3 * SR);
+/**
+ * `usePeriodEpd`: a pause this long (or gapThreshold, if shorter) ends the utterance when its
+ * text so far ends a sentence. Shorter than a breath between clauses is not a sentence end even
+ * when Whisper closes the text with a period (it does so at the end of any audio it is given).
+ */
+const PERIOD_MIN_PAUSE_MS = 200;
 
 export type EpdType = 'gap' | 'endPoint' | 'durationThreshold' | 'period' | 'syllableThreshold' | 'unvoice';
 
@@ -55,6 +62,8 @@ interface Utterance {
   lastSpeechEnd: number;
   /** The engine's text of the last partial (before keyword correction): the next partial's draft. */
   partialText?: string;
+  /** A syllableThreshold cut is queued for this utterance. */
+  cutQueued?: boolean;
 }
 
 /** A final-quality decode started when a pause began, used if the utterance indeed ends there. */
@@ -63,6 +72,8 @@ interface Speculation {
   upTo: number;
   abort: AbortController;
   result: Promise<Transcript>;
+  /** The result, once it is there. */
+  settled?: Transcript;
 }
 
 export class StreamSession {
@@ -221,9 +232,16 @@ export class StreamSession {
           this.silenceSince = windowEnd - win.length;
           this.speculate();
         }
-        if (((windowEnd - this.silenceSince) / SR) * 1000 >= this.settings.epd.gapThresholdMs) {
+        const pauseMs = ((windowEnd - this.silenceSince) / SR) * 1000;
+        if (pauseMs >= this.settings.epd.gapThresholdMs) {
           this.inSpeech = false;
           await this.finalize('gap');
+          continue;
+        }
+        if (this.settings.epd.usePeriodEpd && pauseMs >= Math.min(PERIOD_MIN_PAUSE_MS, this.settings.epd.gapThresholdMs)
+          && this.speculation?.settled !== undefined && endsSentence(this.speculation.settled.text)) {
+          this.inSpeech = false;
+          await this.finalize('period');
           continue;
         }
       } else if (p >= SPEECH_OFF) {
@@ -289,6 +307,7 @@ export class StreamSession {
       })
       .then((t) => {
         utt.partialText = t.text;
+        this.maybeCutAtSyllables(utt, t.text);
         return correctTranscript(t, this.corrector);
       })
       .then(
@@ -308,6 +327,16 @@ export class StreamSession {
     this.partial = { abort, done };
   }
 
+  /** `syllableThreshold`: once the open utterance has said that many syllables, it ends there. */
+  private maybeCutAtSyllables(utt: Utterance, text: string): void {
+    const limit = this.settings.epd.syllableThreshold;
+    if (limit <= 0 || utt.cutQueued === true || this.utt !== utt || countSyllables(text) < limit) return;
+    utt.cutQueued = true;
+    this.enqueue(async () => {
+      if (this.utt === utt) await this.finalize('syllableThreshold');
+    });
+  }
+
   /**
    * A pause began: decode the utterance as it stands, at final quality, right away. If the pause
    * turns out to end the utterance (gap, epFlag), the final is ready or nearly so; if speech
@@ -321,8 +350,11 @@ export class StreamSession {
     this.partial = undefined;
     const abort = new AbortController();
     const result = this.finalDecode(u.pcm.slice(0, u.length), abort.signal);
-    result.catch(() => undefined);
-    this.speculation = { utt: u, upTo: u.length, abort, result };
+    const spec: Speculation = { utt: u, upTo: u.length, abort, result };
+    result.then((t) => {
+      spec.settled = t;
+    }, () => undefined);
+    this.speculation = spec;
   }
 
   private dropSpeculation(): void {
@@ -330,7 +362,8 @@ export class StreamSession {
     this.speculation = undefined;
   }
 
-  private finalDecode(pcm: Float32Array, signal?: AbortSignal): Promise<Transcript> {
+  /** `draft`: see TranscribeOptions.draft; only where latency is worth a little accuracy. */
+  private finalDecode(pcm: Float32Array, signal?: AbortSignal, draft?: string): Promise<Transcript> {
     return this.o.engine
       .transcribe(pcm, {
         language: this.settings.language,
@@ -338,6 +371,7 @@ export class StreamSession {
         beamSize: this.o.finalBeamSize,
         wordTimestamps: true,
         shortContext: true,
+        draft,
         priority: 'stream',
         signal,
       })
@@ -361,7 +395,9 @@ export class StreamSession {
       } else {
         spec?.abort.abort(new Error('superseded'));
       }
-      transcript ??= await this.finalDecode(u.pcm.subarray(0, u.length));
+      // No decode ready (epFlag or a cut while the speaker talks): the client waits for this one,
+      // so it starts from the last partial's text.
+      transcript ??= await this.finalDecode(u.pcm.subarray(0, u.length), undefined, u.partialText);
     }
     if (this.closed) return;
     const text = transcript === undefined ? '' : this.postprocess(transcript.text);
@@ -395,6 +431,7 @@ export class StreamSession {
         end: ms(startSample) + Math.round(w.end * 1000),
         confidence: Math.round(w.probability * 1000) / 1000,
       }));
+    const periods = periodPositions(text);
     const lp = transcript?.segments.map((s) => s.avgLogProb) ?? [];
     const confidence = alignInfos.length > 0
       ? alignInfos.reduce((a, w) => a + w.confidence, 0) / alignInfos.length
@@ -405,8 +442,8 @@ export class StreamSession {
       transcription: {
         text,
         position: this.transcriptLength,
-        periodPositions: [],
-        periodAlignIndices: [],
+        periodPositions: periods,
+        periodAlignIndices: final ? periodAlignIndices(text, alignInfos.map((w) => w.word), periods) : [],
         epFlag: final,
         seqId: seqId ?? this.seqId,
         epdType,

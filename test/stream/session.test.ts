@@ -47,6 +47,17 @@ function feed(s: StreamSession, pcm: Buffer): void {
   for (let i = 0; i < pcm.length; i += 3200) s.data(pcm.subarray(i, i + 3200), '');
 }
 
+/**
+ * 100 ms chunks every `everyMs` (100: real time): end-points that depend on a decode finishing
+ * while the audio goes on (partials, the decode that starts a pause) need the audio to take time.
+ */
+async function feedPaced(s: StreamSession, pcm: Buffer, everyMs: number): Promise<void> {
+  for (let i = 0; i < pcm.length; i += 3200) {
+    s.data(pcm.subarray(i, i + 3200), '');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 describe('stream end-points', () => {
   it('gap: a pause of gapThreshold ends an utterance', async () => {
     const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 300 } });
@@ -83,4 +94,30 @@ describe('stream end-points', () => {
     assert.match(text, /Amerikans/, text);
     assert.ok(finals.some((f) => f.alignInfos.some((w) => /Amerikans/.test(w.word))), JSON.stringify(finals));
   });
+
+  it('period: with usePeriodEpd a short pause after a sentence ends the utterance; periodPositions point at the marks', async () => {
+    const pcm = (await decodeFile(join(testdataDir(), 'en/sppas_ENG_M15_ENG_T02.flac'))).pcm;
+    const pcm16 = Buffer.alloc(pcm.length * 2);
+    for (let i = 0; i < pcm.length; i++) pcm16.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm[i] * 32767))), i * 2);
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 3000, usePeriodEpd: true } });
+    await feedPaced(s, pcm16, 100);
+    await s.end();
+    const byPeriod = finals.filter((f) => f.epdType === 'period');
+    assert.ok(byPeriod.length >= 1, JSON.stringify(finals.map((f) => [f.epdType, f.text])));
+    for (const f of finals as Array<Final & { periodPositions: number[]; periodAlignIndices: number[] }>) {
+      assert.deepEqual(f.periodPositions.map((p) => f.text[p]).filter((c) => !'.?!'.includes(c)), []);
+      assert.equal(f.periodAlignIndices.length, f.periodPositions.length);
+      for (const i of f.periodAlignIndices) assert.ok(i >= 0 && i < f.alignInfos.length);
+    }
+    for (const f of byPeriod) assert.match(f.text, /[.?!]["']?$/);
+  });
+
+  it('syllableThreshold: an utterance ends once it has said that many syllables', async () => {
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 5000, syllableThreshold: 8 } });
+    await feedPaced(s, jfk, 50);
+    await s.end();
+    assert.ok(finals.some((f) => f.epdType === 'syllableThreshold'), JSON.stringify(finals.map((f) => [f.epdType, f.text])));
+    assert.match(normalizeEnglish(finals.map((f) => f.text).join(' ')), /what your country can do for you/);
+  });
 });
+
