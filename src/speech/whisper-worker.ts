@@ -31,7 +31,7 @@ try {
   let short: ShortEncoder | undefined;
   let shortNote = '';
   try {
-    short = await loadShortEncoder(init.modelDir, init.threads, { nMels: model.nMels });
+    short = await loadShortEncoder(init.modelDir, init.threads, { nMels: model.nMels, precomputeSilence: false });
   } catch (err) {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }

@@ -93,7 +93,9 @@ export class WhisperTranscriber {
     this.mel = new LogMelExtractor(model.nMels);
     this.runner = new DecoderRunner(model);
     this.rules = new LogitRules(model);
-    this.paddedCross = short === undefined ? undefined : new PaddedCross(this.runner, () => short.silence(model.nMels));
+    // The padding comes from the full-window encoder: run on the short session, a 30 s input would
+    // grow that session's arena to full-window size for good (~100 MB more resident).
+    this.paddedCross = short === undefined ? undefined : new PaddedCross(this.runner, () => this.encodeWindow(this.mel.extract(new Float32Array(0))));
   }
 
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
@@ -145,9 +147,7 @@ export class WhisperTranscriber {
           await opts.turn?.();
           pre = await this.runner.prefillCross(prefix, padded.cross);
         } else {
-          const encoderOut = (await this.m.encoder.run({
-            input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]),
-          })).last_hidden_state;
+          const encoderOut = await this.encodeWindow(features);
           await opts.turn?.();
           pre = await this.runner.prefill(prefix, encoderOut);
         }
@@ -240,6 +240,11 @@ export class WhisperTranscriber {
 
   private decodeText(tokens: number[]): string {
     return this.m.tokenizer.decode(this.textTokens(tokens), { skip_special_tokens: true });
+  }
+
+  /** The full encoder on one 30 s window's log-mel: [1, 1500, d_model]. */
+  private async encodeWindow(features: Float32Array): Promise<ort.Tensor> {
+    return (await this.m.encoder.run({ input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]) })).last_hidden_state;
   }
 
   /**
