@@ -72,8 +72,6 @@ export class LogitRules {
   private readonly m: WhisperModel;
   private readonly suppress: Int32Array;
 
-  /** How many best tokens `apply` keeps for `top()` (beam search asks for beam + 1). */
-  private topCount = 0;
   private topIds = new Int32Array(0);
   private topVals = new Float32Array(0);
   private topFound = 0;
@@ -83,28 +81,22 @@ export class LogitRules {
     this.suppress = Int32Array.from(model.suppressTokens.filter((t) => t >= 0 && t < model.vocabSize));
   }
 
-  keepTop(k: number): void {
-    this.topCount = k;
-    if (this.topIds.length < k) {
-      this.topIds = new Int32Array(k);
-      this.topVals = new Float32Array(k);
-    }
-  }
-
   /**
    * Applies the rules to one row of logits in place (suppressed tokens become -Infinity) and
    * returns the row's log-sum-exp, so that log p(t) = row[t] - result. No arrays are allocated:
    * this runs for every beam at every step.
-   * `seq` is what this sequence sampled so far in the window.
+   * `seq` is what this sequence sampled so far in the window. `top`: how many best tokens to keep
+   * for `top()` (beam search asks for 2 x beam). A parameter, not a setting: searches of several
+   * requests interleave in one inference process (RunGate), each between two model runs.
    */
-  apply(row: Float32Array, seq: number[], timestamps: boolean): number {
+  apply(row: Float32Array, seq: number[], timestamps: boolean, top = 0): number {
     const { eot, noTimestamps, timestampBegin } = this.m.tokens;
     const V = row.length;
     if (seq.length === 0) for (const t of this.m.beginSuppressTokens) if (t < V) row[t] = -Infinity;
     for (let i = 0; i < this.suppress.length; i++) row[this.suppress[i]] = -Infinity;
     if (!timestamps) {
       row.fill(-Infinity, timestampBegin);
-      return this.lseAndTop(row);
+      return this.lseAndTop(row, top);
     }
     row[noTimestamps] = -Infinity;
     const n = seq.length;
@@ -131,16 +123,19 @@ export class LogitRules {
     let maxText = -Infinity;
     for (let t = 0; t < timestampBegin; t++) if (row[t] > maxText) maxText = row[t];
     if (tsLse > maxText) row.fill(-Infinity, 0, timestampBegin);
-    return this.lseAndTop(row);
+    return this.lseAndTop(row, top);
   }
 
   /**
-   * log Σ exp(row) and the `topCount` best token ids, in one pass over the vocabulary (online
+   * log Σ exp(row) and the `k` best token ids, in one pass over the vocabulary (online
    * log-sum-exp: the running sum is rescaled on the rare new maximum). Three separate passes
    * (max, sum, top-k) cost a fifth of every beam step.
    */
-  private lseAndTop(row: Float32Array): number {
-    const k = this.topCount;
+  private lseAndTop(row: Float32Array, k: number): number {
+    if (this.topIds.length < k) {
+      this.topIds = new Int32Array(k);
+      this.topVals = new Float32Array(k);
+    }
     const ids = this.topIds;
     const vals = this.topVals;
     let n = 0;
@@ -171,7 +166,7 @@ export class LogitRules {
     return max === -Infinity ? -Infinity : max + Math.log(sum);
   }
 
-  /** The best token ids of the row given to the last `apply`, best first (see `topCount`). */
+  /** The best token ids of the row given to the last `apply`, best first (as many as it was asked to keep). */
   top(): number[] {
     return Array.from(this.topIds.subarray(0, this.topFound));
   }
@@ -293,11 +288,10 @@ export function acceptDraft(
   rules: LogitRules, eot: number, rows: Float32Array, V: number, draft: readonly number[],
   bias: KeywordBias | undefined, margin: number,
 ): SearchStart {
-  rules.keepTop(2);
   let beam: Beam = { tokens: [], logprobs: [], score: 0, bonus: 0, bias: bias?.start };
   for (let i = 0; i < draft.length && (i + 1) * V <= rows.length; i++) {
     const row = rows.slice(i * V, (i + 1) * V);
-    const lse = rules.apply(row, beam.tokens, false);
+    const lse = rules.apply(row, beam.tokens, false, 2);
     const cands: Candidate[] = [];
     expand(row, lse, rules, beam, 0, eot, bias, cands);
     cands.sort((a, b) => b.score - a.score);
@@ -326,7 +320,6 @@ export async function beamSearch(
   // en 45 -> 45, ja 77 -> 76, ko 109 -> 107, zh 90 -> 90; the changed clips mostly move to
   // faster-whisper's text.
   const C = 2 * B;
-  rules.keepTop(C);
   const select = (cands: Candidate[], from: (c: Candidate) => Beam): { beams: Beam[]; sources: number[] } => {
     cands.sort((a, b) => b.score - a.score);
     const out: { beam: Beam; source: number; score: number }[] = [];
@@ -351,7 +344,7 @@ export async function beamSearch(
   };
   // The first step is shared by every beam: expand from the single prompt distribution.
   const root: Beam = opts.start ?? { tokens: [], logprobs: [], score: 0, bonus: 0, bias: bias?.start };
-  const lse0 = rules.apply(firstLogits, root.tokens, opts.timestamps);
+  const lse0 = rules.apply(firstLogits, root.tokens, opts.timestamps, C);
   const first: Candidate[] = [];
   expand(firstLogits, lse0, rules, root, 0, eot, bias, first);
   let beams = select(first, () => root).beams;
@@ -364,7 +357,7 @@ export async function beamSearch(
     const cands: Candidate[] = [];
     for (let r = 0; r < beams.length; r++) {
       const row = logits.subarray(r * V, (r + 1) * V);
-      const lse = rules.apply(row, beams[r].tokens, opts.timestamps);
+      const lse = rules.apply(row, beams[r].tokens, opts.timestamps, C);
       expand(row, lse, rules, beams[r], r, eot, bias, cands);
     }
     const prev = beams;
@@ -396,7 +389,6 @@ export async function sampleSearch(
 ): Promise<SearchResult> {
   const n = Math.max(1, opts.bestOf);
   const bias = opts.bias;
-  rules.keepTop(0);
   const seqs: number[][] = Array.from({ length: n }, () => []);
   const logprobs: number[][] = Array.from({ length: n }, () => []);
   const scores = new Array<number>(n).fill(0);

@@ -46,3 +46,20 @@ test('a draft only saves work: right, partial or wrong drafts give the undrafted
     }
   }
 });
+
+test('searches of two requests interleaved step by step give what each gives alone', async () => {
+  // The worker's RunGate lets a more urgent request run its next model step between two of
+  // another's: nothing one search sets may leak into the other.
+  const { pcm: ko } = await decodeFile(join(testdataDir(), 'ko/etts_ada00002.flac'));
+  const beam5 = { ...greedy, language: 'ko', beamSize: 5 };
+  const alone = await transcriber.transcribe(ko, beam5);
+  const aloneGreedy = await transcriber.transcribe(pcm, greedy);
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+  const [mixed, mixedGreedy] = await Promise.all([
+    transcriber.transcribe(ko, { ...beam5, turn }),
+    transcriber.transcribe(pcm, { ...greedy, turn }),
+  ]);
+  assert.equal(mixed.text, alone.text);
+  assert.equal(mixedGreedy.text, aloneGreedy.text);
+  assert.deepEqual(mixed.segments.map((s) => s.avgLogProb), alone.segments.map((s) => s.avgLogProb));
+});
