@@ -364,8 +364,6 @@ export interface ShortEncoder {
    * Whisper repeats itself far less than on a bare truncated context (bench/short-encoder.ts).
    */
   encodePadded(mel: Float32Array, frames: number): Promise<ort.Tensor>;
-  /** The encoder output of a silent 30 s window, [1, 1500, d_model]: encodePadded's padding. */
-  silence(nMels: number): Promise<ort.Tensor>;
 }
 
 export interface ShortEncoderOptions {
@@ -424,7 +422,6 @@ export async function loadShortEncoder(modelDir: string, threads: number, opts: 
     info,
     maxFrames,
     encode,
-    silence: silentTail,
     async encodePadded(mel: Float32Array, frames: number): Promise<ort.Tensor> {
       const head = await encode(mel, frames);
       const tail = await silentTail(mel.length / WINDOW_FRAMES);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { decodeFile } from '../../../src/media/decode.js';
-import { LogMelExtractor } from '../../../src/speech/whisper/features.js';
+import ort from 'onnxruntime-node';
+import { LogMelExtractor, WINDOW_FRAMES } from '../../../src/speech/whisper/features.js';
 import { loadWhisperModel } from '../../../src/speech/whisper/model.js';
 import { DecoderRunner } from '../../../src/speech/whisper/decoder-runner.js';
 import { PaddedCross } from '../../../src/speech/whisper/padded-cross.js';
@@ -33,7 +34,11 @@ test('padded cross K/V: close to projecting the padded encoder output whole; a r
     const whole = await runner.crossKv(await short.encodePadded(shortMel, contextFrames(shortPcm.length, policy)));
     const head = await short.encode(shortMel, contextFrames(shortPcm.length, policy));
 
-    const pc = new PaddedCross(runner, () => short.silence(model.nMels), 1);
+    // As the transcriber does: the padding from the full-window encoder.
+    const silence = async () => (await model.encoder.run({
+      input_features: new ort.Tensor('float32', mel.extract(new Float32Array(0)), [1, model.nMels, WINDOW_FRAMES]),
+    })).last_hidden_state;
+    const pc = new PaddedCross(runner, silence, 1);
     const fresh = await pc.acquire(head);
     assert.equal(fresh.cross.length, whole.length);
     fresh.cross.forEach((t, i) => {
