@@ -36,7 +36,7 @@ import { finishRun, machineInfo, type Check, type Status } from './lib/output.js
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 import type { SpeechEngine } from '../src/speech/engine.js';
-import type { SileroVad } from '../src/speech/vad.js';
+import type { SileroVad } from '../src/speech/vad/silero.js';
 import type { LongformSegment } from '../src/transcript/segments.js';
 
 export const LONGFORM_TARGETS = {

@@ -7,11 +7,11 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createJobSystem } from './jobs/index.js';
-import { sharedVadLoader } from './speech/vad.js';
+import { sharedVadLoader } from './speech/vad/silero.js';
 import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
 import { StreamSlots } from './stream/stream-slots.js';
 import { buildServer } from './server.js';
-import { DomainBoostings } from './api/domain-boostings.js';
+import { DomainBoostings } from './domains/boostings.js';
 import { createEngine } from './speech/index.js';
 
 export async function main(): Promise<void> {

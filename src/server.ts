@@ -3,9 +3,9 @@
  * tests build the same server main() runs.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { adminBoostingsRoutes } from './api/admin-boostings.js';
+import { adminBoostingsRoutes } from './api/admin/boostings.js';
 import { clovaLongformRoutes } from './api/clova/longform.js';
-import { DomainBoostings } from './api/domain-boostings.js';
+import { DomainBoostings } from './domains/boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
@@ -13,7 +13,7 @@ import type { Config } from './config.js';
 import type { JobSystem } from './jobs/index.js';
 import type { Logger } from './logger.js';
 import type { SpeechEngine } from './speech/engine.js';
-import type { SileroVad } from './speech/vad.js';
+import type { SileroVad } from './speech/vad/silero.js';
 import type { StreamSlots } from './stream/stream-slots.js';
 import { streamWebSocketRoutes } from './stream/websocket.js';
 

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { decodeFile, probeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
-import { SileroVad } from '../../src/speech/vad.js';
+import { SileroVad } from '../../src/speech/vad/silero.js';
 import { recognizeMedia } from '../../src/jobs/recognize.js';
 import type { LongformSegment } from '../../src/transcript/segments.js';
 import { since } from './stats.js';

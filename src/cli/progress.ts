@@ -3,7 +3,7 @@
  * so logs and CI output stay readable and free of control characters.
  */
 import cliProgress from 'cli-progress';
-import type { FileResult, PullProgress, Verification } from '../speech/download.js';
+import type { FileResult, PullProgress, Verification } from '../speech/models/download.js';
 
 export interface PullReporter {
   progress(p: PullProgress): void;

@@ -7,8 +7,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DownloadError, pullModel } from '../speech/download.js';
-import { defaultModelsDir, getModel, listModels, statusOf, UnknownModelError, type ModelInfo } from '../speech/models.js';
+import { DownloadError, pullModel } from '../speech/models/download.js';
+import { defaultModelsDir, getModel, listModels, statusOf, UnknownModelError, type ModelInfo } from '../speech/models/registry.js';
 import { createReporter, formatBytes } from './progress.js';
 
 const HELP = `Usage: sori <command> [options]

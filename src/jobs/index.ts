@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
-import type { SileroVad } from '../speech/vad.js';
+import type { SileroVad } from '../speech/vad/silero.js';
 import { DeliveryWorker } from './deliveries.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';

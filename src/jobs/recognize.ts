@@ -9,8 +9,8 @@
 import { streamPcm, PCM_SAMPLE_RATE } from '../media/pcm-stream.js';
 import { denoiseArgs } from '../media/denoise.js';
 import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
-import type { SileroVad } from '../speech/vad.js';
-import { VadWindower, type SpeechWindow } from '../speech/vad-windows.js';
+import type { SileroVad } from '../speech/vad/silero.js';
+import { VadWindower, type SpeechWindow } from '../speech/vad/windows.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
 import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
 import { maskSegment } from '../transcript/forbidden.js';

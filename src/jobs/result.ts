@@ -2,7 +2,7 @@
  * The bodies a long-form job answers with (spec section 2, "The result"): the finished result,
  * the in-progress status, and the failure. One shape everywhere: sync response, GET, callback.
  */
-import { engineLanguage, shortLang, type LongformParams } from '../api/clova/longform-params.js';
+import { engineLanguage, shortLang, type LongformParams } from '../clova/longform-params.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { round4 } from '../transcript/segments.js';
 import type { JobRecord } from './store.js';

@@ -11,9 +11,9 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
-import type { SileroVad } from '../speech/vad.js';
-import { bearerToken, DomainAuthenticator } from '../api/clova/auth.js';
-import type { DomainBoostings } from '../api/domain-boostings.js';
+import type { SileroVad } from '../speech/vad/silero.js';
+import { bearerToken, DomainAuthenticator } from '../domains/auth.js';
+import type { DomainBoostings } from '../domains/boostings.js';
 import { StreamSession } from './session.js';
 import { StreamSlots, tooManyStreamsMessage } from './stream-slots.js';
 

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Language } from '../config.js';
 import type { KeywordBoost, SpeechEngine, Transcript } from '../speech/engine.js';
-import type { SileroVad, VadStream } from '../speech/vad.js';
+import type { SileroVad, VadStream } from '../speech/vad/silero.js';
 import { correctTranscript, keywordCorrector, type KeywordCorrector } from '../transcript/boosting.js';
 import { toSimplified } from '../transcript/chinese.js';
 import { forbiddenMatcher } from '../transcript/forbidden.js';

@@ -16,9 +16,9 @@ import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
-import type { SileroVad } from '../speech/vad.js';
-import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../api/clova/auth.js';
-import type { DomainBoostings } from '../api/domain-boostings.js';
+import type { SileroVad } from '../speech/vad/silero.js';
+import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../domains/auth.js';
+import type { DomainBoostings } from '../domains/boostings.js';
 import { StreamSession } from './session.js';
 import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
 

@@ -4,7 +4,7 @@
  * from cross-attention), with words as [start, end, text] in integer ms from the media start.
  */
 import type { Transcript, WordTiming } from '../speech/engine.js';
-import type { SpeechSegment } from '../speech/vad.js';
+import type { SpeechSegment } from '../speech/vad/silero.js';
 
 export type ClovaWord = [number, number, string];
 

@@ -7,7 +7,7 @@ import type { Config, DomainConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
-import { sharedVadLoader } from '../../src/speech/vad.js';
+import { sharedVadLoader } from '../../src/speech/vad/silero.js';
 import { StreamSlots } from '../../src/stream/stream-slots.js';
 import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
 import { createEngine } from '../../src/speech/index.js';
@@ -42,7 +42,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     server: { host: '127.0.0.1', port: 0, grpcPort: 0 },
     dataDir: '/nonexistent/sori-test-data',
     models: { dir: modelsDir(), asr: 'whisper-base' },
-    engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1 },
+    engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2 },
     logLevel: 'info',
     domains,
     longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },

@@ -20,10 +20,10 @@ import { statusBody } from '../../jobs/result.js';
 import { sendResult } from './subtitle-response.js';
 import { mediaPath, type JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
-import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
-import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from './longform-errors.js';
-import { parseLongformParams, type LongformParams } from './longform-params.js';
-import type { DomainBoostings } from '../domain-boostings.js';
+import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
+import { parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
+import type { DomainBoostings } from '../../domains/boostings.js';
 
 export interface LongformRouteOptions {
   domains: readonly DomainConfig[];

@@ -23,9 +23,9 @@ import { EngineBusyError, EngineFailedError, type SpeechEngine } from '../../spe
 import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
-import { API_KEY_HEADER, DomainAuthenticator } from './auth.js';
-import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from './errors.js';
-import { parseShortQuery, type ShortQuery } from './short-query.js';
+import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
+import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
 
 export const SHORT_PATH = '/recog/v1/stt';
 

@@ -6,7 +6,8 @@
  * audio (a quarter of that at the default 2 s step), against 230 MB per hour for the PCM itself.
  */
 import { EMBEDDING_DIM, partials, quantize, speakerAudio, type PartialBatch } from './embedding.js';
-import type { ModelRunner } from './inference.js';
+import type { ModelRunner } from './protocol.js';
+import type { WindowResult } from './types.js';
 import {
   FRAME_STEP_SAMPLES, LOCAL_SPEAKERS, SAMPLE_RATE, WINDOW_SAMPLES, decodePowerset, runsLength, speakerRuns, stepFrames,
 } from './segmentation.js';
@@ -29,13 +30,6 @@ export interface AnalysisParams {
    * overlap by far more than a step, so the same speech would otherwise be embedded n times over.
    */
   embedEvery: number;
-}
-
-export interface WindowResult {
-  /** Frame runs [start, end) of each local speaker, relative to the window. */
-  runs: Uint16Array[];
-  /** Each local speaker's embedding, or null when it spoke too little to embed. */
-  embeddings: (Int8Array | null)[];
 }
 
 export class WindowAnalyzer {

@@ -10,13 +10,14 @@
  *   await diarizer.close();
  */
 import { join } from 'node:path';
-import { acquireWorker, type ModelRunner } from './inference.js';
+import { acquireWorker } from './inference.js';
+import type { ModelRunner } from './protocol.js';
 import { parseTuning, type DiarizerTuning, type DiarizerTuningInput } from './options.js';
 import { DiarizationSession } from './session.js';
 
 export { DiarizationSession } from './session.js';
-export { DiarizationWorkerError, diarizeHere, type ModelRunner } from './inference.js';
-export type { DiarizeJob } from './protocol.js';
+export { DiarizationWorkerError, diarizeHere } from './inference.js';
+export type { DiarizeJob, ModelRunner } from './protocol.js';
 export { DEFAULT_TUNING, MAX_SPEAKERS, type DiarizerTuning, type DiarizerTuningInput, type FinishOptions } from './options.js';
 export type { Turn } from './reconstruct.js';
 export { SAMPLE_RATE as DIARIZATION_SAMPLE_RATE } from './segmentation.js';

@@ -5,18 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import type { PartialBatch } from './embedding.js';
 import { diarizeWindows } from './pipeline.js';
-import type { DiarizeJob, FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import type { DiarizeJob, FromWorker, ModelRunner, ToWorker, WorkerInit } from './protocol.js';
 import type { Turn } from './reconstruct.js';
-
-/** The compute a session needs, off the caller's thread; tests and tools can substitute their own. */
-export interface ModelRunner {
-  /** Log-probabilities (FRAMES_PER_WINDOW x 7) of one WINDOW_SAMPLES-long window. */
-  segment(pcm: Float32Array): Promise<Float32Array>;
-  /** One unit-length embedding per batch of partials. */
-  embed(batches: PartialBatch[]): Promise<Float32Array[]>;
-  /** Clustering and reconstruction at the end of a session. */
-  diarize(job: DiarizeJob): Promise<Turn[]>;
-}
 
 /** Runs a job on the calling thread: for tools and tests with their own models. */
 export function diarizeHere(job: DiarizeJob): Promise<Turn[]> {

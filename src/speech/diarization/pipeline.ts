@@ -2,7 +2,7 @@
  * Clustering and reconstruction over analysed windows: the part of diarization that needs the
  * whole file, run once at the end.
  */
-import type { WindowResult } from './analysis.js';
+import type { WindowResult } from './types.js';
 import { assignWindow, centroids, clusterEmbeddings, type ClusteringParams, type SpeakerBounds } from './clustering.js';
 import { dequantize } from './embedding.js';
 import { assignMaxScore } from './hungarian.js';

@@ -1,5 +1,5 @@
 /** Messages between the main thread and the diarization inference worker. */
-import type { WindowResult } from './analysis.js';
+import type { WindowResult } from './types.js';
 import type { SpeakerBounds } from './clustering.js';
 import type { PartialBatch } from './embedding.js';
 import type { PipelineParams } from './pipeline.js';
@@ -37,3 +37,13 @@ export type FromWorker =
   | { type: 'embedded'; id: number; embeddings: Float32Array[] }
   | { type: 'diarized'; id: number; turns: Turn[] }
   | { type: 'error'; id: number; message: string };
+
+/** The compute a session needs, off the caller's thread; tests and tools can substitute their own. */
+export interface ModelRunner {
+  /** Log-probabilities (FRAMES_PER_WINDOW x 7) of one WINDOW_SAMPLES-long window. */
+  segment(pcm: Float32Array): Promise<Float32Array>;
+  /** One unit-length embedding per batch of partials. */
+  embed(batches: PartialBatch[]): Promise<Float32Array[]>;
+  /** Clustering and reconstruction at the end of a session. */
+  diarize(job: DiarizeJob): Promise<Turn[]>;
+}

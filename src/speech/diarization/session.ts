@@ -1,6 +1,6 @@
 /** One audio stream's diarization: push PCM as it is decoded, then finish() for the turns. */
 import { WindowAnalyzer } from './analysis.js';
-import type { ModelRunner } from './inference.js';
+import type { ModelRunner } from './protocol.js';
 import { parseFinishOptions, type DiarizerTuning, type FinishOptions } from './options.js';
 import type { Turn } from './reconstruct.js';
 import { SAMPLE_RATE } from './segmentation.js';

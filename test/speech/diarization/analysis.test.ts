@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WindowAnalyzer } from '../../../src/speech/diarization/analysis.js';
-import type { ModelRunner } from '../../../src/speech/diarization/inference.js';
+import type { ModelRunner } from '../../../src/speech/diarization/protocol.js';
 import { EMBEDDING_DIM, type PartialBatch } from '../../../src/speech/diarization/embedding.js';
 import { FRAMES_PER_WINDOW, SAMPLE_RATE } from '../../../src/speech/diarization/segmentation.js';
 

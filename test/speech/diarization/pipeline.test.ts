@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { coActiveFrames, stitchWindows } from '../../../src/speech/diarization/pipeline.js';
-import type { WindowResult } from '../../../src/speech/diarization/analysis.js';
+import type { WindowResult } from '../../../src/speech/diarization/types.js';
 
 const runs = (...r: number[]): Uint16Array => Uint16Array.from(r);
 const emb = new Int8Array(256);

@@ -1,5 +1,5 @@
-import type { Transcript } from './engine.js';
-import type { WhisperOptions } from './whisper/transcriber.js';
+import type { Transcript } from '../engine.js';
+import type { WhisperOptions } from './transcriber.js';
 
 /** Messages between the engine (main thread) and an inference worker thread. */
 export interface WorkerInit {

@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { applyMirror, getModel, isHubUrl, ModelInfoSchema, type ModelFile, type ModelInfo } from './models.js';
+import { applyMirror, getModel, isHubUrl, ModelInfoSchema, type ModelFile, type ModelInfo } from './registry.js';
 
 const MAX_REDIRECTS = 10;
 /** Restarts of one file (server ignored our Range, a resumed part turned out stale, ...). */

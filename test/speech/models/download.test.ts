@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { DownloadError, pullModel, type PullProgress } from '../../src/speech/download.js';
-import type { ModelInfo } from '../../src/speech/models.js';
+import { DownloadError, pullModel, type PullProgress } from '../../../src/speech/models/download.js';
+import type { ModelInfo } from '../../../src/speech/models/registry.js';
 
 const REPO = 'test-org/tiny-model';
 

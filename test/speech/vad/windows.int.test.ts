@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { decodeFile } from '../../src/media/decode.js';
-import { SileroVad } from '../../src/speech/vad.js';
-import { VadWindower, type SpeechWindow } from '../../src/speech/vad-windows.js';
-import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
+import { decodeFile } from '../../../src/media/decode.js';
+import { SileroVad } from '../../../src/speech/vad/silero.js';
+import { VadWindower, type SpeechWindow } from '../../../src/speech/vad/windows.js';
+import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
 const SR = 16000;
 let vad: SileroVad;

@@ -7,7 +7,7 @@
  * at a long pause, so that an utterance is rarely split across two windows. Silence between
  * windows is never sent to the engine.
  */
-import { DEFAULT_VAD_OPTIONS, speechSegments, VAD_SAMPLE_RATE, VAD_WINDOW, type SileroVad, type SpeechSegment, type VadStream, type VadOptions } from './vad.js';
+import { DEFAULT_VAD_OPTIONS, speechSegments, VAD_SAMPLE_RATE, VAD_WINDOW, type SileroVad, type SpeechSegment, type VadStream, type VadOptions } from './silero.js';
 
 export interface SpeechWindow {
   /** Absolute sample offsets from the start of the stream. */

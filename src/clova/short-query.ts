@@ -2,8 +2,8 @@
  * Query string of POST /recog/v1/stt (spec section 1), validated at the edge.
  */
 import { z } from 'zod';
-import type { Language } from '../../config.js';
-import { ClovaShortError } from './errors.js';
+import type { Language } from '../config.js';
+import { ClovaShortError } from './short-errors.js';
 
 /** CLOVA language names -> engine language codes. */
 const LANGUAGE_BY_NAME: Readonly<Record<string, Language>> = { kor: 'ko', eng: 'en', jpn: 'ja', chn: 'zh' };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PriorityScheduler } from '../../src/speech/scheduler.js';
-import { EngineBusyError } from '../../src/speech/engine.js';
+import { PriorityScheduler } from '../../../src/speech/whisper/scheduler.js';
+import { EngineBusyError } from '../../../src/speech/engine.js';
 
 /** A task that finishes when the test says so: the scheduler's order is what is under test. */
 function gate(): { promise: Promise<void>; open: () => void } {

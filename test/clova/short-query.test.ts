@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClovaShortError } from '../../../src/api/clova/errors.js';
-import { boostingKeywords, parseShortQuery } from '../../../src/api/clova/short-query.js';
+import { ClovaShortError } from '../../src/clova/short-errors.js';
+import { boostingKeywords, parseShortQuery } from '../../src/clova/short-query.js';
 
 function kindOf(query: unknown): string {
   try {

@@ -20,9 +20,9 @@ import {
   modelStatus,
   resolveModelDir,
   UnknownModelError,
-} from '../../src/speech/models.js';
+} from '../../../src/speech/models/registry.js';
 
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const SHARED = resolve(process.env.SORI_MODELS_DIR ?? join(REPO, '..', 'shared', 'models'));
 
 async function sha256(path: string): Promise<string> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LongformError } from '../../../src/api/clova/longform-errors.js';
-import { boostingKeywords, engineLanguage, parseLongformParams, shortLang } from '../../../src/api/clova/longform-params.js';
+import { LongformError } from '../../src/clova/longform-errors.js';
+import { boostingKeywords, engineLanguage, parseLongformParams, shortLang } from '../../src/clova/longform-params.js';
 
 function codeOf(fn: () => unknown): string {
   try {

@@ -1,10 +1,10 @@
 import ort from 'onnxruntime-node';
-import { loadWhisperModel } from './whisper/model.js';
-import { WhisperTranscriber } from './whisper/transcriber.js';
-import { loadShortEncoder, type ShortEncoder } from './whisper/short-encoder.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { loadWhisperModel } from './model.js';
+import { WhisperTranscriber } from './transcriber.js';
+import { loadShortEncoder, type ShortEncoder } from './short-encoder.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { RunGate } from './run-gate.js';
-import { PRIORITIES } from './engine.js';
+import { PRIORITIES } from '../engine.js';
 
 /**
  * Inference process: owns one copy of the Whisper sessions. Model runs are synchronous native

@@ -5,12 +5,12 @@ import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import {
   EngineFailedError, PRIORITIES, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
-} from './engine.js';
+} from '../engine.js';
 import { PriorityScheduler } from './scheduler.js';
-import { resolveModelDir, UnknownModelError } from './models.js';
-import { ENCODER_FILE, DECODER_FILE } from './whisper/model.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
-import { INFERENCE_NICE, lowerPriority } from '../process-priority.js';
+import { resolveModelDir, UnknownModelError } from '../models/registry.js';
+import { ENCODER_FILE, DECODER_FILE } from './model.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { INFERENCE_NICE, lowerPriority } from '../../process-priority.js';
 
 /** Raised to callers whose request was cancelled through their AbortSignal. */
 export class TranscriptionAbortedError extends Error {
@@ -135,7 +135,7 @@ class WorkerSlot {
 function spawnWorker(init: WorkerInit): ChildProcess {
   const self = import.meta.url;
   const ts = self.endsWith('.ts');
-  const entry = fileURLToPath(new URL(ts ? './whisper-worker.ts' : './whisper-worker.js', self));
+  const entry = fileURLToPath(new URL(ts ? './worker.ts' : './worker.js', self));
   return fork(entry, [], {
     // An absolute loader URL: the server's working directory need not be the repository.
     execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [],

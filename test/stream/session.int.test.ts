@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { decodeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
-import { SileroVad } from '../../src/speech/vad.js';
+import { SileroVad } from '../../src/speech/vad/silero.js';
 import { StreamSession } from '../../src/stream/session.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { normalizeEnglish, testEngine } from '../helpers/server.js';

@@ -2,7 +2,7 @@
  * CLOVA REST auth: the `X-CLOVASPEECH-API-KEY` header names a domain by its secret.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { DomainConfig } from '../../config.js';
+import type { DomainConfig } from '../config.js';
 
 export const API_KEY_HEADER = 'x-clovaspeech-api-key';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RunGate } from '../../src/speech/run-gate.js';
+import { RunGate } from '../../../src/speech/whisper/run-gate.js';
 
 test('a request waits for its turn while a more urgent one is in flight, then resumes', async () => {
   const gate = new RunGate(4);

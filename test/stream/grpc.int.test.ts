@@ -10,7 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import pino from 'pino';
 import { decodeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
-import { SileroVad } from '../../src/speech/vad.js';
+import { SileroVad } from '../../src/speech/vad/silero.js';
 import { NEST_PROTO, startGrpcServer, type GrpcServerHandle } from '../../src/stream/grpc.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { normalizeEnglish, testDomain, testEngine } from '../helpers/server.js';

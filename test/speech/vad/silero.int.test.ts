@@ -2,9 +2,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { SileroVad, speechSegments, DEFAULT_VAD_OPTIONS, VAD_SAMPLE_RATE } from '../../src/speech/vad.js';
-import { decodeFile } from '../../src/media/decode.js';
-import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
+import { SileroVad, speechSegments, DEFAULT_VAD_OPTIONS, VAD_SAMPLE_RATE } from '../../../src/speech/vad/silero.js';
+import { decodeFile } from '../../../src/media/decode.js';
+import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
 let vad: SileroVad;
 before(async () => {

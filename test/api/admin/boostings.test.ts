@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { adminBoostingsRoutes } from '../../src/api/admin-boostings.js';
-import { DOMAIN_BOOSTINGS_FILE, DomainBoostings } from '../../src/api/domain-boostings.js';
-import type { DomainConfig } from '../../src/config.js';
+import { adminBoostingsRoutes } from '../../../src/api/admin/boostings.js';
+import { DOMAIN_BOOSTINGS_FILE, DomainBoostings } from '../../../src/domains/boostings.js';
+import type { DomainConfig } from '../../../src/config.js';
 
 const limits = { shortMaxSeconds: 60, shortMaxBytes: 1 << 20, maxConcurrentStreams: 15 };
 const domains: DomainConfig[] = [

@@ -1,4 +1,4 @@
-import { EngineBusyError, PRIORITIES, type Priority } from './engine.js';
+import { EngineBusyError, PRIORITIES, type Priority } from '../engine.js';
 
 /**
  * Bounded queue in front of the inference workers. Each worker takes at most one request of each

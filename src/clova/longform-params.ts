@@ -4,7 +4,7 @@
  * strings, enum values in any case. What comes out is the fully defaulted set a job runs with.
  */
 import { z } from 'zod';
-import type { Language } from '../../config.js';
+import type { Language } from '../config.js';
 import { LongformError } from './longform-errors.js';
 
 export const LONGFORM_LANGUAGES = ['ko-KR', 'en-US', 'enko', 'ja', 'zh-cn', 'zh-tw'] as const;

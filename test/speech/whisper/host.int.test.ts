@@ -2,9 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, type SpeechEngine } from '../../src/speech/index.js';
-import { decodeFile } from '../../src/media/decode.js';
-import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
+import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, type SpeechEngine } from '../../../src/speech/index.js';
+import { decodeFile } from '../../../src/media/decode.js';
+import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
 let engine: SpeechEngine;
 let jfk: Float32Array;

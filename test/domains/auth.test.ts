@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DomainAuthenticator } from '../../../src/api/clova/auth.js';
-import type { DomainConfig } from '../../../src/config.js';
+import { DomainAuthenticator } from '../../src/domains/auth.js';
+import type { DomainConfig } from '../../src/config.js';
 
 const limits = { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 };
 const general: DomainConfig = { name: 'general', secret: 'secret-general', defaultLanguage: 'ko', limits };

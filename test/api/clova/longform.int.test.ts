@@ -25,7 +25,7 @@ let guarded: TestServer;
 let open: TestServer;
 let media: Server;
 let mediaUrl: string;
-let jfk: Buffer;
+let jfk: Uint8Array<ArrayBuffer>;
 
 async function jobsConfig(overrides: (c: Config) => void = () => undefined): Promise<Config> {
   const dir = await mkdtemp(join(tmpdir(), 'sori-longform-'));
@@ -42,7 +42,7 @@ function listen(server: Server): Promise<string> {
 
 before(async () => {
   engine = testEngine();
-  jfk = await readFile(JFK);
+  jfk = new Uint8Array(await readFile(JFK));
   guarded = await startServer(engine, [], { jobsConfig: await jobsConfig() });
   open = await startServer(engine, [], {
     jobsConfig: await jobsConfig((c) => {

@@ -12,9 +12,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { MAX_DOMAIN_BOOSTINGS, type DomainConfig } from '../config.js';
-import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from './clova/auth.js';
-import { normaliseKeywords, type DomainBoostings } from './domain-boostings.js';
+import { MAX_DOMAIN_BOOSTINGS, type DomainConfig } from '../../config.js';
+import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../../domains/auth.js';
+import { normaliseKeywords, type DomainBoostings } from '../../domains/boostings.js';
 
 export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
 /** A keyword is a word or a short phrase; longer text is a mistake (or an abuse of the store). */
