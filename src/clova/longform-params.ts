@@ -4,7 +4,8 @@
  * strings, enum values in any case. What comes out is the fully defaulted set a job runs with.
  */
 import { z } from 'zod';
-import type { Language } from '../config.js';
+import { MAX_DOMAIN_BOOSTINGS, type Language } from '../config.js';
+import { SUBTITLE_FORMATS } from '../transcript/subtitles/index.js';
 import { LongformError } from './longform-errors.js';
 
 export const LONGFORM_LANGUAGES = ['ko-KR', 'en-US', 'enko', 'ja', 'zh-cn', 'zh-tw'] as const;
@@ -21,10 +22,13 @@ const LANGUAGE_ALIASES: Readonly<Record<string, LongformLanguage>> = {
 
 const DEFAULT_FOR_DOMAIN: Readonly<Record<Language, LongformLanguage>> = { ko: 'ko-KR', en: 'en-US', ja: 'ja', zh: 'zh-cn' };
 
-export const MAX_BOOSTING_KEYWORDS = 1000;
+/** CLOVA's cap on boosting keywords, the same for a request and a registered set. */
+export const MAX_BOOSTING_KEYWORDS = MAX_DOMAIN_BOOSTINGS;
 export const MAX_SPEAKERS = 30;
 
-export type SubtitleFormat = 'JSON' | 'SRT' | 'SMI' | 'VTT';
+/** `format`: the JSON result alone, or one subtitle file with it. */
+export const RESULT_FORMATS = ['JSON', ...SUBTITLE_FORMATS] as const;
+export type ResultFormat = (typeof RESULT_FORMATS)[number];
 
 export interface LongformParams {
   language: LongformLanguage;
@@ -43,7 +47,7 @@ export interface LongformParams {
   forbiddens: string;
   diarization: { enable: boolean; speakerCountMin: number; speakerCountMax: number };
   sed: { enable: boolean };
-  format: SubtitleFormat;
+  format: ResultFormat;
 }
 
 /** Null (and undefined) mean "absent": the official Python sample sends nulls for everything. */
@@ -86,7 +90,7 @@ const schema = z.object({
     z.object({ enable: bool, speakerCountMin: int, speakerCountMax: int }).optional(),
   ),
   sed: z.preprocess(absent, z.object({ enable: bool }).optional()),
-  format: lowerEnum(['JSON', 'SRT', 'SMI', 'VTT'] as const),
+  format: lowerEnum(RESULT_FORMATS),
 });
 
 function describe(error: z.ZodError): string {

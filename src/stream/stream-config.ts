@@ -4,6 +4,7 @@
  * its own status; an invalid one falls back to defaults and says so in the ack.
  */
 import type { Language } from '../config.js';
+import { MAX_BOOSTING_KEYWORDS } from '../clova/longform-params.js';
 import { parseForbiddens } from '../transcript/forbidden.js';
 
 export interface EpdSettings {
@@ -112,6 +113,12 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
         weights.push(weight);
         settings.boostings.push(...words);
       }
+    }
+    if (settings.boostings.length > MAX_BOOSTING_KEYWORDS) {
+      // The same cap as long-form requests and registered sets; the section falls back to none.
+      ack.keywordBoosting.status = `Too many keywords (max ${MAX_BOOSTING_KEYWORDS})`;
+      settings.boostings = [];
+      weights.length = 0;
     }
     if (weights.length > 0) settings.boostWeight = Math.max(...weights);
     // boostingIDs name the domain's registered sets; this server has one set per domain.

@@ -22,3 +22,14 @@ test('keywordBoosting: boostingIDs ask for the domain\'s registered set, not tog
   assert.equal(both.ack.status, 'Partial Success');
   assert.equal(both.settings.useDomainBoostings, false, 'the explicit keywords are kept');
 });
+
+test('keywordBoosting: more than 1,000 keywords is refused in the ack, as long-form refuses them', () => {
+  const words = Array.from({ length: 1001 }, (_, i) => `단어${i}`).join(',');
+  const { settings, ack } = parseStreamConfig(JSON.stringify({ keywordBoosting: { boostings: [{ words, weight: 2 }] } }), 'ko');
+  assert.equal(ack.keywordBoosting.status, 'Too many keywords (max 1000)');
+  assert.equal(ack.status, 'Partial Success');
+  assert.deepEqual(settings.boostings, []);
+  assert.equal(settings.boostWeight, 1);
+  const limit = Array.from({ length: 1000 }, (_, i) => `단어${i}`).join(',');
+  assert.equal(parseStreamConfig(JSON.stringify({ keywordBoosting: { boostings: [{ words: limit }] } }), 'ko').settings.boostings.length, 1000);
+});

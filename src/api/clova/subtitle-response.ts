@@ -1,6 +1,6 @@
 import Negotiator from 'negotiator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SUBTITLE_CONTENT_TYPES, type SubtitleFormat } from '../../transcript/subtitles/index.js';
+import { isSubtitleFormat, SUBTITLE_CONTENT_TYPES } from '../../transcript/subtitles/index.js';
 
 /**
  * A finished result asked for with `format` SRT/SMI/VTT carries its file in `subtitle`. A client
@@ -18,8 +18,4 @@ export function sendResult(request: FastifyRequest, reply: FastifyReply, body: R
   const best = new Negotiator({ headers: { accept } }).mediaType(['application/json', own, 'text/plain']);
   if (best === undefined || best === 'application/json') return body;
   return reply.type(best === 'text/plain' ? 'text/plain; charset=utf-8' : SUBTITLE_CONTENT_TYPES[format]).send(subtitle);
-}
-
-function isSubtitleFormat(f: string | undefined): f is SubtitleFormat {
-  return f === 'SRT' || f === 'SMI' || f === 'VTT';
 }

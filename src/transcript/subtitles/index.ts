@@ -3,7 +3,12 @@ import { writeSrt } from './srt.js';
 import { writeVtt } from './vtt.js';
 import { writeSmi } from './smi.js';
 
-export type SubtitleFormat = 'SRT' | 'SMI' | 'VTT';
+export const SUBTITLE_FORMATS = ['SRT', 'SMI', 'VTT'] as const;
+export type SubtitleFormat = (typeof SUBTITLE_FORMATS)[number];
+
+export function isSubtitleFormat(format: string | undefined): format is SubtitleFormat {
+  return (SUBTITLE_FORMATS as readonly (string | undefined)[]).includes(format);
+}
 
 export const SUBTITLE_CONTENT_TYPES: Record<SubtitleFormat, string> = {
   SRT: 'application/x-subrip; charset=utf-8',
