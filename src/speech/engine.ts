@@ -30,7 +30,7 @@ export interface TranscribeOptions {
   language: string;
   /** Text the decoder is conditioned on; wins over the keyword prompt of `boost`. */
   prompt?: string;
-  /** Keyword boosting: prompt and decoding bias. Absent or no keywords: plain decoding. */
+  /** Keyword boosting: a decoding bias (the keyword prompt only with `boost.prompt`). Absent or no keywords: plain decoding. */
   boost?: KeywordBoost;
   /** 1 = greedy. Default 5. */
   beamSize?: number;
