@@ -22,7 +22,7 @@ export interface RecognizeRequest {
   language: string;
   script?: 'simplified' | 'traditional';
   prompt?: string;
-  /** Boosting keywords: prompt and decoding bias per window, then near-miss correction. */
+  /** Boosting keywords: decoding bias per window, then near-miss correction. */
   keywords?: string[];
   /** Forbidden-word masking, applied before anything is stored. */
   mask?: (text: string) => string;

@@ -6,7 +6,7 @@
  * is what makes them atomic.
  *
  * Calls are synchronous inside (sub-millisecond on these small rows); the interface is async
- * so that the PostgreSQL store can implement it unchanged.
+ * so that a networked store (planned, for cluster mode) could implement it unchanged.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -1,6 +1,6 @@
 /**
- * What a long-form job is, and the narrow storage interface every backend implements (SQLite
- * embedded; PostgreSQL for cluster mode). Durability rules live here, in the contract:
+ * What a long-form job is, and the narrow storage interface every backend implements (today only
+ * SQLite, embedded; a cluster mode is planned). Durability rules live here, in the contract:
  *
  * - A job is accepted (the client gets 2xx) only after `create` has committed.
  * - A worker owns a job only while its lease is unexpired; every write a worker makes names its

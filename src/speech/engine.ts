@@ -18,7 +18,7 @@ export interface KeywordBoost {
    * Also put the keywords into the decoder prompt (when no explicit `prompt` is given). Default
    * false: measured with `npm run bench:boosting`, the prompt adds no recall over the bias on the
    * tuning clips and costs CER on clips without the keywords (a list-shaped prompt makes Whisper
-   * answer in lists, or skip speech); see README "Keyword boosting".
+   * answer in lists, or skip speech); see docs/decisions.md#keyword-boosting-levers.
    */
   prompt?: boolean;
   /** Scale of the decoding bonus toward keyword tokens: 0 turns the bias off. Default 1. */
@@ -30,7 +30,7 @@ export interface TranscribeOptions {
   language: string;
   /** Text the decoder is conditioned on; wins over the keyword prompt of `boost`. */
   prompt?: string;
-  /** Keyword boosting: a decoding bias (the keyword prompt only with `boost.prompt`). Absent or no keywords: plain decoding. */
+  /** Keyword boosting: decoding bias (prompt only with `boost.prompt`). No keywords: plain decoding. */
   boost?: KeywordBoost;
   /** 1 = greedy. Default 5. */
   beamSize?: number;

@@ -146,7 +146,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
       const { query } = ctx;
       const transcript = await engine.transcribe(audio.pcm, {
         language: query.language,
-        // Keyword boosting: a decoding bias in the engine, near misses corrected below.
+        // Keyword boosting: decoding bias in the engine, near misses corrected below.
         boost: query.keywords.length > 0 ? { keywords: query.keywords } : undefined,
         priority: 'short',
         signal: abort.signal,

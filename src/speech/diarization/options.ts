@@ -9,29 +9,14 @@ import type { SpeakerBounds } from './clustering.js';
 export const MAX_SPEAKERS = 30;
 
 /**
- * Defaults tuned on the six RTTM-labelled recordings of the shared test data with
- * `bench/diarization.ts` (two AMI meeting excerpts, pyannote's sample, two synthetic mixes, a
- * 3-minute Korean dialogue: 5 minutes in all), so on very little data: the values sit in the
- * middle of plateaus, not at sharp optima, and the AMI excerpts (30 s, 2 and 4 speakers) swing by
- * 5-15 points between neighbouring settings whatever the step. Measured with the defaults: mean
- * DER 17.1% (pooled 11.5%; AMI tst00 52.8% against 34.4% before, the one file that lost), RTF
- * 0.028 on one core (0.030 on the 3-minute dialogue) on a shared, loaded machine, of
- * which segmentation is about two thirds. Before (0.5 s step, every window embedded, no
- * weighting): mean 15.2% at RTF 0.15. Trade-offs measured at the 2 s step (mean DER, RTF):
- * every window embedded, no weighting 22.9%, 0.048; + Hamming 16.3%, 0.041; + embedEvery 2
- * (stitching 0.2-0.4) 16.5-17.1% for thresholds 0.25-0.35, 0.031; embedEvery 3 15.8% but AMI
- * dev01 collapses to one speaker; step 2.5 19.7%, 0.025; padding 0.15 19.7%. The same
- * settings give one speaker on single-speaker clips (see the tests).
+ * Defaults tuned with bench/diarization.ts on the six RTTM-labelled test recordings (5 minutes in
+ * all): values in the middle of plateaus, not at sharp optima (mean DER 17.1%, RTF 0.028).
+ * Why: docs/decisions.md#speaker-diarization-tuning (the trade-offs measured for each setting).
  */
 const tuningSchema = z.object({
   /** onnxruntime threads per model run, in the worker. */
   threads: z.number().int().min(1).max(64).default(1),
-  /**
-   * Seconds between windows. 2 s: every frame is voted on by 5 windows. The segmentation model
-   * costs about 40-50 ms per window on one core whatever the batching, so the step sets the
-   * floor of the cost: 0.5 s costs 0.15 x real time in all, 1 s 0.07, 2 s 0.03 with the
-   * settings below; with Hamming weighting the 2 s step loses about 1 point of mean DER to 0.5 s.
-   */
+  /** Seconds between windows. 2 s: every frame voted on by 5 windows; the step sets the cost (0.5 s: 5x). */
   stepSeconds: z.number().min(0.25).max(10).default(2),
   /** Shorter speech makes GE2E embeddings too noisy to cluster (1.6 s partials are its unit). */
   minEmbeddingSeconds: z.number().min(0.1).max(10).default(0.6),
@@ -40,9 +25,8 @@ const tuningSchema = z.object({
   maxPartials: z.number().int().min(1).max(100).default(4),
   /**
    * Embed every n-th window's local speakers (and the last window's); the others take clusters
-   * from overlapping embedded windows by co-activity (stitching). 2 at a 2 s step: each frame
-   * still lies in 2-3 embedded windows; halves the encoder time (RTF 0.041 -> 0.031) for a mean
-   * DER within a point. 3 was as good on average but merged AMI dev01's two speakers.
+   * from overlapping embedded windows by co-activity (stitching). 2: half the encoder time for a
+   * mean DER within a point; 3 merged two speakers of one meeting.
    */
   embedEvery: z.number().int().min(1).max(20).default(2),
   /**
@@ -60,9 +44,8 @@ const tuningSchema = z.object({
   distinctInWindow: z.boolean().default(true),
   /**
    * The segmentation's "different speakers in one window" as a clustering constraint (see
-   * CannotLink). GE2E separates voices of one recording by small cosine margins, so a distance
-   * threshold alone swings between merging two speakers and splitting one; with the constraint
-   * the count holds over a wide threshold range (0.2-0.5 instead of 0.18-0.2).
+   * CannotLink): GE2E's small cosine margins make a threshold alone swing between merging and
+   * splitting speakers; with the constraint the count holds over a wide threshold range.
    */
   cannotLinkRatio: z.number().min(0).max(1).default(0.3),
   warmUp: z.number().min(0).max(0.4).default(0),
@@ -76,9 +59,8 @@ const tuningSchema = z.object({
   minDurationOn: z.number().min(0).max(5).default(0),
   padding: z.number().min(0).max(2).default(0.25),
   /**
-   * Hamming-weighted votes (see ReconstructParams.hamming). What makes a 2 s step work: without
-   * it, edge frames of the few windows decide as much as middles, and the 14 s mix went from 2%
-   * DER at 0.5 s to 41% at 2 s (24% false alarm); with it 2% again, mean 22.9% -> 16.3%.
+   * Hamming-weighted votes (see ReconstructParams.hamming): what makes a 2 s step work, since
+   * without it the edge frames of the few windows decide as much as their middles.
    */
   hamming: z.boolean().default(true),
 }).strict();

@@ -40,7 +40,8 @@ export interface BiasStep {
 
 /**
  * Bonus per keyword token, in nats (log-probability units), at weight 1. Measured with
- * `npm run bench:boosting` on the tuning half of the Korean clips: see README "Keyword boosting".
+ * `npm run bench:boosting` on the tuning half of the Korean clips.
+ * Why: docs/decisions.md#keyword-boosting-levers
  */
 export const DEFAULT_TOKEN_BONUS = 2;
 
