@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# The node install.sh chose (the pinned newest LTS when the machine's is too old, or on CI).
+. scripts/node-env.sh
 npm run build --silent
 MODEL=${SORI_MODEL:-whisper-base}
 if ! node dist/cli/sori.js models list 2>/dev/null | grep -E "^$MODEL\b.*\bpresent\b" >/dev/null; then

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# The node install.sh chose (the pinned newest LTS when the machine's is too old, or on CI).
+. scripts/node-env.sh
 # The real servers some tests run against (an S3-compatible store).
 bash scripts/install-test-services.sh
 export SORI_MODELS_DIR=${SORI_MODELS_DIR:-$PWD/../shared/models}
