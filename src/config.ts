@@ -80,7 +80,7 @@ const limitsSchema = z.strictObject({
     description: 'Largest body accepted by POST /recog/v1/stt, in bytes (larger: 413 STT001).',
   }),
   maxConcurrentStreams: setting(positiveInt.default(15), {
-    description: 'Streams (gRPC and WebSocket) open at once; more are refused ("Too many channels").',
+    description: 'Streams (gRPC and WebSocket) of the domain open at once; more are refused ("Too many channels").',
   }),
 });
 
@@ -93,7 +93,7 @@ const domainSchema = z.strictObject({
   secret: setting(z.string().min(1).optional(), {
     description:
       `The domain's X-CLOVASPEECH-API-KEY; unique. Required, except for the "${DEFAULT_DOMAIN}" domain: ` +
-      `${API_KEY_ENV}, else this, else generated on first start, saved in <dataDir>/secret and printed once to stderr.`,
+      `${API_KEY_ENV}, else this, else generated on first start, saved in \`<dataDir>/secret\` and printed once to stderr.`,
     env: API_KEY_ENV,
     envNote: `"${DEFAULT_DOMAIN}" only`,
     secret: true,
@@ -113,7 +113,7 @@ const domainSchema = z.strictObject({
     {
       description:
         `Registered boosting keywords (at most ${MAX_DOMAIN_BOOSTINGS}), used by long-form \`useDomainBoostings: true\` and a stream's ` +
-        '`keywordBoosting.boostingIDs`: a list, or CLOVA\'s comma-separated string. PUT /admin/domains/<name>/boostings replaces them at runtime (kept in <dataDir>).',
+        '`keywordBoosting.boostingIDs`: a list, or CLOVA\'s comma-separated string. `PUT /admin/domains/<name>/boostings` replaces them at runtime (kept in `<dataDir>`).',
       example: ['하나님', '예수', '찬송가'],
     },
   ),
@@ -172,7 +172,7 @@ export const settingsSchema = z.strictObject({
     env: 'SORI_DATA_DIR',
     path: true,
     description:
-      'State: the generated secret (secret, mode 0600), the job database (sori.db), media of unfinished jobs, registered boosting keywords.',
+      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`), media of unfinished jobs, registered boosting keywords.',
   }),
   models: setting(
     z
@@ -284,7 +284,7 @@ export const settingsSchema = z.strictObject({
           description: 'Let media URLs and callbacks reach private, loopback and other non-public addresses.',
         }),
         allowList: setting(z.array(z.string().min(1)).default([]), {
-          description: 'Hostnames, IP addresses or CIDR ranges reachable even though they are private, e.g. [media.internal, 10.20.0.0/16].',
+          description: 'Hostnames, IP addresses or CIDR ranges reachable even though they are private, e.g. `[media.internal, 10.20.0.0/16]`.',
         }),
       })
       .prefault({}),
@@ -297,7 +297,7 @@ export const settingsSchema = z.strictObject({
     z
       .strictObject({
         lineChars: setting(z.record(z.string().min(2), z.int().min(4).max(200)).default({}), {
-          description: 'Subtitle characters per line, by language code, over the built-in ko/ja/zh 16, en 42; e.g. { ko: 18, en: 40 }.',
+          description: 'Subtitle characters per line, by language code, over the built-in ko/ja/zh 16, en 42; e.g. `{ko: 18, en: 40}`.',
         }),
       })
       .prefault({}),
@@ -313,12 +313,12 @@ export const settingsSchema = z.strictObject({
         }),
         region: setting(z.string().min(1).default('us-east-1'), { env: 'SORI_S3_REGION', description: 'Region (NCloud: kr-standard).' }),
         bucket: setting(z.string().min(1).optional(), { env: 'SORI_S3_BUCKET', description: 'Bucket; required.', example: 'my-bucket' }),
-        accessKeyId: setting(z.string().min(1).optional(), { env: 'SORI_S3_ACCESS_KEY_ID', description: 'Access key; required.', example: '...' }),
+        accessKeyId: setting(z.string().min(1).optional(), { env: 'SORI_S3_ACCESS_KEY_ID', description: 'Access key; required.', example: 'your-access-key-id' }),
         secretAccessKey: setting(z.string().min(1).optional(), {
           env: 'SORI_S3_SECRET_ACCESS_KEY',
           secret: true,
           description: 'Secret key; required.',
-          example: '...',
+          example: 'your-secret-access-key',
         }),
         forcePathStyle: setting(z.boolean().default(true), {
           env: 'SORI_S3_PATH_STYLE',
@@ -435,8 +435,13 @@ export interface SettingLeaf extends UnwrappedSetting {
   optionalSections: Array<{ path: string[]; meta: SettingMeta | undefined }>;
 }
 
+let allLeaves: readonly SettingLeaf[] | undefined;
+
 /** Every setting of `schema`, in declaration order, lists of sections included (path `[]`). */
-export function settingLeaves(schema: z.ZodType = settingsSchema): SettingLeaf[] {
+export function settingLeaves(): readonly SettingLeaf[];
+export function settingLeaves(schema: z.ZodType): SettingLeaf[];
+export function settingLeaves(schema?: z.ZodType): readonly SettingLeaf[] {
+  if (schema === undefined) return (allLeaves ??= settingLeaves(settingsSchema));
   const out: SettingLeaf[] = [];
   const visit = (s: z.ZodType, at: string[], sections: SettingLeaf['optionalSections']): void => {
     const u = unwrapSetting(s);
@@ -580,7 +585,7 @@ function envValue(name: string, raw: string, leaf: SettingLeaf): unknown {
     if (!options.includes(word)) fail(`expected one of ${options.join(', ')}`, word);
     return word;
   }
-  const value = inner instanceof z.ZodNumber ? (raw.trim() === '' ? NaN : Number(raw)) : raw;
+  const value = inner instanceof z.ZodNumber ? Number(raw) : raw;
   const parsed = inner.safeParse(value);
   if (!parsed.success) fail(parsed.error.issues[0].message.replace(/^Invalid input: /, ''));
   return value;
