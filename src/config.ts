@@ -1,6 +1,10 @@
 /**
- * The one place configuration is read and validated: an optional JSON/YAML file, then
- * SORI_* environment variables on top, then defaults. Everything else receives a `Config`.
+ * The one place configuration is declared, read and validated. `settingsSchema` declares every
+ * setting once (type and range, default, description, environment variable); from it come the
+ * `Config` type, the environment overlay, the defaults, and the reference (docs/configuration.md
+ * and config.example.yaml, rendered by src/config/reference.ts: `npm run config:docs`).
+ * Precedence: default < file (JSON/YAML) < SORI_* environment variable. Everything else receives
+ * a `Config`.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
@@ -20,99 +24,355 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** The domain whose secret comes from SORI_API_KEY (or is generated on first start). */
 export const DEFAULT_DOMAIN = 'general';
 
+/** CLOVA's limit on boosting keywords, per request and per registered set. */
+export const MAX_DOMAIN_BOOSTINGS = 1000;
+
+/** Names the config file; without it, the first of CONFIG_FILE_NAMES in the working directory. */
+export const CONFIG_FILE_ENV = 'SORI_CONFIG';
+export const CONFIG_FILE_NAMES = ['sori.yaml', 'sori.yml', 'sori.json'] as const;
+
+/** The default domain's secret (domains are a list, so this one is read by loadConfig itself). */
+export const API_KEY_ENV = 'SORI_API_KEY';
+
 const MiB = 1024 * 1024;
 
-export interface DomainLimits {
-  /** Longest audio accepted by POST /recog/v1/stt, in seconds. */
-  shortMaxSeconds: number;
-  /** Largest body accepted by POST /recog/v1/stt, in bytes. */
-  shortMaxBytes: number;
-  maxConcurrentStreams: number;
+// ---------------------------------------------------------------------------------------------
+// The declaration
+
+/** What the schema of one setting carries besides its type, range and default. */
+export interface SettingMeta {
+  /** One or two sentences for the reference (Markdown table, comment in the example file). */
+  description: string;
+  /** The SORI_* variable that overrides the file. Inside a list (domains) it is read by hand. */
+  env?: string;
+  /** Qualifies `env` in the reference, e.g. which list entry it applies to. */
+  envNote?: string;
+  /** A path: relative to the file when set there, else to the working directory. */
+  path?: boolean;
+  /** Never echoed in an error message. */
+  secret?: boolean;
+  /** How the reference shows a default computed at load time (e.g. "all cores"). */
+  defaultText?: string;
+  /** Shown, commented out, in config.example.yaml for a setting without a default. */
+  example?: unknown;
+  /** A list: further entries shown commented out in config.example.yaml. */
+  moreExamples?: { comment: string; items: unknown[] };
+  /** An optional section: environment variables create it only when this key's variable is set. */
+  createdBy?: string;
 }
 
-export interface DomainConfig {
-  name: string;
+/** Every setting's and section's metadata, keyed by its schema. */
+export const settingRegistry = z.registry<SettingMeta>();
+
+function setting<T extends z.ZodType>(schema: T, meta: SettingMeta): T {
+  settingRegistry.add(schema as z.ZodType, meta);
+  return schema;
+}
+
+const port = z.int().min(0).max(65535);
+const positiveInt = z.int().min(1);
+
+const limitsSchema = z.strictObject({
+  shortMaxSeconds: setting(z.number().positive().default(60), {
+    description: 'Longest audio accepted by POST /recog/v1/stt, in seconds (longer: 413 STT001).',
+  }),
+  shortMaxBytes: setting(positiveInt.default(10 * MiB), {
+    description: 'Largest body accepted by POST /recog/v1/stt, in bytes (larger: 413 STT001).',
+  }),
+  maxConcurrentStreams: setting(positiveInt.default(15), {
+    description: 'Streams (gRPC and WebSocket) of the domain open at once; more are refused ("Too many channels").',
+  }),
+});
+
+const domainSchema = z.strictObject({
+  name: setting(z.string().trim().min(1), {
+    description: `Unique name. The "${DEFAULT_DOMAIN}" domain always exists (with the defaults when not listed).`,
+    example: DEFAULT_DOMAIN,
+  }),
+  // Optional only for the default domain (checked below): it may come from env or be generated.
+  secret: setting(z.string().min(1).optional(), {
+    description:
+      `The domain's X-CLOVASPEECH-API-KEY; unique. Required, except for the "${DEFAULT_DOMAIN}" domain: ` +
+      `${API_KEY_ENV}, else this, else generated on first start, saved in \`<dataDir>/secret\` and printed once to stderr.`,
+    env: API_KEY_ENV,
+    envNote: `"${DEFAULT_DOMAIN}" only`,
+    secret: true,
+    example: 'change-me',
+  }),
+  defaultLanguage: setting(z.enum(LANGUAGES).default('ko'), {
+    description: 'Language of requests that name none.',
+  }),
+  limits: setting(limitsSchema.prefault({}), { description: 'Per-domain limits.' }),
+  // A list, or CLOVA's comma-separated form ("하나님,예수").
+  boostings: setting(
+    z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => [...new Set((typeof v === 'string' ? v.split(',') : v).map((k) => k.trim()).filter((k) => k !== ''))])
+      .pipe(z.array(z.string()).max(MAX_DOMAIN_BOOSTINGS, `at most ${MAX_DOMAIN_BOOSTINGS} keywords`))
+      .optional(),
+    {
+      description:
+        `Registered boosting keywords (at most ${MAX_DOMAIN_BOOSTINGS}), used by long-form \`useDomainBoostings: true\` and a stream's ` +
+        '`keywordBoosting.boostingIDs`: a list, or CLOVA\'s comma-separated string. `PUT /admin/domains/<name>/boostings` replaces them at runtime (kept in `<dataDir>`).',
+      example: ['하나님', '예수', '찬송가'],
+    },
+  ),
+});
+
+const domainsSchema = z.array(domainSchema).superRefine((domains, ctx) => {
+  const seen = new Map<string, number>();
+  domains.forEach((d, i) => {
+    if (d.secret === undefined && d.name !== DEFAULT_DOMAIN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'secret'],
+        message: `expected string (only the "${DEFAULT_DOMAIN}" domain may omit its secret)`,
+      });
+    }
+    const first = seen.get(d.name);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate domain name "${d.name}" (also domains[${first}])` });
+    } else {
+      seen.set(d.name, i);
+    }
+  });
+});
+
+/**
+ * Every setting, as a file spells it. Unknown keys are rejected, so a typo is an error at boot
+ * rather than a silently ignored setting.
+ */
+export const settingsSchema = z.strictObject({
+  server: setting(
+    z
+      .strictObject({
+        host: setting(z.string().min(1).default('0.0.0.0'), { env: 'SORI_HOST', description: 'Listen address (HTTP and gRPC).' }),
+        port: setting(port.default(8080), {
+          env: 'SORI_PORT',
+          description: 'HTTP port: CLOVA REST API, WebSocket streaming, /healthz, /metrics.',
+        }),
+        grpcPort: setting(port.default(50051), { env: 'SORI_GRPC_PORT', description: 'gRPC streaming port (CLOVA `NestService`).' }),
+        grpcTlsCert: setting(z.string().min(1).optional(), {
+          env: 'SORI_GRPC_TLS_CERT',
+          path: true,
+          description: 'PEM certificate; with grpcTlsKey, the gRPC port speaks TLS.',
+          example: './tls/cert.pem',
+        }),
+        grpcTlsKey: setting(z.string().min(1).optional(), {
+          env: 'SORI_GRPC_TLS_KEY',
+          path: true,
+          description: 'PEM private key of grpcTlsCert.',
+          example: './tls/key.pem',
+        }),
+      })
+      .prefault({}),
+    { description: 'Listening.' },
+  ),
+  dataDir: setting(z.string().min(1).default('./data'), {
+    env: 'SORI_DATA_DIR',
+    path: true,
+    description:
+      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`), media of unfinished jobs, registered boosting keywords.',
+  }),
+  models: setting(
+    z
+      .strictObject({
+        dir: setting(z.string().min(1).default('./models'), { env: 'SORI_MODELS_DIR', path: true, description: 'Model folders, by name.' }),
+        asr: setting(z.string().min(1).default('whisper-base'), {
+          env: 'SORI_MODEL',
+          description: 'The speech model: any Whisper size in the same layout (whisper-small, whisper-large-v3-turbo, ...).',
+        }),
+      })
+      .prefault({}),
+    { description: 'Models.' },
+  ),
+  engine: setting(
+    z
+      .strictObject({
+        threads: setting(positiveInt.max(1024).default(() => os.availableParallelism()), {
+          env: 'SORI_THREADS',
+          description: 'CPU threads for inference, in total.',
+          defaultText: 'all cores',
+          example: 4,
+        }),
+        parallel: setting(positiveInt.max(1024).default(1), {
+          env: 'SORI_PARALLEL',
+          description: 'Recognitions running at once; the threads are split between them, and each loads its own copy of the model.',
+        }),
+        queueLimit: setting(z.int().min(0).max(1_000_000).default(32), {
+          env: 'SORI_QUEUE_LIMIT',
+          description: 'Requests that may wait for the engine; beyond it, the busy answer (503 STT007).',
+        }),
+        beamSize: setting(positiveInt.max(16).default(5), { env: 'SORI_BEAM_SIZE', description: 'Beam search width; 1 = greedy (fastest).' }),
+        // Measured on the ko quick set: beam 2 has beam 5's CER (9.7%) at 25% less decode time,
+        // which a stream's final waits for; greedy loses 1.8 points.
+        streamBeamSize: setting(positiveInt.max(16).default(2), {
+          env: 'SORI_STREAM_BEAM_SIZE',
+          description:
+            "Beam of streams' final results: on the Korean quick set beam 2 matches beam 5 (CER 9.7%) in 25% less decode time, which a final waits for; greedy loses 1.8 points.",
+        }),
+      })
+      .prefault({}),
+    { description: 'Speech recognition engine.' },
+  ),
+  logLevel: setting(z.enum(LOG_LEVELS).default('info'), { env: 'SORI_LOG_LEVEL', description: 'Log level (pino).' }),
+  domains: setting(domainsSchema.default([]), {
+    description:
+      "A domain is CLOVA's unit of configuration: its own secret (the X-CLOVASPEECH-API-KEY header), default language and limits. Names and secrets must be unique.",
+    moreExamples: {
+      comment: 'Another team with its own secret and limits:',
+      items: [{ name: 'callcenter', secret: 'another-long-random-string', defaultLanguage: 'en', limits: { shortMaxSeconds: 30 } }],
+    },
+  }),
+  longform: setting(
+    z
+      .strictObject({
+        syncMaxSeconds: setting(z.number().positive().default(2 * 3600), { description: 'Longest media for `completion: sync`, in seconds.' }),
+        asyncMaxSeconds: setting(z.number().positive().default(6 * 3600), { description: 'Longest media for `completion: async`, in seconds.' }),
+        maxBytes: setting(positiveInt.default(2 * 1024 * MiB), { description: 'Largest upload or download, in bytes.' }),
+        downloadTimeoutSeconds: setting(z.number().positive().default(3600), {
+          description: 'Longest a media URL or object download may take.',
+        }),
+      })
+      .prefault({}),
+    { description: 'Long-form recognition (/recognizer/...): limits (spec section 2, "Limits").' },
+  ),
+  jobs: setting(
+    z
+      .strictObject({
+        workers: setting(positiveInt.max(64).default(2), {
+          env: 'SORI_JOB_WORKERS',
+          description: 'Long-form jobs processed at once by this process (their windows share the engine).',
+        }),
+        queueLimit: setting(positiveInt.default(100), {
+          description: 'Jobs waiting or running beyond which new ones get 429 ERROR_TOO_MANY_JOBS (sync: 503).',
+        }),
+        leaseSeconds: setting(z.number().min(2).default(30), {
+          description: 'A worker that stops renewing its lease this long loses the job to another.',
+        }),
+        maxAttempts: setting(positiveInt.default(5), {
+          description: 'A job whose processing killed its worker this many times is failed instead of retried.',
+        }),
+        syncTimeoutSeconds: setting(z.number().positive().default(3600), {
+          description: 'A sync request answers 504 ERROR_GATEWAY_TIMEOUT after this long (the job goes on).',
+        }),
+        timeoutSeconds: setting(z.number().positive().default(24 * 3600), {
+          description: 'A job still unfinished this long after it was accepted ends as TIMEOUT.',
+        }),
+        retentionHours: setting(z.number().positive().default(72), { description: 'Finished jobs and their results are deleted after this long.' }),
+      })
+      .prefault({}),
+    { description: 'Long-form jobs.' },
+  ),
+  callbacks: setting(
+    z
+      .strictObject({
+        retryForSeconds: setting(z.number().min(0).default(24 * 3600), {
+          description: 'How long a failing callback keeps being retried (exponential backoff).',
+        }),
+        timeoutSeconds: setting(z.number().positive().default(10), { description: 'Time limit of one POST.' }),
+        maxBackoffSeconds: setting(z.number().positive().default(300), { description: 'Longest wait between two attempts.' }),
+      })
+      .prefault({}),
+    { description: 'Long-form result callbacks.' },
+  ),
+  network: setting(
+    z
+      .strictObject({
+        allowPrivate: setting(z.boolean().default(false), {
+          env: 'SORI_ALLOW_PRIVATE_URLS',
+          description: 'Let media URLs and callbacks reach private, loopback and other non-public addresses.',
+        }),
+        allowList: setting(z.array(z.string().min(1)).default([]), {
+          description: 'Hostnames, IP addresses or CIDR ranges reachable even though they are private, e.g. `[media.internal, 10.20.0.0/16]`.',
+        }),
+      })
+      .prefault({}),
+    {
+      description:
+        'Outbound requests (media URLs, callbacks) may not reach private, loopback, link-local (cloud metadata) or other non-public addresses unless allowed here.',
+    },
+  ),
+  subtitles: setting(
+    z
+      .strictObject({
+        lineChars: setting(z.record(z.string().min(2), z.int().min(4).max(200)).default({}), {
+          description: 'Subtitle characters per line, by language code, over the built-in ko/ja/zh 16, en 42; e.g. `{ko: 18, en: 40}`.',
+        }),
+      })
+      .prefault({}),
+    { description: 'Subtitles (SRT/WebVTT) of long-form results.' },
+  ),
+  objectStorage: setting(
+    z
+      .strictObject({
+        endpoint: setting(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(), {
+          env: 'SORI_S3_ENDPOINT',
+          description: 'e.g. https://kr.object.ncloudstorage.com or http://127.0.0.1:9000; omit for AWS.',
+          example: 'https://kr.object.ncloudstorage.com',
+        }),
+        region: setting(z.string().min(1).default('us-east-1'), { env: 'SORI_S3_REGION', description: 'Region (NCloud: kr-standard).' }),
+        bucket: setting(z.string().min(1).optional(), { env: 'SORI_S3_BUCKET', description: 'Bucket; required.', example: 'my-bucket' }),
+        accessKeyId: setting(z.string().min(1).optional(), { env: 'SORI_S3_ACCESS_KEY_ID', description: 'Access key; required.', example: 'your-access-key-id' }),
+        secretAccessKey: setting(z.string().min(1).optional(), {
+          env: 'SORI_S3_SECRET_ACCESS_KEY',
+          secret: true,
+          description: 'Secret key; required.',
+          example: 'your-secret-access-key',
+        }),
+        forcePathStyle: setting(z.boolean().default(true), {
+          env: 'SORI_S3_PATH_STYLE',
+          description: 'Path-style addressing (http://host/bucket/key) instead of virtual-host (bucket.host).',
+        }),
+        resultPrefix: setting(z.string().default('sori-results/'), { description: 'Where resultToObs writes `<prefix><token>.json`.' }),
+      })
+      .optional(),
+    {
+      description:
+        'S3-compatible object storage for /recognizer/object-storage and resultToObs. Absent: those answer that none is configured; ' +
+        'present (in the file, or SORI_S3_BUCKET), it needs a bucket and credentials.',
+      createdBy: 'bucket',
+    },
+  ),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The types, from the declaration
+
+type Settings = z.output<typeof settingsSchema>;
+type DomainSettings = z.output<typeof domainSchema>;
+type ObjectStorageSettings = NonNullable<Settings['objectStorage']>;
+
+export type DomainLimits = DomainSettings['limits'];
+
+export interface DomainConfig extends Omit<DomainSettings, 'secret' | 'boostings'> {
   secret: string;
-  defaultLanguage: Language;
-  limits: DomainLimits;
   /** Registered boosting keywords (`useDomainBoostings`); the admin route may replace them at runtime. */
   boostings?: string[];
 }
 
-/** CLOVA's limit on boosting keywords, per request and per registered set. */
-export const MAX_DOMAIN_BOOSTINGS = 1000;
+export type LongformLimits = Settings['longform'];
+export type JobsConfig = Settings['jobs'];
+export type CallbacksConfig = Settings['callbacks'];
+export type NetworkConfig = Settings['network'];
 
-/** Long-form recognition limits (spec section 2, "Limits"). */
-export interface LongformLimits {
-  syncMaxSeconds: number;
-  asyncMaxSeconds: number;
-  maxBytes: number;
-  /** Longest a media URL or object download may take. */
-  downloadTimeoutSeconds: number;
-}
-
-export interface JobsConfig {
-  /** Long-form jobs processed at once by this process (their windows share the engine). */
-  workers: number;
-  /** Jobs waiting or running beyond which new ones get ERROR_TOO_MANY_JOBS. */
-  queueLimit: number;
-  /** A worker that stops renewing its lease this long loses the job to another. */
-  leaseSeconds: number;
-  /** A job whose processing killed its worker this many times is failed instead of retried. */
-  maxAttempts: number;
-  /** A sync request answers ERROR_GATEWAY_TIMEOUT after this long (the job goes on). */
-  syncTimeoutSeconds: number;
-  /** A job still unfinished this long after it was accepted ends as TIMEOUT. */
-  timeoutSeconds: number;
-  /** Finished jobs (and their results) are deleted after this long. */
-  retentionHours: number;
-}
-
-export interface CallbacksConfig {
-  /** How long a failing callback keeps being retried (exponential backoff). */
-  retryForSeconds: number;
-  /** Time limit of one POST. */
-  timeoutSeconds: number;
-  maxBackoffSeconds: number;
-}
-
-/** Outbound requests (media URLs, callbacks): private addresses are refused unless allowed. */
-export interface NetworkConfig {
-  allowPrivate: boolean;
-  /** Hostnames, IP addresses or CIDR ranges reachable even though they are private. */
-  allowList: string[];
-}
-
-export interface ObjectStorageConfig {
-  /** e.g. https://kr.object.ncloudstorage.com or http://127.0.0.1:9000; empty for AWS. */
+export interface ObjectStorageConfig extends Omit<ObjectStorageSettings, 'endpoint' | 'bucket' | 'accessKeyId' | 'secretAccessKey'> {
   endpoint: string | undefined;
-  region: string;
   bucket: string;
   accessKeyId: string;
   secretAccessKey: string;
-  /** Path-style addressing (http://host/bucket/key) instead of virtual-host (bucket.host). */
-  forcePathStyle: boolean;
-  /** Where resultToObs writes `<prefix><token>.json`. */
-  resultPrefix: string;
 }
 
-export interface Config {
-  /** `grpcTls` set: the gRPC port speaks TLS with this certificate and key (PEM files). */
-  server: { host: string; port: number; grpcPort: number; grpcTls?: { cert: string; key: string } };
-  /** Absolute. */
-  dataDir: string;
-  /** `dir` is absolute; `asr` names the speech model inside it. */
-  models: { dir: string; asr: string };
-  /** `streamBeamSize`: the beam of streams' final results (latency-bound, see README). */
-  engine: { threads: number; parallel: number; queueLimit: number; beamSize: number; streamBeamSize: number };
-  logLevel: LogLevel;
+export interface ServerConfig extends Omit<Settings['server'], 'grpcTlsCert' | 'grpcTlsKey'> {
+  /** Set: the gRPC port speaks TLS with this certificate and key (PEM files, absolute). */
+  grpcTls?: { cert: string; key: string };
+}
+
+/** The settings as the server uses them: paths absolute, domains complete with their secrets. */
+export interface Config extends Omit<Settings, 'server' | 'domains' | 'objectStorage'> {
+  server: ServerConfig;
+  /** The default domain first unless the file lists it elsewhere. */
   domains: DomainConfig[];
-  longform: LongformLimits;
-  jobs: JobsConfig;
-  callbacks: CallbacksConfig;
-  network: NetworkConfig;
-  /** Subtitle characters per line, by language code (defaults: ko/ja/zh 16, en 42). */
-  subtitles: { lineChars: Record<string, number> };
   /** Absent: /recognizer/object-storage and resultToObs answer that none is configured. */
   objectStorage: ObjectStorageConfig | undefined;
   /** The config file that was read, if any (absolute). */
@@ -134,122 +394,103 @@ export class ConfigError extends Error {
   }
 }
 
-const port = z.int().min(0).max(65535);
-const positiveInt = z.int().min(1);
+// ---------------------------------------------------------------------------------------------
+// Walking the declaration
 
-const limitsSchema = z.strictObject({
-  shortMaxSeconds: z.number().positive().default(60),
-  shortMaxBytes: positiveInt.default(10 * MiB),
-  maxConcurrentStreams: positiveInt.default(15),
-});
+/** A schema without its optional/default wrappers, with what they said. */
+export interface UnwrappedSetting {
+  inner: z.ZodType;
+  meta: SettingMeta | undefined;
+  /** May be absent (no default). */
+  optional: boolean;
+  /** The default (one computed at load time is computed now: see `defaultText`). */
+  default: { value: unknown } | undefined;
+}
 
-const domainSchema = z.strictObject({
-  name: z.string().trim().min(1),
-  // Optional only for the default domain (checked below): it may come from env or be generated.
-  secret: z.string().min(1).optional(),
-  defaultLanguage: z.enum(LANGUAGES).default('ko'),
-  limits: limitsSchema.prefault({}),
-  // A list, or CLOVA's comma-separated form ("하나님,예수").
-  boostings: z
-    .union([z.string(), z.array(z.string())])
-    .transform((v) => [...new Set((typeof v === 'string' ? v.split(',') : v).map((k) => k.trim()).filter((k) => k !== ''))])
-    .pipe(z.array(z.string()).max(MAX_DOMAIN_BOOSTINGS, `at most ${MAX_DOMAIN_BOOSTINGS} keywords`))
-    .optional(),
-});
+export function unwrapSetting(schema: z.ZodType): UnwrappedSetting {
+  let meta: SettingMeta | undefined;
+  let optional = false;
+  let dflt: { value: unknown } | undefined;
+  let s: z.ZodType = schema;
+  for (;;) {
+    meta ??= settingRegistry.get(s);
+    if (s instanceof z.ZodOptional) {
+      optional = true;
+      s = s.unwrap() as z.ZodType;
+    } else if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault) {
+      // A prefault ({}) on a section: its keys' own defaults fill it.
+      if (s instanceof z.ZodDefault) dflt ??= { value: s._zod.def.defaultValue };
+      s = s._zod.def.innerType as z.ZodType;
+    } else {
+      return { inner: s, meta, optional: optional && dflt === undefined, default: dflt };
+    }
+  }
+}
 
-const fileSchema = z
-  .strictObject({
-    server: z
-      .strictObject({
-        host: z.string().min(1).optional(),
-        port: port.optional(),
-        grpcPort: port.optional(),
-        grpcTlsCert: z.string().min(1).optional(),
-        grpcTlsKey: z.string().min(1).optional(),
-      })
-      .optional(),
-    dataDir: z.string().min(1).optional(),
-    models: z.strictObject({ dir: z.string().min(1).optional(), asr: z.string().min(1).optional() }).optional(),
-    engine: z
-      .strictObject({
-        threads: positiveInt.optional(),
-        parallel: positiveInt.optional(),
-        queueLimit: z.int().min(0).optional(),
-        beamSize: positiveInt.max(16).optional(),
-        streamBeamSize: positiveInt.max(16).optional(),
-      })
-      .optional(),
-    logLevel: z.enum(LOG_LEVELS).optional(),
-    domains: z.array(domainSchema).optional(),
-    longform: z
-      .strictObject({
-        syncMaxSeconds: z.number().positive().optional(),
-        asyncMaxSeconds: z.number().positive().optional(),
-        maxBytes: positiveInt.optional(),
-        downloadTimeoutSeconds: z.number().positive().optional(),
-      })
-      .optional(),
-    jobs: z
-      .strictObject({
-        workers: positiveInt.optional(),
-        queueLimit: positiveInt.optional(),
-        leaseSeconds: z.number().min(2).optional(),
-        maxAttempts: positiveInt.optional(),
-        syncTimeoutSeconds: z.number().positive().optional(),
-        timeoutSeconds: z.number().positive().optional(),
-        retentionHours: z.number().positive().optional(),
-      })
-      .optional(),
-    callbacks: z
-      .strictObject({
-        retryForSeconds: z.number().min(0).optional(),
-        timeoutSeconds: z.number().positive().optional(),
-        maxBackoffSeconds: z.number().positive().optional(),
-      })
-      .optional(),
-    network: z
-      .strictObject({ allowPrivate: z.boolean().optional(), allowList: z.array(z.string().min(1)).optional() })
-      .optional(),
-    subtitles: z
-      .strictObject({ lineChars: z.record(z.string().min(2), z.int().min(4).max(200)).optional() })
-      .optional(),
-    objectStorage: z
-      .strictObject({
-        endpoint: z.string().url().optional(),
-        region: z.string().min(1).optional(),
-        bucket: z.string().min(1).optional(),
-        accessKeyId: z.string().min(1).optional(),
-        secretAccessKey: z.string().min(1).optional(),
-        forcePathStyle: z.boolean().optional(),
-        resultPrefix: z.string().optional(),
-      })
-      .optional(),
-  })
-  .superRefine((file, ctx) => {
-    const seen = new Map<string, number>();
-    file.domains?.forEach((d, i) => {
-      if (d.secret === undefined && d.name !== DEFAULT_DOMAIN) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['domains', i, 'secret'],
-          message: `expected string (only the "${DEFAULT_DOMAIN}" domain may omit its secret)`,
-        });
-      }
-      const first = seen.get(d.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['domains', i, 'name'],
-          message: `duplicate domain name "${d.name}" (also domains[${first}])`,
-        });
-      } else {
-        seen.set(d.name, i);
-      }
-    });
-  });
+/** A setting that is not a section: a value a file gives. */
+export interface SettingLeaf extends UnwrappedSetting {
+  /** Keys from the root; `[]` stands for "every entry of this list". */
+  path: string[];
+  /** The enclosing optional sections (outermost first), absent from a file unless written. */
+  optionalSections: Array<{ path: string[]; meta: SettingMeta | undefined }>;
+}
 
-type FileConfig = z.infer<typeof fileSchema>;
-type FileDomain = NonNullable<FileConfig['domains']>[number];
+let allLeaves: readonly SettingLeaf[] | undefined;
+
+/** Every setting of `schema`, in declaration order, lists of sections included (path `[]`). */
+export function settingLeaves(): readonly SettingLeaf[];
+export function settingLeaves(schema: z.ZodType): SettingLeaf[];
+export function settingLeaves(schema?: z.ZodType): readonly SettingLeaf[] {
+  if (schema === undefined) return (allLeaves ??= settingLeaves(settingsSchema));
+  const out: SettingLeaf[] = [];
+  const visit = (s: z.ZodType, at: string[], sections: SettingLeaf['optionalSections']): void => {
+    const u = unwrapSetting(s);
+    if (u.inner instanceof z.ZodObject) {
+      const inner = u.optional && at.length > 0 ? [...sections, { path: at, meta: u.meta }] : sections;
+      for (const [key, child] of Object.entries(u.inner.shape as Record<string, z.ZodType>)) visit(child, [...at, key], inner);
+    } else if (u.inner instanceof z.ZodArray && u.inner.element instanceof z.ZodObject) {
+      visit(u.inner.element as z.ZodType, [...at, '[]'], sections);
+    } else {
+      out.push({ ...u, path: at, optionalSections: sections });
+    }
+  };
+  visit(schema, [], []);
+  return out;
+}
+
+/** `server.port`, `domains[].limits.shortMaxSeconds`. */
+export function settingKey(at: readonly string[]): string {
+  return at.map((k, i) => (k === '[]' ? '[]' : i === 0 ? k : `.${k}`)).join('');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The object holding `at`'s last key, created along the way if `create`; undefined if not an object. */
+function parentOf(root: unknown, at: readonly string[], create: boolean): Record<string, unknown> | undefined {
+  let node = root;
+  for (const key of at.slice(0, -1)) {
+    if (!isPlainObject(node)) return undefined;
+    if (node[key] === undefined && create) node[key] = {};
+    node = node[key];
+  }
+  return isPlainObject(node) ? node : undefined;
+}
+
+/** Resolves every path setting present in `tree` (a file's or the loaded settings) against `base`. */
+function resolvePaths(tree: unknown, base: string): void {
+  for (const leaf of settingLeaves()) {
+    if (!leaf.meta?.path || leaf.path.includes('[]')) continue;
+    const parent = parentOf(tree, leaf.path, false);
+    const key = leaf.path[leaf.path.length - 1];
+    const value = parent?.[key];
+    if (typeof value === 'string' && value !== '') parent![key] = path.resolve(base, value);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
 
 function formatPath(segments: ReadonlyArray<PropertyKey>): string {
   let out = '';
@@ -269,6 +510,12 @@ function formatIssues(error: z.ZodError, where: string): string {
   return lines.join('\n');
 }
 
+function parseSettings(raw: unknown, where: string): Settings {
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, where));
+  return parsed.data;
+}
+
 async function exists(file: string): Promise<boolean> {
   try {
     await fs.access(file, fsConstants.F_OK);
@@ -279,37 +526,33 @@ async function exists(file: string): Promise<boolean> {
 }
 
 async function findConfigFile(env: NodeJS.ProcessEnv, cwd: string): Promise<string | null> {
-  const explicit = nonEmpty(env.SORI_CONFIG);
+  const explicit = nonEmpty(env[CONFIG_FILE_ENV]);
   if (explicit !== undefined) {
     const file = path.resolve(cwd, explicit);
-    if (!(await exists(file))) throw new ConfigError(`config error: SORI_CONFIG: file not found: ${file}`);
+    if (!(await exists(file))) throw new ConfigError(`config error: ${CONFIG_FILE_ENV}: file not found: ${file}`);
     return file;
   }
-  for (const name of ['sori.yaml', 'sori.yml', 'sori.json']) {
+  for (const name of CONFIG_FILE_NAMES) {
     const file = path.join(cwd, name);
     if (await exists(file)) return file;
   }
   return null;
 }
 
-async function readConfigFile(file: string): Promise<FileConfig> {
+/** The file as written (not yet validated); an empty YAML file is "no settings". */
+async function readConfigFile(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`config error: cannot read ${file}: ${(err as Error).message}`);
   }
-  let raw: unknown;
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+    return (file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text)) ?? {};
   } catch (err) {
     const kind = file.endsWith('.json') ? 'JSON' : 'YAML';
     throw new ConfigError(`config error: ${file} is not valid ${kind}: ${(err as Error).message}`);
   }
-  // An empty YAML file parses to null: treat it as "no settings".
-  const parsed = fileSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, file));
-  return parsed.data;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -317,15 +560,60 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-function envInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return undefined;
-  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`config error: ${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
+/** An environment variable's text as the value its setting takes, or a ConfigError naming it. */
+function envValue(name: string, raw: string, leaf: SettingLeaf): unknown {
+  const { inner } = leaf;
+  const fail = (expected: string, shown: string = raw): never => {
+    throw new ConfigError(`config error: ${name}: ${expected}${leaf.meta?.secret ? '' : `, got "${shown}"`}`);
+  };
+  if (inner instanceof z.ZodNumber && inner.isInt) {
+    const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(value) || !inner.safeParse(value).success) {
+      fail(`expected an integer from ${inner.minValue} to ${inner.maxValue}`);
+    }
+    return value;
   }
+  if (inner instanceof z.ZodBoolean) {
+    const word = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(word)) return true;
+    if (['0', 'false', 'no', 'off'].includes(word)) return false;
+    return fail('expected true or false', word);
+  }
+  if (inner instanceof z.ZodEnum) {
+    const word = raw.trim().toLowerCase();
+    const options = inner.options as readonly string[];
+    if (!options.includes(word)) fail(`expected one of ${options.join(', ')}`, word);
+    return word;
+  }
+  const value = inner instanceof z.ZodNumber ? Number(raw) : raw;
+  const parsed = inner.safeParse(value);
+  if (!parsed.success) fail(parsed.error.issues[0].message.replace(/^Invalid input: /, ''));
   return value;
 }
+
+/**
+ * Sets, in `tree` (a file's settings, as written), every setting whose SORI_* variable is set.
+ * An optional section the file does not have is created only by its `createdBy` key's variable.
+ */
+function applyEnv(tree: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const given = new Map<string, { leaf: SettingLeaf; value: unknown }>();
+  for (const leaf of settingLeaves()) {
+    const name = leaf.meta?.env;
+    if (name === undefined || leaf.path.includes('[]')) continue;
+    const raw = nonEmpty(env[name]);
+    if (raw !== undefined) given.set(leaf.path.join('.'), { leaf, value: envValue(name, raw, leaf) });
+  }
+  for (const { leaf, value } of given.values()) {
+    const absent = leaf.optionalSections.find((s) => !isPlainObject(parentOf(tree, [...s.path, ''], false)));
+    const createdBy = absent?.meta?.createdBy;
+    if (absent !== undefined && (createdBy === undefined || !given.has([...absent.path, createdBy].join('.')))) continue;
+    const parent = parentOf(tree, leaf.path, true);
+    if (parent !== undefined) parent[leaf.path[leaf.path.length - 1]] = value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// From settings to Config
 
 function grpcTls(cert: string | undefined, key: string | undefined): { cert: string; key: string } | undefined {
   if (cert === undefined && key === undefined) return undefined;
@@ -335,51 +623,17 @@ function grpcTls(cert: string | undefined, key: string | undefined): { cert: str
   return { cert, key };
 }
 
-function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = nonEmpty(env[name])?.trim().toLowerCase();
-  if (raw === undefined) return undefined;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`config error: ${name}: expected true or false, got "${raw}"`);
-}
-
 /** Present once a bucket is named (file or SORI_S3_BUCKET); then credentials are required. */
-function objectStorageConfig(env: NodeJS.ProcessEnv, file: FileConfig): ObjectStorageConfig | undefined {
-  const f = file.objectStorage ?? {};
-  const bucket = nonEmpty(env.SORI_S3_BUCKET) ?? f.bucket;
-  if (bucket === undefined) {
-    if (file.objectStorage !== undefined) throw new ConfigError('config error: objectStorage.bucket: required when objectStorage is set');
-    return undefined;
-  }
-  const accessKeyId = nonEmpty(env.SORI_S3_ACCESS_KEY_ID) ?? f.accessKeyId;
-  const secretAccessKey = nonEmpty(env.SORI_S3_SECRET_ACCESS_KEY) ?? f.secretAccessKey;
+function objectStorageConfig(s: ObjectStorageSettings | undefined): ObjectStorageConfig | undefined {
+  if (s === undefined) return undefined;
+  const { endpoint, bucket, accessKeyId, secretAccessKey, ...rest } = s;
+  if (bucket === undefined) throw new ConfigError('config error: objectStorage.bucket: required when objectStorage is set');
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     throw new ConfigError(
       'config error: objectStorage: accessKeyId and secretAccessKey are required (or SORI_S3_ACCESS_KEY_ID / SORI_S3_SECRET_ACCESS_KEY)',
     );
   }
-  const endpoint = nonEmpty(env.SORI_S3_ENDPOINT) ?? f.endpoint;
-  if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) {
-    throw new ConfigError(`config error: SORI_S3_ENDPOINT: expected an http(s) URL, got "${endpoint}"`);
-  }
-  return {
-    endpoint,
-    region: nonEmpty(env.SORI_S3_REGION) ?? f.region ?? 'us-east-1',
-    bucket,
-    accessKeyId,
-    secretAccessKey,
-    forcePathStyle: envBool(env, 'SORI_S3_PATH_STYLE') ?? f.forcePathStyle ?? true,
-    resultPrefix: f.resultPrefix ?? 'sori-results/',
-  };
-}
-
-function envLogLevel(env: NodeJS.ProcessEnv): LogLevel | undefined {
-  const raw = nonEmpty(env.SORI_LOG_LEVEL)?.trim().toLowerCase();
-  if (raw === undefined) return undefined;
-  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
-    throw new ConfigError(`config error: SORI_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
-  }
-  return raw as LogLevel;
+  return { endpoint, bucket, accessKeyId, secretAccessKey, ...rest };
 }
 
 /**
@@ -411,14 +665,38 @@ async function persistedSecret(dataDir: string, announce: (line: string) => void
   return secret;
 }
 
-function toDomain(d: FileDomain, secret: string): DomainConfig {
+function toDomain(d: DomainSettings, secret: string): DomainConfig {
   const domain: DomainConfig = { name: d.name, secret, defaultLanguage: d.defaultLanguage, limits: { ...d.limits } };
   if (d.boostings !== undefined && d.boostings.length > 0) domain.boostings = d.boostings;
   return domain;
 }
 
-function defaultDomainEntry(): FileDomain {
-  return domainSchema.parse({ name: DEFAULT_DOMAIN });
+async function domainsConfig(
+  domains: DomainSettings[],
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  announce: (line: string) => void,
+): Promise<DomainConfig[]> {
+  const entries = domains.some((d) => d.name === DEFAULT_DOMAIN) ? domains : [domainSchema.parse({ name: DEFAULT_DOMAIN }), ...domains];
+  const out: DomainConfig[] = [];
+  for (const d of entries) {
+    let secret = d.secret;
+    if (d.name === DEFAULT_DOMAIN) {
+      secret = nonEmpty(env[API_KEY_ENV]) ?? secret ?? (await persistedSecret(dataDir, announce));
+    }
+    // The schema guarantees a secret on every other domain.
+    out.push(toDomain(d, secret as string));
+  }
+  const owners = new Map<string, string>();
+  for (const d of out) {
+    const other = owners.get(d.secret);
+    // Never echo the secret itself: the message may end up in a log.
+    if (other !== undefined) {
+      throw new ConfigError(`config error: domains: "${other}" and "${d.name}" have the same secret; secrets must be unique`);
+    }
+    owners.set(d.secret, d.name);
+  }
+  return out;
 }
 
 export async function loadConfig(
@@ -429,97 +707,32 @@ export async function loadConfig(
   const announce = opts.announce ?? ((line: string) => void process.stderr.write(`${line}\n`));
 
   const configFile = await findConfigFile(env, cwd);
-  const file: FileConfig = configFile === null ? {} : await readConfigFile(configFile);
+  const tree = configFile === null ? {} : await readConfigFile(configFile);
   // Paths in the file are relative to the file, so a config keeps working wherever it is mounted.
-  const fileBase = configFile === null ? cwd : path.dirname(configFile);
-  const fromFile = (p: string | undefined) => (p === undefined ? undefined : path.resolve(fileBase, p));
-  const fromEnv = (p: string | undefined) => (p === undefined ? undefined : path.resolve(cwd, p));
-
-  const dataDir = fromEnv(nonEmpty(env.SORI_DATA_DIR)) ?? fromFile(file.dataDir) ?? path.resolve(cwd, 'data');
-
-  const config: Config = {
-    server: {
-      host: nonEmpty(env.SORI_HOST) ?? file.server?.host ?? '0.0.0.0',
-      port: envInt(env, 'SORI_PORT', 0, 65535) ?? file.server?.port ?? 8080,
-      grpcPort: envInt(env, 'SORI_GRPC_PORT', 0, 65535) ?? file.server?.grpcPort ?? 50051,
-    },
-    dataDir,
-    models: {
-      dir: fromEnv(nonEmpty(env.SORI_MODELS_DIR)) ?? fromFile(file.models?.dir) ?? path.resolve(cwd, 'models'),
-      asr: nonEmpty(env.SORI_MODEL) ?? file.models?.asr ?? 'whisper-base',
-    },
-    engine: {
-      threads: envInt(env, 'SORI_THREADS', 1, 1024) ?? file.engine?.threads ?? os.availableParallelism(),
-      parallel: envInt(env, 'SORI_PARALLEL', 1, 1024) ?? file.engine?.parallel ?? 1,
-      queueLimit: envInt(env, 'SORI_QUEUE_LIMIT', 0, 1_000_000) ?? file.engine?.queueLimit ?? 32,
-      beamSize: envInt(env, 'SORI_BEAM_SIZE', 1, 16) ?? file.engine?.beamSize ?? 5,
-      // Measured on the ko quick set: beam 2 has beam 5's CER (9.7%) at 25% less decode time,
-      // which a stream's final waits for; greedy loses 1.8 points.
-      streamBeamSize: envInt(env, 'SORI_STREAM_BEAM_SIZE', 1, 16) ?? file.engine?.streamBeamSize ?? 2,
-    },
-    logLevel: envLogLevel(env) ?? file.logLevel ?? 'info',
-    domains: [],
-    longform: {
-      syncMaxSeconds: file.longform?.syncMaxSeconds ?? 2 * 3600,
-      asyncMaxSeconds: file.longform?.asyncMaxSeconds ?? 6 * 3600,
-      maxBytes: file.longform?.maxBytes ?? 2 * 1024 * MiB,
-      downloadTimeoutSeconds: file.longform?.downloadTimeoutSeconds ?? 3600,
-    },
-    jobs: {
-      workers: envInt(env, 'SORI_JOB_WORKERS', 1, 64) ?? file.jobs?.workers ?? 2,
-      queueLimit: file.jobs?.queueLimit ?? 100,
-      leaseSeconds: file.jobs?.leaseSeconds ?? 30,
-      maxAttempts: file.jobs?.maxAttempts ?? 5,
-      syncTimeoutSeconds: file.jobs?.syncTimeoutSeconds ?? 3600,
-      timeoutSeconds: file.jobs?.timeoutSeconds ?? 24 * 3600,
-      retentionHours: file.jobs?.retentionHours ?? 72,
-    },
-    callbacks: {
-      retryForSeconds: file.callbacks?.retryForSeconds ?? 24 * 3600,
-      timeoutSeconds: file.callbacks?.timeoutSeconds ?? 10,
-      maxBackoffSeconds: file.callbacks?.maxBackoffSeconds ?? 300,
-    },
-    network: {
-      allowPrivate: envBool(env, 'SORI_ALLOW_PRIVATE_URLS') ?? file.network?.allowPrivate ?? false,
-      allowList: file.network?.allowList ?? [],
-    },
-    subtitles: { lineChars: file.subtitles?.lineChars ?? {} },
-    objectStorage: objectStorageConfig(env, file),
-    configFile,
-  };
-
-  const tls = grpcTls(
-    fromEnv(nonEmpty(env.SORI_GRPC_TLS_CERT)) ?? fromFile(file.server?.grpcTlsCert),
-    fromEnv(nonEmpty(env.SORI_GRPC_TLS_KEY)) ?? fromFile(file.server?.grpcTlsKey),
-  );
-  if (tls !== undefined) config.server.grpcTls = tls;
-
-  const fileDomains = file.domains ?? [];
-  const hasDefault = fileDomains.some((d) => d.name === DEFAULT_DOMAIN);
-  const entries = hasDefault ? fileDomains : [defaultDomainEntry(), ...fileDomains];
-  for (const d of entries) {
-    let secret = d.secret;
-    if (d.name === DEFAULT_DOMAIN) {
-      secret = nonEmpty(env.SORI_API_KEY) ?? secret ?? (await persistedSecret(dataDir, announce));
-    }
-    // The schema guarantees a secret on every other domain.
-    config.domains.push(toDomain(d, secret as string));
+  if (configFile !== null) {
+    resolvePaths(tree, path.dirname(configFile));
+    // The file on its own: its mistakes are reported even where the environment overrides them.
+    parseSettings(tree, configFile);
   }
+  applyEnv(tree as Record<string, unknown>, env);
+  const settings = parseSettings(tree, configFile === null ? 'the environment' : `${configFile} with the environment`);
+  // Paths from the environment and the defaults are relative to the working directory.
+  resolvePaths(settings, cwd);
 
+  const { grpcTlsCert, grpcTlsKey, ...server } = settings.server;
+  const tls = grpcTls(grpcTlsCert, grpcTlsKey);
+  const objectStorage = objectStorageConfig(settings.objectStorage);
   try {
-    validateAllowList(config.network.allowList);
+    validateAllowList(settings.network.allowList);
   } catch (err) {
     throw new ConfigError(`config error: network.allowList: ${(err as Error).message}`);
   }
-
-  const owners = new Map<string, string>();
-  for (const d of config.domains) {
-    const other = owners.get(d.secret);
-    // Never echo the secret itself: the message may end up in a log.
-    if (other !== undefined) {
-      throw new ConfigError(`config error: domains: "${other}" and "${d.name}" have the same secret; secrets must be unique`);
-    }
-    owners.set(d.secret, d.name);
-  }
-  return config;
+  return {
+    ...settings,
+    server: tls === undefined ? server : { ...server, grpcTls: tls },
+    // Last: it may generate and save the default domain's secret.
+    domains: await domainsConfig(settings.domains, env, settings.dataDir, announce),
+    objectStorage,
+    configFile,
+  };
 }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { z } from 'zod';
+import { ConfigError, loadConfig, settingLeaves, type Config } from '../src/config.js';
 
 let root: string;
 let counter = 0;
@@ -85,6 +86,90 @@ describe('loadConfig', () => {
     assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1, streamBeamSize: 2 });
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.domains[0].secret, 'env-secret');
+  });
+
+  it('reads every variable the schema declares, at the key it declares it for', async () => {
+    const cwd = await freshDir();
+    const env: NodeJS.ProcessEnv = { SORI_API_KEY: 'k' };
+    const expected = new Map<string, unknown>();
+    for (const leaf of settingLeaves()) {
+      const name = leaf.meta?.env;
+      if (name === undefined || leaf.path.includes('[]')) continue;
+      const { inner } = leaf;
+      let value: unknown;
+      if (inner instanceof z.ZodNumber) {
+        value = inner.maxValue;
+        env[name] = ` ${String(value)} `;
+      } else if (inner instanceof z.ZodBoolean) {
+        value = leaf.default?.value !== true;
+        env[name] = value ? 'yes' : 'off';
+      } else if (inner instanceof z.ZodEnum) {
+        value = (inner.options as string[]).find((o) => o !== leaf.default?.value);
+        env[name] = String(value).toUpperCase();
+      } else if (leaf.meta?.path) {
+        env[name] = `rel/${name}`;
+        value = path.join(cwd, 'rel', name);
+      } else {
+        env[name] = typeof leaf.meta?.example === 'string' ? leaf.meta.example : `value-of-${name}`;
+        value = env[name];
+      }
+      // The two TLS files become one setting of Config.
+      expected.set(leaf.path.join('.').replace(/^server\.grpcTls(Cert|Key)$/, (_, k: string) => `server.grpcTls.${k.toLowerCase()}`), value);
+    }
+    assert.ok(expected.size >= 20, 'the schema declares the SORI_* variables');
+    const { config } = await load(env, cwd);
+    for (const [key, value] of expected) {
+      const actual = key.split('.').reduce<unknown>((node, k) => (node as Record<string, unknown> | undefined)?.[k], config);
+      assert.deepEqual(actual, value, key);
+    }
+  });
+
+  it('creates objectStorage from the environment only with SORI_S3_BUCKET, and then wants credentials', async () => {
+    const cwd = await freshDir();
+    assert.equal((await load({ SORI_API_KEY: 'k', SORI_S3_REGION: 'kr-standard', SORI_S3_ENDPOINT: '' }, cwd)).config.objectStorage, undefined);
+    assert.match(
+      (await loadError({ SORI_API_KEY: 'k', SORI_S3_BUCKET: 'b' }, cwd)).message,
+      /^config error: objectStorage: accessKeyId and secretAccessKey are required \(or SORI_S3_ACCESS_KEY_ID \/ SORI_S3_SECRET_ACCESS_KEY\)$/,
+    );
+    const { config } = await load({ SORI_API_KEY: 'k', SORI_S3_BUCKET: 'b', SORI_S3_ACCESS_KEY_ID: 'a', SORI_S3_SECRET_ACCESS_KEY: 's' }, cwd);
+    assert.deepEqual(config.objectStorage, {
+      endpoint: undefined, region: 'us-east-1', bucket: 'b', accessKeyId: 'a', secretAccessKey: 's', forcePathStyle: true, resultPrefix: 'sori-results/',
+    });
+
+    await writeFile(path.join(cwd, 'sori.yaml'), 'objectStorage: { region: kr-standard, accessKeyId: a, secretAccessKey: s }\n');
+    assert.match((await loadError({ SORI_API_KEY: 'k' }, cwd)).message, /^config error: objectStorage\.bucket: required when objectStorage is set$/);
+    const merged = (await load({ SORI_API_KEY: 'k', SORI_S3_BUCKET: 'b', SORI_S3_PATH_STYLE: 'false' }, cwd)).config.objectStorage;
+    assert.deepEqual([merged?.bucket, merged?.region, merged?.forcePathStyle], ['b', 'kr-standard', false]);
+    assert.match((await loadError({ SORI_API_KEY: 'k', SORI_S3_ENDPOINT: 'ftp://x' }, cwd)).message, /^config error: SORI_S3_ENDPOINT: expected an http\(s\) URL, got "ftp:\/\/x"$/);
+  });
+
+  it('resolves the gRPC TLS files against the file or the working directory, and wants both', async () => {
+    const cwd = await freshDir();
+    await mkdir(path.join(cwd, 'etc'));
+    await writeFile(path.join(cwd, 'etc', 'sori.yaml'), 'server: { grpcTlsCert: tls/cert.pem, grpcTlsKey: tls/key.pem }\n');
+    const fromFile = (await load({ SORI_API_KEY: 'k', SORI_CONFIG: 'etc/sori.yaml' }, cwd)).config;
+    assert.deepEqual(fromFile.server.grpcTls, { cert: path.join(cwd, 'etc/tls/cert.pem'), key: path.join(cwd, 'etc/tls/key.pem') });
+    const fromEnv = (await load({ SORI_API_KEY: 'k', SORI_CONFIG: 'etc/sori.yaml', SORI_GRPC_TLS_KEY: 'k.pem' }, cwd)).config;
+    assert.deepEqual(fromEnv.server.grpcTls, { cert: path.join(cwd, 'etc/tls/cert.pem'), key: path.join(cwd, 'k.pem') });
+    assert.match((await loadError({ SORI_API_KEY: 'k', SORI_GRPC_TLS_CERT: 'c.pem' }, await freshDir())).message, /gRPC TLS needs both a certificate and a key/);
+  });
+
+  it('reports a bad value of the file even where the environment overrides it', async () => {
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.yaml'), 'server: { port: eighty }\n');
+    assert.match((await loadError({ SORI_API_KEY: 'k', SORI_PORT: '9000' }, cwd)).message, /^config error: server\.port: expected number, received string \(in /);
+  });
+
+  it('applies one range to a setting, from the file or the environment', async () => {
+    for (const [key, name, tooBig] of [['threads', 'SORI_THREADS', 1025], ['parallel', 'SORI_PARALLEL', 1025], ['queueLimit', 'SORI_QUEUE_LIMIT', 1_000_001]] as const) {
+      const cwd = await freshDir();
+      assert.match((await loadError({ SORI_API_KEY: 'k', [name]: String(tooBig) }, cwd)).message, new RegExp(`^config error: ${name}: expected an integer from \\d+ to ${tooBig - 1}, got "${tooBig}"$`));
+      await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ engine: { [key]: tooBig } }));
+      assert.match((await loadError({ SORI_API_KEY: 'k' }, cwd)).message, new RegExp(`^config error: engine\\.${key}: Too big`));
+    }
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ jobs: { workers: 65 } }));
+    assert.match((await loadError({ SORI_API_KEY: 'k' }, cwd)).message, /^config error: jobs\.workers: Too big/);
   });
 
   it('reads sori.yaml from the working directory, and env overrides it', async () => {
