@@ -5,7 +5,7 @@
  * cost in CER/WER? Each lever is measured alone and together:
  *   prompt  the keywords as Whisper prompt          bias  decoding bonus toward keyword tokens
  *   post    near-miss correction of the text        all   the three together
- * and the pairs prompt+bias, bias+post (the server's default: see README "Keyword boosting").
+ * and the pairs prompt+bias, bias+post (the server's default: see docs/api/boostings.md).
  *
  * Clips are split by a hash of their file name into a tuning half and an evaluation half, so
  * the thresholds tuned on one are reported on the other.
@@ -264,7 +264,7 @@ export async function boostingFigure(
   };
 }
 
-/** The figure as the README quotes it: recall of missed words, control CER/WER change, per lever. */
+/** The figure as docs/benchmarks.md quotes it: recall of missed words, control CER/WER change, per lever. */
 export function formatBoostingReport(r: BoostingReport): string {
   const base = r.levers.find((l) => l.lever === 'none');
   const langs = base?.control.map((c) => c.lang) ?? [];
