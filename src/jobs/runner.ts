@@ -10,21 +10,20 @@
  * A job that keeps killing its worker fails after `jobs.maxAttempts` instead of looping.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
 import { assignSpeakers } from '../transcript/speakers.js';
 import { enrichMedia, type EnrichDeps } from './enrich.js';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../clova/longform-params.js';
-import { isLongformErrorCode, type LongformErrorCode } from '../clova/longform-errors.js';
 import type { Config } from '../config.js';
-import { MediaError, probeFile } from '../media/decode.js';
-import { ObjectStorageError, type ObjectStorage } from '../media/fetch/object-storage.js';
-import { downloadUrl, FetchError } from '../media/fetch/url.js';
-import { EngineFailedError, type SpeechEngine } from '../speech/engine.js';
+import { probeFile } from '../media/decode.js';
+import type { ObjectStorage } from '../media/fetch/object-storage.js';
+import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import type { LongformSegment } from '../transcript/segments.js';
+import { classifyFailure, JobFailure } from './failures.js';
+import { materializeMedia, mediaDir, mediaPath } from './job-media.js';
 import { isDeadLocalOwner, newOwnerId } from './owner.js';
 import type { JobQueue } from './queue.js';
 import { recognizeMedia } from './recognize.js';
@@ -44,26 +43,9 @@ export interface RunnerDeps {
   logger: Logger;
 }
 
-/** A failure with the spec's error code, ending the job as FAILED. */
-export class JobFailure extends Error {
-  constructor(readonly code: LongformErrorCode, message: string) {
-    super(message);
-    this.name = 'JobFailure';
-  }
-}
-
 const CHECKPOINT_EVERY_MS = 15_000;
 const IDLE_POLL_MS = 1000;
 const SWEEP_EVERY_MS = 60_000;
-
-export function mediaDir(dataDir: string): string {
-  return join(dataDir, 'media');
-}
-
-/** Where a job's media lives once uploaded or fetched. */
-export function mediaPath(dataDir: string, token: string): string {
-  return join(mediaDir(dataDir), token);
-}
 
 export class JobRunner {
   readonly owner = newOwnerId();
@@ -165,7 +147,7 @@ export class JobRunner {
         throw new JobFailure('ERROR_INTERNAL_ERROR', `processing stopped ${job.attempts - 1} times without making progress; giving up`);
       }
       log.info({ attempt: job.attempts, source: job.source.kind, resumeAtMs: job.resumeAtMs }, 'job started');
-      const path = await this.materialize(job, abort.signal);
+      const path = await materializeMedia(job, this.deps, abort.signal);
       const info = await probeFile(path, { signal: abort.signal });
       const maxS = params.completion === 'sync' ? config.longform.syncMaxSeconds : config.longform.asyncMaxSeconds;
       if (info.durationS !== undefined && info.durationS > maxS + 1) {
@@ -247,25 +229,6 @@ export class JobRunner {
     }
   }
 
-  /** The job's media as a local file: uploads are there already; URLs and objects are fetched. */
-  private async materialize(job: JobRecord, signal: AbortSignal): Promise<string> {
-    const { config } = this.deps;
-    const source = job.source;
-    if (source.kind === 'upload') return source.path;
-    const dest = mediaPath(config.dataDir, job.token);
-    // A previous attempt may have finished the download before it died.
-    if (await exists(dest)) return dest;
-    const timeoutMs = config.longform.downloadTimeoutSeconds * 1000;
-    if (source.kind === 'url') {
-      await downloadUrl(source.url, dest, { policy: config.network, maxBytes: config.longform.maxBytes, timeoutMs, signal });
-      return dest;
-    }
-    const storage = this.deps.objectStorage;
-    if (storage === undefined) throw new JobFailure('ERROR_EXTERNAL_ERROR', 'no object storage is configured');
-    await storage.download(source.key, dest, { maxBytes: config.longform.maxBytes, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
-    return dest;
-  }
-
   /** Jobs nobody will finish in time end as TIMEOUT; old finished jobs are deleted. */
   private async sweep(): Promise<void> {
     const { store, config, logger } = this.deps;
@@ -293,35 +256,4 @@ export class JobRunner {
       logger.error({ err }, 'job sweep failed');
     }
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-export function classifyFailure(err: unknown): { code: LongformErrorCode; message: string } {
-  if (err instanceof JobFailure) return { code: err.code, message: err.message };
-  if (err instanceof MediaError) {
-    if (err.kind === 'empty' || err.kind === 'no-audio') return { code: 'ERROR_AUDIO_EMPTY', message: err.message };
-    if (err.kind === 'too-long') return { code: 'ERROR_REQUEST_PARAMETER', message: err.message };
-    return { code: 'ERROR_AUDIO_CONVERSION', message: err.message };
-  }
-  if (err instanceof FetchError) {
-    if (err.kind === 'not-found') return { code: 'ERROR_DATA_NOT_FOUND', message: err.message };
-    if (err.kind === 'bad-url' || err.kind === 'too-large') return { code: 'ERROR_REQUEST_PARAMETER', message: err.message };
-    return { code: 'ERROR_EXTERNAL_ERROR', message: err.message };
-  }
-  if (err instanceof ObjectStorageError) {
-    if (err.kind === 'not-found') return { code: 'ERROR_DATA_NOT_FOUND', message: err.message };
-    if (err.kind === 'too-large') return { code: 'ERROR_REQUEST_PARAMETER', message: err.message };
-    return { code: 'ERROR_EXTERNAL_ERROR', message: err.message };
-  }
-  if (err instanceof EngineFailedError) return { code: 'ERROR_INTERNAL_ERROR', message: `recognition failed: ${err.message}` };
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && isLongformErrorCode(code)) return { code, message: (err as Error).message };
-  return { code: 'ERROR_INTERNAL_ERROR', message: 'internal error' };
 }
