@@ -8,7 +8,8 @@ import type { Config } from '../config.js';
 import { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { DeliveryWorker } from './deliveries.js';
+import { DELIVERY_LEASE_MS, ResultDeliverer } from './deliveries.js';
+import { LeasedWorker } from './leased-worker.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
 import { SqliteJobStore } from './sqlite-store.js';
@@ -37,8 +38,10 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
     events: () => (events ??= sharedEventDetector(config.models.dir)),
   };
   const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, enrich, config, logger });
-  const deliveries = new DeliveryWorker({
-    store, queue, objectStorage, callbacks: config.callbacks, network: config.network, logger,
+  const deliverer = new ResultDeliverer({ store, objectStorage, callbacks: config.callbacks, network: config.network, logger });
+  // One delivery at a time keeps ordering simple; a slow receiver is bounded by callbacks.timeoutSeconds.
+  const deliveryWorker = new LeasedWorker(deliverer, {
+    name: 'delivery', slots: 1, leaseMs: DELIVERY_LEASE_MS, wait: (pollMs, signal) => queue.wait(pollMs, signal), logger,
   });
   return {
     store,
@@ -47,11 +50,12 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
     objectStorage,
     async start() {
       await runner.start();
-      await deliveries.start();
+      deliveryWorker.start();
     },
     async close() {
       await runner.close();
-      await deliveries.close();
+      await deliveryWorker.close();
+      await deliverer.close();
       await queue.close();
       objectStorage?.close();
       if (diarizer !== undefined) await (await diarizer.catch(() => undefined))?.close();
