@@ -11,13 +11,14 @@
  */
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
+import type { LongformParams } from '../clova/longform-params.js';
 import type { CallbacksConfig } from '../config.js';
 import type { ObjectStorage } from '../media/fetch/object-storage.js';
 import { createGuardedAgent } from '../net/guarded-agent.js';
 import type { NetworkPolicy } from '../net/address-policy.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import { statusBody } from './result.js';
-import type { AttemptResult, DeliveryRecord, JobStore } from './store.js';
+import type { AttemptResult, DeliveryRecord, JobOutcome, JobStore, NewDelivery } from './store.js';
 
 export interface DeliveryDeps {
   store: JobStore;
@@ -33,6 +34,21 @@ export interface DeliveryDeps {
  */
 export const DELIVERY_LEASE_MS = 60_000;
 const FIRST_BACKOFF_MS = 1000;
+
+/** What finishing a job queues: its callback, and for a completed `resultToObs` job the object. */
+export function deliveriesFor(
+  token: string,
+  params: LongformParams | undefined,
+  state: JobOutcome['state'],
+  objectStorage: ObjectStorage | undefined,
+): NewDelivery[] {
+  const deliveries: NewDelivery[] = [];
+  if (params?.callback !== undefined) deliveries.push({ kind: 'callback', target: params.callback });
+  if (params?.resultToObs && state === 'COMPLETED' && objectStorage !== undefined) {
+    deliveries.push({ kind: 'object-storage', target: `${objectStorage.resultPrefix}${token}.json` });
+  }
+  return deliveries;
+}
 
 /** The outcome of one attempt before it is judged: the HTTP status if one came, the error if any. */
 interface Sent {

@@ -1,9 +1,13 @@
-/** How a job fails: the spec's error code for whatever stopped it. */
+/**
+ * How a job fails: the spec's error code for whatever stopped it, and the outcome a failed job
+ * is stored with.
+ */
 import { isLongformErrorCode, type LongformErrorCode } from '../clova/longform-errors.js';
 import { MediaError } from '../media/decode.js';
 import { ObjectStorageError } from '../media/fetch/object-storage.js';
 import { FetchError } from '../media/fetch/url.js';
 import { EngineFailedError } from '../speech/engine.js';
+import type { JobOutcome } from './store.js';
 
 /** A failure with the spec's error code, ending the job as FAILED. */
 export class JobFailure extends Error {
@@ -11,6 +15,20 @@ export class JobFailure extends Error {
     super(message);
     this.name = 'JobFailure';
   }
+}
+
+export function timeoutMessage(timeoutSeconds: number): string {
+  return `job did not finish within ${timeoutSeconds} s`;
+}
+
+/** The stored end of a failed job: TIMEOUT for the gateway timeout, FAILED for everything else. */
+export function failureOutcome(token: string, code: LongformErrorCode, message: string): JobOutcome {
+  return {
+    state: code === 'ERROR_GATEWAY_TIMEOUT' ? 'TIMEOUT' : 'FAILED',
+    result: { result: code, message, token },
+    errorCode: code,
+    errorMessage: message,
+  };
 }
 
 export function classifyFailure(err: unknown): { code: LongformErrorCode; message: string } {
