@@ -1,17 +1,22 @@
 /**
- * The long-form job system as one unit: store, queue, runner, deliveries. Embedded default:
- * SQLite in the data dir and an in-process queue.
+ * The long-form job system as one unit: store, queue, the workers that run jobs and deliveries,
+ * and the sweeper. Embedded default: SQLite in the data dir and an in-process queue.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { DeliveryWorker } from './deliveries.js';
+import { DELIVERY_LEASE_MS, ResultDeliverer } from './deliveries.js';
+import { mediaDir } from './job-media.js';
+import { LeasedWorker } from './leased-worker.js';
+import { isDeadLocalOwner } from './owner.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
 import { SqliteJobStore } from './sqlite-store.js';
+import { JobSweeper } from './sweeper.js';
 import { loadDiarizer, type Diarizer } from '../speech/diarization/index.js';
 import { sharedEventDetector, type EventDetector } from '../speech/events/index.js';
 import type { JobStore } from './store.js';
@@ -29,6 +34,7 @@ export interface JobSystem {
 export function createJobSystem(config: Config, engine: SpeechEngine, logger: Logger, loadVad: () => Promise<SileroVad>): JobSystem {
   const store = new SqliteJobStore(join(config.dataDir, 'sori.db'));
   const queue = new LocalJobQueue();
+  const wait = (pollMs: number, signal: AbortSignal): Promise<void> => queue.wait(pollMs, signal);
   const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
   let diarizer: Promise<Diarizer> | undefined;
   let events: EventDetector | undefined;
@@ -37,21 +43,39 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
     events: () => (events ??= sharedEventDetector(config.models.dir)),
   };
   const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, enrich, config, logger });
-  const deliveries = new DeliveryWorker({
-    store, queue, objectStorage, callbacks: config.callbacks, network: config.network, logger,
+  const jobWorker = new LeasedWorker(runner, {
+    name: 'job', slots: config.jobs.workers, leaseMs: config.jobs.leaseSeconds * 1000, wait, logger,
   });
+  const sweeper = new JobSweeper({
+    store, config, logger,
+    isRunning: (token) => jobWorker.isRunning(token),
+    onFinished: (token) => runner.events.emit('finished', token),
+  });
+  const deliverer = new ResultDeliverer({ store, objectStorage, callbacks: config.callbacks, network: config.network, logger });
+  // One delivery at a time keeps ordering simple; a slow receiver is bounded by callbacks.timeoutSeconds.
+  const deliveryWorker = new LeasedWorker(deliverer, { name: 'delivery', slots: 1, leaseMs: DELIVERY_LEASE_MS, wait, logger });
   return {
     store,
     queue,
     runner,
     objectStorage,
     async start() {
-      await runner.start();
-      await deliveries.start();
+      await mkdir(mediaDir(config.dataDir), { recursive: true });
+      // A previous process on this host cannot renew its leases: free its jobs and deliveries now
+      // rather than when the leases expire.
+      const released = await store.releaseLeases((owner) => isDeadLocalOwner(owner, jobWorker.owner));
+      if (released > 0) logger.info({ jobs: released }, 'resuming jobs a previous process left unfinished');
+      jobWorker.start();
+      sweeper.start();
+      deliveryWorker.start();
     },
     async close() {
-      await runner.close();
-      await deliveries.close();
+      sweeper.stop();
+      // Running jobs are abandoned to the next start: their leases released, they resume there.
+      await jobWorker.close();
+      await store.releaseLeases((owner) => owner === jobWorker.owner);
+      await deliveryWorker.close();
+      await deliverer.close();
       await queue.close();
       objectStorage?.close();
       if (diarizer !== undefined) await (await diarizer.catch(() => undefined))?.close();

@@ -104,15 +104,6 @@ export function speakerName(label: string): string {
   return name;
 }
 
-export interface FailureBody {
-  result: 'FAILED' | 'TIMEOUT';
-  message: string;
-  token: string;
-  /** The spec's error code behind the failure (ERROR_AUDIO_CONVERSION, ...). */
-  errorCode: string;
-  progress: number;
-}
-
 /** GET /recognizer/{token} and callbacks: what the job looks like now. */
 export function statusBody(job: JobRecord): Record<string, unknown> {
   switch (job.state) {

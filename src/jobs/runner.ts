@@ -1,35 +1,35 @@
 /**
- * Runs long-form jobs: claims one from the store under a lease, fetches its media, recognises
- * it, and finishes it with its deliveries in one transaction. Several run at once (config
- * `jobs.workers`); their windows share the engine at batch priority, below short requests and
- * streams. Nothing heavy runs on this event loop: ffmpeg and inference are child processes and
- * VAD runs in onnxruntime's threads.
+ * Runs one long-form job, claimed under a lease by a LeasedWorker: gets its media, probes it,
+ * recognises it with speakers and sound events beside, and finishes it with its deliveries in
+ * one transaction. Several run at once (config `jobs.workers`); their windows share the engine
+ * at batch priority, below short requests and streams. Nothing heavy runs on this event loop:
+ * ffmpeg and inference are child processes and VAD runs in onnxruntime's threads.
  *
  * Crash safety: the lease is renewed while a job runs; if this process dies, the next start (or
  * another worker, once the lease expires) takes the job again and resumes from its checkpoint.
  * A job that keeps killing its worker fails after `jobs.maxAttempts` instead of looping.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
 import { assignSpeakers } from '../transcript/speakers.js';
-import { enrichMedia, type EnrichDeps } from './enrich.js';
+import { enrichMedia, type EnrichDeps, type Enrichment } from './enrich.js';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../clova/longform-params.js';
-import { isLongformErrorCode, type LongformErrorCode } from '../clova/longform-errors.js';
 import type { Config } from '../config.js';
-import { MediaError, probeFile } from '../media/decode.js';
-import { ObjectStorageError, type ObjectStorage } from '../media/fetch/object-storage.js';
-import { downloadUrl, FetchError } from '../media/fetch/url.js';
-import { EngineFailedError, type SpeechEngine } from '../speech/engine.js';
+import { probeFile } from '../media/decode.js';
+import type { ObjectStorage } from '../media/fetch/object-storage.js';
+import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import type { LongformSegment } from '../transcript/segments.js';
-import { isDeadLocalOwner, newOwnerId } from './owner.js';
+import { deliveriesFor } from './deliveries.js';
+import { classifyFailure, failureOutcome, JobFailure, timeoutMessage } from './failures.js';
+import { materializeMedia, mediaPath } from './job-media.js';
+import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
-import { recognizeMedia } from './recognize.js';
+import { recognizeMedia, type RecognizeOutcome } from './recognize.js';
 import { completedResult } from './result.js';
-import type { JobOutcome, JobRecord, JobStore, NewDelivery } from './store.js';
+import type { JobOutcome, JobRecord, JobStore } from './store.js';
 
 export interface RunnerDeps {
   store: JobStore;
@@ -44,284 +44,199 @@ export interface RunnerDeps {
   logger: Logger;
 }
 
-/** A failure with the spec's error code, ending the job as FAILED. */
-export class JobFailure extends Error {
-  constructor(readonly code: LongformErrorCode, message: string) {
-    super(message);
-    this.name = 'JobFailure';
-  }
+/** What a completed job is stored with, and what its log line reports. */
+interface Transcribed {
+  result: Record<string, unknown>;
+  audioMs: number;
+  segmentCount: number;
 }
 
 const CHECKPOINT_EVERY_MS = 15_000;
-const IDLE_POLL_MS = 1000;
-const SWEEP_EVERY_MS = 60_000;
 
-export function mediaDir(dataDir: string): string {
-  return join(dataDir, 'media');
-}
-
-/** Where a job's media lives once uploaded or fetched. */
-export function mediaPath(dataDir: string, token: string): string {
-  return join(mediaDir(dataDir), token);
-}
-
-export class JobRunner {
-  readonly owner = newOwnerId();
+export class JobRunner implements LeasedWork<JobRecord> {
   /** Emits `finished` with the token when a job this process ran ends. */
   readonly events = new EventEmitter();
-  private readonly stop = new AbortController();
-  private loops: Promise<void>[] = [];
-  private sweeper: NodeJS.Timeout | undefined;
-  private readonly running = new Map<string, AbortController>();
 
   constructor(private readonly deps: RunnerDeps) {
     this.events.setMaxListeners(0);
   }
 
-  async start(): Promise<void> {
-    const { store, config, logger } = this.deps;
-    await mkdir(mediaDir(config.dataDir), { recursive: true });
-    const released = await store.releaseLeases((owner) => isDeadLocalOwner(owner, this.owner));
-    if (released > 0) logger.info({ jobs: released }, 'resuming jobs a previous process left unfinished');
-    for (let i = 0; i < config.jobs.workers; i++) this.loops.push(this.loop(i));
-    this.sweeper = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
-    this.sweeper.unref();
-    void this.sweep();
+  claim(owner: string, leaseMs: number, now: number): Promise<JobRecord | undefined> {
+    return this.deps.store.claim(owner, leaseMs, now);
   }
 
-  /** Stops taking jobs; running ones are abandoned to the next start (their leases released). */
-  async close(): Promise<void> {
-    this.stop.abort();
-    clearInterval(this.sweeper);
-    for (const c of this.running.values()) c.abort(new Error('server shutting down'));
-    await Promise.allSettled(this.loops);
-    await this.deps.store.releaseLeases((owner) => owner === this.owner);
+  renew(job: JobRecord, lease: Lease, leaseMs: number, now: number): Promise<boolean> {
+    return this.deps.store.heartbeat(job.token, lease.owner, leaseMs, lease.progress, now);
   }
 
-  private async loop(slot: number): Promise<void> {
-    const { store, queue, config, logger } = this.deps;
-    while (!this.stop.signal.aborted) {
-      let job: JobRecord | undefined;
-      try {
-        job = await store.claim(this.owner, config.jobs.leaseSeconds * 1000, Date.now());
-      } catch (err) {
-        logger.error({ err, slot }, 'claiming a job failed');
-      }
-      if (job === undefined) {
-        await queue.wait(IDLE_POLL_MS, this.stop.signal);
-        continue;
-      }
-      await this.run(job);
-    }
-  }
-
-  private async run(job: JobRecord): Promise<void> {
-    const { store, config, logger } = this.deps;
-    const log = logger.child({ token: job.token, domain: job.domain });
-    const params = job.params as LongformParams;
-    const leaseMs = config.jobs.leaseSeconds * 1000;
-    const abort = new AbortController();
-    this.running.set(job.token, abort);
-    let progress = job.progress;
-    let leaseLost = false;
-    const timeoutAt = job.createdAt + config.jobs.timeoutSeconds * 1000;
-
-    // Renewed every 2 s at most, so that the `progress` a client polls moves on short jobs too.
-    const heartbeat = setInterval(() => {
-      if (Date.now() > timeoutAt) {
-        abort.abort(new JobFailure('ERROR_GATEWAY_TIMEOUT', `job did not finish within ${config.jobs.timeoutSeconds} s`));
-        return;
-      }
-      store.heartbeat(job.token, this.owner, leaseMs, progress, Date.now()).then(
-        (held) => {
-          if (!held && !abort.signal.aborted) {
-            leaseLost = true;
-            abort.abort(new Error('lease lost'));
-          }
-        },
-        (err: unknown) => log.warn({ err }, 'lease renewal failed'),
-      );
-    }, Math.max(500, Math.min(2000, leaseMs / 3)));
-
-    const finish = async (outcome: JobOutcome): Promise<void> => {
-      const deliveries: NewDelivery[] = [];
-      if (params.callback !== undefined) deliveries.push({ kind: 'callback', target: params.callback });
-      if (params.resultToObs && outcome.state === 'COMPLETED' && this.deps.objectStorage !== undefined) {
-        deliveries.push({ kind: 'object-storage', target: `${this.deps.objectStorage.resultPrefix}${job.token}.json` });
-      }
-      const done = await store.finish(job.token, this.owner, outcome, deliveries, Date.now());
-      if (!done) {
-        log.warn('job finished here but its lease had passed to another worker; result discarded');
-        return;
-      }
-      if (deliveries.length > 0) void this.deps.queue.notify();
-      this.events.emit('finished', job.token);
-      await rm(mediaPath(config.dataDir, job.token), { force: true });
+  /** `jobs.timeoutSeconds` counts from acceptance: time spent waiting counts too. */
+  deadline(job: JobRecord): { at: number; error: () => Error } {
+    const { timeoutSeconds } = this.deps.config.jobs;
+    return {
+      at: job.createdAt + timeoutSeconds * 1000,
+      error: () => new JobFailure('ERROR_GATEWAY_TIMEOUT', timeoutMessage(timeoutSeconds)),
     };
+  }
 
+  key(job: JobRecord): string {
+    return job.token;
+  }
+
+  logFields(job: JobRecord): Record<string, unknown> {
+    return { token: job.token, domain: job.domain };
+  }
+
+  /** One claimed job to its end: completed, failed, or left unfinished for the next claim. */
+  async process(job: JobRecord, lease: Lease): Promise<void> {
+    const log = this.deps.logger.child(this.logFields(job));
+    lease.progress = job.progress;
     const started = Date.now();
     try {
-      if (job.attempts > config.jobs.maxAttempts) {
-        throw new JobFailure('ERROR_INTERNAL_ERROR', `processing stopped ${job.attempts - 1} times without making progress; giving up`);
-      }
+      this.refuseCrashLoop(job);
       log.info({ attempt: job.attempts, source: job.source.kind, resumeAtMs: job.resumeAtMs }, 'job started');
-      const path = await this.materialize(job, abort.signal);
-      const info = await probeFile(path, { signal: abort.signal });
-      const maxS = params.completion === 'sync' ? config.longform.syncMaxSeconds : config.longform.asyncMaxSeconds;
-      if (info.durationS !== undefined && info.durationS > maxS + 1) {
-        throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is ${Math.round(info.durationS)} s long; ${params.completion} requests accept up to ${maxS} s`);
-      }
-      const lang = engineLanguage(params.language);
-      const keywords = boostingKeywords(params);
-      // Speakers and sound events run beside recognition, over the whole file.
-      const enrichment = enrichMedia(this.deps.enrich, {
+      const transcribed = await this.transcribe(job, lease, log);
+      await this.finish(job, lease.owner, { state: 'COMPLETED', result: transcribed.result }, log);
+      log.info({ audioMs: transcribed.audioMs, ms: Date.now() - started, segments: transcribed.segmentCount }, 'job completed');
+    } catch (err) {
+      await this.endStopped(job, lease, err, log);
+    }
+  }
+
+  /** `attempts` counts claims since the last checkpoint: that many means the job kills its worker. */
+  private refuseCrashLoop(job: JobRecord): void {
+    const { maxAttempts } = this.deps.config.jobs;
+    if (job.attempts > maxAttempts) {
+      throw new JobFailure('ERROR_INTERNAL_ERROR', `processing stopped ${job.attempts - 1} times without making progress; giving up`);
+    }
+  }
+
+  /** From the job's media to its CLOVA result body. */
+  private async transcribe(job: JobRecord, lease: Lease, log: Logger): Promise<Transcribed> {
+    const params = job.params as LongformParams;
+    const path = await materializeMedia(job, this.deps, lease.signal);
+    const durationS = await this.probeDuration(path, params, lease.signal);
+    const enrichment = this.startEnrichment(path, params, lease.signal);
+    const recognized = await this.recognize(job, path, durationS, lease, log);
+    const { turns, events } = await enrichment;
+    const language = engineLanguage(params.language).code;
+    const segments = turns === undefined ? recognized.segments : assignSpeakers(recognized.segments, turns, language);
+    const { engine, config } = this.deps;
+    const result = completedResult(
+      { token: job.token, domain: job.domain, params, version: engine.version, subtitleLineChars: config.subtitles.lineChars },
+      segments,
+      events,
+    );
+    return { result, audioMs: recognized.durationMs, segmentCount: recognized.segments.length };
+  }
+
+  /** The container's duration (if it tells), refusing media longer than the request's completion accepts. */
+  private async probeDuration(path: string, params: LongformParams, signal: AbortSignal): Promise<number | undefined> {
+    const { durationS } = await probeFile(path, { signal });
+    const maxS = this.maxSeconds(params);
+    if (durationS !== undefined && durationS > maxS + 1) {
+      throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is ${Math.round(durationS)} s long; ${params.completion} requests accept up to ${maxS} s`);
+    }
+    return durationS;
+  }
+
+  private maxSeconds(params: LongformParams): number {
+    const { longform } = this.deps.config;
+    return params.completion === 'sync' ? longform.syncMaxSeconds : longform.asyncMaxSeconds;
+  }
+
+  /** Speakers and sound events, over the whole file beside recognition; awaited after it. */
+  private startEnrichment(path: string, params: LongformParams, signal: AbortSignal): Promise<Enrichment> {
+    const enrichment = enrichMedia(this.deps.enrich, {
+      mediaPath: path,
+      diarization: params.diarization.enable ? params.diarization : undefined,
+      sed: params.sed.enable,
+      signal,
+    });
+    // Unobserved until recognition ends; a rejection meanwhile must not count as unhandled.
+    enrichment.catch(() => undefined);
+    return enrichment;
+  }
+
+  /**
+   * Recognition from the job's checkpoint on. Raises the lease's progress as windows finish, and
+   * checks the decoded length too: the container's duration may be missing or wrong.
+   */
+  private async recognize(job: JobRecord, path: string, durationS: number | undefined, lease: Lease, log: Logger): Promise<RecognizeOutcome> {
+    const params = job.params as LongformParams;
+    const language = engineLanguage(params.language);
+    const outcome = await recognizeMedia(
+      this.deps.engine,
+      await this.deps.vad(),
+      {
         mediaPath: path,
-        diarization: params.diarization.enable ? params.diarization : undefined,
-        sed: params.sed.enable,
-        signal: abort.signal,
-      });
-      enrichment.catch(() => undefined); // awaited below, after recognition
-      // The first window is checkpointed at once: it proves the job does not kill its worker.
-      let lastCheckpoint = 0;
-      const outcome = await recognizeMedia(
-        this.deps.engine,
-        await this.deps.vad(),
-        {
-          mediaPath: path,
-          language: lang.code,
-          script: lang.script,
-          keywords,
-          mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
-          noiseFiltering: params.noiseFiltering,
-          resumeAtMs: job.resumeAtMs,
-          done: (job.partial as LongformSegment[] | null) ?? [],
-          durationS: info.durationS,
+        language: language.code,
+        script: language.script,
+        keywords: boostingKeywords(params),
+        mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
+        noiseFiltering: params.noiseFiltering,
+        resumeAtMs: job.resumeAtMs,
+        done: (job.partial as LongformSegment[] | null) ?? [],
+        durationS,
+      },
+      {
+        signal: lease.signal,
+        onProgress: (fraction) => {
+          lease.progress = Math.max(lease.progress, Math.floor(fraction * 100));
         },
-        {
-          signal: abort.signal,
-          onProgress: (f) => {
-            progress = Math.max(progress, Math.floor(f * 100));
-          },
-          onWindowDone: (resumeAtMs, segments) => {
-            if (Date.now() - lastCheckpoint < CHECKPOINT_EVERY_MS) return;
-            lastCheckpoint = Date.now();
-            void store.checkpoint(job.token, this.owner, resumeAtMs, segments).catch((err: unknown) => log.warn({ err }, 'checkpoint failed'));
-          },
-        },
-      );
-      if (outcome.durationMs > (maxS + 1) * 1000) {
-        throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is longer than the ${maxS} s limit of ${params.completion} requests`);
-      }
-      const { turns, events } = await enrichment;
-      const segments = turns === undefined ? outcome.segments : assignSpeakers(outcome.segments, turns, lang.code);
-      const result = completedResult(
-        { token: job.token, domain: job.domain, params, version: this.deps.engine.version, subtitleLineChars: config.subtitles.lineChars },
-        segments,
-        events,
-      );
-      await finish({ state: 'COMPLETED', result });
-      log.info({ audioMs: outcome.durationMs, ms: Date.now() - started, segments: outcome.segments.length }, 'job completed');
-    } catch (err) {
-      const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
-      if (leaseLost || this.stop.signal.aborted) {
-        log.warn({ reason: (reason as Error)?.message }, 'job interrupted; it will be resumed');
-        return;
-      }
-      const failure = classifyFailure(reason);
-      const state = failure.code === 'ERROR_GATEWAY_TIMEOUT' ? 'TIMEOUT' : 'FAILED';
-      if (failure.code === 'ERROR_INTERNAL_ERROR') log.error({ err: reason }, 'job failed');
-      else log.info({ errorCode: failure.code, reason: failure.message }, 'job failed');
-      try {
-        await finish({
-          state,
-          result: { result: failure.code, message: failure.message, token: job.token },
-          errorCode: failure.code,
-          errorMessage: failure.message,
-        });
-      } catch (finishErr) {
-        log.error({ err: finishErr }, 'recording the failure failed');
-      }
-    } finally {
-      clearInterval(heartbeat);
-      this.running.delete(job.token);
+        onWindowDone: this.checkpointer(job, lease.owner, log),
+      },
+    );
+    const maxS = this.maxSeconds(params);
+    if (outcome.durationMs > (maxS + 1) * 1000) {
+      throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is longer than the ${maxS} s limit of ${params.completion} requests`);
     }
+    return outcome;
   }
 
-  /** The job's media as a local file: uploads are there already; URLs and objects are fetched. */
-  private async materialize(job: JobRecord, signal: AbortSignal): Promise<string> {
-    const { config } = this.deps;
-    const source = job.source;
-    if (source.kind === 'upload') return source.path;
-    const dest = mediaPath(config.dataDir, job.token);
-    // A previous attempt may have finished the download before it died.
-    if (await exists(dest)) return dest;
-    const timeoutMs = config.longform.downloadTimeoutSeconds * 1000;
-    if (source.kind === 'url') {
-      await downloadUrl(source.url, dest, { policy: config.network, maxBytes: config.longform.maxBytes, timeoutMs, signal });
-      return dest;
-    }
-    const storage = this.deps.objectStorage;
-    if (storage === undefined) throw new JobFailure('ERROR_EXTERNAL_ERROR', 'no object storage is configured');
-    await storage.download(source.key, dest, { maxBytes: config.longform.maxBytes, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
-    return dest;
+  /**
+   * Saves finished windows at most every CHECKPOINT_EVERY_MS. The first is saved at once: it
+   * proves the job does not kill its worker (a checkpoint resets `attempts`).
+   */
+  private checkpointer(job: JobRecord, owner: string, log: Logger): (resumeAtMs: number, segments: readonly LongformSegment[]) => void {
+    let lastCheckpoint = 0;
+    return (resumeAtMs, segments) => {
+      if (Date.now() - lastCheckpoint < CHECKPOINT_EVERY_MS) return;
+      lastCheckpoint = Date.now();
+      void this.deps.store.checkpoint(job.token, owner, resumeAtMs, segments).catch((err: unknown) => log.warn({ err }, 'checkpoint failed'));
+    };
   }
 
-  /** Jobs nobody will finish in time end as TIMEOUT; old finished jobs are deleted. */
-  private async sweep(): Promise<void> {
-    const { store, config, logger } = this.deps;
+  /**
+   * A job that stopped before completing: left for the next claim if this process gave it up
+   * (lease lost, shutting down), else ended as FAILED or TIMEOUT with the spec's error code.
+   */
+  private async endStopped(job: JobRecord, lease: Lease, err: unknown, log: Logger): Promise<void> {
+    const reason: unknown = lease.signal.aborted ? lease.signal.reason : err;
+    if (lease.interrupted) {
+      log.warn({ reason: (reason as Error)?.message }, 'job interrupted; it will be resumed');
+      return;
+    }
+    const failure = classifyFailure(reason);
+    if (failure.code === 'ERROR_INTERNAL_ERROR') log.error({ err: reason }, 'job failed');
+    else log.info({ errorCode: failure.code, reason: failure.message }, 'job failed');
     try {
-      const now = Date.now();
-      for (const token of await store.listOverdue(now - config.jobs.timeoutSeconds * 1000)) {
-        if (this.running.has(token)) continue;
-        const job = await store.get(token);
-        const params = job?.params as LongformParams | undefined;
-        const message = `job did not finish within ${config.jobs.timeoutSeconds} s`;
-        const deliveries: NewDelivery[] = params?.callback !== undefined ? [{ kind: 'callback', target: params.callback }] : [];
-        const done = await store.finishUnowned(token, {
-          state: 'TIMEOUT', result: { result: 'ERROR_GATEWAY_TIMEOUT', message, token },
-          errorCode: 'ERROR_GATEWAY_TIMEOUT', errorMessage: message,
-        }, deliveries, now);
-        if (done) {
-          logger.warn({ token }, 'job timed out');
-          this.events.emit('finished', token);
-        }
-      }
-      for (const token of await store.purge(now - config.jobs.retentionHours * 3600_000)) {
-        await rm(mediaPath(config.dataDir, token), { force: true });
-      }
-    } catch (err) {
-      logger.error({ err }, 'job sweep failed');
+      await this.finish(job, lease.owner, failureOutcome(job.token, failure.code, failure.message), log);
+    } catch (finishErr) {
+      log.error({ err: finishErr }, 'recording the failure failed');
     }
   }
-}
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
+  /** Ends the job and queues its deliveries in one transaction (refused if the lease has passed on). */
+  private async finish(job: JobRecord, owner: string, outcome: JobOutcome, log: Logger): Promise<void> {
+    const { store, queue, objectStorage, config } = this.deps;
+    const deliveries = deliveriesFor(job.token, job.params as LongformParams, outcome.state, objectStorage);
+    const done = await store.finish(job.token, owner, outcome, deliveries, Date.now());
+    if (!done) {
+      log.warn('job finished here but its lease had passed to another worker; result discarded');
+      return;
+    }
+    if (deliveries.length > 0) void queue.notify();
+    this.events.emit('finished', job.token);
+    await rm(mediaPath(config.dataDir, job.token), { force: true });
   }
-}
-
-export function classifyFailure(err: unknown): { code: LongformErrorCode; message: string } {
-  if (err instanceof JobFailure) return { code: err.code, message: err.message };
-  if (err instanceof MediaError) {
-    if (err.kind === 'empty' || err.kind === 'no-audio') return { code: 'ERROR_AUDIO_EMPTY', message: err.message };
-    if (err.kind === 'too-long') return { code: 'ERROR_REQUEST_PARAMETER', message: err.message };
-    return { code: 'ERROR_AUDIO_CONVERSION', message: err.message };
-  }
-  if (err instanceof FetchError) {
-    if (err.kind === 'not-found') return { code: 'ERROR_DATA_NOT_FOUND', message: err.message };
-    if (err.kind === 'bad-url' || err.kind === 'too-large') return { code: 'ERROR_REQUEST_PARAMETER', message: err.message };
-    return { code: 'ERROR_EXTERNAL_ERROR', message: err.message };
-  }
-  if (err instanceof ObjectStorageError) {
-    if (err.kind === 'not-found') return { code: 'ERROR_DATA_NOT_FOUND', message: err.message };
-    if (err.kind === 'too-large') return { code: 'ERROR_REQUEST_PARAMETER', message: err.message };
-    return { code: 'ERROR_EXTERNAL_ERROR', message: err.message };
-  }
-  if (err instanceof EngineFailedError) return { code: 'ERROR_INTERNAL_ERROR', message: `recognition failed: ${err.message}` };
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && isLongformErrorCode(code)) return { code, message: (err as Error).message };
-  return { code: 'ERROR_INTERNAL_ERROR', message: 'internal error' };
 }
