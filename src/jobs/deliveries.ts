@@ -29,10 +29,13 @@ export interface DeliveryDeps {
 }
 
 /**
- * Deliveries take no heartbeat: one attempt is bounded by `callbacks.timeoutSeconds` (10 s by
- * default), which this lease outlasts.
+ * Deliveries take no heartbeat: one attempt is bounded by `callbacks.timeoutSeconds`, so the
+ * lease outlasts it with room to spare; a shorter lease would let another process claim a
+ * delivery while its POST is still under way, and the receiver would get it twice.
  */
-export const DELIVERY_LEASE_MS = 60_000;
+export function deliveryLeaseMs(callbacks: Pick<CallbacksConfig, 'timeoutSeconds'>): number {
+  return Math.max(60_000, 2 * callbacks.timeoutSeconds * 1000 + 10_000);
+}
 const FIRST_BACKOFF_MS = 1000;
 
 /** What finishing a job queues: its callback, and for a completed `resultToObs` job the object. */

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { DELIVERY_LEASE_MS, ResultDeliverer } from './deliveries.js';
+import { deliveryLeaseMs, ResultDeliverer } from './deliveries.js';
 import { mediaDir } from './job-media.js';
 import { LeasedWorker } from './leased-worker.js';
 import { isDeadLocalOwner } from './owner.js';
@@ -53,7 +53,7 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
   });
   const deliverer = new ResultDeliverer({ store, objectStorage, callbacks: config.callbacks, network: config.network, logger });
   // One delivery at a time keeps ordering simple; a slow receiver is bounded by callbacks.timeoutSeconds.
-  const deliveryWorker = new LeasedWorker(deliverer, { name: 'delivery', slots: 1, leaseMs: DELIVERY_LEASE_MS, wait, logger });
+  const deliveryWorker = new LeasedWorker(deliverer, { name: 'delivery', slots: 1, leaseMs: deliveryLeaseMs(config.callbacks), wait, logger });
   return {
     store,
     queue,

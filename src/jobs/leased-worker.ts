@@ -144,6 +144,9 @@ export class LeasedWorker<Item> {
     } finally {
       clearInterval(heartbeat);
       this.held.delete(lease);
+      // Work the item started and left behind (a job's diarization when its recognition failed)
+      // stops with it instead of running on for nobody.
+      lease.abort(new Error(`${this.options.name} ended`));
     }
   }
 

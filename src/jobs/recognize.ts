@@ -21,7 +21,6 @@ export interface RecognizeRequest {
   /** Engine language code. */
   language: string;
   script?: 'simplified' | 'traditional';
-  prompt?: string;
   /** Boosting keywords: decoding bias per window, then near-miss correction. */
   keywords?: string[];
   /** Forbidden-word masking, applied before anything is stored. */
@@ -126,7 +125,6 @@ async function transcribeWhenFree(
     try {
       return await engine.transcribe(pcm, {
         language: req.language,
-        prompt: req.prompt,
         boost: req.keywords !== undefined && req.keywords.length > 0 ? { keywords: req.keywords } : undefined,
         wordTimestamps: true,
         priority: 'batch',

@@ -207,4 +207,15 @@ describe('LeasedWorker', () => {
     assert.match(logText(), /"item":"bad".*"msg":"task failed unexpectedly"/);
     assert.match(logText(), /store unavailable.*"msg":"claiming a task failed"/);
   });
+
+  it('aborts what an item left running once its work ends, whether it succeeded or failed', async () => {
+    const work = new ListWork(['ok', 'bad'], async (item) => {
+      if (item === 'bad') throw new Error('broken item');
+    });
+    const { worker } = setup(work);
+    worker.start();
+    await until(() => work.leases.size === 2 && [...work.leases.values()].every((l) => l.signal.aborted), 5000);
+    await worker.close();
+    for (const [item, lease] of work.leases) assert.match(String((lease.signal.reason as Error).message), /ended/, item);
+  });
 });
