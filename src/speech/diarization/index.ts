@@ -16,7 +16,7 @@ import { parseTuning, type DiarizerTuning, type DiarizerTuningInput } from './op
 import { DiarizationSession } from './session.js';
 
 export { DiarizationSession } from './session.js';
-export { DiarizationWorkerError, diarizeHere } from './inference.js';
+export { DiarizationWorkerError } from './inference.js';
 export type { DiarizeJob, ModelRunner } from './protocol.js';
 export { DEFAULT_TUNING, MAX_SPEAKERS, type DiarizerTuning, type DiarizerTuningInput, type FinishOptions } from './options.js';
 export type { Turn } from './reconstruct.js';

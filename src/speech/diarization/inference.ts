@@ -4,14 +4,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { PartialBatch } from './embedding.js';
-import { diarizeWindows } from './pipeline.js';
 import type { DiarizeJob, FromWorker, ModelRunner, ToWorker, WorkerInit } from './protocol.js';
 import type { Turn } from './reconstruct.js';
-
-/** Runs a job on the calling thread: for tools and tests with their own models. */
-export function diarizeHere(job: DiarizeJob): Promise<Turn[]> {
-  return Promise.resolve(diarizeWindows(job.windows, job.stepFrames, job.totalSamples, job.params, job.bounds));
-}
 
 export class DiarizationWorkerError extends Error {
   constructor(message: string) {
