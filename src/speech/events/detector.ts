@@ -6,7 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { HOP, PATCH_SAMPLES, SAMPLE_RATE, patchCount } from './frontend.js';
+import { HOP, PATCH_SAMPLES, patchCount } from './frontend.js';
+import { SAMPLE_RATE } from '../../audio.js';
 import { LABELS, labelScores } from './labels.js';
 import type { EventWorkerInit, FromEventWorker, ToEventWorker } from './protocol.js';
 import { DEFAULT_PATCH_HOP_FRAMES, DEFAULT_THRESHOLDS, DEFAULT_TIMING } from './thresholds.js';

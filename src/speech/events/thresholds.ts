@@ -17,7 +17,8 @@
  * often only in the pauses between words), while on speech the same labels stay at 0.022 or
  * lower. So those thresholds are low, two levels above the highest score on tuning speech.
  */
-import { HOP, SAMPLE_RATE } from './frontend.js';
+import { HOP } from './frontend.js';
+import { SAMPLE_RATE } from '../../audio.js';
 import { LABELS } from './labels.js';
 import type { LabelThresholds, PatchTiming } from './tracker.js';
 

@@ -35,7 +35,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ENCODER_FILE } from './model.js';
-import { LogMelExtractor, WINDOW_FRAMES } from './features.js';
+import { HOP, LogMelExtractor, WINDOW_FRAMES } from './features.js';
+import { SAMPLE_RATE } from '../../audio.js';
 import {
   ATTR_I, ATTR_NAME, ATTR_TYPE, ATTR_TYPE_INT, DATA_LOCATION_EXTERNAL, DIM_PARAM, DIM_VALUE, GRAPH_INITIALIZER, GRAPH_INPUT,
   GRAPH_NODE, GRAPH_OUTPUT, GRAPH_VALUE_INFO, MODEL_GRAPH, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE,
@@ -46,8 +47,8 @@ import {
 
 /** Mel frames per encoder position (conv2 has stride 2). */
 export const FRAMES_PER_POSITION = 2;
-/** Mel frames per second (hop 160 at 16 kHz). */
-export const FRAMES_PER_SECOND = 100;
+/** Mel frames per second (hop 160 at 16 kHz): 100. */
+export const FRAMES_PER_SECOND = SAMPLE_RATE / HOP;
 
 function nodeProto(opType: string, name: string, inputs: string[], outputs: string[], intAttrs: Record<string, number> = {}): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -319,7 +320,7 @@ export interface ContextPolicy {
  * (ORT caches per-shape allocation plans).
  */
 export function contextFrames(samples: number, policy: ContextPolicy): number {
-  const contentS = samples / 16000;
+  const contentS = samples / SAMPLE_RATE;
   let s = contentS + policy.marginS;
   if (policy.roundS > 0) s = Math.ceil(s / policy.roundS - 1e-9) * policy.roundS;
   s = Math.max(s, policy.minS);
