@@ -6,11 +6,11 @@
  *   jobs/                             long-form jobs: store, queue, worker, callbacks
  *   clova/, domains/                  CLOVA's wire format; domains (secrets, auth, boostings)
  *   speech/, media/, transcript/      engines and models; audio in; text out
- *   net/, config.ts, logger.ts, process-priority.ts
+ *   net/, config.ts, logger.ts, process-priority.ts, audio.ts (the 16 kHz sample rate)
  */
-const LOWER_THAN_JOBS = '^src/(clova|domains|speech|media|transcript|net)/|^src/(config|logger|process-priority)[.]ts$';
+const LOWER_THAN_JOBS = '^src/(clova|domains|speech|media|transcript|net)/|^src/(config|logger|process-priority|audio)[.]ts$';
 const CORE = '^src/(speech|media|transcript)/';
-const BASE = '^src/net/|^src/(config|logger|process-priority)[.]ts$';
+const BASE = '^src/net/|^src/(config|logger|process-priority|audio)[.]ts$';
 
 module.exports = {
   forbidden: [

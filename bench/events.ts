@@ -30,7 +30,8 @@ import { writeLatest, machineInfo } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { decodeFile } from '../src/media/decode.js';
 import { EventDetector, LABELS, DEFAULT_THRESHOLDS, type SoundEvent } from '../src/speech/events/index.js';
-import { HOP, SAMPLE_RATE } from '../src/speech/events/frontend.js';
+import { HOP } from '../src/speech/events/frontend.js';
+import { SAMPLE_RATE } from '../src/audio.js';
 import { DEFAULT_PATCH_HOP_FRAMES } from '../src/speech/events/thresholds.js';
 
 const { values: a } = parseArgs({

@@ -116,7 +116,7 @@ export function treeMemory(pid: number): ProcMem[] {
       const status = readFileSync(`/proc/${p}/status`, 'utf8');
       const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      const role = p === pid ? 'server' : cmd.some((c) => c.includes('whisper-worker')) ? 'inference' : (cmd[0]?.split('/').pop() ?? '?');
+      const role = p === pid ? 'server' : cmd.some((c) => /whisper\/worker[.][jt]s$/.test(c)) ? 'inference' : (cmd[0]?.split('/').pop() ?? '?');
       out.push({ pid: p, role, rssMb: kb('VmRSS'), peakMb: kb('VmHWM') });
     } catch {
       /* gone meanwhile */

@@ -11,6 +11,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DECODER_NICE, lowerPriority } from '../process-priority.js';
+import { SAMPLE_RATE } from '../audio.js';
 
 export type MediaErrorKind = 'empty' | 'no-audio' | 'undecodable' | 'too-long';
 
@@ -38,7 +39,6 @@ export interface DecodeOptions {
   signal?: AbortSignal;
 }
 
-const SAMPLE_RATE = 16000;
 const BYTES_PER_SAMPLE = 4;
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** ffmpeg stops this far past maxSeconds: enough to tell "too long" from "just fits". */

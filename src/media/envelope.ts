@@ -6,8 +6,9 @@
  * says positive.
  */
 
-/** The PCM this module receives is always what decode.ts produces: 16 kHz mono. */
-const SAMPLE_RATE = 16000;
+// The PCM this module receives is always what decode.ts produces.
+import { SAMPLE_RATE } from '../audio.js';
+
 const FULL_SCALE = 32767;
 
 /**

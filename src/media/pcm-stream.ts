@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { DECODER_NICE, lowerPriority } from '../process-priority.js';
 import { clampInPlace, ffmpegInputArgs, MediaError, PCM_OUTPUT_ARGS } from './decode.js';
+import { SAMPLE_RATE } from '../audio.js';
 
-const SAMPLE_RATE = 16000;
 const BYTES_PER_SAMPLE = 4;
 const STDERR_TAIL_BYTES = 4096;
 
@@ -73,4 +73,5 @@ export async function* streamPcm(path: string, opts: PcmStreamOptions = {}): Asy
   }
 }
 
+/** The rate of the PCM streamPcm yields: SAMPLE_RATE of src/audio.ts, under the name jobs/ imports. */
 export const PCM_SAMPLE_RATE = SAMPLE_RATE;

@@ -19,7 +19,7 @@ import { forbiddenMatcher } from '../transcript/forbidden.js';
 import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
 import { countSyllables, endsSentence, periodAlignIndices, periodPositions } from './epd-text.js';
 
-const SR = 16000;
+import { SAMPLE_RATE as SR } from '../audio.js';
 const WINDOW = 512;
 const SPEECH_ON = 0.5;
 const SPEECH_OFF = 0.35;

@@ -5,6 +5,7 @@
  */
 import type { Transcript, WordTiming } from '../speech/engine.js';
 import type { SpeechSegment } from '../speech/vad/silero.js';
+import { SAMPLE_RATE as SR } from '../audio.js';
 
 export type ClovaWord = [number, number, string];
 
@@ -24,8 +25,6 @@ export interface WindowSpan {
   end: number;
   speech: SpeechSegment[];
 }
-
-const SR = 16000;
 
 /** Speech stretches separated by pauses of at least `longPauseS`. */
 export function utterances(speech: readonly SpeechSegment[], longPauseS: number): SpeechSegment[] {

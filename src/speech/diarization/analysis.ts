@@ -9,8 +9,9 @@ import { EMBEDDING_DIM, partials, quantize, speakerAudio, type PartialBatch } fr
 import type { ModelRunner } from './protocol.js';
 import type { WindowResult } from './types.js';
 import {
-  FRAME_STEP_SAMPLES, LOCAL_SPEAKERS, SAMPLE_RATE, WINDOW_SAMPLES, decodePowerset, runsLength, speakerRuns, stepFrames,
+  FRAME_STEP_SAMPLES, LOCAL_SPEAKERS, WINDOW_SAMPLES, decodePowerset, runsLength, speakerRuns, stepFrames,
 } from './segmentation.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 export interface AnalysisParams {
   /** Seconds between window starts (rounded to whole frames). */

@@ -3,7 +3,8 @@
  * window belong to one local speaker, how they are cut into the encoder's partial utterances,
  * and how the result is stored.
  */
-import { FRAME_SPAN_SAMPLES, FRAME_STEP_SAMPLES, SAMPLE_RATE } from './segmentation.js';
+import { FRAME_SPAN_SAMPLES, FRAME_STEP_SAMPLES } from './segmentation.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 export const EMBEDDING_DIM = 256;
 /** GE2E was trained on 1.6 s partial utterances; Resemblyzer averages partials with 50% overlap. */

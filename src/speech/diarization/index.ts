@@ -16,11 +16,10 @@ import { parseTuning, type DiarizerTuning, type DiarizerTuningInput } from './op
 import { DiarizationSession } from './session.js';
 
 export { DiarizationSession } from './session.js';
-export { DiarizationWorkerError, diarizeHere } from './inference.js';
+export { DiarizationWorkerError } from './inference.js';
 export type { DiarizeJob, ModelRunner } from './protocol.js';
 export { DEFAULT_TUNING, MAX_SPEAKERS, type DiarizerTuning, type DiarizerTuningInput, type FinishOptions } from './options.js';
 export type { Turn } from './reconstruct.js';
-export { SAMPLE_RATE as DIARIZATION_SAMPLE_RATE } from './segmentation.js';
 
 export const SEGMENTATION_MODEL = join('segmentation-pyannote-3.0', 'model.onnx');
 export const EMBEDDING_MODEL = join('speaker-resemblyzer', 'resemblyzer-ge2e.onnx');

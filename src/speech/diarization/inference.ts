@@ -4,25 +4,15 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { PartialBatch } from './embedding.js';
-import { diarizeWindows } from './pipeline.js';
 import type { DiarizeJob, FromWorker, ModelRunner, ToWorker, WorkerInit } from './protocol.js';
 import type { Turn } from './reconstruct.js';
-
-/** Runs a job on the calling thread: for tools and tests with their own models. */
-export function diarizeHere(job: DiarizeJob): Promise<Turn[]> {
-  return Promise.resolve(diarizeWindows(job.windows, job.stepFrames, job.totalSamples, job.params, job.bounds));
-}
+import { PendingCalls } from '../worker-rpc.js';
 
 export class DiarizationWorkerError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DiarizationWorkerError';
   }
-}
-
-interface Pending {
-  resolve: (m: FromWorker) => void;
-  reject: (e: Error) => void;
 }
 
 /**
@@ -42,15 +32,17 @@ function spawn(init: WorkerInit): Worker {
 
 class InferenceWorker implements ModelRunner {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly calls = new PendingCalls<FromWorker>({
+    onBusy: () => this.worker.ref(),
+    onIdle: () => this.worker.unref(),
+  });
   private failure: Error | undefined;
   readonly ready: Promise<void>;
   refs = 0;
 
   constructor(init: WorkerInit, private readonly onGone: () => void) {
     this.worker = spawn(init);
-    // Idle, the worker must not keep the process alive; busy, it must (see call()).
+    // Idle, the worker must not keep the process alive; busy, it must (see `calls`).
     this.worker.unref();
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (m: FromWorker) => {
@@ -96,29 +88,22 @@ class InferenceWorker implements ModelRunner {
   private async call(make: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<FromWorker> {
     await this.ready;
     if (this.failure) throw this.failure;
-    const id = this.nextId++;
-    const reply = new Promise<FromWorker>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    if (this.pending.size === 1) this.worker.ref();
+    const { id, reply } = this.calls.open();
     this.worker.postMessage(make(id), transfer);
     return reply;
   }
 
   private settle(m: FromWorker): void {
     if (!('id' in m)) return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    if (this.pending.size === 0) this.worker.unref();
-    if (m.type === 'error') p.reject(new DiarizationWorkerError(m.message));
-    else p.resolve(m);
+    if (m.type === 'error') this.calls.reject(m.id, new DiarizationWorkerError(m.message));
+    else this.calls.resolve(m.id, m);
   }
 
   private fail(err: Error, rejectReady: (e: Error) => void): void {
     if (this.failure) return;
     this.failure = err instanceof DiarizationWorkerError ? err : new DiarizationWorkerError(err.message);
     rejectReady(this.failure);
-    for (const p of this.pending.values()) p.reject(this.failure);
-    this.pending.clear();
+    this.calls.rejectAll(this.failure);
     this.onGone();
   }
 }

@@ -7,7 +7,8 @@
  * Streaming: windows arrive in order and a frame is final once a window starting after it
  * arrives, so only one window's worth of frames is held (a ring of FRAMES_PER_WINDOW rows).
  */
-import { FRAMES_PER_WINDOW, FRAME_STEP_SAMPLES, SAMPLE_RATE, frameMiddleSample } from './segmentation.js';
+import { FRAMES_PER_WINDOW, FRAME_STEP_SAMPLES, frameMiddleSample } from './segmentation.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 export interface Turn {
   /** Seconds from the start of the audio. */

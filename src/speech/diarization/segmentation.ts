@@ -5,8 +5,9 @@
  * (none, s1, s2, s3, s1+s2, s1+s3, s2+s3). Local speakers s1..s3 are only meaningful inside one
  * window: s1 of one window and s1 of the next are unrelated until clustering says otherwise.
  */
-export const SAMPLE_RATE = 16000;
-export const WINDOW_SAMPLES = 160000;
+import { SAMPLE_RATE } from '../../audio.js';
+
+export const WINDOW_SAMPLES = 10 * SAMPLE_RATE;
 export const FRAMES_PER_WINDOW = 589;
 /** Samples between two frame starts (SincNet stride times pooling), from pyannote's receptive field. */
 export const FRAME_STEP_SAMPLES = 270;

@@ -3,7 +3,7 @@ import { WindowAnalyzer } from './analysis.js';
 import type { ModelRunner } from './protocol.js';
 import { parseFinishOptions, type DiarizerTuning, type FinishOptions } from './options.js';
 import type { Turn } from './reconstruct.js';
-import { SAMPLE_RATE } from './segmentation.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 export class DiarizationSession {
   private readonly analyzer: WindowAnalyzer;

@@ -12,6 +12,7 @@ import { meanEmbedding } from './embedding.js';
 import { diarizeWindows } from './pipeline.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { WINDOW_SAMPLES } from './segmentation.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 const port = parentPort;
 if (!port) throw new Error('diarization worker must run as a worker thread');
@@ -63,7 +64,7 @@ try {
 
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   await segment(new Float32Array(WINDOW_SAMPLES));
-  await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(16000), count: 1, length: 16000 }] });
+  await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(SAMPLE_RATE), count: 1, length: SAMPLE_RATE }] });
 
   port.on('message', (msg: ToWorker) => {
     let work: Promise<void>;

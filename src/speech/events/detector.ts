@@ -6,12 +6,14 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { HOP, PATCH_SAMPLES, SAMPLE_RATE, patchCount } from './frontend.js';
+import { HOP, PATCH_SAMPLES, patchCount } from './frontend.js';
+import { SAMPLE_RATE } from '../../audio.js';
 import { LABELS, labelScores } from './labels.js';
 import type { EventWorkerInit, FromEventWorker, ToEventWorker } from './protocol.js';
 import { DEFAULT_PATCH_HOP_FRAMES, DEFAULT_THRESHOLDS, DEFAULT_TIMING } from './thresholds.js';
 import { EventTracker, type LabelThresholds, type PatchTiming, type SoundEvent } from './tracker.js';
 import { YAMNET_CLASSES, YAMNET_DIR } from './yamnet.js';
+import { PendingCalls } from '../worker-rpc.js';
 
 export type { SoundEvent, LabelThresholds, PatchTiming } from './tracker.js';
 
@@ -37,11 +39,6 @@ export class EventDetectorError extends Error {
  * turns often and that the samples a session holds stay few.
  */
 const MAX_PATCHES_PER_REQUEST = 32;
-
-interface Pending {
-  resolve: (r: { patches: number; scores: Float32Array }) => void;
-  reject: (e: Error) => void;
-}
 
 /**
  * Built, the worker is plain .js. Under tsx (tests, benches) it is .ts, and Node 20 applies
@@ -79,8 +76,10 @@ const detectorOptionsSchema = z.object({
 export class EventDetector {
   private worker: Worker | null = null;
   private ready: Promise<void> | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly calls = new PendingCalls<{ patches: number; scores: Float32Array }>({
+    onBusy: () => this.worker?.ref(),
+    onIdle: () => this.worker?.unref(),
+  });
   private closed = false;
   private readonly init: EventWorkerInit;
   /** Engine/model string once loaded (for the result's `version`). */
@@ -101,7 +100,7 @@ export class EventDetector {
   private start(): Promise<void> {
     const worker = spawnWorker(this.init);
     this.worker = worker;
-    // An idle detector must not keep the process alive; requests in flight ref it (see classify).
+    // An idle detector must not keep the process alive; requests in flight ref it (see `calls`).
     worker.unref();
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromEventWorker) => {
@@ -111,9 +110,9 @@ export class EventDetector {
         } else if (m.type === 'init-error') {
           reject(new EventDetectorError(`the sound event model could not be loaded: ${m.message}`));
         } else if (m.type === 'scores') {
-          this.settle(m.id)?.resolve({ patches: m.patches, scores: m.scores });
+          this.calls.resolve(m.id, { patches: m.patches, scores: m.scores });
         } else if (m.type === 'error') {
-          this.settle(m.id)?.reject(new EventDetectorError(m.message));
+          this.calls.reject(m.id, new EventDetectorError(m.message));
         }
       });
       worker.on('error', (err) => {
@@ -125,8 +124,7 @@ export class EventDetector {
           this.worker = null;
           this.ready = null;
         }
-        for (const p of this.pending.values()) p.reject(new EventDetectorError(`event worker exited (code ${code})`));
-        this.pending.clear();
+        this.calls.rejectAll(new EventDetectorError(`event worker exited (code ${code})`));
       });
     }).catch((err: unknown) => {
       // A failed load is not remembered: the next request tries again.
@@ -139,13 +137,6 @@ export class EventDetector {
     });
   }
 
-  private settle(id: number): Pending | undefined {
-    const p = this.pending.get(id);
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
-    return p;
-  }
-
   /**
    * Class probabilities of every whole patch of `pcm`, row-major [patches, 521]. `pcm` is
    * copied: the caller keeps its buffer.
@@ -154,14 +145,11 @@ export class EventDetector {
     await this.load();
     const worker = this.worker;
     if (!worker) throw new EventDetectorError('event worker is not running');
-    const id = this.nextId++;
     const copy = pcm.slice();
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref();
-      const msg: ToEventWorker = { type: 'classify', id, pcm: copy, hopFrames };
-      worker.postMessage(msg, [copy.buffer]);
-    });
+    const { id, reply } = this.calls.open();
+    const msg: ToEventWorker = { type: 'classify', id, pcm: copy, hopFrames };
+    worker.postMessage(msg, [copy.buffer]);
+    return reply;
   }
 
   /** A new incremental session over one media stream. */
@@ -174,8 +162,7 @@ export class EventDetector {
     const w = this.worker;
     this.worker = null;
     this.ready = null;
-    for (const p of this.pending.values()) p.reject(new EventDetectorError('event detector closed'));
-    this.pending.clear();
+    this.calls.rejectAll(new EventDetectorError('event detector closed'));
     if (w) await w.terminate();
   }
 }

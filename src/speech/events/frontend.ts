@@ -5,8 +5,8 @@
  * `tf.signal.linear_to_mel_weight_matrix` (HTK mel scale, triangles drawn in mel space, DC bin
  * zeroed, no area normalisation), then `log(mel + offset)`, framed into 96-frame patches (YAMNet's hop is 48 frames; the hop is a parameter here).
  */
+import { SAMPLE_RATE } from '../../audio.js';
 
-export const SAMPLE_RATE = 16000;
 export const WINDOW = 400;
 export const HOP = 160;
 export const N_FFT = 512;

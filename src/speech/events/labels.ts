@@ -47,8 +47,6 @@ export const LABELS: readonly LabelDef[] = [
   { label: 'beep', classes: [475, 495, 497, 387, 388, 386, 392, 389, 393, 394, 384, 385] },
 ];
 
-export type EventLabel = (typeof LABELS)[number]['label'];
-
 /** Per-label scores of one patch: the maximum of each label's classes. */
 export function labelScores(classScores: Float32Array, out = new Float32Array(LABELS.length)): Float32Array {
   for (let l = 0; l < LABELS.length; l++) {

@@ -2,70 +2,16 @@
  * Reads a few scalar initializers (quantisation scales and zero points) out of an ONNX file.
  * onnxruntime does not expose initializers, and taking the numbers from the graph rather than
  * from documentation keeps the front end right if the model is re-exported or re-calibrated.
- * A minimal protobuf walk over ModelProto → GraphProto → TensorProto, nothing more.
+ * A walk over ModelProto → GraphProto → TensorProto with the wire-format reader of
+ * ../onnx-proto.ts, nothing more.
  */
 import { openSync, readSync, closeSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
-
-interface Field {
-  no: number;
-  wire: number;
-  /** Varint value (wire 0), or offsets of the payload (wire 1, 2, 5). */
-  value: bigint;
-  start: number;
-  end: number;
-}
-
-function* fields(buf: Uint8Array, start: number, end: number): Generator<Field> {
-  let pos = start;
-  const varint = (): bigint => {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (pos >= end) throw new Error('truncated protobuf varint');
-      const b = buf[pos++];
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7n;
-    }
-  };
-  while (pos < end) {
-    const key = Number(varint());
-    const no = key >>> 3;
-    const wire = key & 7;
-    if (wire === WIRE_VARINT) {
-      yield { no, wire, value: varint(), start: pos, end: pos };
-    } else if (wire === WIRE_LEN) {
-      const len = Number(varint());
-      if (pos + len > end) throw new Error('truncated protobuf field');
-      yield { no, wire, value: 0n, start: pos, end: pos + len };
-      pos += len;
-    } else if (wire === WIRE_I64 || wire === WIRE_I32) {
-      const len = wire === WIRE_I64 ? 8 : 4;
-      yield { no, wire, value: 0n, start: pos, end: pos + len };
-      pos += len;
-    } else {
-      throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-  }
-}
-
-const TENSOR_DATA_TYPE = 2;
-const TENSOR_FLOAT_DATA = 4;
-const TENSOR_INT32_DATA = 5;
-const TENSOR_NAME = 8;
-const TENSOR_RAW_DATA = 9;
-const TENSOR_EXTERNAL_DATA = 13;
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const ONNX_FLOAT = 1;
-const ONNX_UINT8 = 2;
-const ONNX_INT8 = 3;
+import {
+  GRAPH_INITIALIZER, MODEL_GRAPH, ONNX_FLOAT, ONNX_INT8, ONNX_UINT8, STRING_ENTRY_KEY, STRING_ENTRY_VALUE, TENSOR_DATA_TYPE,
+  TENSOR_EXTERNAL_DATA, TENSOR_FLOAT_DATA, TENSOR_INT32_DATA, TENSOR_NAME, TENSOR_RAW_DATA, WT_LEN, WT_VARINT,
+  float32LE, parseMessage, readVarint, str,
+} from '../onnx-proto.js';
 
 /**
  * The first element of each named scalar initializer, as a number (float, uint8 or int8 tensors).
@@ -75,33 +21,32 @@ export function readScalarInitializers(modelPath: string, names: readonly string
   const buf = readFileSync(modelPath);
   const wanted = new Set(names);
   const found = new Map<string, number>();
-  const text = (f: Field): string => buf.toString('utf8', f.start, f.end);
-  for (const m of fields(buf, 0, buf.length)) {
-    if (m.no !== MODEL_GRAPH || m.wire !== WIRE_LEN) continue;
-    for (const g of fields(buf, m.start, m.end)) {
-      if (g.no !== GRAPH_INITIALIZER || g.wire !== WIRE_LEN) continue;
+  for (const m of parseMessage(buf)) {
+    if (m.no !== MODEL_GRAPH || m.wt !== WT_LEN) continue;
+    for (const g of parseMessage(m.payload)) {
+      if (g.no !== GRAPH_INITIALIZER || g.wt !== WT_LEN) continue;
       let name = '';
       let type = 0;
       let raw: Uint8Array | undefined;
       let firstFloat: number | undefined;
       let firstInt: number | undefined;
       const external = new Map<string, string>();
-      for (const t of fields(buf, g.start, g.end)) {
-        if (t.no === TENSOR_NAME) name = text(t);
-        else if (t.no === TENSOR_DATA_TYPE) type = Number(t.value);
-        else if (t.no === TENSOR_RAW_DATA) raw = buf.subarray(t.start, t.end);
+      for (const t of parseMessage(g.payload)) {
+        if (t.no === TENSOR_NAME) name = str(t);
+        else if (t.no === TENSOR_DATA_TYPE) type = t.value;
+        else if (t.no === TENSOR_RAW_DATA) raw = t.payload;
         else if (t.no === TENSOR_FLOAT_DATA && firstFloat === undefined) {
           // Packed (LEN) or a single fixed32: either way the first 4 bytes are element 0.
-          if (t.end - t.start >= 4) firstFloat = buf.readFloatLE(t.start);
+          if (t.payload.length >= 4) firstFloat = float32LE(t.payload);
         } else if (t.no === TENSOR_INT32_DATA && firstInt === undefined) {
           // uint8/int8 values live in int32_data, as varints: a lone one, or packed.
-          firstInt = t.wire === WIRE_VARINT ? Number(t.value) : firstPackedVarint(buf, t.start, t.end);
+          firstInt = t.wt === WT_VARINT ? t.value : firstPackedVarint(t.payload);
         } else if (t.no === TENSOR_EXTERNAL_DATA) {
           let k = '';
           let v = '';
-          for (const e of fields(buf, t.start, t.end)) {
-            if (e.no === 1) k = text(e);
-            else if (e.no === 2) v = text(e);
+          for (const e of parseMessage(t.payload)) {
+            if (e.no === STRING_ENTRY_KEY) k = str(e);
+            else if (e.no === STRING_ENTRY_VALUE) v = str(e);
           }
           external.set(k, v);
         }
@@ -115,15 +60,13 @@ export function readScalarInitializers(modelPath: string, names: readonly string
   return found;
 }
 
-function firstPackedVarint(buf: Uint8Array, start: number, end: number): number | undefined {
-  let result = 0;
-  let mul = 1;
-  for (let pos = start; pos < end; pos++) {
-    result += (buf[pos] & 0x7f) * mul;
-    if ((buf[pos] & 0x80) === 0) return result;
-    mul *= 128;
+/** The first varint of a packed field, or undefined if there is none (empty or truncated). */
+function firstPackedVarint(payload: Uint8Array): number | undefined {
+  try {
+    return readVarint(payload, 0)[0];
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 function readExternal(path: string, info: Map<string, string>): Uint8Array {
@@ -141,7 +84,7 @@ function readExternal(path: string, info: Map<string, string>): Uint8Array {
 
 function decodeFirst(type: number, raw: Uint8Array | undefined, f: number | undefined, i: number | undefined): number | undefined {
   if (type === ONNX_FLOAT) {
-    if (raw && raw.length >= 4) return Buffer.from(raw.buffer, raw.byteOffset, 4).readFloatLE(0);
+    if (raw && raw.length >= 4) return float32LE(raw);
     return f;
   }
   if (type === ONNX_UINT8) return raw && raw.length >= 1 ? raw[0] : i;

@@ -5,7 +5,8 @@
  * so a threshold sits between two levels: 0.07 means "0.094 or more".
  * Why: docs/decisions.md#sound-event-thresholds (method and the figures behind each value).
  */
-import { HOP, SAMPLE_RATE } from './frontend.js';
+import { HOP } from './frontend.js';
+import { SAMPLE_RATE } from '../../audio.js';
 import { LABELS } from './labels.js';
 import type { LabelThresholds, PatchTiming } from './tracker.js';
 

@@ -4,7 +4,8 @@
  * score stays at or above `offset`), gaps up to `maxGapMs` bridged, events heard for less than
  * `minDurationMs` dropped.
  */
-import { HOP, PATCH_SAMPLES, SAMPLE_RATE } from './frontend.js';
+import { HOP, PATCH_SAMPLES } from './frontend.js';
+import { SAMPLE_RATE } from '../../audio.js';
 import { LABELS } from './labels.js';
 
 export interface LabelThresholds {

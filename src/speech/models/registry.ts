@@ -58,7 +58,6 @@ export const ModelInfoSchema = z.object({
 });
 
 export type ModelFile = z.infer<typeof ModelFileSchema>;
-export type ModelKind = z.infer<typeof ModelKindSchema>;
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;
 
 const MB = 1_000_000;

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { SAMPLE_RATE } from '../../audio.js';
 
 /**
  * Silero VAD (v5/v6 ONNX): speech probability per 32 ms window, then speech segments with the
  * same rules as Silero's own `get_speech_timestamps` (hysteresis thresholds, minimum speech and
  * silence, padding, splitting of over-long speech at its last pause).
  */
-export const VAD_SAMPLE_RATE = 16000;
 export const VAD_WINDOW = 512;
 /** Silero's wrapper feeds each window with the 64 samples before it. */
 const CONTEXT = 64;
@@ -84,7 +84,7 @@ export class SileroVad {
 export class VadStream {
   private state: ort.Tensor = new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]);
   private readonly context = new Float32Array(CONTEXT);
-  private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(VAD_SAMPLE_RATE)]), []);
+  private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(SAMPLE_RATE)]), []);
 
   constructor(private readonly session: ort.InferenceSession) {}
 
@@ -102,7 +102,7 @@ export class VadStream {
 
 /** Silero's get_speech_timestamps over precomputed window probabilities. */
 export function speechSegments(probs: Float32Array, totalSamples: number, o: VadOptions): SpeechSegment[] {
-  const sr = VAD_SAMPLE_RATE;
+  const sr = SAMPLE_RATE;
   const win = VAD_WINDOW;
   const negThreshold = Math.max(o.threshold - 0.15, 0.01);
   const minSpeech = (sr * o.minSpeechMs) / 1000;

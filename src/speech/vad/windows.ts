@@ -7,7 +7,8 @@
  * at a long pause, so that an utterance is rarely split across two windows. Silence between
  * windows is never sent to the engine.
  */
-import { DEFAULT_VAD_OPTIONS, speechSegments, VAD_SAMPLE_RATE, VAD_WINDOW, type SileroVad, type SpeechSegment, type VadStream, type VadOptions } from './silero.js';
+import { DEFAULT_VAD_OPTIONS, speechSegments, VAD_WINDOW, type SileroVad, type SpeechSegment, type VadStream, type VadOptions } from './silero.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 export interface SpeechWindow {
   /** Absolute sample offsets from the start of the stream. */
@@ -39,7 +40,7 @@ export class VadWindower {
   private readonly o: WindowerOptions;
   /** Absolute sample index of buf[0]; always a multiple of VAD_WINDOW. */
   private regionStart = 0;
-  private buf = new Float32Array(VAD_SAMPLE_RATE * 40);
+  private buf = new Float32Array(SAMPLE_RATE * 40);
   private bufLen = 0;
   private probs: number[] = [];
 
@@ -81,7 +82,7 @@ export class VadWindower {
   }
 
   private collect(final: boolean): SpeechWindow[] {
-    const sr = VAD_SAMPLE_RATE;
+    const sr = SAMPLE_RATE;
     const maxWindow = Math.round(this.o.maxWindowS * sr);
     const longPause = Math.round(this.o.longPauseS * sr);
     const minWindow = Math.round(this.o.minWindowS * sr);

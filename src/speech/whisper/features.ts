@@ -1,10 +1,12 @@
 import { RealFft } from './fft.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
-export const SAMPLE_RATE = 16000;
+/** Re-exported for the transcriber, which takes the front end's constants from here. */
+export { SAMPLE_RATE };
 export const N_FFT = 400;
 export const HOP = 160;
 /** 30 s windows: 480000 samples, 3000 mel frames, 1500 encoder frames. */
-export const WINDOW_SAMPLES = 480000;
+export const WINDOW_SAMPLES = 30 * SAMPLE_RATE;
 export const WINDOW_FRAMES = 3000;
 
 /**

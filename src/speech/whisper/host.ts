@@ -11,6 +11,7 @@ import { resolveModelDir, UnknownModelError } from '../models/registry.js';
 import { ENCODER_FILE, DECODER_FILE } from './model.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { INFERENCE_NICE, lowerPriority } from '../../process-priority.js';
+import { PendingCalls } from '../worker-rpc.js';
 
 /** Raised to callers whose request was cancelled through their AbortSignal. */
 export class TranscriptionAbortedError extends Error {
@@ -20,11 +21,6 @@ export class TranscriptionAbortedError extends Error {
   }
 }
 
-interface Pending {
-  resolve: (t: Transcript) => void;
-  reject: (e: Error) => void;
-}
-
 /**
  * One inference process. If it dies (native crash, OOM kill), the requests it held fail with
  * EngineFailedError and a fresh process is started for the next ones.
@@ -32,7 +28,8 @@ interface Pending {
 class WorkerSlot {
   private child!: ChildProcess;
   private readyNow!: Promise<string>;
-  private readonly pending = new Map<number, Pending>();
+  /** Requests in flight; they outlive a restart only to be failed by the exit that caused it. */
+  private readonly calls = new PendingCalls<Transcript>();
   private closing = false;
   private restarts = 0;
 
@@ -52,17 +49,16 @@ class WorkerSlot {
       child.on('message', (m: FromWorker) => {
         if (m.type === 'ready') { this.restarts = 0; res(m.version); }
         else if (m.type === 'init-error') rej(new Error(m.message));
-        else if (m.type === 'result') this.settle(m.id)?.resolve(m.transcript);
+        else if (m.type === 'result') this.calls.resolve(m.id, m.transcript);
         else if (m.type === 'error') {
-          const p = this.settle(m.id);
-          if (p) p.reject(m.name === 'AbortedError' ? new TranscriptionAbortedError() : new EngineFailedError(m.message));
+          this.calls.reject(m.id, m.name === 'AbortedError' ? new TranscriptionAbortedError() : new EngineFailedError(m.message));
         }
       });
       child.on('error', (err) => rej(err));
       child.on('exit', (code, signal) => {
         const why = signal ? `signal ${signal}` : `code ${code}`;
         rej(new Error(`inference process exited (${why}) before it was ready`));
-        this.failAll(new EngineFailedError(`inference process exited (${why})`));
+        this.calls.rejectAll(new EngineFailedError(`inference process exited (${why})`));
         if (this.closing) return;
         // A process that keeps dying before it is ready (a broken model) is not restarted forever:
         // three times in a row at most; reaching ready resets the count.
@@ -76,49 +72,35 @@ class WorkerSlot {
     this.readyNow.catch(() => undefined);
   }
 
-  private settle(id: number): Pending | undefined {
-    const p = this.pending.get(id);
-    this.pending.delete(id);
-    return p;
-  }
-
-  private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-  }
-
-  async run(id: number, pcm: Float32Array, opts: TranscribeOptions, beamSize: number): Promise<Transcript> {
+  async run(pcm: Float32Array, opts: TranscribeOptions, beamSize: number): Promise<Transcript> {
     try {
       await this.readyNow;
     } catch (err) {
       throw new EngineFailedError(`the model could not be loaded: ${(err as Error).message}`);
     }
-    return new Promise((res, rej) => {
-      const child = this.child;
-      const onAbort = (): void => { if (child.connected) child.send({ type: 'abort', id } satisfies ToWorker); };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const cleanup = (): void => opts.signal?.removeEventListener('abort', onAbort);
-      this.pending.set(id, {
-        resolve: (t) => { cleanup(); res(t); },
-        reject: (e) => { cleanup(); rej(e); },
-      });
-      const msg: ToWorker = {
-        type: 'transcribe', id, pcm, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
-        opts: {
-          language: opts.language, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
-          wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
-          shortContext: opts.shortContext ?? false, draft: opts.draft,
-        },
-      };
-      child.send(msg, (err) => {
-        if (err) this.settle(id)?.reject(new EngineFailedError(`could not reach the inference process: ${err.message}`));
-      });
+    const child = this.child;
+    // Aborting asks the process to stop; the request settles with the process's reply.
+    const { id, reply } = this.calls.open({
+      signal: opts.signal,
+      onAbort: (id) => { if (child.connected) child.send({ type: 'abort', id } satisfies ToWorker); },
     });
+    const msg: ToWorker = {
+      type: 'transcribe', id, pcm, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
+      opts: {
+        language: opts.language, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
+        wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
+        shortContext: opts.shortContext ?? false, draft: opts.draft,
+      },
+    };
+    child.send(msg, (err) => {
+      if (err) this.calls.reject(id, new EngineFailedError(`could not reach the inference process: ${err.message}`));
+    });
+    return reply;
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    this.failAll(new EngineFailedError('engine closed'));
+    this.calls.rejectAll(new EngineFailedError('engine closed'));
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.child.kill('SIGTERM');
@@ -152,7 +134,6 @@ export class WhisperEngine implements SpeechEngine {
   private readonly slots: WorkerSlot[];
   private readonly scheduler: PriorityScheduler;
   private readonly readyPromise: Promise<void>;
-  private nextId = 1;
   private readonly beamSize: number;
 
   constructor(cfg: EngineConfig) {
@@ -173,12 +154,11 @@ export class WhisperEngine implements SpeechEngine {
 
   /** Requests made while the model loads queue like any other (bounded), instead of piling up. */
   async transcribe(pcm: Float32Array, opts: TranscribeOptions): Promise<Transcript> {
-    const id = this.nextId++;
     return this.scheduler.run(
       opts.priority ?? 'short',
       (slot) => {
         if (opts.signal?.aborted) return Promise.reject(new TranscriptionAbortedError());
-        return this.slots[slot].run(id, pcm, opts, this.beamSize);
+        return this.slots[slot].run(pcm, opts, this.beamSize);
       },
       opts.signal,
     );

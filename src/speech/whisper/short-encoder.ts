@@ -26,158 +26,29 @@
  * a silent window for the remaining positions (`encodePadded`), the decoder sees a window shaped
  * like its training data and stays within ~0.5 point of full context from a 0.5 s margin on.
  *
- * The edit works on the protobuf wire format directly (no protobuf library, no onnx.proto):
- * the model's bytes are copied field by field, and only GraphProto's node list, its input and
- * output declarations and value_info are rewritten. Unknown or untouched fields pass through
- * byte for byte.
+ * The edit works on the protobuf wire format directly (../onnx-proto.ts; no protobuf library,
+ * no onnx.proto): the model's bytes are copied field by field, and only GraphProto's node list,
+ * its input and output declarations and value_info are rewritten. Unknown or untouched fields
+ * pass through byte for byte.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ENCODER_FILE } from './model.js';
-import { LogMelExtractor, WINDOW_FRAMES } from './features.js';
+import { HOP, LogMelExtractor, WINDOW_FRAMES } from './features.js';
+import { SAMPLE_RATE } from '../../audio.js';
+import {
+  ATTR_I, ATTR_NAME, ATTR_TYPE, ATTR_TYPE_INT, DATA_LOCATION_EXTERNAL, DIM_PARAM, DIM_VALUE, GRAPH_INITIALIZER, GRAPH_INPUT,
+  GRAPH_NODE, GRAPH_OUTPUT, GRAPH_VALUE_INFO, MODEL_GRAPH, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE,
+  NODE_OUTPUT, ONNX_INT64, SHAPE_DIM, TENSOR_DATA_LOCATION, TENSOR_DATA_TYPE, TENSOR_DIMS, TENSOR_NAME, TENSOR_RAW_DATA,
+  TYPE_TENSOR, TYPE_TENSOR_SHAPE, VALUE_INFO_TYPE, WT_LEN, WT_VARINT,
+  concat, intField, lenField, parseMessage, readVarint, str, strField, type WireField,
+} from '../onnx-proto.js';
 
 /** Mel frames per encoder position (conv2 has stride 2). */
 export const FRAMES_PER_POSITION = 2;
-/** Mel frames per second (hop 160 at 16 kHz). */
-export const FRAMES_PER_SECOND = 100;
-
-// ---------------------------------------------------------------------------------------------
-// Protobuf wire format: just enough to walk and rebuild messages.
-
-const WT_VARINT = 0;
-const WT_I64 = 1;
-const WT_LEN = 2;
-const WT_I32 = 5;
-
-interface WireField {
-  no: number;
-  wt: number;
-  /** The whole field as it was encoded: tag and value. */
-  raw: Uint8Array;
-  /** LEN fields: the payload; VARINT: the value (as a number, exact below 2^53). */
-  payload: Uint8Array;
-  value: number;
-}
-
-function readVarint(buf: Uint8Array, pos: number): [number, number] {
-  let result = 0;
-  let mul = 1;
-  for (;;) {
-    if (pos >= buf.length) throw new Error('protobuf: truncated varint');
-    const b = buf[pos++];
-    result += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) return [result, pos];
-    mul *= 128;
-    if (mul > 2 ** 63) throw new Error('protobuf: varint too long');
-  }
-}
-
-function parseMessage(buf: Uint8Array): WireField[] {
-  const out: WireField[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    const [tag, p1] = readVarint(buf, pos);
-    pos = p1;
-    const no = Math.floor(tag / 8);
-    const wt = tag & 7;
-    let payload = buf.subarray(0, 0);
-    let value = 0;
-    if (wt === WT_VARINT) {
-      [value, pos] = readVarint(buf, pos);
-    } else if (wt === WT_LEN) {
-      const [len, p2] = readVarint(buf, pos);
-      if (p2 + len > buf.length) throw new Error('protobuf: truncated field');
-      payload = buf.subarray(p2, p2 + len);
-      pos = p2 + len;
-    } else if (wt === WT_I64) {
-      pos += 8;
-    } else if (wt === WT_I32) {
-      pos += 4;
-    } else {
-      throw new Error(`protobuf: unsupported wire type ${wt}`);
-    }
-    if (pos > buf.length) throw new Error('protobuf: truncated field');
-    out.push({ no, wt, raw: buf.subarray(start, pos), payload, value });
-  }
-  return out;
-}
-
-function varint(n: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(n));
-  const bytes: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    bytes.push(b);
-  } while (v > 0n);
-  return bytes;
-}
-
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
-
-function lenField(no: number, payload: Uint8Array): Uint8Array {
-  const head = [...varint(no * 8 + WT_LEN), ...varint(payload.length)];
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head, 0);
-  out.set(payload, head.length);
-  return out;
-}
-
-function strField(no: number, s: string): Uint8Array {
-  return lenField(no, utf8.encode(s));
-}
-
-function intField(no: number, n: number | bigint): Uint8Array {
-  return Uint8Array.from([...varint(no * 8 + WT_VARINT), ...varint(n)]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const len = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-const str = (f: WireField): string => fromUtf8.decode(f.payload);
-
-// ONNX field numbers (onnx.proto, stable since IR version 3).
-const MODEL_GRAPH = 7;
-const GRAPH_NODE = 1;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-const GRAPH_VALUE_INFO = 13;
-const NODE_INPUT = 1;
-const NODE_OUTPUT = 2;
-const NODE_NAME = 3;
-const NODE_OP_TYPE = 4;
-const NODE_ATTRIBUTE = 5;
-const NODE_DOMAIN = 7;
-const ATTR_NAME = 1;
-const ATTR_I = 3;
-const ATTR_TYPE = 20;
-const ATTR_TYPE_INT = 2;
-const TENSOR_DIMS = 1;
-const TENSOR_DATA_TYPE = 2;
-const TENSOR_NAME = 8;
-const TENSOR_RAW_DATA = 9;
-const TENSOR_DATA_LOCATION = 14;
-const TENSOR_INT64 = 7;
-const VALUE_INFO_NAME = 1;
-const VALUE_INFO_TYPE = 2;
-const TYPE_TENSOR = 1;
-const TYPE_TENSOR_SHAPE = 2;
-const SHAPE_DIM = 1;
-const DIM_VALUE = 1;
-const DIM_PARAM = 2;
+/** Mel frames per second (hop 160 at 16 kHz): 100. */
+export const FRAMES_PER_SECOND = SAMPLE_RATE / HOP;
 
 function nodeProto(opType: string, name: string, inputs: string[], outputs: string[], intAttrs: Record<string, number> = {}): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -196,7 +67,7 @@ function int64Initializer(name: string, values: number[]): Uint8Array {
   const view = new DataView(raw.buffer);
   values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
   return lenField(GRAPH_INITIALIZER, concat([
-    intField(TENSOR_DIMS, values.length), intField(TENSOR_DATA_TYPE, TENSOR_INT64),
+    intField(TENSOR_DIMS, values.length), intField(TENSOR_DATA_TYPE, ONNX_INT64),
     strField(TENSOR_NAME, name), lenField(TENSOR_RAW_DATA, raw),
   ]));
 }
@@ -257,7 +128,7 @@ export function buildShortEncoderModel(model: Uint8Array): { bytes: Uint8Array; 
   const initDims = new Map<string, number[]>();
   let externalData = false;
   for (const f of graph) {
-    if (f.no !== GRAPH_INITIALIZER) continue;
+    if (f.no !== GRAPH_INITIALIZER || f.wt !== WT_LEN) continue;
     const t = parseMessage(f.payload);
     const nameF = t.find((x) => x.no === TENSOR_NAME);
     if (!nameF) continue;
@@ -270,7 +141,7 @@ export function buildShortEncoderModel(model: Uint8Array): { bytes: Uint8Array; 
         while (p < x.payload.length) { const [v, q] = readVarint(x.payload, p); dims.push(v); p = q; }
       }
     }
-    if (t.some((x) => x.no === TENSOR_DATA_LOCATION && x.value === 1)) externalData = true;
+    if (t.some((x) => x.no === TENSOR_DATA_LOCATION && x.value === DATA_LOCATION_EXTERNAL)) externalData = true;
     initDims.set(str(nameF), dims);
   }
   const n = WINDOW_FRAMES / FRAMES_PER_POSITION;
@@ -279,7 +150,7 @@ export function buildShortEncoderModel(model: Uint8Array): { bytes: Uint8Array; 
   let xName = '';
   let addName = '';
   graph.forEach((f, i) => {
-    if (f.no !== GRAPH_NODE) return;
+    if (f.no !== GRAPH_NODE || f.wt !== WT_LEN) return;
     const node = parseMessage(f.payload);
     const op = node.find((x) => x.no === NODE_OP_TYPE);
     if (!op || str(op) !== 'Add') return;
@@ -449,7 +320,7 @@ export interface ContextPolicy {
  * (ORT caches per-shape allocation plans).
  */
 export function contextFrames(samples: number, policy: ContextPolicy): number {
-  const contentS = samples / 16000;
+  const contentS = samples / SAMPLE_RATE;
   let s = contentS + policy.marginS;
   if (policy.roundS > 0) s = Math.ceil(s / policy.roundS - 1e-9) * policy.roundS;
   s = Math.max(s, policy.minS);

@@ -5,6 +5,7 @@ import { loadShortEncoder, type ShortEncoder } from './short-encoder.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { RunGate } from './run-gate.js';
 import { PRIORITIES } from '../engine.js';
+import { SAMPLE_RATE } from '../../audio.js';
 
 /**
  * Inference process: owns one copy of the Whisper sessions. Model runs are synchronous native
@@ -38,8 +39,8 @@ try {
   const transcriber = new WhisperTranscriber(model, short);
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   const warm = { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false };
-  await transcriber.transcribe(new Float32Array(16000), warm);
-  if (short) await transcriber.transcribe(new Float32Array(16000), { ...warm, shortContext: true });
+  await transcriber.transcribe(new Float32Array(SAMPLE_RATE), warm);
+  if (short) await transcriber.transcribe(new Float32Array(SAMPLE_RATE), { ...warm, shortContext: true });
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'abort') {
       aborts.get(msg.id)?.abort();

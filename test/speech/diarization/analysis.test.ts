@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { WindowAnalyzer } from '../../../src/speech/diarization/analysis.js';
 import type { ModelRunner } from '../../../src/speech/diarization/protocol.js';
 import { EMBEDDING_DIM, type PartialBatch } from '../../../src/speech/diarization/embedding.js';
-import { FRAMES_PER_WINDOW, SAMPLE_RATE } from '../../../src/speech/diarization/segmentation.js';
+import { FRAMES_PER_WINDOW } from '../../../src/speech/diarization/segmentation.js';
+import { SAMPLE_RATE } from '../../../src/audio.js';
 
 /** One local speaker active everywhere; counts the embedding batches asked for. */
 function fakeRunner(): ModelRunner & { embedded: number } {

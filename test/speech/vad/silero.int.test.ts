@@ -2,7 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { SileroVad, speechSegments, DEFAULT_VAD_OPTIONS, VAD_SAMPLE_RATE } from '../../../src/speech/vad/silero.js';
+import { SileroVad, speechSegments, DEFAULT_VAD_OPTIONS } from '../../../src/speech/vad/silero.js';
+import { SAMPLE_RATE } from '../../../src/audio.js';
 import { decodeFile } from '../../../src/media/decode.js';
 import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
@@ -12,15 +13,15 @@ before(async () => {
 });
 
 test('silence has no speech; a real clip has speech where it is spoken', async () => {
-  assert.deepEqual(await vad.segments(new Float32Array(VAD_SAMPLE_RATE * 3)), []);
+  assert.deepEqual(await vad.segments(new Float32Array(SAMPLE_RATE * 3)), []);
   const { pcm } = await decodeFile(join(testdataDir(), 'en/jfk.flac'));
   // 2 s of silence before the clip: speech must start after it.
-  const padded = new Float32Array(pcm.length + 2 * VAD_SAMPLE_RATE);
-  padded.set(pcm, 2 * VAD_SAMPLE_RATE);
+  const padded = new Float32Array(pcm.length + 2 * SAMPLE_RATE);
+  padded.set(pcm, 2 * SAMPLE_RATE);
   const segs = await vad.segments(padded);
   assert.ok(segs.length >= 2, JSON.stringify(segs));
-  assert.ok(segs[0].start / VAD_SAMPLE_RATE > 2.0 && segs[0].start / VAD_SAMPLE_RATE < 2.6, JSON.stringify(segs[0]));
-  const speech = segs.reduce((a, s) => a + s.end - s.start, 0) / VAD_SAMPLE_RATE;
+  assert.ok(segs[0].start / SAMPLE_RATE > 2.0 && segs[0].start / SAMPLE_RATE < 2.6, JSON.stringify(segs[0]));
+  const speech = segs.reduce((a, s) => a + s.end - s.start, 0) / SAMPLE_RATE;
   assert.ok(speech > 6 && speech < 11, `speech ${speech} s`);
 });
 
@@ -32,7 +33,7 @@ test('the pauses between the utterances of a joined file are found (within 300 m
   const truth = JSON.parse(readFileSync(join(testdataDir(), `${file}.segments.json`), 'utf8')) as { start: number; end: number }[];
   const { pcm } = await decodeFile(join(testdataDir(), `${file}.flac`), { maxSeconds: 600 });
   const segs = await vad.segments(pcm);
-  const pauses = segs.slice(1).map((s, i) => [segs[i].end / VAD_SAMPLE_RATE - 0.3, s.start / VAD_SAMPLE_RATE + 0.3]);
+  const pauses = segs.slice(1).map((s, i) => [segs[i].end / SAMPLE_RATE - 0.3, s.start / SAMPLE_RATE + 0.3]);
   let found = 0;
   for (let i = 1; i < truth.length; i++) {
     const boundary = (truth[i - 1].end + truth[i].start) / 2;

@@ -98,7 +98,7 @@ test('a stream final overtakes a long-form window already being decoded (preempt
 
 test('a killed inference process fails its request, and the next one is served by a new process', async () => {
   const inferencePid = (): number => {
-    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'whisper-worker'], { encoding: 'utf8' });
+    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'whisper/worker[.][jt]s'], { encoding: 'utf8' });
     return Number(out.trim().split('\n')[0]);
   };
   const victim = inferencePid();
