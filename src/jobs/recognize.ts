@@ -6,7 +6,8 @@
  * The engine gets the next window while it is still decoding the current one, so it never idles
  * on VAD or ffmpeg.
  */
-import { streamPcm, PCM_SAMPLE_RATE } from '../media/pcm-stream.js';
+import { SAMPLE_RATE } from '../audio.js';
+import { streamPcm } from '../media/pcm-stream.js';
 import { denoiseArgs } from '../media/denoise.js';
 import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
@@ -60,10 +61,10 @@ export async function recognizeMedia(
   hooks: RecognizeHooks = {},
 ): Promise<RecognizeOutcome> {
   const { signal } = hooks;
-  const offset = Math.round((req.resumeAtMs / 1000) * PCM_SAMPLE_RATE);
+  const offset = Math.round((req.resumeAtMs / 1000) * SAMPLE_RATE);
   const segments = [...req.done];
   const windower = new VadWindower(vad, { longPauseS: SEGMENT_PAUSE_S });
-  const totalSamples = req.durationS === undefined ? undefined : req.durationS * PCM_SAMPLE_RATE;
+  const totalSamples = req.durationS === undefined ? undefined : req.durationS * SAMPLE_RATE;
   const pending: Array<{ window: SpeechWindow; transcript: Promise<Transcript> }> = [];
 
   const keywords = req.keywords ?? [];
@@ -86,7 +87,7 @@ export async function recognizeMedia(
       segments.push(req.mask === undefined ? corrected : maskSegment(corrected, req.mask));
     }
     const doneSamples = span.end;
-    hooks.onWindowDone?.(Math.round((doneSamples / PCM_SAMPLE_RATE) * 1000), segments);
+    hooks.onWindowDone?.(Math.round((doneSamples / SAMPLE_RATE) * 1000), segments);
     if (totalSamples !== undefined) hooks.onProgress?.(Math.min(doneSamples / totalSamples, 0.99));
   };
 
@@ -110,7 +111,7 @@ export async function recognizeMedia(
     // On failure, windows still queued must not run on for nobody.
     for (const p of pending) await p.transcript.catch(() => undefined);
   }
-  return { segments, durationMs: Math.round((windower.received + offset) / PCM_SAMPLE_RATE * 1000) };
+  return { segments, durationMs: Math.round((windower.received + offset) / SAMPLE_RATE * 1000) };
 }
 
 /** Batch work waits for room in the engine queue instead of failing the job. */

@@ -73,5 +73,3 @@ export async function* streamPcm(path: string, opts: PcmStreamOptions = {}): Asy
   }
 }
 
-/** The rate of the PCM streamPcm yields: SAMPLE_RATE of src/audio.ts, under the name jobs/ imports. */
-export const PCM_SAMPLE_RATE = SAMPLE_RATE;
