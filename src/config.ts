@@ -2,7 +2,7 @@
  * The one place configuration is declared, read and validated. `settingsSchema` declares every
  * setting once (type and range, default, description, environment variable); from it come the
  * `Config` type, the environment overlay, the defaults, and the reference (docs/configuration.md
- * and config.example.yaml, rendered by src/config/reference.ts: `npm run config:docs`).
+ * and config.example.yaml, rendered by src/config-reference.ts: `npm run config:docs`).
  * Precedence: default < file (JSON/YAML) < SORI_* environment variable. Everything else receives
  * a `Config`.
  */

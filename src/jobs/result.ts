@@ -1,8 +1,9 @@
 /**
- * The bodies a long-form job answers with (spec section 2, "The result"): the finished result,
- * the in-progress status, and the failure. One shape everywhere: sync response, GET, callback.
+ * Builds the bodies a long-form job answers with; their shapes are CLOVA's, declared in
+ * clova/longform-result.ts.
  */
 import { engineLanguage, shortLang, type LongformParams } from '../clova/longform-params.js';
+import type { CompletedResult, EchoedParams, JobStatusBody, ResultSegment, ResultSpeaker } from '../clova/longform-result.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { round4 } from '../transcript/segments.js';
 import type { JobRecord } from './store.js';
@@ -20,7 +21,7 @@ export interface ResultContext {
 }
 
 /** `params` as echoed: the spec's fields with their defaults applied. */
-export function echoParams(ctx: ResultContext): Record<string, unknown> {
+export function echoParams(ctx: ResultContext): EchoedParams {
   const p = ctx.params;
   return {
     service: 'ncp',
@@ -45,10 +46,10 @@ export function echoParams(ctx: ResultContext): Record<string, unknown> {
   };
 }
 
-export function completedResult(ctx: ResultContext, segments: readonly LongformSegment[], events: readonly SoundEvent[] = []): Record<string, unknown> {
+export function completedResult(ctx: ResultContext, segments: readonly LongformSegment[], events: readonly SoundEvent[] = []): CompletedResult {
   const p = ctx.params;
-  const speakerOf = (label: string) => ({ label, name: speakerName(label), edited: false });
-  const out = segments.map((s) => ({
+  const speakerOf = (label: string): ResultSpeaker => ({ label, name: speakerName(label), edited: false });
+  const out = segments.map((s): ResultSegment => ({
     start: s.start,
     end: s.end,
     text: s.text,
@@ -105,10 +106,11 @@ export function speakerName(label: string): string {
 }
 
 /** GET /recognizer/{token} and callbacks: what the job looks like now. */
-export function statusBody(job: JobRecord): Record<string, unknown> {
+export function statusBody(job: JobRecord): JobStatusBody {
   switch (job.state) {
     case 'COMPLETED':
-      return job.result as Record<string, unknown>;
+      // Stored as completedResult built it.
+      return job.result as CompletedResult;
     case 'FAILED':
     case 'TIMEOUT':
       return {

@@ -28,6 +28,7 @@ import { materializeMedia, mediaPath } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
 import { recognizeMedia, type RecognizeOutcome } from './recognize.js';
+import type { CompletedResult } from '../clova/longform-result.js';
 import { completedResult } from './result.js';
 import type { JobOutcome, JobRecord, JobStore } from './store.js';
 
@@ -46,7 +47,7 @@ export interface RunnerDeps {
 
 /** What a completed job is stored with, and what its log line reports. */
 interface Transcribed {
-  result: Record<string, unknown>;
+  result: CompletedResult;
   audioMs: number;
   segmentCount: number;
 }

@@ -119,7 +119,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     }
     const job = await store.get(token);
     if (job === undefined) throw new Error('job vanished');
-    if (job.state === 'COMPLETED') return sendResult(request, reply, job.result as Record<string, unknown>);
+    if (job.state === 'COMPLETED') return sendResult(request, reply, statusBody(job));
     const code = job.errorCode !== null && isLongformErrorCode(job.errorCode) ? job.errorCode : 'ERROR_INTERNAL_ERROR';
     const status = job.state === 'TIMEOUT' ? 504 : LONGFORM_ERRORS[code];
     return reply.code(status).send({ result: code, message: job.errorMessage ?? code, token });

@@ -1,5 +1,6 @@
 import Negotiator from 'negotiator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { JobStatusBody } from '../../clova/longform-result.js';
 import { isSubtitleFormat, SUBTITLE_CONTENT_TYPES } from '../../transcript/subtitles/index.js';
 
 /**
@@ -8,10 +9,11 @@ import { isSubtitleFormat, SUBTITLE_CONTENT_TYPES } from '../../transcript/subti
  * itself as the body; everyone else, JSON. Negotiated with q-values, so axios's default
  * `application/json, text/plain, *\/*` still gets JSON.
  */
-export function sendResult(request: FastifyRequest, reply: FastifyReply, body: Record<string, unknown>): unknown {
-  const subtitle = body.subtitle;
-  const format = (body.params as { format?: string } | undefined)?.format;
-  if (body.result !== 'COMPLETED' || typeof subtitle !== 'string' || !isSubtitleFormat(format)) return body;
+export function sendResult(request: FastifyRequest, reply: FastifyReply, body: JobStatusBody): unknown {
+  if (body.result !== 'COMPLETED') return body;
+  const { subtitle } = body;
+  const { format } = body.params;
+  if (subtitle === undefined || !isSubtitleFormat(format)) return body;
   const own = SUBTITLE_CONTENT_TYPES[format].split(';')[0];
   const accept = request.headers.accept;
   if (accept === undefined) return body;

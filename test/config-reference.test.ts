@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig, settingKey, settingLeaves, settingsSchema, unwrapSetting } from '../../src/config.js';
+import { loadConfig, settingKey, settingLeaves, settingsSchema, unwrapSetting } from '../src/config.js';
 import {
   DOCS_FILE,
   EXAMPLE_FILE,
@@ -12,9 +12,9 @@ import {
   renderExampleYaml,
   renderMarkdownReference,
   updateMarkdown,
-} from '../../src/config/reference.js';
+} from '../src/config-reference.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
+const repo = fileURLToPath(new URL('../', import.meta.url));
 const STALE = 'out of date: run `npm run config:docs` and commit the result';
 
 let root: string;
