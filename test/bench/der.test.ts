@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diarizationErrorRate, parseRttm, toRttm, type SpeakerSegment } from '../../../bench/lib/der.js';
+import { diarizationErrorRate, parseRttm, toRttm, type SpeakerSegment } from '../../bench/lib/der.js';
 
 const seg = (start: number, end: number, speaker: string): SpeakerSegment => ({ start, end, speaker });
 const near = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-9, `${msg ?? ''} ${a} != ${b}`);
