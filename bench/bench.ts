@@ -31,7 +31,7 @@ import { startServer, procMemory, type ServerHandle } from './lib/server-process
 import { benchServer, BURST_RSS_GROWTH_LIMIT_MB, type ServerBenchResult } from './lib/server-bench.js';
 import { NORMALISATION_NOTE, metricFor, type CorpusRate } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
-import { finishRun, machineInfo, type Check, type Status } from './lib/output.js';
+import { finishRun, machineInfo, type Check } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 

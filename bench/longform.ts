@@ -32,7 +32,7 @@ import { runSoak, type SoakResult } from './lib/soak.js';
 import { startServer, type ServerHandle } from './lib/server-process.js';
 import { NORMALISATION_NOTE, scoreClip, type ClipScore } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
-import { finishRun, machineInfo, type Check, type Status } from './lib/output.js';
+import { finishRun, machineInfo, type Check } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { round } from './lib/stats.js';
 import type { SpeechEngine } from '../src/speech/engine.js';

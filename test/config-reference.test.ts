@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadConfig, settingKey, settingLeaves, settingsSchema, unwrapSetting } from '../src/config.js';
+import { tempDirs } from './helpers/temp-dirs.js';
 import {
   DOCS_FILE,
   EXAMPLE_FILE,
@@ -17,21 +17,7 @@ import {
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const STALE = 'out of date: run `npm run config:docs` and commit the result';
 
-let root: string;
-let counter = 0;
-
-before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'sori-config-reference-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-async function freshDir(): Promise<string> {
-  const dir = path.join(root, `case-${++counter}`);
-  await mkdir(dir);
-  return dir;
-}
+const { fresh: freshDir } = tempDirs('sori-config-reference-');
 
 describe('configuration reference', () => {
   it(`${DOCS_FILE} has the tables the schema renders`, async () => {

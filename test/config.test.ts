@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { ConfigError, loadConfig, settingLeaves, type Config } from '../src/config.js';
+import { tempDirs } from './helpers/temp-dirs.js';
 
-let root: string;
-let counter = 0;
-
-before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'sori-config-test-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-/** A fresh, empty working directory per test. */
-async function freshDir(): Promise<string> {
-  const dir = path.join(root, `case-${++counter}`);
-  await mkdir(dir);
-  return dir;
-}
+const { fresh: freshDir } = tempDirs('sori-config-test-');
 
 /** Loads with an announce hook that records what would go to stderr. */
 async function load(env: NodeJS.ProcessEnv, cwd: string): Promise<{ config: Config; announced: string[] }> {

@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { DECODER_NICE, lowerPriority } from '../process-priority.js';
 import { clampInPlace, ffmpegInputArgs, MediaError, PCM_OUTPUT_ARGS } from './decode.js';
-import { SAMPLE_RATE } from '../audio.js';
 
 const BYTES_PER_SAMPLE = 4;
 const STDERR_TAIL_BYTES = 4096;
