@@ -1,6 +1,6 @@
 /**
  * One real-time recognition stream, whatever carries it (gRPC NestService or WebSocket): PCM in,
- * CLOVA's JSON responses out. Silero VAD decides where utterances end; while one is open, it is
+ * CLOVA's JSON responses out. Silero VAD decides where utterances end (EndPointer); while one is open, it is
  * re-decoded for a partial result at most every 500 ms of new audio; at its end (a pause of
  * `gapThreshold`, `durationThreshold`, the client's `epFlag`, half-close, or 10 s without any
  * request) it is decoded once more, with word timings, as the final result.
@@ -17,22 +17,16 @@ import { correctTranscript, keywordCorrector, type KeywordCorrector } from '../t
 import { toSimplified } from '../transcript/chinese.js';
 import { forbiddenMatcher } from '../transcript/forbidden.js';
 import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
-import { countSyllables, endsSentence, periodAlignIndices, periodPositions } from './epd-text.js';
+import { EndPointer, type EpdType } from './end-pointing.js';
+import { endsSentence, periodAlignIndices, periodPositions } from './epd-text.js';
+import { parseExtraContents, PcmInput, SAMPLE_RATE } from './stream-input.js';
 
-const SR = 16000;
-const WINDOW = 512;
-const SPEECH_ON = 0.5;
-const SPEECH_OFF = 0.35;
+const SR = SAMPLE_RATE;
 /** Audio kept before the first speech window so the utterance's first syllable is not clipped. */
 const PREROLL_SAMPLES = Math.round(0.3 * SR);
-/**
- * `usePeriodEpd`: a pause this long (or gapThreshold, if shorter) ends the utterance when its
- * text so far ends a sentence. Shorter than a breath between clauses is not a sentence end even
- * when Whisper closes the text with a period (it does so at the end of any audio it is given).
- */
-const PERIOD_MIN_PAUSE_MS = 200;
 
-export type EpdType = 'gap' | 'endPoint' | 'durationThreshold' | 'period' | 'syllableThreshold' | 'unvoice';
+export type { EpdType } from './end-pointing.js';
+export { skipWavHeader } from './stream-input.js';
 
 export interface SessionOptions {
   engine: SpeechEngine;
@@ -55,15 +49,12 @@ interface Utterance {
   start: number;
   pcm: Float32Array;
   length: number;
-  speech: boolean;
   /** Samples the last partial decode covered. */
   decodedTo: number;
   /** End (in pcm samples) of the last window VAD did not call silence. */
   lastSpeechEnd: number;
   /** The engine's text of the last partial (before keyword correction): the next partial's draft. */
   partialText?: string;
-  /** A syllableThreshold cut is queued for this utterance. */
-  cutQueued?: boolean;
 }
 
 /** A final-quality decode started when a pause began, used if the utterance indeed ends there. */
@@ -82,14 +73,11 @@ export class StreamSession {
   private configured = false;
   private chain: Promise<void> = Promise.resolve();
   private readonly vad: VadStream;
-  private pending = new Float32Array(0);
-  private carry: Buffer | undefined;
-  private firstChunk = true;
-  /** Samples received since the stream began. */
+  private readonly input = new PcmInput();
+  private readonly endPointer: EndPointer;
+  /** Samples through VAD since the stream began. */
   private received = 0;
   private utt: Utterance;
-  private inSpeech = false;
-  private silenceSince: number | undefined;
   private seqId = 0;
   private transcriptLength = 0;
   private partial: { abort: AbortController; done: Promise<void> } | undefined;
@@ -103,9 +91,13 @@ export class StreamSession {
   private boost: KeywordBoost | undefined;
   private corrector: KeywordCorrector | undefined;
 
-  constructor(private readonly o: SessionOptions) {
-    this.settings = defaultSettings(o.domainLanguage);
-    this.vad = o.vad.stream();
+  private readonly options: SessionOptions;
+
+  constructor(options: SessionOptions) {
+    this.options = options;
+    this.settings = defaultSettings(options.domainLanguage);
+    this.vad = options.vad.stream();
+    this.endPointer = new EndPointer(this.settings.epd);
     this.utt = this.newUtterance(0);
     this.armUnvoice();
   }
@@ -113,19 +105,20 @@ export class StreamSession {
   /** CONFIG: acknowledged at once. False if it was malformed (the transport then ends the stream). */
   config(text: string): boolean {
     try {
-      const { settings, ack } = parseStreamConfig(text, this.o.domainLanguage);
+      const { settings, ack } = parseStreamConfig(text, this.options.domainLanguage);
       this.settings = settings;
+      this.endPointer.configure(settings.epd);
       this.mask = forbiddenMatcher(settings.forbiddens);
       // The domain's set as it stands when the stream is configured.
-      const keywords = settings.useDomainBoostings ? (this.o.domainBoostings?.() ?? []) : settings.boostings;
+      const keywords = settings.useDomainBoostings ? (this.options.domainBoostings?.() ?? []) : settings.boostings;
       this.boost = keywords.length > 0 ? { keywords, weight: settings.boostWeight } : undefined;
       this.corrector = keywordCorrector(keywords, settings.language);
       this.configured = true;
-      this.o.send({ uid: this.uid, responseType: ['config'], config: ack });
+      this.options.send({ uid: this.uid, responseType: ['config'], config: ack });
       return true;
     } catch (err) {
       if (!(err instanceof StreamConfigError)) throw err;
-      this.o.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Invalid format', message: err.message } });
+      this.options.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Invalid format', message: err.message } });
       return false;
     }
   }
@@ -137,10 +130,11 @@ export class StreamSession {
   /** DATA: any chunk size; `extra` is the `extra_contents` JSON (may be empty or missing). */
   data(chunk: Uint8Array, extra: string | undefined): void {
     this.armUnvoice();
-    const { seqId, epFlag } = parseExtra(extra);
+    const { seqId, epFlag } = parseExtraContents(extra);
     this.enqueue(async () => {
       if (seqId !== undefined) this.seqId = seqId;
-      await this.feed(chunk);
+      this.input.push(chunk);
+      await this.runVad(false);
       if (epFlag) await this.finalize('endPoint');
     });
   }
@@ -148,8 +142,9 @@ export class StreamSession {
   /** The client half-closed: flush what is open; resolves once every response was sent. */
   async end(): Promise<void> {
     this.enqueue(async () => {
-      if (this.pending.length > 0) await this.runVad(true);
-      if (this.utt.speech) await this.finalize('endPoint');
+      if (this.input.buffered > 0) await this.runVad(true);
+      const epdType = this.endPointer.streamEnd();
+      if (epdType !== undefined) await this.finalize(epdType);
     });
     await this.chain;
     this.close();
@@ -166,8 +161,8 @@ export class StreamSession {
   private enqueue(task: () => Promise<void>): void {
     this.chain = this.chain.then(task).catch((err: unknown) => {
       if (this.closed) return;
-      this.o.logger.error({ err, uid: this.uid }, 'stream processing failed');
-      this.o.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Internal error' } });
+      this.options.logger.error({ err, uid: this.uid }, 'stream processing failed');
+      this.options.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Internal error' } });
     });
   }
 
@@ -176,91 +171,43 @@ export class StreamSession {
     if (this.closed) return;
     this.unvoiceTimer = setTimeout(() => {
       this.enqueue(async () => {
-        if (this.utt.speech) await this.finalize('unvoice');
+        const epdType = this.endPointer.unvoice();
+        if (epdType !== undefined) await this.finalize(epdType);
       });
-    }, this.o.unvoiceMs ?? 10_000);
+    }, this.options.unvoiceMs ?? 10_000);
     this.unvoiceTimer.unref();
   }
 
   private newUtterance(start: number): Utterance {
-    return { start, pcm: new Float32Array(SR * 4), length: 0, speech: false, decodedTo: 0, lastSpeechEnd: 0 };
+    return { start, pcm: new Float32Array(SR * 4), length: 0, decodedTo: 0, lastSpeechEnd: 0 };
   }
 
-  /** 16-bit little-endian PCM (a leading WAV header skipped, odd bytes carried over). */
-  private async feed(chunk: Uint8Array): Promise<void> {
-    let bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (this.firstChunk && bytes.length > 0) {
-      this.firstChunk = false;
-      bytes = skipWavHeader(bytes);
-    }
-    if (this.carry !== undefined) {
-      bytes = Buffer.concat([this.carry, bytes]);
-      this.carry = undefined;
-    }
-    if (bytes.length % 2 === 1) {
-      this.carry = Buffer.from(bytes.subarray(bytes.length - 1));
-      bytes = bytes.subarray(0, bytes.length - 1);
-    }
-    const samples = new Float32Array(bytes.length / 2);
-    for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2) / 32768;
-    const joined = new Float32Array(this.pending.length + samples.length);
-    joined.set(this.pending);
-    joined.set(samples, this.pending.length);
-    this.pending = joined;
-    await this.runVad(false);
-  }
-
+  /** Every VAD window buffered (with `flush`, the rest too) through VAD, end-pointing and decoding. */
   private async runVad(flush: boolean): Promise<void> {
-    let at = 0;
-    while (this.pending.length - at >= WINDOW || (flush && at < this.pending.length)) {
-      const win = this.pending.subarray(at, at + WINDOW);
-      at += win.length;
-      const p = await this.vad.push(win);
+    for (const win of this.input.windows(flush)) {
+      const probability = await this.vad.push(win);
       this.append(win);
-      const windowEnd = this.received;
-      if (p >= SPEECH_OFF) {
+      const verdict = this.endPointer.window(probability, this.received, win.length, this.utt.length, () =>
+        this.speculation?.settled !== undefined && endsSentence(this.speculation.settled.text));
+      if (verdict.voiced) {
         this.utt.lastSpeechEnd = this.utt.length;
         // Speech again: a final decoded at the start of the pause would miss it.
         if (this.speculation !== undefined && this.speculation.upTo < this.utt.length) this.dropSpeculation();
       }
-      if (p >= SPEECH_ON) {
-        this.inSpeech = true;
-        this.utt.speech = true;
-        this.silenceSince = undefined;
-      } else if (this.inSpeech && p < SPEECH_OFF) {
-        if (this.silenceSince === undefined) {
-          this.silenceSince = windowEnd - win.length;
-          this.speculate();
-        }
-        const pauseMs = ((windowEnd - this.silenceSince) / SR) * 1000;
-        if (pauseMs >= this.settings.epd.gapThresholdMs) {
-          this.inSpeech = false;
-          await this.finalize('gap');
-          continue;
-        }
-        if (this.settings.epd.usePeriodEpd && pauseMs >= Math.min(PERIOD_MIN_PAUSE_MS, this.settings.epd.gapThresholdMs)
-          && this.speculation?.settled !== undefined && endsSentence(this.speculation.settled.text)) {
-          this.inSpeech = false;
-          await this.finalize('period');
-          continue;
-        }
-      } else if (p >= SPEECH_OFF) {
-        this.silenceSince = undefined;
-      }
-      if (this.utt.speech && (this.utt.length / SR) * 1000 >= this.settings.epd.durationThresholdMs) {
-        await this.finalize('durationThreshold');
+      if (verdict.pauseStarted) this.speculate();
+      if (verdict.endPoint !== undefined) {
+        await this.finalize(verdict.endPoint);
         continue;
       }
       // Only while the speaker is talking: on a fading window the speculative final is about to
       // start, and a partial's encoder pass (a third of a second) would hold the engine.
-      if (p >= SPEECH_ON) this.maybePartial();
+      if (verdict.speaking) this.maybePartial();
     }
-    this.pending = this.pending.slice(at);
   }
 
   private append(win: Float32Array): void {
     const u = this.utt;
-    if (!u.speech && u.length + win.length > PREROLL_SAMPLES * 2) {
+    if (!this.endPointer.hasSpeech && u.length + win.length > PREROLL_SAMPLES * 2) {
       // No speech yet: keep only the pre-roll.
       const keep = Math.max(0, PREROLL_SAMPLES - win.length);
       u.pcm.copyWithin(0, u.length - keep, u.length);
@@ -284,15 +231,15 @@ export class StreamSession {
     // final (which waits for the model run in progress) rarely finds one running, and other
     // streams get their share. Measured: back-to-back partials (~0.5 s each) added a third of a
     // second to finals.
-    const interval = (Math.max(this.o.partialIntervalMs ?? 500, 2 * this.partialCostMs) / 1000) * SR;
+    const interval = (Math.max(this.options.partialIntervalMs ?? 500, 2 * this.partialCostMs) / 1000) * SR;
     // During a pause the speculative final is running: a partial would only delay it.
-    if (!u.speech || this.partial !== undefined || this.speculation !== undefined || u.length - u.decodedTo < interval) return;
+    if (!this.endPointer.hasSpeech || this.partial !== undefined || this.speculation !== undefined || u.length - u.decodedTo < interval) return;
     u.decodedTo = u.length;
     const abort = new AbortController();
     const pcm = u.pcm.slice(0, u.length);
     const utt = u;
     const started = performance.now();
-    const done = this.o.engine
+    const done = this.options.engine
       .transcribe(pcm, {
         language: this.settings.language,
         boost: this.boost,
@@ -317,7 +264,7 @@ export class StreamSession {
           if (this.closed || this.utt !== utt || abort.signal.aborted) return;
           const text = this.postprocess(t.text);
           if (text === '') return;
-          this.o.send(this.transcription(text, utt.start, utt.start + pcm.length, false, '', t, undefined));
+          this.options.send(this.transcription(text, utt.start, utt.start + pcm.length, false, '', t, undefined));
         },
         () => undefined,
       )
@@ -327,13 +274,13 @@ export class StreamSession {
     this.partial = { abort, done };
   }
 
-  /** `syllableThreshold`: once the open utterance has said that many syllables, it ends there. */
+  /** A partial's text: `syllableThreshold` may end its utterance there. */
   private maybeCutAtSyllables(utt: Utterance, text: string): void {
-    const limit = this.settings.epd.syllableThreshold;
-    if (limit <= 0 || utt.cutQueued === true || this.utt !== utt || countSyllables(text) < limit) return;
-    utt.cutQueued = true;
+    if (this.utt !== utt) return;
+    const epdType = this.endPointer.partialText(text);
+    if (epdType === undefined) return;
     this.enqueue(async () => {
-      if (this.utt === utt) await this.finalize('syllableThreshold');
+      if (this.utt === utt) await this.finalize(epdType);
     });
   }
 
@@ -344,7 +291,7 @@ export class StreamSession {
    */
   private speculate(): void {
     const u = this.utt;
-    if (!u.speech) return;
+    if (!this.endPointer.hasSpeech) return;
     this.dropSpeculation();
     this.partial?.abort.abort(new Error('superseded by a final decode'));
     this.partial = undefined;
@@ -364,11 +311,11 @@ export class StreamSession {
 
   /** `draft`: see TranscribeOptions.draft; only where latency is worth a little accuracy. */
   private finalDecode(pcm: Float32Array, signal?: AbortSignal, draft?: string): Promise<Transcript> {
-    return this.o.engine
+    return this.options.engine
       .transcribe(pcm, {
         language: this.settings.language,
         boost: this.boost,
-        beamSize: this.o.finalBeamSize,
+        beamSize: this.options.finalBeamSize,
         wordTimestamps: true,
         shortContext: true,
         draft,
@@ -380,15 +327,15 @@ export class StreamSession {
 
   private async finalize(epdType: EpdType): Promise<void> {
     const u = this.utt;
+    const hasSpeech = this.endPointer.hasSpeech;
     this.utt = this.newUtterance(this.received);
-    this.inSpeech = false;
-    this.silenceSince = undefined;
+    this.endPointer.reset();
     this.partial?.abort.abort(new Error('superseded by the final result'));
     this.partial = undefined;
     const spec = this.speculation;
     this.speculation = undefined;
     let transcript: Transcript | undefined;
-    if (u.speech && u.length > 0) {
+    if (hasSpeech && u.length > 0) {
       // Nothing but silence since the speculative decode began: its result is the final.
       if (spec !== undefined && spec.utt === u && u.lastSpeechEnd <= spec.upTo) {
         transcript = await spec.result.catch(() => undefined);
@@ -402,7 +349,7 @@ export class StreamSession {
     if (this.closed) return;
     const text = transcript === undefined ? '' : this.postprocess(transcript.text);
     if (text === '' && (this.settings.epd.skipEmptyText || epdType !== 'endPoint')) return;
-    this.o.send(this.transcription(text, u.start, u.start + u.length, true, epdType, transcript, this.seqId));
+    this.options.send(this.transcription(text, u.start, u.start + u.length, true, epdType, transcript, this.seqId));
     if (text !== '') this.transcriptLength += text.length + 1;
   }
 
@@ -454,28 +401,4 @@ export class StreamSession {
       },
     };
   }
-}
-
-function parseExtra(extra: string | undefined): { seqId?: number; epFlag: boolean } {
-  if (extra === undefined || extra.trim() === '') return { epFlag: false };
-  try {
-    const v = JSON.parse(extra) as { seqId?: unknown; epFlag?: unknown };
-    const seqId = typeof v.seqId === 'number' && Number.isFinite(v.seqId) ? v.seqId : undefined;
-    return { seqId, epFlag: v.epFlag === true || v.epFlag === 'true' };
-  } catch {
-    return { epFlag: false };
-  }
-}
-
-/** A first chunk starting with a RIFF/WAVE header: skip to the samples of its `data` chunk. */
-export function skipWavHeader(bytes: Buffer): Buffer {
-  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') return bytes;
-  let at = 12;
-  while (at + 8 <= bytes.length) {
-    const id = bytes.toString('ascii', at, at + 4);
-    const size = bytes.readUInt32LE(at + 4);
-    if (id === 'data') return bytes.subarray(at + 8);
-    at += 8 + size + (size % 2);
-  }
-  return bytes.subarray(Math.min(44, bytes.length));
 }
