@@ -1,6 +1,6 @@
 /**
  * One real-time recognition stream, whatever carries it (gRPC NestService or WebSocket): PCM in,
- * CLOVA's JSON responses out. Silero VAD decides where utterances end (EndPointer); while one is open, it is
+ * CLOVA's JSON responses out (built in response.ts). Silero VAD decides where utterances end (EndPointer); while one is open, it is
  * re-decoded for a partial result at most every 500 ms of new audio; at its end (a pause of
  * `gapThreshold`, `durationThreshold`, the client's `epFlag`, half-close, or 10 s without any
  * request) it is decoded once more, with word timings, as the final result.
@@ -14,11 +14,11 @@ import type { Language } from '../config.js';
 import type { KeywordBoost, SpeechEngine, Transcript } from '../speech/engine.js';
 import type { SileroVad, VadStream } from '../speech/vad/silero.js';
 import { correctTranscript, keywordCorrector, type KeywordCorrector } from '../transcript/boosting.js';
-import { toSimplified } from '../transcript/chinese.js';
 import { forbiddenMatcher } from '../transcript/forbidden.js';
 import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
 import { EndPointer, type EpdType } from './end-pointing.js';
-import { endsSentence, periodAlignIndices, periodPositions } from './epd-text.js';
+import { endsSentence } from './epd-text.js';
+import { configResponse, recognizeError, responseText, sendsFinal, transcriptionResponse, type Mask } from './response.js';
 import { parseExtraContents, PcmInput, SAMPLE_RATE } from './stream-input.js';
 
 const SR = SAMPLE_RATE;
@@ -86,7 +86,7 @@ export class StreamSession {
   private speculation: Speculation | undefined;
   private unvoiceTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private mask: ((t: string) => string) | undefined;
+  private mask: Mask | undefined;
   /** Keyword boosting: decoder levers and the near-miss correction of their output. */
   private boost: KeywordBoost | undefined;
   private corrector: KeywordCorrector | undefined;
@@ -114,11 +114,11 @@ export class StreamSession {
       this.boost = keywords.length > 0 ? { keywords, weight: settings.boostWeight } : undefined;
       this.corrector = keywordCorrector(keywords, settings.language);
       this.configured = true;
-      this.options.send({ uid: this.uid, responseType: ['config'], config: ack });
+      this.options.send(configResponse(this.uid, ack));
       return true;
     } catch (err) {
       if (!(err instanceof StreamConfigError)) throw err;
-      this.options.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Invalid format', message: err.message } });
+      this.options.send(recognizeError(this.uid, 'Invalid format', err.message));
       return false;
     }
   }
@@ -162,7 +162,7 @@ export class StreamSession {
     this.chain = this.chain.then(task).catch((err: unknown) => {
       if (this.closed) return;
       this.options.logger.error({ err, uid: this.uid }, 'stream processing failed');
-      this.options.send({ uid: this.uid, responseType: ['recognize'], recognize: { status: 'Internal error' } });
+      this.options.send(recognizeError(this.uid, 'Internal error'));
     });
   }
 
@@ -262,9 +262,9 @@ export class StreamSession {
           this.partialCostMs = performance.now() - started;
           // A partial that lost the race with its utterance's final is dropped.
           if (this.closed || this.utt !== utt || abort.signal.aborted) return;
-          const text = this.postprocess(t.text);
+          const text = this.responseText(t.text);
           if (text === '') return;
-          this.options.send(this.transcription(text, utt.start, utt.start + pcm.length, false, '', t, undefined));
+          this.options.send(this.transcription(text, utt.start, utt.start + pcm.length, '', t));
         },
         () => undefined,
       )
@@ -347,58 +347,27 @@ export class StreamSession {
       transcript ??= await this.finalDecode(u.pcm.subarray(0, u.length), undefined, u.partialText);
     }
     if (this.closed) return;
-    const text = transcript === undefined ? '' : this.postprocess(transcript.text);
-    if (text === '' && (this.settings.epd.skipEmptyText || epdType !== 'endPoint')) return;
-    this.options.send(this.transcription(text, u.start, u.start + u.length, true, epdType, transcript, this.seqId));
+    const text = transcript === undefined ? '' : this.responseText(transcript.text);
+    if (!sendsFinal(text, epdType, this.settings.epd.skipEmptyText)) return;
+    this.options.send(this.transcription(text, u.start, u.start + u.length, epdType, transcript));
     if (text !== '') this.transcriptLength += text.length + 1;
   }
 
-  private postprocess(text: string): string {
-    let t = text.trim();
-    if (this.settings.language === 'zh') t = toSimplified(t);
-    return this.mask === undefined ? t : this.mask(t);
+  private responseText(text: string): string {
+    return responseText(text, this.settings.language, this.mask);
   }
 
+  /** A transcription response for stream samples [startSample, endSample); `epdType` '' is a partial. */
   private transcription(
-    text: string,
-    startSample: number,
-    endSample: number,
-    final: boolean,
-    epdType: EpdType | '',
-    transcript: Transcript | undefined,
-    seqId: number | undefined,
+    text: string, startSample: number, endSample: number, epdType: EpdType | '', transcript: Transcript | undefined,
   ): Record<string, unknown> {
-    const ms = (samples: number) => Math.round((samples / SR) * 1000);
-    const words = final ? (transcript?.segments.flatMap((s) => s.words ?? []) ?? []) : [];
-    const alignInfos = words
-      .filter((w) => w.text.trim() !== '')
-      .map((w) => ({
-        word: this.mask === undefined ? w.text.trim() : this.mask(w.text.trim()),
-        start: ms(startSample) + Math.round(w.start * 1000),
-        end: ms(startSample) + Math.round(w.end * 1000),
-        confidence: Math.round(w.probability * 1000) / 1000,
-      }));
-    const periods = periodPositions(text);
-    const lp = transcript?.segments.map((s) => s.avgLogProb) ?? [];
-    const confidence = alignInfos.length > 0
-      ? alignInfos.reduce((a, w) => a + w.confidence, 0) / alignInfos.length
-      : lp.length > 0 ? Math.exp(lp.reduce((a, b) => a + b, 0) / lp.length) : 0;
-    return {
-      uid: this.uid,
-      responseType: ['transcription'],
-      transcription: {
-        text,
-        position: this.transcriptLength,
-        periodPositions: periods,
-        periodAlignIndices: final ? periodAlignIndices(text, alignInfos.map((w) => w.word), periods) : [],
-        epFlag: final,
-        seqId: seqId ?? this.seqId,
-        epdType,
-        startTimestamp: alignInfos[0]?.start ?? ms(startSample),
-        endTimestamp: alignInfos.at(-1)?.end ?? ms(endSample),
-        confidence: Math.round(confidence * 1000) / 1000,
-        alignInfos,
-      },
-    };
+    return transcriptionResponse({
+      uid: this.uid, text, startMs: samplesToMs(startSample), endMs: samplesToMs(endSample), final: epdType !== '', epdType,
+      transcript, seqId: this.seqId, position: this.transcriptLength, mask: this.mask,
+    });
   }
+}
+
+function samplesToMs(samples: number): number {
+  return Math.round((samples / SR) * 1000);
 }
