@@ -1,29 +1,28 @@
 /**
  * One real-time recognition stream, whatever carries it (gRPC NestService or WebSocket): PCM in,
- * CLOVA's JSON responses out (built in response.ts). Silero VAD decides where utterances end (EndPointer); while one is open, it is
- * re-decoded for a partial result at most every 500 ms of new audio; at its end (a pause of
- * `gapThreshold`, `durationThreshold`, the client's `epFlag`, half-close, or 10 s without any
- * request) it is decoded once more, with word timings, as the final result.
+ * CLOVA's JSON responses out. Silero VAD decides where utterances end (EndPointer); while one is
+ * open, it is re-decoded for a partial result at most every 500 ms of new audio; at its end (a
+ * pause of `gapThreshold`, `durationThreshold`, the client's `epFlag`, half-close, or 10 s
+ * without any request) it is decoded once more, with word timings, as the final result
+ * (DecodeScheduler). The responses themselves are built in response.ts.
  *
- * Messages are handled strictly in order on one promise chain; a partial decode runs beside it
- * and is aborted when the final for its utterance starts, so finals never wait behind partials.
+ * Messages are handled strictly in order on one promise chain; decodes run beside it (see
+ * DecodeScheduler).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Language } from '../config.js';
-import type { KeywordBoost, SpeechEngine, Transcript } from '../speech/engine.js';
+import type { SpeechEngine, Transcript } from '../speech/engine.js';
 import type { SileroVad, VadStream } from '../speech/vad/silero.js';
-import { correctTranscript, keywordCorrector, type KeywordCorrector } from '../transcript/boosting.js';
+import { keywordCorrector } from '../transcript/boosting.js';
 import { forbiddenMatcher } from '../transcript/forbidden.js';
-import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
+import { DecodeScheduler, type DecodeSetup } from './decode-scheduler.js';
 import { EndPointer, type EpdType } from './end-pointing.js';
 import { endsSentence } from './epd-text.js';
 import { configResponse, recognizeError, responseText, sendsFinal, transcriptionResponse, type Mask } from './response.js';
+import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
 import { parseExtraContents, PcmInput, SAMPLE_RATE } from './stream-input.js';
-
-const SR = SAMPLE_RATE;
-/** Audio kept before the first speech window so the utterance's first syllable is not clipped. */
-const PREROLL_SAMPLES = Math.round(0.3 * SR);
+import { Utterance } from './utterance.js';
 
 export type { EpdType } from './end-pointing.js';
 export { skipWavHeader } from './stream-input.js';
@@ -44,61 +43,47 @@ export interface SessionOptions {
   domainBoostings?: () => string[];
 }
 
-interface Utterance {
-  /** Stream sample offset of pcm[0]. */
-  start: number;
-  pcm: Float32Array;
-  length: number;
-  /** Samples the last partial decode covered. */
-  decodedTo: number;
-  /** End (in pcm samples) of the last window VAD did not call silence. */
-  lastSpeechEnd: number;
-  /** The engine's text of the last partial (before keyword correction): the next partial's draft. */
-  partialText?: string;
-}
-
-/** A final-quality decode started when a pause began, used if the utterance indeed ends there. */
-interface Speculation {
-  utt: Utterance;
-  upTo: number;
-  abort: AbortController;
-  result: Promise<Transcript>;
-  /** The result, once it is there. */
-  settled?: Transcript;
+/** What a CONFIG sets up: the settings, forbidden-word masking, and what the engine is asked for. */
+interface StreamSetup {
+  settings: StreamSettings;
+  mask: Mask | undefined;
+  decode: DecodeSetup;
 }
 
 export class StreamSession {
   readonly uid = randomUUID();
-  private settings: StreamSettings;
-  private configured = false;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly options: SessionOptions;
   private readonly vad: VadStream;
   private readonly input = new PcmInput();
   private readonly endPointer: EndPointer;
+  private readonly decodes: DecodeScheduler;
+  private setup: StreamSetup;
+  private configured = false;
+  private chain: Promise<void> = Promise.resolve();
   /** Samples through VAD since the stream began. */
   private received = 0;
   private utt: Utterance;
   private seqId = 0;
+  /** Characters of final text sent so far: the next final's `position`. */
   private transcriptLength = 0;
-  private partial: { abort: AbortController; done: Promise<void> } | undefined;
-  /** Wall time of the last partial decode. */
-  private partialCostMs = 0;
-  private speculation: Speculation | undefined;
   private unvoiceTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private mask: Mask | undefined;
-  /** Keyword boosting: decoder levers and the near-miss correction of their output. */
-  private boost: KeywordBoost | undefined;
-  private corrector: KeywordCorrector | undefined;
-
-  private readonly options: SessionOptions;
 
   constructor(options: SessionOptions) {
     this.options = options;
-    this.settings = defaultSettings(options.domainLanguage);
+    const settings = defaultSettings(options.domainLanguage);
+    this.setup = { settings, mask: undefined, decode: { language: settings.language, boost: undefined, corrector: undefined } };
     this.vad = options.vad.stream();
-    this.endPointer = new EndPointer(this.settings.epd);
-    this.utt = this.newUtterance(0);
+    this.endPointer = new EndPointer(settings.epd);
+    this.decodes = new DecodeScheduler({
+      engine: options.engine,
+      partialIntervalMs: options.partialIntervalMs,
+      finalBeamSize: options.finalBeamSize,
+      setup: () => this.setup.decode,
+      onPartialText: (utt, text) => this.partialText(utt, text),
+      onPartial: (utt, transcript, samples) => this.sendPartial(utt, transcript, samples),
+    });
+    this.utt = new Utterance(0);
     this.armUnvoice();
   }
 
@@ -106,13 +91,18 @@ export class StreamSession {
   config(text: string): boolean {
     try {
       const { settings, ack } = parseStreamConfig(text, this.options.domainLanguage);
-      this.settings = settings;
-      this.endPointer.configure(settings.epd);
-      this.mask = forbiddenMatcher(settings.forbiddens);
       // The domain's set as it stands when the stream is configured.
       const keywords = settings.useDomainBoostings ? (this.options.domainBoostings?.() ?? []) : settings.boostings;
-      this.boost = keywords.length > 0 ? { keywords, weight: settings.boostWeight } : undefined;
-      this.corrector = keywordCorrector(keywords, settings.language);
+      this.setup = {
+        settings,
+        mask: forbiddenMatcher(settings.forbiddens),
+        decode: {
+          language: settings.language,
+          boost: keywords.length > 0 ? { keywords, weight: settings.boostWeight } : undefined,
+          corrector: keywordCorrector(keywords, settings.language),
+        },
+      };
+      this.endPointer.configure(settings.epd);
       this.configured = true;
       this.options.send(configResponse(this.uid, ack));
       return true;
@@ -154,8 +144,7 @@ export class StreamSession {
   close(): void {
     this.closed = true;
     clearTimeout(this.unvoiceTimer);
-    this.partial?.abort.abort(new Error('stream closed'));
-    this.speculation?.abort.abort(new Error('stream closed'));
+    this.decodes.close();
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -178,104 +167,33 @@ export class StreamSession {
     this.unvoiceTimer.unref();
   }
 
-  private newUtterance(start: number): Utterance {
-    return { start, pcm: new Float32Array(SR * 4), length: 0, decodedTo: 0, lastSpeechEnd: 0 };
-  }
-
   /** Every VAD window buffered (with `flush`, the rest too) through VAD, end-pointing and decoding. */
   private async runVad(flush: boolean): Promise<void> {
     for (const win of this.input.windows(flush)) {
       const probability = await this.vad.push(win);
-      this.append(win);
-      const verdict = this.endPointer.window(probability, this.received, win.length, this.utt.length, () =>
-        this.speculation?.settled !== undefined && endsSentence(this.speculation.settled.text));
+      this.utt.append(win, this.endPointer.hasSpeech);
+      this.received += win.length;
+      const verdict = this.endPointer.window(probability, this.received, win.length, this.utt.length, () => {
+        const spoken = this.decodes.pauseTranscript;
+        return spoken !== undefined && endsSentence(spoken.text);
+      });
       if (verdict.voiced) {
         this.utt.lastSpeechEnd = this.utt.length;
-        // Speech again: a final decoded at the start of the pause would miss it.
-        if (this.speculation !== undefined && this.speculation.upTo < this.utt.length) this.dropSpeculation();
+        this.decodes.speechResumed(this.utt);
       }
-      if (verdict.pauseStarted) this.speculate();
+      if (verdict.pauseStarted) this.decodes.speculate(this.utt);
       if (verdict.endPoint !== undefined) {
         await this.finalize(verdict.endPoint);
         continue;
       }
       // Only while the speaker is talking: on a fading window the speculative final is about to
       // start, and a partial's encoder pass (a third of a second) would hold the engine.
-      if (verdict.speaking) this.maybePartial();
+      if (verdict.speaking) this.decodes.maybePartial(this.utt);
     }
-  }
-
-  private append(win: Float32Array): void {
-    const u = this.utt;
-    if (!this.endPointer.hasSpeech && u.length + win.length > PREROLL_SAMPLES * 2) {
-      // No speech yet: keep only the pre-roll.
-      const keep = Math.max(0, PREROLL_SAMPLES - win.length);
-      u.pcm.copyWithin(0, u.length - keep, u.length);
-      u.start += u.length - keep;
-      u.length = keep;
-    }
-    if (u.length + win.length > u.pcm.length) {
-      const grown = new Float32Array(Math.max(u.pcm.length * 2, u.length + win.length));
-      grown.set(u.pcm.subarray(0, u.length));
-      u.pcm = grown;
-    }
-    u.pcm.set(win, u.length);
-    u.length += win.length;
-    this.received += win.length;
-  }
-
-  private maybePartial(): void {
-    const u = this.utt;
-    // At most every partialIntervalMs of new audio, and no more often than twice the last
-    // partial's decode time: a stream then keeps the engine at most half busy with partials, so a
-    // final (which waits for the model run in progress) rarely finds one running, and other
-    // streams get their share. Measured: back-to-back partials (~0.5 s each) added a third of a
-    // second to finals.
-    const interval = (Math.max(this.options.partialIntervalMs ?? 500, 2 * this.partialCostMs) / 1000) * SR;
-    // During a pause the speculative final is running: a partial would only delay it.
-    if (!this.endPointer.hasSpeech || this.partial !== undefined || this.speculation !== undefined || u.length - u.decodedTo < interval) return;
-    u.decodedTo = u.length;
-    const abort = new AbortController();
-    const pcm = u.pcm.slice(0, u.length);
-    const utt = u;
-    const started = performance.now();
-    const done = this.options.engine
-      .transcribe(pcm, {
-        language: this.settings.language,
-        boost: this.boost,
-        beamSize: 1,
-        temperatureFallback: false,
-        shortContext: true,
-        // The audio only grew since the last partial: the decoder checks that text in one pass
-        // and writes only what follows (greedy output is unchanged; see acceptDraft).
-        draft: u.partialText,
-        priority: 'partial',
-        signal: abort.signal,
-      })
-      .then((t) => {
-        utt.partialText = t.text;
-        this.maybeCutAtSyllables(utt, t.text);
-        return correctTranscript(t, this.corrector);
-      })
-      .then(
-        (t) => {
-          this.partialCostMs = performance.now() - started;
-          // A partial that lost the race with its utterance's final is dropped.
-          if (this.closed || this.utt !== utt || abort.signal.aborted) return;
-          const text = this.responseText(t.text);
-          if (text === '') return;
-          this.options.send(this.transcription(text, utt.start, utt.start + pcm.length, '', t));
-        },
-        () => undefined,
-      )
-      .finally(() => {
-        if (this.partial?.abort === abort) this.partial = undefined;
-      });
-    this.partial = { abort, done };
   }
 
   /** A partial's text: `syllableThreshold` may end its utterance there. */
-  private maybeCutAtSyllables(utt: Utterance, text: string): void {
+  private partialText(utt: Utterance, text: string): void {
     if (this.utt !== utt) return;
     const epdType = this.endPointer.partialText(text);
     if (epdType === undefined) return;
@@ -284,77 +202,26 @@ export class StreamSession {
     });
   }
 
-  /**
-   * A pause began: decode the utterance as it stands, at final quality, right away. If the pause
-   * turns out to end the utterance (gap, epFlag), the final is ready or nearly so; if speech
-   * resumes, the decode is dropped.
-   */
-  private speculate(): void {
-    const u = this.utt;
-    if (!this.endPointer.hasSpeech) return;
-    this.dropSpeculation();
-    this.partial?.abort.abort(new Error('superseded by a final decode'));
-    this.partial = undefined;
-    const abort = new AbortController();
-    const result = this.finalDecode(u.pcm.slice(0, u.length), abort.signal);
-    const spec: Speculation = { utt: u, upTo: u.length, abort, result };
-    result.then((t) => {
-      spec.settled = t;
-    }, () => undefined);
-    this.speculation = spec;
-  }
-
-  private dropSpeculation(): void {
-    this.speculation?.abort.abort(new Error('speech resumed'));
-    this.speculation = undefined;
-  }
-
-  /** `draft`: see TranscribeOptions.draft; only where latency is worth a little accuracy. */
-  private finalDecode(pcm: Float32Array, signal?: AbortSignal, draft?: string): Promise<Transcript> {
-    return this.options.engine
-      .transcribe(pcm, {
-        language: this.settings.language,
-        boost: this.boost,
-        beamSize: this.options.finalBeamSize,
-        wordTimestamps: true,
-        shortContext: true,
-        draft,
-        priority: 'stream',
-        signal,
-      })
-      .then((t) => correctTranscript(t, this.corrector));
+  private sendPartial(utt: Utterance, transcript: Transcript, samples: number): void {
+    // A partial that lost the race with its utterance's final is dropped.
+    if (this.closed || this.utt !== utt) return;
+    const text = responseText(transcript.text, this.setup.settings.language, this.setup.mask);
+    if (text === '') return;
+    this.options.send(this.transcription(text, utt.start, utt.start + samples, '', transcript));
   }
 
   private async finalize(epdType: EpdType): Promise<void> {
-    const u = this.utt;
+    const utt = this.utt;
     const hasSpeech = this.endPointer.hasSpeech;
-    this.utt = this.newUtterance(this.received);
+    this.utt = new Utterance(this.received);
     this.endPointer.reset();
-    this.partial?.abort.abort(new Error('superseded by the final result'));
-    this.partial = undefined;
-    const spec = this.speculation;
-    this.speculation = undefined;
-    let transcript: Transcript | undefined;
-    if (hasSpeech && u.length > 0) {
-      // Nothing but silence since the speculative decode began: its result is the final.
-      if (spec !== undefined && spec.utt === u && u.lastSpeechEnd <= spec.upTo) {
-        transcript = await spec.result.catch(() => undefined);
-      } else {
-        spec?.abort.abort(new Error('superseded'));
-      }
-      // No decode ready (epFlag or a cut while the speaker talks): the client waits for this one,
-      // so it starts from the last partial's text.
-      transcript ??= await this.finalDecode(u.pcm.subarray(0, u.length), undefined, u.partialText);
-    }
+    const decoding = this.decodes.finish(utt, hasSpeech);
+    const transcript = decoding === undefined ? undefined : await decoding;
     if (this.closed) return;
-    const text = transcript === undefined ? '' : this.responseText(transcript.text);
-    if (!sendsFinal(text, epdType, this.settings.epd.skipEmptyText)) return;
-    this.options.send(this.transcription(text, u.start, u.start + u.length, epdType, transcript));
+    const text = transcript === undefined ? '' : responseText(transcript.text, this.setup.settings.language, this.setup.mask);
+    if (!sendsFinal(text, epdType, this.setup.settings.epd.skipEmptyText)) return;
+    this.options.send(this.transcription(text, utt.start, utt.start + utt.length, epdType, transcript));
     if (text !== '') this.transcriptLength += text.length + 1;
-  }
-
-  private responseText(text: string): string {
-    return responseText(text, this.settings.language, this.mask);
   }
 
   /** A transcription response for stream samples [startSample, endSample); `epdType` '' is a partial. */
@@ -363,11 +230,11 @@ export class StreamSession {
   ): Record<string, unknown> {
     return transcriptionResponse({
       uid: this.uid, text, startMs: samplesToMs(startSample), endMs: samplesToMs(endSample), final: epdType !== '', epdType,
-      transcript, seqId: this.seqId, position: this.transcriptLength, mask: this.mask,
+      transcript, seqId: this.seqId, position: this.transcriptLength, mask: this.setup.mask,
     });
   }
 }
 
 function samplesToMs(samples: number): number {
-  return Math.round((samples / SR) * 1000);
+  return Math.round((samples / SAMPLE_RATE) * 1000);
 }
