@@ -1,6 +1,6 @@
 import { deflateSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
-import type { KeywordBoost, Segment, Transcript, WordTiming } from '../engine.js';
+import type { KeywordBoost, Segment, Transcript } from '../engine.js';
 import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
@@ -10,6 +10,7 @@ import { alignWords } from './alignment.js';
 import { DEFAULT_TOKEN_BONUS, KeywordBias, keywordPrompt, keywordSequences } from './keyword-bias.js';
 import { contextFrames, type ShortEncoder } from './short-encoder.js';
 import { PaddedCross } from './padded-cross.js';
+import { alignmentTokens, splitAtTimestamps, transcriptOf, windowSegments, wordsBySegment, type SegmentWord, type WindowSegment } from './segments.js';
 
 export interface WhisperOptions {
   language: string;
@@ -36,8 +37,6 @@ const BEST_OF = 5;
 const COMPRESSION_RATIO_THRESHOLD = 2.4;
 const LOG_PROB_THRESHOLD = -1.0;
 const NO_SPEECH_THRESHOLD = 0.6;
-const SECONDS_PER_TIMESTAMP = 0.02;
-const FRAMES_PER_TIMESTAMP = 2; // mel frames per timestamp step
 /** Keyword tries kept for reuse: a stream decodes the same keywords for every partial result. */
 const BIAS_CACHE_SIZE = 8;
 /**
@@ -69,6 +68,21 @@ interface WindowResult extends SearchResult {
   noSpeechProb: number;
 }
 
+/** What every window of one request shares: the decoder's prefix and what its search may do. */
+interface RequestPlan {
+  /** Start of transcript, language, task. */
+  sotSequence: number[];
+  /** Prompt (if any), the sot sequence and, for text-only decoding, no-timestamps. */
+  prefix: number[];
+  /** Where the sot token is in the prefix: its row gives the no-speech probability. */
+  sotIndex: number;
+  /** Most tokens the search may write. */
+  sampleLen: number;
+  /** The audio fits one window: decoded without timestamp tokens. */
+  textOnly: boolean;
+  bias: KeywordBias | undefined;
+}
+
 export { AbortedError };
 
 /**
@@ -77,33 +91,70 @@ export { AbortedError };
  * temperatures when the output repeats itself or has low confidence.
  */
 export class WhisperTranscriber {
-  private readonly m: WhisperModel;
+  private readonly model: WhisperModel;
   private readonly mel: LogMelExtractor;
   private readonly runner: DecoderRunner;
   private readonly rules: LogitRules;
   private readonly hasCrossAttentions: boolean;
   private readonly biasCache = new Map<string, KeywordBias>();
-  private readonly short: ShortEncoder | undefined;
+  private readonly shortEncoder: ShortEncoder | undefined;
   private readonly paddedCross: PaddedCross | undefined;
 
-  constructor(model: WhisperModel, short?: ShortEncoder) {
-    this.m = model;
-    this.short = short;
+  constructor(model: WhisperModel, shortEncoder?: ShortEncoder) {
+    this.model = model;
+    this.shortEncoder = shortEncoder;
     this.hasCrossAttentions = model.decoder.outputNames.includes('cross_attentions.0');
     this.mel = new LogMelExtractor(model.nMels);
     this.runner = new DecoderRunner(model);
     this.rules = new LogitRules(model);
     // The padding comes from the full-window encoder: run on the short session, a 30 s input would
     // grow that session's arena to full-window size for good (~100 MB more resident).
-    this.paddedCross = short === undefined ? undefined : new PaddedCross(this.runner, () => this.encodeWindow(this.mel.extract(new Float32Array(0))));
+    this.paddedCross = shortEncoder === undefined ? undefined : new PaddedCross(this.runner, () => this.encodeWindow(this.mel.extract(new Float32Array(0))));
   }
 
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
-    const langId = this.m.langToId.get(opts.language);
-    if (langId === undefined) throw new Error(`model ${this.m.name} does not know language "${opts.language}"`);
-    const { sot, sotPrev, transcribe, timestampBegin } = this.m.tokens;
+    const plan = this.plan(pcm.length, opts);
+    const rng = mulberry32(pcm.length);
+    const contentFrames = Math.floor(pcm.length / HOP);
+    const audioEndS = pcm.length / SAMPLE_RATE;
+    const segments: Segment[] = [];
+    const releases: (() => void)[] = [];
+    try {
+      let seek = 0;
+      while (seek < contentFrames) {
+        if (opts.signal?.aborted) throw new AbortedError();
+        const offsetS = (seek * HOP) / SAMPLE_RATE;
+        const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
+        const features = this.mel.extract(pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES));
+        const prefill = await this.prefillWindow(features, pcm.length, plan, opts, releases);
+        const best = await this.decodeWindow(prefill, plan, opts, rng);
+        if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
+          // Silence: on to the next window.
+          seek += segmentFrames;
+          continue;
+        }
+        const split = splitAtTimestamps(best.tokens, best.tokenLogprobs, this.model.tokens.timestampBegin, offsetS, segmentFrames);
+        seek += split.seekFrames;
+        let words: SegmentWord[] | undefined;
+        if (opts.wordTimestamps) {
+          await opts.turn?.();
+          words = await this.alignWindow(prefill.cache.cross, plan.sotSequence, split.segments, segmentFrames, offsetS, opts.language);
+        }
+        segments.push(...windowSegments(split.segments, (t) => this.decodeText(t), best, audioEndS, words));
+      }
+    } finally {
+      for (const release of releases) release();
+    }
+    return transcriptOf(segments, opts.language, audioEndS);
+  }
+
+  /** The prompt, keyword bias and decoder prefix of a request of `samples` samples. */
+  private plan(samples: number, opts: WhisperOptions): RequestPlan {
+    const langId = this.model.langToId.get(opts.language);
+    if (langId === undefined) throw new Error(`model ${this.model.name} does not know language "${opts.language}"`);
+    const { sot, sotPrev, transcribe, noTimestamps } = this.model.tokens;
     const sotSequence = [sot, langId, transcribe];
-    const maxPromptTokens = Math.floor(this.m.maxLength / 2) - 1;
+    const maxPromptTokens = Math.floor(this.model.maxLength / 2) - 1;
     const keywords = opts.boost?.keywords.filter((k) => k.trim() !== '') ?? [];
     let promptText = opts.prompt;
     if ((promptText === undefined || !promptText.trim()) && keywords.length > 0 && opts.boost?.prompt === true) {
@@ -120,104 +171,47 @@ export class WhisperTranscriber {
     // at beam 5 (errors, timestamps -> text only): en 48 -> 45, ko 111 -> 109, zh 93 -> 90,
     // ja 74 -> 77, 326 -> 321 in all, and fewer decoder steps. Longer audio keeps timestamps:
     // the seek loop cuts segments at them.
-    const textOnly = pcm.length <= WINDOW_SAMPLES;
-    const prefix = [...promptIds, ...sotSequence, ...(textOnly ? [this.m.tokens.noTimestamps] : [])];
-    const sotIndex = promptIds.length;
-    const sampleLen = Math.min(Math.floor(this.m.maxLength / 2), this.m.maxLength - prefix.length);
-    const rng = mulberry32(pcm.length);
+    const textOnly = samples <= WINDOW_SAMPLES;
+    const prefix = [...promptIds, ...sotSequence, ...(textOnly ? [noTimestamps] : [])];
+    const sampleLen = Math.min(Math.floor(this.model.maxLength / 2), this.model.maxLength - prefix.length);
+    return { sotSequence, prefix, sotIndex: promptIds.length, sampleLen, textOnly, bias };
+  }
 
-    const contentFrames = Math.floor(pcm.length / HOP);
-    const segments: Segment[] = [];
-    const releases: (() => void)[] = [];
-    try {
-      let seek = 0;
-      while (seek < contentFrames) {
-        if (opts.signal?.aborted) throw new AbortedError();
-        const offsetS = (seek * HOP) / SAMPLE_RATE;
-        const windowAudio = pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES);
-        const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
-        const features = this.mel.extract(windowAudio);
-        await opts.turn?.();
-        let pre: PrefillResult;
-        if (textOnly && opts.shortContext === true && this.short !== undefined && this.paddedCross !== undefined) {
-          const head = await this.short.encode(features, contextFrames(pcm.length, SHORT_CONTEXT));
-          await opts.turn?.();
-          const padded = await this.paddedCross.acquire(head);
-          releases.push(padded.release);
-          await opts.turn?.();
-          pre = await this.runner.prefillCross(prefix, padded.cross);
-        } else {
-          const encoderOut = await this.encodeWindow(features);
-          await opts.turn?.();
-          pre = await this.runner.prefill(prefix, encoderOut);
-        }
-        const V = this.m.vocabSize;
-        const noSpeechProb = softmaxAt(pre.logits, sotIndex * V, V, this.m.tokens.noSpeech);
-        const lastRow = pre.logits.slice((prefix.length - 1) * V, prefix.length * V);
-        const draftHead = textOnly && opts.draft !== undefined ? await this.checkDraft(opts.draft, lastRow, pre.cache, sampleLen, opts, bias) : undefined;
-
-        const best = await this.decodeWithFallback(lastRow, pre.cache, noSpeechProb, sampleLen, !textOnly, opts, rng, bias, draftHead);
-        if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
-          seek += segmentFrames;
-          continue;
-        }
-        const tokens = best.tokens;
-        const isTs = tokens.map((t) => t >= timestampBegin);
-        const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
-        const slices: number[] = [];
-        for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) slices.push(i);
-        const windowSegs: { start: number; end: number; tokens: number[]; logprobs: number[] }[] = [];
-        if (slices.length > 0) {
-          if (singleTimestampEnding) slices.push(tokens.length);
-          let last = 0;
-          for (const cur of slices) {
-            const sliced = tokens.slice(last, cur);
-            const startPos = sliced[0] - timestampBegin;
-            const endPos = sliced[sliced.length - 1] - timestampBegin;
-            windowSegs.push({
-              start: offsetS + startPos * SECONDS_PER_TIMESTAMP, end: offsetS + endPos * SECONDS_PER_TIMESTAMP,
-              tokens: sliced, logprobs: best.tokenLogprobs.slice(last, cur),
-            });
-            last = cur;
-          }
-          if (singleTimestampEnding) seek += segmentFrames;
-          else seek += (tokens[last - 1] - timestampBegin) * FRAMES_PER_TIMESTAMP;
-        } else {
-          let duration = (segmentFrames * HOP) / SAMPLE_RATE;
-          const ts = tokens.filter((t) => t >= timestampBegin);
-          if (ts.length > 0 && ts[ts.length - 1] !== timestampBegin) duration = (ts[ts.length - 1] - timestampBegin) * SECONDS_PER_TIMESTAMP;
-          windowSegs.push({ start: offsetS, end: offsetS + duration, tokens, logprobs: best.tokenLogprobs });
-          seek += segmentFrames;
-        }
-
-        let words: { seg: number; word: WordTiming }[] = [];
-        if (opts.wordTimestamps) {
-          await opts.turn?.();
-          words = await this.alignWindow(pre.cache.cross, sotSequence, windowSegs, segmentFrames, offsetS, opts.language);
-        }
-        windowSegs.forEach((s, i) => {
-          const text = this.decodeText(s.tokens);
-          if (!text.trim()) return;
-          const seg: Segment = {
-            start: round3(s.start),
-            end: round3(Math.min(s.end, pcm.length / SAMPLE_RATE)),
-            text: text.trim(),
-            avgLogProb: best.avgLogprob,
-            noSpeechProb: best.noSpeechProb,
-          };
-          if (opts.wordTimestamps) seg.words = words.filter((w) => w.seg === i).map((w) => w.word);
-          segments.push(seg);
-        });
-      }
-    } finally {
-      for (const release of releases) release();
+  /**
+   * One window's encoder pass, then the decoder's pass over the prefix. Short audio with
+   * `shortContext`: the short encoder on the audio plus a margin, padded to a full window's
+   * cross-attention input (released by the caller through `releases`).
+   */
+  private async prefillWindow(
+    features: Float32Array, audioSamples: number, plan: RequestPlan, opts: WhisperOptions, releases: (() => void)[],
+  ): Promise<PrefillResult> {
+    await opts.turn?.();
+    if (plan.textOnly && opts.shortContext === true && this.shortEncoder !== undefined && this.paddedCross !== undefined) {
+      const head = await this.shortEncoder.encode(features, contextFrames(audioSamples, SHORT_CONTEXT));
+      await opts.turn?.();
+      const padded = await this.paddedCross.acquire(head);
+      releases.push(padded.release);
+      await opts.turn?.();
+      return await this.runner.prefillCross(plan.prefix, padded.cross);
     }
-    const text = segments.map((s) => s.text).join(' ').trim();
-    return { text, language: opts.language, segments, durationS: pcm.length / SAMPLE_RATE };
+    const encoderOut = await this.encodeWindow(features);
+    await opts.turn?.();
+    return await this.runner.prefill(plan.prefix, encoderOut);
+  }
+
+  /** The window's tokens after the prefix: from the draft's head start if it holds, with fallback. */
+  private async decodeWindow(prefill: PrefillResult, plan: RequestPlan, opts: WhisperOptions, rng: () => number): Promise<WindowResult> {
+    const vocab = this.model.vocabSize;
+    const noSpeechProb = softmaxAt(prefill.logits, plan.sotIndex * vocab, vocab, this.model.tokens.noSpeech);
+    const lastRow = prefill.logits.slice((plan.prefix.length - 1) * vocab, plan.prefix.length * vocab);
+    const draftHead = plan.textOnly && opts.draft !== undefined
+      ? await this.checkDraft(opts.draft, lastRow, prefill.cache, plan.sampleLen, opts, plan.bias)
+      : undefined;
+    return this.decodeWithFallback(lastRow, prefill.cache, noSpeechProb, plan.sampleLen, !plan.textOnly, opts, rng, plan.bias, draftHead);
   }
 
   private encode(text: string): number[] {
-    return this.m.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.model.tokenizer.encode(text, { add_special_tokens: false }).ids;
   }
 
   private keywordBias(keywords: string[], bonus: number): KeywordBias | undefined {
@@ -235,16 +229,16 @@ export class WhisperTranscriber {
 
   /** The text tokens of a sampled sequence: no timestamps, no end-of-text. */
   private textTokens(tokens: number[]): number[] {
-    return tokens.filter((t) => t < this.m.tokens.eot);
+    return tokens.filter((t) => t < this.model.tokens.eot);
   }
 
   private decodeText(tokens: number[]): string {
-    return this.m.tokenizer.decode(this.textTokens(tokens), { skip_special_tokens: true });
+    return this.model.tokenizer.decode(this.textTokens(tokens), { skip_special_tokens: true });
   }
 
   /** The full encoder on one 30 s window's log-mel: [1, 1500, d_model]. */
   private async encodeWindow(features: Float32Array): Promise<ort.Tensor> {
-    return (await this.m.encoder.run({ input_features: new ort.Tensor('float32', features, [1, this.m.nMels, WINDOW_FRAMES]) })).last_hidden_state;
+    return (await this.model.encoder.run({ input_features: new ort.Tensor('float32', features, [1, this.model.nMels, WINDOW_FRAMES]) })).last_hidden_state;
   }
 
   /**
@@ -270,15 +264,15 @@ export class WhisperTranscriber {
     if (ids.length === 0) return undefined;
     await opts.turn?.();
     const ext = await this.runner.extend(ids, cache);
-    const V = this.m.vocabSize;
+    const vocab = this.model.vocabSize;
     // Row i is the distribution before ids[i]: the prompt's last row, then the pass's rows.
-    const rows = new Float32Array(ids.length * V);
+    const rows = new Float32Array(ids.length * vocab);
     rows.set(lastRow);
-    rows.set(ext.logits.subarray(0, (ids.length - 1) * V), V);
-    const start = acceptDraft(this.rules, this.m.tokens.eot, rows, V, ids, bias, opts.beamSize > 1 ? DRAFT_MARGIN : 0);
-    const m = start.tokens.length;
-    if (m === 0) return undefined;
-    return { start, cache: this.runner.truncate(ext.cache, cache.length + m), row: ext.logits.slice((m - 1) * V, m * V) };
+    rows.set(ext.logits.subarray(0, (ids.length - 1) * vocab), vocab);
+    const start = acceptDraft(this.rules, this.model.tokens.eot, rows, vocab, ids, bias, opts.beamSize > 1 ? DRAFT_MARGIN : 0);
+    const accepted = start.tokens.length;
+    if (accepted === 0) return undefined;
+    return { start, cache: this.runner.truncate(ext.cache, cache.length + accepted), row: ext.logits.slice((accepted - 1) * vocab, accepted * vocab) };
   }
 
   private async decodeWithFallback(
@@ -294,21 +288,21 @@ export class WhisperTranscriber {
         beamSize: Math.max(1, opts.beamSize), temperature, bestOf: BEST_OF, sampleLen,
         timestamps, rng, signal: opts.signal, turn: opts.turn, bias,
       };
-      const { eot, timestampBegin } = this.m.tokens;
+      const { eot, timestampBegin } = this.model.tokens;
       // A draft only starts the deterministic search: fallback means that path went wrong.
-      const r = temperature === 0 && head !== undefined
+      const result = temperature === 0 && head !== undefined
         ? await beamSearch(this.runner, this.rules, eot, timestampBegin, head.row.slice(), head.cache, { ...searchOpts, start: head.start })
         : temperature === 0
         ? await beamSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts)
         : await sampleSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts);
-      const text = this.decodeText(r.tokens);
-      const res: WindowResult = { ...r, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
+      const text = this.decodeText(result.tokens);
+      const res: WindowResult = { ...result, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
       all.push(res);
       if (res.looped || res.compressionRatio > COMPRESSION_RATIO_THRESHOLD) {
         // A looping result cut after its second repeat is often the right text; it competes in the
         // final choice below, but never stops the fallback on its own.
-        const trimmed = trimRepetition(r.tokens, timestampBegin);
-        if (trimmed.length < r.tokens.length) {
+        const trimmed = trimRepetition(result.tokens, timestampBegin);
+        if (trimmed.length < result.tokens.length) {
           repaired.push({
             ...res, tokens: trimmed, tokenLogprobs: res.tokenLogprobs.slice(0, trimmed.length),
             compressionRatio: compressionRatio(this.decodeText(trimmed)), looped: false,
@@ -323,52 +317,31 @@ export class WhisperTranscriber {
     const pool = [...all, ...repaired].filter((r) => !r.looped && r.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
     const from = pool.length ? pool : all;
     const best = from.reduce((a, b) => (b.avgLogprob > a.avgLogprob ? b : a));
-    const tokens = trimRepetition(best.tokens, this.m.tokens.timestampBegin);
+    const tokens = trimRepetition(best.tokens, this.model.tokens.timestampBegin);
     return { ...best, tokens, tokenLogprobs: best.tokenLogprobs.slice(0, tokens.length) };
   }
 
+  /** Word timings of a window's segments, from the alignment heads' cross-attention. */
   private async alignWindow(
-    cross: ort.Tensor[], sotSequence: number[], segs: { tokens: number[]; logprobs: number[] }[],
+    cross: ort.Tensor[], sotSequence: number[], segments: WindowSegment[],
     segmentFrames: number, offsetS: number, language: string,
-  ): Promise<{ seg: number; word: WordTiming }[]> {
-    const { noTimestamps, eot } = this.m.tokens;
-    const segTexts: number[][] = [];
-    const tokenProbs: number[] = [];
-    for (const s of segs) {
-      const text: number[] = [];
-      s.tokens.forEach((t, i) => {
-        if (t >= eot) return;
-        text.push(t);
-        tokenProbs.push(Math.exp(s.logprobs[i] ?? 0));
-      });
-      segTexts.push(text);
-    }
-    const textTokens = segTexts.flat();
+  ): Promise<SegmentWord[]> {
+    const { noTimestamps, eot } = this.model.tokens;
+    const { perSegment, probabilities } = alignmentTokens(segments, eot);
+    const textTokens = perSegment.flat();
     // Exports made without attention outputs cannot give word timings: leave them out, never fail.
-    if (textTokens.length === 0 || this.m.alignmentHeads.length === 0 || !this.hasCrossAttentions) return [];
+    if (textTokens.length === 0 || this.model.alignmentHeads.length === 0 || !this.hasCrossAttentions) return [];
     const ids = [...sotSequence, noTimestamps, ...textTokens, eot];
-    const layers = [...new Set(this.m.alignmentHeads.map(([l]) => l))];
-    const pre = await this.runner.attend(ids, cross, layers);
-    const rowOffset = sotSequence.length;
+    const layers = [...new Set(this.model.alignmentHeads.map(([l]) => l))];
+    const attended = await this.runner.attend(ids, cross, layers);
     const attentions = new Map<number, ort.Tensor>();
-    layers.forEach((l, i) => attentions.set(l, pre.crossAttentions[i]));
+    layers.forEach((l, i) => attentions.set(l, attended.crossAttentions[i]));
     const aligned = alignWords({
-      attentions, heads: this.m.alignmentHeads, rowOffset, textTokens, tokenProbs,
+      attentions, heads: this.model.alignmentHeads, rowOffset: sotSequence.length, textTokens, tokenProbs: probabilities,
       numFrames: segmentFrames, language,
       decode: (t) => this.decodeText(t),
     });
-    const segStarts: number[] = [];
-    let acc = 0;
-    for (const s of segTexts) { segStarts.push(acc); acc += s.length; }
-    return aligned.filter((w) => w.text.trim()).map((w) => {
-      let seg = 0;
-      while (seg + 1 < segStarts.length && segStarts[seg + 1] <= w.firstToken) seg++;
-      return {
-        seg,
-        // Untrimmed: a leading space says whether the word starts a new word ("64" ".5" "%" is one).
-        word: { text: w.text, start: round3(offsetS + w.start), end: round3(offsetS + w.end), probability: Math.round(w.probability * 1e4) / 1e4 },
-      };
-    });
+    return wordsBySegment(aligned, perSegment.map((t) => t.length), offsetS);
   }
 }
 
@@ -425,8 +398,4 @@ export function trimRepetition(tokens: number[], timestampBegin: number): number
     }
   }
   return tokens;
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
