@@ -59,9 +59,9 @@ export function bearer(metadata: grpc.Metadata): string | undefined {
   return bearerToken(metadata.get('authorization')[0]);
 }
 
-export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle> {
-  const auth = new DomainAuthenticator(o.domains);
-  const slots = o.slots ?? new StreamSlots();
+export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerHandle> {
+  const auth = new DomainAuthenticator(options.domains);
+  const slots = options.slots ?? new StreamSlots();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 
   const recognize = (call: grpc.ServerDuplexStream<NestRequest, { contents: string }>): void => {
@@ -75,7 +75,7 @@ export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle>
       call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: tooManyStreamsMessage(domain) });
       return;
     }
-    const log = o.logger.child({ stream: 'grpc', domain: domain.name });
+    const log = options.logger.child({ stream: 'grpc', domain: domain.name });
     let ended = false;
     const send = (contents: Record<string, unknown>): void => {
       if (!ended && !call.cancelled) call.write({ contents: JSON.stringify(contents) });
@@ -88,10 +88,10 @@ export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle>
     };
 
     // Requests arriving while the VAD model loads (first stream only) wait in order.
-    const sessionReady = o.vad().then((vad) =>
+    const sessionReady = options.vad().then((vad) =>
       new StreamSession({
-        engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize,
-        domainBoostings: () => o.boostings?.keywords(domain.name) ?? domain.boostings ?? [],
+        engine: options.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: options.finalBeamSize,
+        domainBoostings: () => options.boostings?.keywords(domain.name) ?? domain.boostings ?? [],
       }),
     );
     let chain: Promise<unknown> = sessionReady;
@@ -138,11 +138,11 @@ export async function startGrpcServer(o: GrpcOptions): Promise<GrpcServerHandle>
   };
 
   server.addService(loadNestService(), { recognize });
-  const credentials = o.tls === undefined
+  const credentials = options.tls === undefined
     ? grpc.ServerCredentials.createInsecure()
-    : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(o.tls.cert), private_key: readFileSync(o.tls.key) }], false);
+    : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.cert), private_key: readFileSync(options.tls.key) }], false);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
   return {
     port,

@@ -35,8 +35,8 @@ export interface WebSocketRouteOptions {
   boostings?: DomainBoostings;
 }
 
-export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRouteOptions): Promise<void> {
-  const auth = new DomainAuthenticator(o.domains);
+export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSocketRouteOptions): Promise<void> {
+  const auth = new DomainAuthenticator(options.domains);
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
 
   app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
@@ -46,7 +46,7 @@ export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRo
       socket.close(4401, 'Invalid secret');
       return;
     }
-    const release = o.slots.take(domain);
+    const release = options.slots.take(domain);
     if (release === undefined) {
       socket.close(4429, tooManyStreamsMessage(domain));
       return;
@@ -57,10 +57,10 @@ export async function streamWebSocketRoutes(app: FastifyInstance, o: WebSocketRo
     const send = (contents: Record<string, unknown>): void => {
       if (open && socket.readyState === socket.OPEN) socket.send(JSON.stringify(contents));
     };
-    const sessionReady = o.vad().then((vad) =>
+    const sessionReady = options.vad().then((vad) =>
       new StreamSession({
-        engine: o.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: o.finalBeamSize,
-        domainBoostings: () => o.boostings?.keywords(domain.name) ?? domain.boostings ?? [],
+        engine: options.engine, vad, domainLanguage: domain.defaultLanguage, send, logger: log, finalBeamSize: options.finalBeamSize,
+        domainBoostings: () => options.boostings?.keywords(domain.name) ?? domain.boostings ?? [],
       }),
     );
     let chain: Promise<unknown> = sessionReady;

@@ -48,8 +48,8 @@ export class WindowAnalyzer {
    */
   private pending: { pcm: Float32Array; bits: Uint8Array; result: WindowResult } | null = null;
 
-  constructor(private readonly runner: ModelRunner, private readonly p: AnalysisParams) {
-    this.stepFrames = stepFrames(p.stepSeconds);
+  constructor(private readonly runner: ModelRunner, private readonly params: AnalysisParams) {
+    this.stepFrames = stepFrames(params.stepSeconds);
     this.stepSamples = this.stepFrames * FRAME_STEP_SAMPLES;
   }
 
@@ -97,22 +97,22 @@ export class WindowAnalyzer {
     const index = this.windows.length;
     this.windows.push(result);
     this.pending = null;
-    if (last || index % this.p.embedEvery === 0) await this.embed(window, bits, result);
+    if (last || index % this.params.embedEvery === 0) await this.embed(window, bits, result);
     else this.pending = { pcm: window.slice(), bits, result };
   }
 
   private async embed(window: Float32Array, bits: Uint8Array, result: WindowResult): Promise<void> {
-    const minFrames = Math.ceil((this.p.minEmbeddingSeconds * SAMPLE_RATE) / FRAME_STEP_SAMPLES);
+    const minFrames = Math.ceil((this.params.minEmbeddingSeconds * SAMPLE_RATE) / FRAME_STEP_SAMPLES);
     const batches: PartialBatch[] = [];
     const batchOf: number[] = [];
     for (let k = 0; k < LOCAL_SPEAKERS; k++) {
       const all = result.runs[k];
       if (all.length === 0) continue;
       const alone = speakerRuns(bits, k, true);
-      const source = runsLength(alone) >= minFrames ? alone : this.p.overlapFallback && runsLength(all) >= minFrames ? all : null;
+      const source = runsLength(alone) >= minFrames ? alone : this.params.overlapFallback && runsLength(all) >= minFrames ? all : null;
       if (!source) continue;
       batchOf.push(k);
-      batches.push(partials(speakerAudio(window, source), this.p.maxPartials));
+      batches.push(partials(speakerAudio(window, source), this.params.maxPartials));
     }
     const out = await this.runner.embed(batches);
     out.forEach((e, i) => {

@@ -48,7 +48,6 @@ export interface ClusteredWindow {
 const HALF_STEP = FRAME_STEP_SAMPLES / 2;
 
 export class Reconstructor {
-  private readonly f = FRAMES_PER_WINDOW;
   private readonly score: Float32Array;
   private readonly countSum = new Float32Array(FRAMES_PER_WINDOW);
   private readonly countN = new Float32Array(FRAMES_PER_WINDOW);
@@ -71,7 +70,7 @@ export class Reconstructor {
     private readonly clusters: number,
     private readonly maxSpeakers: number,
     private readonly totalSamples: number,
-    private readonly p: ReconstructParams,
+    private readonly params: ReconstructParams,
     /**
      * Clusters that go first wherever they have any vote: a speaker count forced above what the
      * votes show is met by giving clusters that would never win a frame the frames they were heard in.
@@ -82,16 +81,16 @@ export class Reconstructor {
     this.open = new Int32Array(Math.max(1, clusters)).fill(-1);
     // Frames whose middle lies inside the audio.
     this.lastFrame = Math.max(0, Math.ceil((totalSamples - frameMiddleSample(0)) / FRAME_STEP_SAMPLES));
-    this.warm = Math.round(p.warmUp * FRAMES_PER_WINDOW);
+    this.warm = Math.round(params.warmUp * FRAMES_PER_WINDOW);
     const f = FRAMES_PER_WINDOW;
-    this.weight = Float32Array.from({ length: f }, (_, i) => (p.hamming ? 0.54 - 0.46 * Math.cos((2 * Math.PI * i) / (f - 1)) : 1));
+    this.weight = Float32Array.from({ length: f }, (_, i) => (params.hamming ? 0.54 - 0.46 * Math.cos((2 * Math.PI * i) / (f - 1)) : 1));
   }
 
   /** Window `index` (windows must come in increasing order, each at most once). */
   add(index: number, w: ClusteredWindow): void {
     const start = index * this.stepFrames;
     this.finalizeUntil(start);
-    const f = this.f;
+    const f = FRAMES_PER_WINDOW;
     const k = this.clusters;
     const active = new Uint8Array(f);
     // Several local speakers of one window in the same cluster count once (pyannote takes their max).
@@ -135,11 +134,11 @@ export class Reconstructor {
   finish(): Turn[] {
     this.finalizeUntil(this.lastFrame);
     for (let c = 0; c < this.clusters; c++) this.close(c, this.lastFrame);
-    return postProcess(this.turns, this.p, this.totalSamples);
+    return postProcess(this.turns, this.params, this.totalSamples);
   }
 
   private finalizeUntil(end: number): void {
-    const f = this.f;
+    const f = FRAMES_PER_WINDOW;
     const k = this.clusters;
     const stop = Math.min(end, this.lastFrame);
     const order = Array.from({ length: k }, (_, i) => i);

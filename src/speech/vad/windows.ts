@@ -37,7 +37,7 @@ export const DEFAULT_WINDOWER_OPTIONS: WindowerOptions = {
 
 export class VadWindower {
   private readonly stream: VadStream;
-  private readonly o: WindowerOptions;
+  private readonly options: WindowerOptions;
   /** Absolute sample index of buf[0]; always a multiple of VAD_WINDOW. */
   private regionStart = 0;
   private buf = new Float32Array(SAMPLE_RATE * 40);
@@ -46,7 +46,7 @@ export class VadWindower {
 
   constructor(vad: SileroVad, opts: Partial<WindowerOptions> = {}) {
     this.stream = vad.stream();
-    this.o = { ...DEFAULT_WINDOWER_OPTIONS, ...opts };
+    this.options = { ...DEFAULT_WINDOWER_OPTIONS, ...opts };
   }
 
   /** Samples received so far (absolute). */
@@ -83,17 +83,17 @@ export class VadWindower {
 
   private collect(final: boolean): SpeechWindow[] {
     const sr = SAMPLE_RATE;
-    const maxWindow = Math.round(this.o.maxWindowS * sr);
-    const longPause = Math.round(this.o.longPauseS * sr);
-    const minWindow = Math.round(this.o.minWindowS * sr);
+    const maxWindow = Math.round(this.options.maxWindowS * sr);
+    const longPause = Math.round(this.options.longPauseS * sr);
+    const minWindow = Math.round(this.options.minWindowS * sr);
     const out: SpeechWindow[] = [];
     for (;;) {
       const analysed = final ? this.bufLen : this.probs.length * VAD_WINDOW;
       if (analysed === 0) return out;
-      let segs = speechSegments(Float32Array.from(this.probs), analysed, this.o.vad);
+      let segs = speechSegments(Float32Array.from(this.probs), analysed, this.options.vad);
       if (!final && segs.length > 0) {
         // Speech still running at the edge (or too close to it to know it ended) is not settled.
-        const unsettled = analysed - Math.round(((this.o.vad.minSilenceMs + this.o.vad.speechPadMs) / 1000) * sr) - VAD_WINDOW;
+        const unsettled = analysed - Math.round(((this.options.vad.minSilenceMs + this.options.vad.speechPadMs) / 1000) * sr) - VAD_WINDOW;
         if (segs[segs.length - 1].end > unsettled) segs = segs.slice(0, -1);
       }
       if (segs.length === 0) {

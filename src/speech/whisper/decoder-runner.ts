@@ -22,7 +22,7 @@ export interface PrefillResult {
 }
 
 export class DecoderRunner {
-  private readonly m: WhisperModel;
+  private readonly model: WhisperModel;
   private readonly selfFetch: string[];
   private readonly allFetch: string[];
   private readonly useCacheTrue = new ort.Tensor('bool', new Uint8Array([1]), [1]);
@@ -30,7 +30,7 @@ export class DecoderRunner {
   private readonly dummyEncoderStates: ort.Tensor;
 
   constructor(model: WhisperModel) {
-    this.m = model;
+    this.model = model;
     const d = model.heads * model.headDim;
     this.dummyEncoderStates = new ort.Tensor('float32', new Float32Array(d), [1, 1, d]);
     this.selfFetch = ['logits'];
@@ -42,7 +42,7 @@ export class DecoderRunner {
   }
 
   private emptyPast(batch: number): Record<string, ort.Tensor> {
-    const { heads, headDim, layers } = this.m;
+    const { heads, headDim, layers } = this.model;
     const empty = new ort.Tensor('float32', new Float32Array(0), [batch, heads, 0, headDim]);
     const feeds: Record<string, ort.Tensor> = {};
     for (let l = 0; l < layers; l++) {
@@ -61,10 +61,10 @@ export class DecoderRunner {
     feeds.encoder_hidden_states = encoderOut;
     feeds.use_cache_branch = this.useCacheFalse;
     const fetch = [...this.allFetch, ...crossAttentionLayers.map((l) => `cross_attentions.${l}`)];
-    const out = await this.m.decoder.run(feeds, fetch);
+    const out = await this.model.decoder.run(feeds, fetch);
     const self: ort.Tensor[] = [];
     const cross: ort.Tensor[] = [];
-    for (let l = 0; l < this.m.layers; l++) {
+    for (let l = 0; l < this.model.layers; l++) {
       self.push(out[`present.${l}.decoder.key`], out[`present.${l}.decoder.value`]);
       cross.push(out[`present.${l}.encoder.key`], out[`present.${l}.encoder.value`]);
     }
@@ -77,12 +77,12 @@ export class DecoderRunner {
 
   /** The cross-attention K/V of an encoder output (per layer key, value), without a decoder pass worth the name. */
   async crossKv(encoderOut: ort.Tensor): Promise<ort.Tensor[]> {
-    return (await this.prefill([this.m.tokens.sot], encoderOut)).cache.cross;
+    return (await this.prefill([this.model.tokens.sot], encoderOut)).cache.cross;
   }
 
   /** As `prefill`, against cross-attention K/V given instead of an encoder output. */
   async prefillCross(ids: number[], cross: ort.Tensor[]): Promise<PrefillResult> {
-    const { heads, headDim, layers } = this.m;
+    const { heads, headDim, layers } = this.model;
     const empty = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, headDim]);
     const self = Array.from({ length: 2 * layers }, () => empty);
     return this.extend(ids, { self, cross, batch: 1, length: 0 });
@@ -94,7 +94,7 @@ export class DecoderRunner {
    * 1500 encoder frames in every layer was most of word alignment's decoder cost.
    */
   async attend(ids: number[], cross: ort.Tensor[], crossAttentionLayers: number[]): Promise<{ logits: Float32Array; crossAttentions: ort.Tensor[] }> {
-    const { heads, headDim, layers } = this.m;
+    const { heads, headDim, layers } = this.model;
     const emptySelf = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, headDim]);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]),
@@ -107,7 +107,7 @@ export class DecoderRunner {
       feeds[`past_key_values.${l}.encoder.key`] = cross[2 * l];
       feeds[`past_key_values.${l}.encoder.value`] = cross[2 * l + 1];
     }
-    const out = await this.m.decoder.run(feeds, ['logits', ...crossAttentionLayers.map((l) => `cross_attentions.${l}`)]);
+    const out = await this.model.decoder.run(feeds, ['logits', ...crossAttentionLayers.map((l) => `cross_attentions.${l}`)]);
     return { logits: out.logits.data as Float32Array, crossAttentions: crossAttentionLayers.map((l) => out[`cross_attentions.${l}`]) };
   }
 
@@ -132,15 +132,15 @@ export class DecoderRunner {
       encoder_hidden_states: this.dummyEncoderStates,
       use_cache_branch: this.useCacheTrue,
     };
-    for (let l = 0; l < this.m.layers; l++) {
+    for (let l = 0; l < this.model.layers; l++) {
       feeds[`past_key_values.${l}.decoder.key`] = cache.self[2 * l];
       feeds[`past_key_values.${l}.decoder.value`] = cache.self[2 * l + 1];
       feeds[`past_key_values.${l}.encoder.key`] = cache.cross[2 * l];
       feeds[`past_key_values.${l}.encoder.value`] = cache.cross[2 * l + 1];
     }
-    const out = await this.m.decoder.run(feeds, this.selfFetch);
+    const out = await this.model.decoder.run(feeds, this.selfFetch);
     const self: ort.Tensor[] = [];
-    for (let l = 0; l < this.m.layers; l++) self.push(out[`present.${l}.decoder.key`], out[`present.${l}.decoder.value`]);
+    for (let l = 0; l < this.model.layers; l++) self.push(out[`present.${l}.decoder.key`], out[`present.${l}.decoder.value`]);
     return { logits: out.logits.data as Float32Array, cache: { self, cross: cache.cross, batch: dims[0], length: cache.length + dims[1] } };
   }
 

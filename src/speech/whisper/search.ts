@@ -69,7 +69,7 @@ export class AbortedError extends Error {
 }
 
 export class LogitRules {
-  private readonly m: WhisperModel;
+  private readonly model: WhisperModel;
   private readonly suppress: Int32Array;
 
   private topIds = new Int32Array(0);
@@ -77,7 +77,7 @@ export class LogitRules {
   private topFound = 0;
 
   constructor(model: WhisperModel) {
-    this.m = model;
+    this.model = model;
     this.suppress = Int32Array.from(model.suppressTokens.filter((t) => t >= 0 && t < model.vocabSize));
   }
 
@@ -90,9 +90,9 @@ export class LogitRules {
    * requests interleave in one inference process (RunGate), each between two model runs.
    */
   apply(row: Float32Array, seq: number[], timestamps: boolean, top = 0): number {
-    const { eot, noTimestamps, timestampBegin } = this.m.tokens;
+    const { eot, noTimestamps, timestampBegin } = this.model.tokens;
     const V = row.length;
-    if (seq.length === 0) for (const t of this.m.beginSuppressTokens) if (t < V) row[t] = -Infinity;
+    if (seq.length === 0) for (const t of this.model.beginSuppressTokens) if (t < V) row[t] = -Infinity;
     for (let i = 0; i < this.suppress.length; i++) row[this.suppress[i]] = -Infinity;
     if (!timestamps) {
       row.fill(-Infinity, timestampBegin);
@@ -115,7 +115,7 @@ export class LogitRules {
     }
     if (n === 0) {
       row.fill(-Infinity, 0, timestampBegin);
-      row.fill(-Infinity, Math.min(V, timestampBegin + this.m.maxInitialTimestampIndex + 1));
+      row.fill(-Infinity, Math.min(V, timestampBegin + this.model.maxInitialTimestampIndex + 1));
     }
     // "If the timestamps together are likelier than any single text token, sample a timestamp":
     // compared in logit space, where the shared normaliser cancels out.
