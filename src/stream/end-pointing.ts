@@ -12,7 +12,7 @@
  */
 import { countSyllables } from './epd-text.js';
 import { SAMPLE_RATE } from '../audio.js';
-import type { EpdSettings } from './stream-config.js';
+import type { EpdSettings } from '../clova/stream-config.js';
 
 export type EpdType = 'gap' | 'endPoint' | 'durationThreshold' | 'period' | 'syllableThreshold' | 'unvoice';
 

@@ -7,7 +7,7 @@ import type { Transcript } from '../speech/engine.js';
 import { toSimplified } from '../transcript/chinese.js';
 import type { EpdType } from './end-pointing.js';
 import { periodAlignIndices, periodPositions } from './epd-text.js';
-import type { ConfigAck } from './stream-config.js';
+import type { ConfigAck } from '../clova/stream-config.js';
 
 /** Forbidden-word masking (see forbiddenMatcher). */
 export type Mask = (text: string) => string;

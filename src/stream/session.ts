@@ -20,7 +20,7 @@ import { DecodeScheduler, type DecodeSetup } from './decode-scheduler.js';
 import { EndPointer, type EpdType } from './end-pointing.js';
 import { endsSentence } from './epd-text.js';
 import { configResponse, recognizeError, responseText, sendsFinal, transcriptionResponse, type Mask } from './response.js';
-import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from './stream-config.js';
+import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from '../clova/stream-config.js';
 import { SAMPLE_RATE } from '../audio.js';
 import { parseExtraContents, PcmInput } from './stream-input.js';
 import { Utterance } from './utterance.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EndPointer, type WindowVerdict } from '../../src/stream/end-pointing.js';
-import { DEFAULT_EPD, type EpdSettings } from '../../src/stream/stream-config.js';
+import { DEFAULT_EPD, type EpdSettings } from '../../src/clova/stream-config.js';
 
 const W = 512; // samples per window: 32 ms
 

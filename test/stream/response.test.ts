@@ -5,7 +5,7 @@ import { forbiddenMatcher } from '../../src/transcript/forbidden.js';
 import {
   configResponse, recognizeError, responseText, sendsFinal, transcriptionResponse, type TranscriptionFields,
 } from '../../src/stream/response.js';
-import type { ConfigAck } from '../../src/stream/stream-config.js';
+import type { ConfigAck } from '../../src/clova/stream-config.js';
 
 const mask = forbiddenMatcher(['damn']);
 

@@ -4,7 +4,7 @@
  * its own status; an invalid one falls back to defaults and says so in the ack.
  */
 import type { Language } from '../config.js';
-import { MAX_BOOSTING_KEYWORDS } from '../clova/longform-params.js';
+import { MAX_BOOSTING_KEYWORDS } from './longform-params.js';
 import { parseForbiddens } from '../transcript/forbidden.js';
 
 export interface EpdSettings {

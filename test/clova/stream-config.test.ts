@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseStreamConfig } from '../../src/stream/stream-config.js';
+import { parseStreamConfig } from '../../src/clova/stream-config.js';
 
 test('keywordBoosting: keywords of every enabled set; the largest weight scales the bias', () => {
   const { settings, ack } = parseStreamConfig(JSON.stringify({
