@@ -54,7 +54,7 @@ export interface PullResult {
 
 export interface PullOptions {
   modelsDir: string;
-  /** Replaces https://huggingface.co in Hub URLs; default SORI_MODELS_MIRROR. */
+  /** Replaces https://huggingface.co in Hub URLs (the CLI's `--mirror` or SORI_MODELS_MIRROR). */
   mirror?: string;
   onProgress?: (p: PullProgress) => void;
   /** Called once per file as soon as it is settled. */
@@ -84,11 +84,7 @@ export class DownloadError extends Error {
 /** Accepts a registered name, or a ModelInfo (validated here, since it crosses a boundary). */
 export async function pullModel(model: string | ModelInfo, options: PullOptions): Promise<PullResult> {
   const info = typeof model === 'string' ? getModel(model) : ModelInfoSchema.parse(model);
-  const envMirror = process.env.SORI_MODELS_MIRROR;
-  const opts = OptionsSchema.parse({
-    modelsDir: options.modelsDir,
-    mirror: options.mirror ?? (envMirror && envMirror.length > 0 ? envMirror : undefined),
-  });
+  const opts = OptionsSchema.parse({ modelsDir: options.modelsDir, mirror: options.mirror });
   const modelsDir = resolve(opts.modelsDir);
   const dir = join(modelsDir, info.name);
 

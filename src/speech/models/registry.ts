@@ -207,7 +207,7 @@ export function getModel(name: string): ModelInfo {
 }
 
 /** `--dir`, else SORI_MODELS_DIR, else ./models; always absolute so messages name a real place. */
-export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+export function defaultModelsDir(env: NodeJS.ProcessEnv, cwd: string): string {
   const fromEnv = env.SORI_MODELS_DIR;
   return resolve(cwd, fromEnv && fromEnv.length > 0 ? fromEnv : 'models');
 }

@@ -446,18 +446,6 @@ describe('pullModel', () => {
     assert.equal(existsSync(join(modelsDir, 'tiny-test', 'onnx/model.onnx')), false);
   });
 
-  test('uses SORI_MODELS_MIRROR when no mirror option is given', async () => {
-    const saved = process.env.SORI_MODELS_MIRROR;
-    process.env.SORI_MODELS_MIRROR = hub.hubUrl;
-    try {
-      const result = await pullModel({ ...model, files: [model.files[0]] }, { modelsDir });
-      assert.equal(result.files[0]?.status, 'downloaded');
-    } finally {
-      if (saved === undefined) delete process.env.SORI_MODELS_MIRROR;
-      else process.env.SORI_MODELS_MIRROR = saved;
-    }
-  });
-
   test('a model that must be copied by hand fails before any request', async () => {
     const manual: ModelInfo = { ...model, manual: 'no public download', files: [{ path: 'secret.onnx' }, model.files[0]] };
     await assert.rejects(pullModel(manual, { modelsDir, mirror: hub.hubUrl }), (err: unknown) => {
