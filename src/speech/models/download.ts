@@ -13,8 +13,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { applyMirror, getModel, isHubUrl, ModelInfoSchema, type ModelFile, type ModelInfo } from './registry.js';
 
@@ -302,22 +303,35 @@ async function receive(
   const { onProgress, signal } = ctx.options;
   let received = offset;
   onProgress?.({ file: file.path, received, total });
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      received += chunk.length;
-      onProgress?.({ file: file.path, received, total });
-      done(null, chunk);
-    },
-  });
   if (!res.body) return received;
+  // Not pipeline(): on a dropped connection it destroys the file stream, which throws away
+  // chunks still queued behind the file's open, and the next pull could resume from less (or
+  // nothing). Every byte received is written before the error is reported.
+  const out = createWriteStream(partPath, { flags: offset > 0 ? 'a' : 'w', flush: true });
+  const closed = new Promise<void>((resolve, reject) => {
+    out.once('close', resolve);
+    out.once('error', reject);
+  });
+  closed.catch(() => undefined); // awaited below; a write error meanwhile must not count as unhandled
+  let failure: unknown;
   try {
-    await pipeline(res.body, meter, createWriteStream(partPath, { flags: offset > 0 ? 'a' : 'w', flush: true }), signal ? { signal } : {});
+    for await (const chunk of Readable.fromWeb(res.body as WebReadableStream<Uint8Array>, { signal })) {
+      const bytes = chunk as Buffer;
+      hash.update(bytes);
+      received += bytes.length;
+      onProgress?.({ file: file.path, received, total });
+      if (!out.write(bytes)) await once(out, 'drain', { signal });
+    }
   } catch (err) {
+    failure = err;
+  }
+  out.end();
+  await closed;
+  if (failure !== undefined) {
     if (signal?.aborted) throw signal.reason;
     throw new DownloadError(
       'interrupted',
-      `Connection lost while downloading ${ctx.model.name}/${file.path} (${received} bytes kept in ${partPath}): ${describe(err)}. Run the command again to resume.`,
+      `Connection lost while downloading ${ctx.model.name}/${file.path} (${received} bytes kept in ${partPath}): ${describe(failure)}. Run the command again to resume.`,
     );
   }
   return received;

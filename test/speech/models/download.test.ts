@@ -149,8 +149,11 @@ class FakeHub {
     const fault = this.faults.get(path);
     if (fault === 'drop-half' || fault === 'stall-half') {
       const half = start + Math.floor((end - start + 1) / 2);
-      res.write(served.body.subarray(start, half));
-      if (fault === 'drop-half') setImmediate(() => res.socket?.destroy());
+      // Drop: the connection ends after half the body, once that half has left (a destroy right
+      // after the write could discard it unsent, and the client would keep nothing to resume).
+      res.write(served.body.subarray(start, half), () => {
+        if (fault === 'drop-half') res.socket?.end();
+      });
       return; // stall: the connection stays open until the client gives up
     }
     createReadStream(join(this.root, REPO, path), { start, end }).pipe(res);
