@@ -1,3 +1,4 @@
+/** Sound-event detection (CLOVA's `sed`): what the rest of Sori may use of speech/events/. */
 export {
   EventDetector, EventSession, EventInputError, EventDetectorError, sharedEventDetector, detectEvents, eventTypes,
   type EventDetectorOptions, type EventSessionOptions, type SoundEvent, type LabelThresholds, type PatchTiming,

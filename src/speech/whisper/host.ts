@@ -1,3 +1,7 @@
+/**
+ * The Whisper engine as the server sees it (the SpeechEngine adapter): inference child processes
+ * (worker.ts) behind a bounded priority queue (scheduler.ts), talked to over worker-rpc.ts.
+ */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';

@@ -1,7 +1,7 @@
 import type { Transcript } from '../engine.js';
 import type { WhisperOptions } from './transcriber.js';
 
-/** Messages between the engine (main thread) and an inference worker thread. */
+/** Messages between the Whisper host (the server process) and an inference child process. */
 export interface WorkerInit {
   modelDir: string;
   modelName: string;

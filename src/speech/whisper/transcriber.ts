@@ -1,3 +1,7 @@
+/**
+ * One request's transcription inside an inference process: the 30 s window loop with temperature
+ * fallback, keyword bias, stream drafts and word timings; tokens become segments in segments.ts.
+ */
 import { deflateSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
 import type { KeywordBoost, Segment, Transcript } from '../engine.js';

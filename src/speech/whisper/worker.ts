@@ -15,7 +15,7 @@ import { SAMPLE_RATE } from '../../audio.js';
  * crash in it must not take the HTTP server down, and a small HTTP process keeps fork() (every
  * ffmpeg spawn) cheap — its cost grows with the parent's resident memory.
  */
-if (!process.send) throw new Error('whisper-worker must run as a child process with an IPC channel');
+if (!process.send) throw new Error('speech/whisper/worker must run as a child process with an IPC channel');
 const init = JSON.parse(process.env.SORI_WORKER_INIT ?? '{}') as WorkerInit;
 const send = (m: FromWorker): void => {
   process.send?.(m);

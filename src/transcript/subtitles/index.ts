@@ -1,3 +1,4 @@
+/** CLOVA's subtitle formats (SRT, SMI, VTT) written from segments with word timings. */
 import { buildCues, cueOptions, type CueSource } from './cues.js';
 import { writeSrt } from './srt.js';
 import { writeVtt } from './vtt.js';
