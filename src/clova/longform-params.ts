@@ -73,7 +73,8 @@ const lowerEnum = <T extends string>(values: readonly T[]) =>
 const schema = z.object({
   language: z.preprocess(absent, z.string().optional()),
   completion: lowerEnum(['sync', 'async'] as const),
-  callback: z.preprocess((v) => (v === '' ? undefined : absent(v)), z.string().optional()),
+  // Trimmed: a URL pasted with a space around it is still that URL (and is echoed as such).
+  callback: z.preprocess((v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim()) : absent(v)), z.string().optional()),
   resultToObs: bool,
   userdata: z.unknown().optional(),
   wordAlignment: bool,
@@ -100,6 +101,21 @@ function describe(error: z.ZodError): string {
 }
 
 /** `raw` is the parsed JSON body or params part. Throws LongformError with the spec's code. */
+/**
+ * `params` (or a JSON request body) as text: UTF-8 JSON, a byte-order mark tolerated (Windows
+ * tools write one), empty meaning "all defaults". Text that is not JSON is refused, never
+ * replaced by defaults: a job run without what the client asked for is worse than an error.
+ */
+export function paramsFromText(text: string, what = 'the "params" part'): unknown {
+  const json = text.replace(/^\uFEFF/, '');
+  if (json.trim() === '') return {};
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', `${what} is not valid JSON`);
+  }
+}
+
 export function parseLongformParams(raw: unknown, defaultLanguage: Language): LongformParams {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LongformError } from '../../src/clova/longform-errors.js';
-import { boostingKeywords, engineLanguage, parseLongformParams, shortLang } from '../../src/clova/longform-params.js';
+import { boostingKeywords, engineLanguage, paramsFromText, parseLongformParams, shortLang } from '../../src/clova/longform-params.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -86,3 +86,36 @@ describe('parseLongformParams', () => {
     assert.deepEqual(boostingKeywords(domain), ['서울역']);
   });
 });
+
+describe('inputs that must not be accepted and then ignored', () => {
+  it('wrongly typed sections get a documented error instead of their defaults', () => {
+    assert.equal(codeOf(() => parseLongformParams({ diarization: 'true' }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+    assert.equal(codeOf(() => parseLongformParams({ diarization: true }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+    assert.equal(codeOf(() => parseLongformParams({ boostings: '심폐소생술,취득' }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+    assert.equal(codeOf(() => parseLongformParams({ sed: 'on' }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+    assert.equal(codeOf(() => parseLongformParams({ completion: 'later' }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+    assert.equal(codeOf(() => parseLongformParams({ language: 'Korean' }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+    assert.equal(codeOf(() => parseLongformParams({ wordAlignment: 'yes' }, 'ko')), 'ERROR_REQUEST_PARAMETER');
+  });
+
+  it('lenient where the meaning is plain: strings for booleans and numbers, case, spaces around a callback', () => {
+    const p = parseLongformParams(
+      { completion: 'SYNC', language: 'KO-kr', diarization: { enable: 'true', speakerCountMin: '2' }, callback: '  https://example.com/hook  ' },
+      'en',
+    );
+    assert.equal(p.completion, 'sync');
+    assert.equal(p.language, 'ko-KR');
+    assert.deepEqual(p.diarization, { enable: true, speakerCountMin: 2, speakerCountMax: -1 });
+    assert.equal(p.callback, 'https://example.com/hook');
+  });
+});
+
+describe('paramsFromText', () => {
+  it('reads JSON with or without a BOM; empty means defaults; anything else is ERROR_PARAMS_FORMAT_INVALID', () => {
+    assert.deepEqual(paramsFromText('\uFEFF{"completion":"sync"}'), { completion: 'sync' });
+    assert.deepEqual(paramsFromText('  '), {});
+    assert.equal(codeOf(() => paramsFromText('{"completion":')), 'ERROR_PARAMS_FORMAT_INVALID');
+    assert.equal(codeOf(() => parseLongformParams(paramsFromText('[1]'), 'ko')), 'ERROR_PARAMS_FORMAT_INVALID');
+  });
+});
+

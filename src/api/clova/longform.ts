@@ -23,7 +23,7 @@ import type { JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
-import { parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
+import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
 
 export interface LongformRouteOptions {
@@ -55,15 +55,10 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   // read as JSON text.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, {});
-      return;
-    }
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the request body is not valid JSON'), undefined);
+      done(null, paramsFromText(typeof body === 'string' ? body : body.toString('utf8'), 'the request body'));
+    } catch (err) {
+      done(err as LongformError, undefined);
     }
   });
   await app.register(multipart, {
@@ -189,15 +184,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       try {
         const upload = await receiveUpload(request, part);
         if (upload.bytes === 0) throw new LongformError('ERROR_AUDIO_EMPTY', upload.hadMedia ? 'the media part is empty' : 'no "media" part in the request');
-        let raw: unknown = {};
-        if (upload.paramsText !== undefined && upload.paramsText.trim() !== '') {
-          try {
-            raw = JSON.parse(upload.paramsText);
-          } catch {
-            throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the "params" part is not valid JSON');
-          }
-        }
-        const params = parseLongformParams(raw, domainOf(request).defaultLanguage);
+        const params = parseLongformParams(upload.params, domainOf(request).defaultLanguage);
         await rename(part, dest);
         const answer = await accept(request, reply, token, params, { kind: 'upload', path: dest, filename: upload.filename });
         accepted = true;
@@ -235,16 +222,26 @@ interface Upload {
   bytes: number;
   hadMedia: boolean;
   filename: string | undefined;
-  paramsText: string | undefined;
+  /** The `params` part as read (JSON not yet validated as params); `{}` when there was none. */
+  params: unknown;
 }
 
 /**
- * Reads the parts in whatever order they come. `media` streams to `dest`; `params` may be a text
- * field or a file part. Part content types are ignored (the Java sample labels the media part
- * `multipart/form-data`).
+ * Reads the parts in whatever order they come. `media` streams to `dest`. `params` is read
+ * whatever shape it arrives in: a text field, a field typed `application/json` (which the
+ * multipart plugin has already parsed), or a file part with or without a filename, in any
+ * charset its type names. Part content types are otherwise ignored (the Java sample labels the
+ * media part `multipart/form-data`).
  */
 async function receiveUpload(request: FastifyRequest, dest: string): Promise<Upload> {
-  const out: Upload = { bytes: 0, hadMedia: false, filename: undefined, paramsText: undefined };
+  const out: Upload = { bytes: 0, hadMedia: false, filename: undefined, params: {} };
+  let sawParams = false;
+  const takeParams = (value: unknown): void => {
+    // Two different `params` would leave one of them silently unused.
+    if (sawParams) throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'more than one "params" part');
+    sawParams = true;
+    out.params = value;
+  };
   for await (const part of request.parts()) {
     if (part.type === 'file') {
       if (part.fieldname === 'media' && !out.hadMedia) {
@@ -257,12 +254,13 @@ async function receiveUpload(request: FastifyRequest, dest: string): Promise<Upl
         await pipeline(part.file as Readable, createWriteStream(dest));
         out.bytes = bytes;
       } else if (part.fieldname === 'params') {
-        out.paramsText = (await part.toBuffer()).toString('utf8');
+        takeParams(paramsFromText(decodeText(await part.toBuffer(), part.mimetype)));
       } else {
         part.file.resume();
       }
-    } else if (part.fieldname === 'params' && typeof part.value === 'string') {
-      out.paramsText = part.value;
+    } else if (part.fieldname === 'params') {
+      // A string, or what the plugin made of a field typed application/json.
+      takeParams(typeof part.value === 'string' ? paramsFromText(part.value) : part.value);
     } else if (part.fieldname === 'media' && !out.hadMedia && typeof part.value === 'string') {
       // A client that sent the media as a plain field (small files only: fieldSize bounds it).
       out.hadMedia = true;
@@ -272,6 +270,19 @@ async function receiveUpload(request: FastifyRequest, dest: string): Promise<Upl
     }
   }
   return out;
+}
+
+/** A file part's text in the charset its Content-Type names (UTF-8 when it names none, or one Node does not know). */
+function decodeText(bytes: Buffer, mimetype: string): string {
+  const label = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(mimetype)?.[1];
+  if (label !== undefined) {
+    try {
+      return new TextDecoder(label).decode(bytes);
+    } catch {
+      // An unknown label: read it as UTF-8, as if none were given.
+    }
+  }
+  return bytes.toString('utf8');
 }
 
 function objectBody(body: unknown): Record<string, unknown> {
@@ -288,6 +299,9 @@ function toLongformError(err: unknown): LongformError {
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the media is larger than the upload limit', 413);
   if (typeof code === 'string' && MULTIPART_LIMIT_CODES.has(code)) return new LongformError('ERROR_REQUEST_PARAMETER', 'too many parts in the upload');
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the JSON body is too large', 413);
+  // A form field typed application/json whose text is not JSON (or names __proto__).
+  if (code === 'FST_INVALID_JSON_FIELD_ERROR') return new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'a form field typed application/json is not valid JSON');
+  if (code === 'FST_PROTO_VIOLATION') return new LongformError('ERROR_REQUEST_PARAMETER', 'a form field may not be named after an Object property');
   if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_MULTIPART_MISSING_BOUNDARY') {
     return new LongformError('ERROR_REQUEST_PARAMETER', 'malformed multipart body');
   }
