@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$PWD/.test-tools/bin"
 # openssl makes the certificate of the gRPC TLS test; sox makes the tones and noises that tests
-# lay over speech (sound events, waveform graphs).
+# lay over speech (sound events, waveform graphs); curl is one of the clients the compatibility
+# tests send requests with.
 MISSING=""
 command -v openssl >/dev/null 2>&1 || MISSING="$MISSING openssl"
 command -v sox >/dev/null 2>&1 || MISSING="$MISSING sox"
+command -v curl >/dev/null 2>&1 || MISSING="$MISSING curl"
 if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -34,3 +36,10 @@ if [ ! -x "$PY/bin/python" ] || ! "$PY/bin/python" -c 'import grpc, grpc_tools' 
   python3 -m venv "$PY"
   "$PY/bin/pip" install -q --disable-pip-version-check 'grpcio>=1.60' 'grpcio-tools>=1.60'
 fi
+
+# The compatibility suite's clients in other languages (test/compat/): each script installs or
+# builds its own, from the registries, and does nothing when it is already there.
+for client in scripts/test-clients/*.sh; do
+  if [ -e "$client" ]; then bash "$client"; fi
+done
+

@@ -191,3 +191,16 @@ describe('JSON bodies of /recognizer/url and /recognizer/object-storage, whateve
     });
   }
 });
+
+describe('the short API through curl', () => {
+  it('--data-binary @file with the header names in any case', async () => {
+    for (const [keyHeader, typeHeader] of [['X-CLOVASPEECH-API-KEY', 'Content-Type'], ['x-clovaspeech-api-key', 'content-type'], ['X-ClovaSpeech-Api-Key', 'CONTENT-TYPE']]) {
+      const { status, body } = await curl([
+        '-X', 'POST', '-H', `${keyHeader}: ${KEY}`, '-H', `${typeHeader}: application/octet-stream`, '--data-binary', `@${JFK}`, `${server.url}/recog/v1/stt?lang=Eng`,
+      ]);
+      assert.equal(status, 200, `${keyHeader}: ${JSON.stringify(body)}`);
+      assert.match(String(body.text), /ask not/i);
+    }
+  });
+});
+
