@@ -73,3 +73,13 @@ describe('boostingKeywords', () => {
     assert.deepEqual(boostingKeywords(''), []);
   });
 });
+
+describe('repeated query keys (the query parser gives an array)', () => {
+  it('are refused instead of one value being picked', () => {
+    assert.equal(kindOf({ lang: ['Kor', 'Eng'] }), 'invalidLanguage');
+    assert.equal(kindOf({ lang: ['Kor', 'Kor'] }), 'invalidLanguage');
+    assert.equal(kindOf({ lang: 'Kor', graph: ['true', 'false'] }), 'badParams');
+    assert.equal(kindOf({ lang: 'Kor', boostings: ['abc', 'def'] }), 'badParams');
+  });
+});
+
