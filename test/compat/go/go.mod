@@ -1,0 +1,3 @@
+module sori.test/compat
+
+go 1.22
