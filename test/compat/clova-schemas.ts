@@ -116,6 +116,17 @@ export const SCHEMAS = {
       subtitle: { type: 'string' },
     },
   },
+  longformFailed: {
+    type: 'object',
+    required: ['result', 'message', 'token', 'errorCode', 'progress'],
+    properties: {
+      result: { enum: ['FAILED', 'TIMEOUT'] },
+      message: { type: 'string' },
+      token,
+      errorCode: { type: 'string', pattern: '^ERROR_[A-Z_]+$' },
+      progress: { type: 'integer', minimum: 0, maximum: 100 },
+    },
+  },
   longformError: {
     type: 'object',
     required: ['result', 'message', 'token'],
