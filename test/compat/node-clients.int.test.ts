@@ -67,6 +67,24 @@ describe('global fetch', () => {
     assertHonoured(callbacks[0] as Record<string, unknown>, 'fetch callback');
   });
 
+  it('a job that fails is polled to FAILED with the spec\'s error code', async () => {
+    const form = new FormData();
+    form.append('media', new Blob([new TextEncoder().encode('not audio at all, just text')]), 'notes.flac');
+    form.append('params', JSON.stringify({ language: 'en-US', completion: 'async' }));
+    const accepted = await fetch(`${stage.env.SORI_URL}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': stage.env.SORI_KEY }, body: form });
+    const { token } = (await accepted.json()) as { token: string };
+    for (;;) {
+      const status = (await (await fetch(`${stage.env.SORI_URL}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': stage.env.SORI_KEY } })).json()) as Record<string, unknown>;
+      if (status.result === 'WAITING' || status.result === 'PROCESSING') {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      assertClovaBody('longformFailed', status, 'failed job');
+      assert.equal(status.errorCode, 'ERROR_AUDIO_CONVERSION');
+      break;
+    }
+  });
+
   it('the short API with the audio as the body', async () => {
     const res = await fetch(`${stage.env.SORI_URL}/recog/v1/stt?lang=Eng`, {
       method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': stage.env.SORI_KEY, 'Content-Type': 'application/octet-stream' }, body: clip,
