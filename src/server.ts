@@ -2,6 +2,7 @@
  * Assembles the HTTP server from its routes. No listening and no process concerns here, so
  * tests build the same server main() runs.
  */
+import type { IncomingMessage, Server as NodeServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { adminBoostingsRoutes } from './api/admin/boostings.js';
 import { clovaLongformRoutes } from './api/clova/longform.js';
@@ -44,6 +45,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
     logController: new LogController({ disableRequestLogging: true }),
   });
   const metrics = createMetrics(engine, jobs?.store);
+  onlyWebSocketUpgrades(app.server);
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then
   // let it answer. The CLOVA route has its own handler and body shape.
@@ -87,3 +89,16 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
   }
   return app;
 }
+
+/**
+ * Java's default HttpClient (and curl --http2) sends plain-HTTP requests with `Upgrade: h2c`;
+ * a server without HTTP/2 must answer them as HTTP/1.1 (RFC 9113, 3.2). Node hands every
+ * request with an Upgrade header to the 'upgrade' listeners once the WebSocket route adds one,
+ * and the request's body was lost there. Only WebSocket upgrades go that way now
+ * (`shouldUpgradeCallback`, read per request by Node 22.21 and newer).
+ */
+export function onlyWebSocketUpgrades(server: NodeServer): void {
+  const upgradable = server as NodeServer & { shouldUpgradeCallback?: (request: IncomingMessage) => boolean };
+  upgradable.shouldUpgradeCallback = (request) => /\bwebsocket\b/i.test(request.headers.upgrade ?? '') && server.listenerCount('upgrade') > 0;
+}
+

@@ -76,7 +76,8 @@ export async function startStage(): Promise<Stage> {
     endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY,
     secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/',
   };
-  const http: TestServer = await startServer(engine, [], { jobsConfig: config });
+  // Streaming mounted as in `sori` itself: its upgrade handler changes how Node routes some requests.
+  const http: TestServer = await startServer(engine, [], { jobsConfig: config, streaming: true });
   const grpc: GrpcServerHandle = await startGrpcServer({
     host: '127.0.0.1', port: 0, domains: config.domains, engine, vad: sharedVadLoader(modelsDir()),
     slots: new StreamSlots(), logger: createLogger({ level: 'silent' }), finalBeamSize: 2,

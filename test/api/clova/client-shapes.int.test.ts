@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'sori-shapes-'));
   const config = testConfig([testDomain('general', KEY)]);
   config.dataDir = dataDir;
-  server = await startServer(engine, [], { jobsConfig: config });
+  server = await startServer(engine, [], { jobsConfig: config, streaming: true });
 });
 
 after(async () => {
@@ -190,6 +191,62 @@ describe('JSON bodies of /recognizer/url and /recognizer/object-storage, whateve
       assert.equal(broken.body.result, 'ERROR_PARAMS_FORMAT_INVALID');
     });
   }
+});
+
+describe('Upgrade: h2c (Java\'s default HttpClient, curl --http2) on plain HTTP', () => {
+  /**
+   * Requests as java.net.http writes them, on one kept-alive connection: headers and a small
+   * body in one write, the first with `Upgrade: h2c`. Resolves with each answer's status and body.
+   */
+  function onOneConnection(requests: Array<{ path: string; body: string; upgrade: boolean }>): Promise<Array<{ status: number; text: string }>> {
+    const { port } = new URL(server.url);
+    return new Promise((resolve, reject) => {
+      const answers: Array<{ status: number; text: string }> = [];
+      const socket = connect(Number(port), '127.0.0.1');
+      const send = (i: number): void => {
+        const { path, body, upgrade } = requests[i]!;
+        socket.write([
+          `POST ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`,
+          ...(upgrade ? ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAEAAEAAAAIAAAABAAMAAABkAAQBAAAAAAUAAEAA'] : []),
+          `X-CLOVASPEECH-API-KEY: ${KEY}`, 'Content-Type: application/json;UTF-8', `Content-Length: ${Buffer.byteLength(body)}`, '', body,
+        ].join('\r\n'));
+      };
+      let raw = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        raw += chunk;
+        const end = raw.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = raw.slice(0, end);
+        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+        if (raw.length - end - 4 < length) return;
+        answers.push({ status: Number(head.split(' ')[1]), text: raw.slice(end + 4, end + 4 + length) });
+        raw = raw.slice(end + 4 + length);
+        if (answers.length === requests.length) {
+          socket.destroy();
+          resolve(answers);
+        } else send(answers.length);
+      });
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => {
+        socket.destroy();
+        reject(new Error(`answer ${answers.length + 1} of ${requests.length} never came on the kept-alive connection`));
+      });
+      send(0);
+    });
+  }
+
+  it('is answered as HTTP/1.1 with its body read, and the connection serves the next request', async () => {
+    const body = UNKNOWN_LANGUAGE.replace('{', '{"url":"http://127.0.0.1:9/a.flac",');
+    const answers = await onOneConnection([
+      { path: '/recognizer/url', body, upgrade: true },
+      { path: '/recognizer/object-storage', body, upgrade: false },
+    ]);
+    answers.forEach(({ status, text }, i) => assertParamsRead({ status, body: JSON.parse(text) as Record<string, unknown> }, `request ${i + 1} on the connection`));
+    const short = await curl(['--http2', '-H', `X-CLOVASPEECH-API-KEY: ${KEY}`, '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${JFK}`, `${server.url}/recog/v1/stt?lang=Eng`]);
+    assert.equal(short.status, 200, JSON.stringify(short.body));
+    assert.match(String(short.body.text), /ask not/i);
+  });
 });
 
 describe('the short API through curl', () => {
