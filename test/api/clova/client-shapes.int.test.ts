@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
+import { answer, type Answer } from '../../helpers/answer.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
 import { startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
 
@@ -43,15 +44,6 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function answer(res: Response): Promise<Answer> {
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
 
 /** The language error proves `params` was read; defaults would have accepted the job. */
 function assertParamsRead({ status, body }: Answer, shape: string): void {

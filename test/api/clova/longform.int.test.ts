@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../../src/config.js';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
+import { answer, type Answer } from '../../helpers/answer.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
 import { EVENT_RECIPES, overlay, renderEvent } from '../../../bench/lib/event-mixes.js';
 import { normalizeEnglish, startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
@@ -72,15 +73,6 @@ after(async () => {
   for (const d of dataDirs) await rm(d, { recursive: true, force: true });
 });
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function answer(res: Response): Promise<Answer> {
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
 
 function upload(
   server: TestServer,
