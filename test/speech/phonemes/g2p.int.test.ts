@@ -2,7 +2,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadG2p, letterChunks, type G2p, type G2pWord } from '../../../src/speech/phonemes/g2p.js';
 import { loadPhonemeRecogniser, phonemeIds, type PhonemeRecogniser } from '../../../src/speech/phonemes/recogniser.js';
-import { modelsDir } from '../../helpers/media-fixtures.js';
+import { forcedAlign, goodnessOfPronunciation } from '../../../src/speech/phonemes/alignment.js';
+import { decodeFile } from '../../../src/media/decode.js';
+import { join } from 'node:path';
+import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
 let g2p: G2p;
 let rec: PhonemeRecogniser;
@@ -103,4 +106,42 @@ test("the G2P's phonemes are in the recogniser's inventory", async (t) => {
   t.diagnostic(`not phonemes for the recogniser: ${list(notPhonemes)}`);
   t.diagnostic(`diacritics standing alone, ASCII g: ${list(marks)}`);
   assert.equal(notPhonemes.size, 0);
+});
+
+const JFK = 'and so my fellow americans ask not what your country can do for you ask what you can do for your country';
+const WRONG = 'the big dog ran quickly over the green hill to find his old red ball while she sang loud to the dog';
+
+test('G2P targets force-aligned on jfk.flac: the true words score well above a wrong sentence', async (t) => {
+  const { pcm } = await decodeFile(join(testdataDir(), 'en/jfk.flac'));
+  const lp = await rec.logProbs(pcm);
+  const m = { frames: lp.frames, frameCount: lp.frameCount, vocabSize: lp.vocab.length };
+  /** Per word: the G2P's phonemes, their chunks and GOPs (word boundaries aligned, not scored). */
+  const score = async (text: string): Promise<{ word: string; chunks: string[]; phonemes: string[]; gop: number[] }[]> => {
+    const words = await Promise.all(text.split(' ').map(async (word) => ({ word, ...(await g2p.word(word)) })));
+    const ids: number[] = [];
+    const owner: number[] = [];
+    words.forEach((w, i) => {
+      if (i > 0) {
+        ids.push(rec.wordBoundary);
+        owner.push(-1);
+      }
+      for (const id of phonemeIds(rec.vocab, w.phonemes)) {
+        ids.push(id);
+        owner.push(i);
+      }
+    });
+    const a = forcedAlign(m, ids, lp.blank);
+    assert.ok(a, text);
+    const gop = goodnessOfPronunciation(m, ids, a.spans, { notCompetitors: rec.nonPhonemes });
+    return words.map((w, i) => ({ word: w.word, chunks: letterChunks(w.word, w.letters), phonemes: w.phonemes, gop: gop.filter((_, k) => owner[k] === i) }));
+  };
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const right = await score(JFK);
+  const wrong = await score(WRONG);
+  const rightMean = mean(right.flatMap((w) => w.gop));
+  const wrongMean = mean(wrong.flatMap((w) => w.gop));
+  t.diagnostic(`mean GOP: true ${rightMean.toFixed(2)}, wrong ${wrongMean.toFixed(2)}`);
+  t.diagnostic(right.map((w) => `${w.word}|{${w.chunks.map((c, i) => `${c}(${w.phonemes[i]}):${w.gop[i].toFixed(1)}`).join(', ')}}`).join(' '));
+  assert.ok(rightMean > wrongMean + 2);
+  assert.ok(right.every((w) => mean(w.gop) > wrongMean), right.map((w) => `${w.word} ${mean(w.gop).toFixed(1)}`).join(', '));
 });
