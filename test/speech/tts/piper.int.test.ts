@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { SAMPLE_RATE } from '../../../src/audio.js';
 import { amplitudeEnvelope } from '../../../src/media/envelope.js';
 import { alignReferenceGraph } from '../../../src/media/graph-alignment.js';
+import { greedyCtcDecode } from '../../../src/speech/phonemes/alignment.js';
+import { HAMA_BLANK_BIAS, loadPhonemeRecogniser } from '../../../src/speech/phonemes/recogniser.js';
 import { phonemize } from '../../../src/speech/tts/phonemize.js';
 import { loadPiperVoice, type PiperVoice } from '../../../src/speech/tts/piper.js';
 import { modelsDir } from '../../helpers/media-fixtures.js';
@@ -64,4 +66,22 @@ test(`"${SENTENCE}" synthesises to 1.5-5 s of non-silent 16 kHz audio`, { skip }
   assert.equal(graph.length, user.length);
   assert.ok(graph.slice(0, 25).every((v) => v === 0));
   assert.ok(graph.every((v) => Number.isInteger(v) && v >= 0));
+});
+
+test('the project\'s phoneme recogniser hears the sentence in the synthesised audio', { skip }, async () => {
+  const { pcm } = await voice.synthesize(SENTENCE);
+  const recogniser = await loadPhonemeRecogniser(modelsDir());
+  try {
+    const lp = await recogniser.logProbs(pcm);
+    const ids = greedyCtcDecode({ frames: lp.frames, frameCount: lp.frameCount, vocabSize: lp.vocab.length }, lp.blank, HAMA_BLANK_BIAS);
+    const heard = ids.map((id) => recogniser.vocab[id]).join(' ');
+    // Synthesis is random (Piper's noise scales) and the recogniser is not perfect, so 4 of 5
+    // words suffice. Measured: "æ s <wb> n ɑ t <wb> h w ɑ t <wb> j ʊ ɹ <wb> k ʌ n t ɹ i <wb> k æ n
+    // <wb> d ̪ o <wb> ɔ <wb> j u"; some runs lose a vowel ("k ʌ n t ɹ") or the first "æ".
+    const words = ['æ s', 'n ɑ t', 'k ʌ n t ɹ', 'k æ n', 'j u'];
+    const found = words.filter((word) => heard.includes(word));
+    assert.ok(found.length >= 4, `only ${found.join(', ')} in "${heard}"`);
+  } finally {
+    await recogniser.close();
+  }
 });
