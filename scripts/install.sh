@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Installs what Sori needs on a fresh Debian/Ubuntu machine: ffmpeg (apt) and the npm packages.
+# Installs what Sori needs on a fresh Debian/Ubuntu machine: ffmpeg and espeak-ng (apt) and the
+# npm packages. espeak-ng turns text into the IPA phonemes the Piper voice (reference speech) reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+APT_PACKAGES=()
 if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  APT_PACKAGES+=(ffmpeg)
+fi
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  APT_PACKAGES+=(espeak-ng)
+fi
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "installing ffmpeg (apt)..." >&2
+  echo "installing ${APT_PACKAGES[*]} (apt)..." >&2
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 fi
 # Node.js: the machine's when it is 22 or newer, else (and always on CI) the pinned newest LTS
 # from the npm registry, in .tools/node; scripts/node-env.sh explains the choice.
