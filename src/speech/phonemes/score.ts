@@ -1,0 +1,99 @@
+/**
+ * Pronunciation scores of a reference text read aloud (pure: no model): the words' phoneme ids
+ * are joined with word-boundary tokens, force-aligned on the recogniser's frames, and each
+ * phoneme gets its goodness of pronunciation (see `goodnessOfPronunciation`). From those:
+ *
+ * - a word's score is the mean GOP over its phonemes;
+ * - the utterance's score is the mean GOP over all the target's phonemes (each phoneme weighs
+ *   the same, so long words count more than short ones). Word-boundary tokens are aligned (they
+ *   absorb pauses) but not scored.
+ */
+import { forcedAlign, goodnessOfPronunciation, type LogProbMatrix, type TokenSpan } from './alignment.js';
+
+/**
+ * The normalisation of reference text before G2P: lower-case; hyphens, slashes and dashes become
+ * spaces; every character other than a letter, a digit, an apostrophe or whitespace is dropped;
+ * apostrophes at the edges of a word are dropped (inner ones, as in "i'm", kept: the G2P knows them).
+ */
+export const REFERENCE_NORMALISATION =
+  'lower-case; - / – — become spaces; characters other than letters, digits, apostrophes and spaces dropped; apostrophes at word edges dropped';
+
+export function referenceWords(text: string): string[] {
+  return text
+    .toLowerCase()
+    .replace(/[-/\u2010-\u2015]/gu, ' ')
+    .replace(/[\u2018\u2019\u02bc]/gu, "'")
+    .replace(/[^\p{L}\p{M}\p{N}'\s]/gu, '')
+    .split(/\s+/u)
+    .map((w) => w.replace(/^'+|'+$/gu, ''))
+    .filter((w) => w !== '');
+}
+
+export interface ScoreTokens {
+  blank: number;
+  wordBoundary: number;
+  /** Tokens that never compete with a target phoneme in GOP (the blank, the word boundary, specials). */
+  notCompetitors: readonly number[];
+}
+
+export interface WordScore {
+  /** Per phoneme of the word, its GOP. */
+  gop: number[];
+  /** Per phoneme of the word, its aligned frames. */
+  spans: TokenSpan[];
+  /** Mean GOP over the word's phonemes; NaN for a word without phonemes. */
+  score: number;
+}
+
+export interface PronunciationScore {
+  /** Mean GOP over every phoneme of the target. */
+  utterance: number;
+  /** One per input word, in order. */
+  words: WordScore[];
+  /** The alignment path's log-probability. */
+  logProb: number;
+}
+
+/** Target token ids for `words`, a word boundary between neighbours, and who owns each token (-1: a boundary). */
+export function targetTokens(words: readonly (readonly number[])[], wordBoundary: number): { ids: number[]; owner: number[] } {
+  const ids: number[] = [];
+  const owner: number[] = [];
+  let first = true;
+  words.forEach((w, i) => {
+    if (w.length === 0) return;
+    if (!first) {
+      ids.push(wordBoundary);
+      owner.push(-1);
+    }
+    first = false;
+    for (const id of w) {
+      ids.push(id);
+      owner.push(i);
+    }
+  });
+  return { ids, owner };
+}
+
+const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/**
+ * Scores `words` (each a list of phoneme token ids; a word with none is kept, scored NaN) against
+ * the frames. Returns null when there is nothing to score or the clip is too short for the target.
+ */
+export function scorePronunciation(lp: LogProbMatrix, words: readonly (readonly number[])[], tokens: ScoreTokens): PronunciationScore | null {
+  const { ids, owner } = targetTokens(words, tokens.wordBoundary);
+  if (ids.length === 0) return null;
+  const alignment = forcedAlign(lp, ids, tokens.blank);
+  if (alignment === null) return null;
+  const gop = goodnessOfPronunciation(lp, ids, alignment.spans, { notCompetitors: tokens.notCompetitors });
+  const scored: WordScore[] = words.map(() => ({ gop: [], spans: [], score: NaN }));
+  const all: number[] = [];
+  owner.forEach((w, k) => {
+    if (w < 0) return;
+    scored[w].gop.push(gop[k]);
+    scored[w].spans.push(alignment.spans[k]);
+    all.push(gop[k]);
+  });
+  for (const w of scored) w.score = mean(w.gop);
+  return { utterance: mean(all), words: scored, logProb: alignment.logProb };
+}

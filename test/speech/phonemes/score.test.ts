@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { referenceWords, scorePronunciation, targetTokens } from '../../../src/speech/phonemes/score.js';
+import type { LogProbMatrix } from '../../../src/speech/phonemes/alignment.js';
+
+const V = 6; // tokens 0-3 are phonemes, 4 the word boundary, 5 the blank
+const WB = 4;
+const BLANK = 5;
+const TOKENS = { blank: BLANK, wordBoundary: WB, notCompetitors: [WB, BLANK] };
+
+/** Frame t puts `p` on `winners[t]` and shares the rest evenly. */
+function matrix(winners: number[], p = 0.9): LogProbMatrix {
+  const frames = new Float32Array(winners.length * V);
+  winners.forEach((w, t) => {
+    for (let v = 0; v < V; v++) frames[t * V + v] = Math.log(v === w ? p : (1 - p) / (V - 1));
+  });
+  return { frames, frameCount: winners.length, vocabSize: V };
+}
+
+test('reference words: lower-case, punctuation stripped, hyphens split, inner apostrophes kept', () => {
+  assert.deepEqual(referenceWords("But, Hagrid -- there's a water-level 9 3/4! 'Quote' I’m"), [
+    'but',
+    'hagrid',
+    "there's",
+    'a',
+    'water',
+    'level',
+    '9',
+    '3',
+    '4',
+    'quote',
+    "i'm",
+  ]);
+  assert.deepEqual(referenceWords('  ...  '), []);
+});
+
+test('target tokens: a word boundary between words, none around an empty word', () => {
+  assert.deepEqual(targetTokens([[0, 1], [], [2]], WB), { ids: [0, 1, WB, 2], owner: [0, 0, -1, 2] });
+});
+
+test('the words spoken score above 0; the utterance is the mean over phonemes; a wrong word is the lowest', () => {
+  //                    word 0        wb    word 1
+  const m = matrix([5, 0, 0, 1, 1, 5, 4, 5, 2, 2, 5]);
+  const right = scorePronunciation(m, [[0, 1], [2]], TOKENS);
+  assert.ok(right);
+  assert.equal(right.words.length, 2);
+  assert.deepEqual(right.words[0].spans, [
+    { start: 1, end: 3 },
+    { start: 3, end: 5 },
+  ]);
+  const gops = right.words.flatMap((w) => w.gop);
+  assert.equal(gops.length, 3);
+  assert.ok(gops.every((g) => g > 0));
+  assert.ok(Math.abs(right.utterance - gops.reduce((a, b) => a + b, 0) / 3) < 1e-9);
+  assert.ok(Math.abs(right.words[0].score - (right.words[0].gop[0] + right.words[0].gop[1]) / 2) < 1e-9);
+
+  // Second word swapped for phoneme 3, never heard: it scores below 0 and below the first word.
+  const wrong = scorePronunciation(m, [[0, 1], [3]], TOKENS);
+  assert.ok(wrong);
+  assert.ok(wrong.words[1].score < 0);
+  assert.ok(wrong.words[1].score < wrong.words[0].score);
+  assert.ok(wrong.utterance < right.utterance);
+});
+
+test('nothing to score, or too few frames, gives null; a word without phonemes scores NaN', () => {
+  assert.equal(scorePronunciation(matrix([0, 1]), [[], []], TOKENS), null);
+  assert.equal(scorePronunciation(matrix([0, 1]), [[0, 1, 2]], TOKENS), null);
+  const r = scorePronunciation(matrix([0, 5, 1]), [[0], [], [1]], TOKENS);
+  assert.ok(r);
+  assert.ok(Number.isNaN(r.words[1].score));
+});
