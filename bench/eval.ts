@@ -1,12 +1,12 @@
 /**
  * npm run eval -- [--tag quick | --all] [--lang ko] [--limit N] [--beam 5] [--threads 2] [--json] [--verbose]
- *                 [--sections asr,diarization,events,noise,boosting]
+ *                 [--sections asr,diarization,events,noise,boosting,assessment]
  * Accuracy (CER/WER) and speed (RTF) of Sori's engine in-process on the shared test clips,
  * scored exactly as ../shared/bench/reference.py scores the reference engine. Then, one section
  * each, the transcript-enrichment figures from their own benches, run as they are run alone:
  * diarization DER (bench/diarization.ts), sound events (bench/events.ts), the noise-filter A/B
- * (bench/noise.ts, Korean quick set, the best candidate against none) and keyword-boosting recall
- * (bench/boosting.ts).
+ * (bench/noise.ts, Korean quick set, the best candidate against none), keyword-boosting recall
+ * (bench/boosting.ts) and pronunciation assessment (bench/assessment.ts, English).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: '2' },
     'max-s': { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
-    sections: { type: 'string', default: 'asr,diarization,events,noise,boosting' },
+    sections: { type: 'string', default: 'asr,diarization,events,noise,boosting,assessment' },
     verbose: { type: 'boolean', short: 'v', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -38,7 +38,7 @@ const { values: a } = parseArgs({
 
 if (a.help) {
   console.log('usage: npm run eval -- [--tag quick | --all] [--lang ko|en|ja|zh] [--limit N] [--beam 5] [--threads 2] [--max-s 60] [--json] [--verbose]');
-  console.log('       [--sections asr,diarization,events,noise,boosting] (default: all; --json covers asr only)');
+  console.log('       [--sections asr,diarization,events,noise,boosting,assessment] (default: all; --json covers asr only)');
   process.exit(0);
 }
 
@@ -53,6 +53,11 @@ const SECTIONS: Record<string, { title: string; script: string; args: string[] }
     args: ['--lang', 'ko', '--filters', 'afftdn-tn', '--budget-s', '3600'],
   },
   boosting: { title: 'Keyword boosting: recall of missed words, CER of clips without keywords', script: 'boosting.ts', args: [] },
+  assessment: {
+    title: 'Pronunciation assessment (English): matched vs mismatched AUC, swapped-word detection, cost',
+    script: 'assessment.ts',
+    args: [],
+  },
 };
 
 function runSection(name: string): boolean {

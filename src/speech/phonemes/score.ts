@@ -97,3 +97,15 @@ export function scorePronunciation(lp: LogProbMatrix, words: readonly (readonly 
   for (const w of scored) w.score = mean(w.gop);
   return { utterance: mean(all), words: scored, logProb: alignment.logProb };
 }
+
+/**
+ * A word's G2P phonemes as recogniser token ids, leaving out what the recogniser does not know or
+ * does not count as a phoneme (the G2P can emit specials such as a space).
+ */
+export function phonemeTargets(vocab: readonly string[], nonPhonemes: readonly number[], phonemes: readonly string[]): number[] {
+  const skip = new Set(nonPhonemes);
+  return phonemes.flatMap((p) => {
+    const id = vocab.indexOf(p);
+    return id < 0 || skip.has(id) ? [] : [id];
+  });
+}
