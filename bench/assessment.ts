@@ -166,7 +166,7 @@ async function main(): Promise<void> {
 
     // 2. One word swapped.
     const contentOf = data.map((d) => [...new Set(d.words.filter(isContent))]);
-    const swaps: { file: string; from: string; to: string; at: number; lowest: boolean; rank: number; words: number; swappedScore: number; minOther: number }[] = [];
+    const swaps: { file: string; from: string; to: string; at: number; lowest: boolean; lowestWord: string | null; rank: number; words: number; swappedScore: number; minOther: number }[] = [];
     let noSwap = 0;
     for (let i = 0; i < data.length; i++) {
       const rand = prng(seed ^ hash(data[i].clip.file));
@@ -189,8 +189,10 @@ async function main(): Promise<void> {
       const swappedScore = s.words[at].score;
       const others = scored.filter((w) => w.k !== at).map((w) => w.score);
       const minOther = others.length > 0 ? Math.min(...others) : Infinity;
+      const lowestOther = scored.find((w) => w.k !== at && w.score === minOther);
+      const lowestWord = lowestOther ? words[lowestOther.k] : null;
       const rank = 1 + others.filter((x) => x <= swappedScore).length;
-      swaps.push({ file: data[i].clip.file, from: data[i].words[at], to, at, lowest: swappedScore < minOther, rank, words: scored.length, swappedScore, minOther });
+      swaps.push({ file: data[i].clip.file, from: data[i].words[at], to, at, lowest: swappedScore < minOther, lowestWord, rank, words: scored.length, swappedScore, minOther });
     }
     const swapRate = swaps.filter((s) => s.lowest).length / swaps.length;
 
@@ -256,7 +258,7 @@ async function main(): Promise<void> {
         ['clip', 'matched', 'mismatched (partner)', 'swap', 'swapped', 'lowest other', 'rank'],
         pairs.map((p) => {
           const s = swaps.find((x) => x.file === p.file);
-          return [basename(p.file), fixed(p.matched, 2), `${fixed(p.mismatched, 2)} (${basename(p.partner)})`, s ? `${s.from}->${s.to}` : '-', fixed(s?.swappedScore, 2), fixed(s?.minOther, 2), s ? `${s.rank}/${s.words}` : '-'];
+          return [basename(p.file), fixed(p.matched, 2), `${fixed(p.mismatched, 2)} (${basename(p.partner)})`, s ? `${s.from}->${s.to}` : '-', fixed(s?.swappedScore, 2), s ? `${fixed(s.minOther, 2)} ${s.lowestWord ?? ''}` : '-', s ? `${s.rank}/${s.words}` : '-'];
         }),
       ));
     }

@@ -11,21 +11,46 @@
 import { forcedAlign, goodnessOfPronunciation, type LogProbMatrix, type TokenSpan } from './alignment.js';
 
 /**
- * The normalisation of reference text before G2P: lower-case; hyphens, slashes and dashes become
- * spaces; every character other than a letter, a digit, an apostrophe or whitespace is dropped;
- * apostrophes at the edges of a word are dropped (inner ones, as in "i'm", kept: the G2P knows them).
+ * The normalisation of reference text before G2P: lower-case; a fraction n/d of digits is read
+ * ("3/4" -> "three quarters"); hyphens, slashes and dashes become spaces; every character other
+ * than a letter, a digit, an apostrophe or whitespace is dropped; apostrophes at the edges of a
+ * word are dropped (inner ones, as in "i'm", kept: the G2P knows them); a number of digits below
+ * a million is spelled in English words (the G2P reads digits one by one, and badly).
  */
 export const REFERENCE_NORMALISATION =
-  'lower-case; - / – — become spaces; characters other than letters, digits, apostrophes and spaces dropped; apostrophes at word edges dropped';
+  'lower-case; n/d fractions read; - / – — become spaces; characters other than letters, digits, apostrophes and spaces dropped; apostrophes at word edges dropped; numbers < 1e6 spelled in English';
+
+const ONES = 'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen'.split(' ');
+const TENS = ' ten twenty thirty forty fifty sixty seventy eighty ninety'.split(' ');
+
+/** An integer in [0, 1e6) in English words ("twenty one", "three hundred and five"); null outside. */
+export function spellNumber(n: number): string | null {
+  if (!Number.isInteger(n) || n < 0 || n >= 1e6) return null;
+  if (n < 20) return ONES[n];
+  if (n < 100) return TENS[Math.floor(n / 10)] + (n % 10 === 0 ? '' : ' ' + ONES[n % 10]);
+  if (n < 1000) return `${ONES[Math.floor(n / 100)]} hundred` + (n % 100 === 0 ? '' : ` and ${spellNumber(n % 100) as string}`);
+  return `${spellNumber(Math.floor(n / 1000)) as string} thousand` + (n % 1000 === 0 ? '' : ` ${n % 1000 < 100 ? 'and ' : ''}${spellNumber(n % 1000) as string}`);
+}
+
+const DENOMINATORS: Record<string, [string, string]> = { '2': ['half', 'halves'], '3': ['third', 'thirds'], '4': ['quarter', 'quarters'] };
+
+function spellFraction(num: string, den: string): string {
+  const n = Number(num);
+  const names = DENOMINATORS[den];
+  if (names === undefined) return `${num} over ${den}`;
+  return `${num} ${n === 1 ? names[0] : names[1]}`;
+}
 
 export function referenceWords(text: string): string[] {
   return text
     .toLowerCase()
+    .replace(/\b(\d+)\/(\d+)\b/gu, (_, n: string, d: string) => spellFraction(n, d))
     .replace(/[-/\u2010-\u2015]/gu, ' ')
     .replace(/[\u2018\u2019\u02bc]/gu, "'")
     .replace(/[^\p{L}\p{M}\p{N}'\s]/gu, '')
     .split(/\s+/u)
     .map((w) => w.replace(/^'+|'+$/gu, ''))
+    .flatMap((w) => (/^\d+$/u.test(w) ? (spellNumber(Number(w)) ?? w).split(' ') : [w]))
     .filter((w) => w !== '');
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { referenceWords, scorePronunciation, targetTokens } from '../../../src/speech/phonemes/score.js';
+import { referenceWords, scorePronunciation, spellNumber, targetTokens } from '../../../src/speech/phonemes/score.js';
 import type { LogProbMatrix } from '../../../src/speech/phonemes/alignment.js';
 
 const V = 6; // tokens 0-3 are phonemes, 4 the word boundary, 5 the blank
@@ -17,20 +17,26 @@ function matrix(winners: number[], p = 0.9): LogProbMatrix {
   return { frames, frameCount: winners.length, vocabSize: V };
 }
 
-test('reference words: lower-case, punctuation stripped, hyphens split, inner apostrophes kept', () => {
-  assert.deepEqual(referenceWords("But, Hagrid -- there's a water-level 9 3/4! 'Quote' I’m"), [
+test('reference words: lower-case, punctuation stripped, hyphens split, inner apostrophes kept, numbers spelled', () => {
+  assert.deepEqual(referenceWords("But, Hagrid -- there's a water-level 9 3/4! 'Quote' I’m 12"), [
     'but',
     'hagrid',
     "there's",
     'a',
     'water',
     'level',
-    '9',
-    '3',
-    '4',
+    'nine',
+    'three',
+    'quarters',
     'quote',
     "i'm",
+    'twelve',
   ]);
+  assert.equal(spellNumber(0), 'zero');
+  assert.equal(spellNumber(42), 'forty two');
+  assert.equal(spellNumber(305), 'three hundred and five');
+  assert.equal(spellNumber(2026), 'two thousand and twenty six');
+  assert.equal(spellNumber(1e6), null);
   assert.deepEqual(referenceWords('  ...  '), []);
 });
 
