@@ -33,6 +33,7 @@ import { fixed, formatTable, pct } from './lib/table.js';
 import { machineInfo, writeLatest, type Check } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { percentile, round } from './lib/stats.js';
+import { mulberry32 } from '../src/speech/whisper/search.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -60,18 +61,6 @@ const STOP = new Set(
 );
 
 const isContent = (w: string): boolean => /^\p{L}+$/u.test(w) && [...w].length >= 4 && !STOP.has(w.replace(/'/g, ''));
-
-/** mulberry32: a small seeded PRNG, deterministic across runs and platforms. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hash(text: string): number {
   let h = 2166136261;
@@ -169,7 +158,7 @@ async function main(): Promise<void> {
     const swaps: { file: string; from: string; to: string; at: number; lowest: boolean; lowestWord: string | null; rank: number; words: number; swappedScore: number; minOther: number }[] = [];
     let noSwap = 0;
     for (let i = 0; i < data.length; i++) {
-      const rand = prng(seed ^ hash(data[i].clip.file));
+      const rand = mulberry32(seed ^ hash(data[i].clip.file));
       const candidates = data[i].words.flatMap((w, k) => (isContent(w) ? [k] : []));
       const own = new Set(data[i].words);
       const pool = [...new Set(contentOf.flatMap((ws, j) => (j === i ? [] : ws)))].filter((w) => !own.has(w)).sort();

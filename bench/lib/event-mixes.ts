@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { mulberry32 } from '../../src/speech/whisper/search.js';
 
 const run = promisify(execFile);
 const RATE = '16000';
@@ -68,17 +69,8 @@ export const EVENT_RECIPES: readonly EventRecipe[] = [
   },
 ];
 
-/** A seeded PRNG (mulberry32): the same seed gives the same mixes on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (the engine's mulberry32): the same seed gives the same mixes on every machine. */
+export const prng = mulberry32;
 
 async function sox(args: string[]): Promise<string> {
   const { stderr } = await run('sox', args, { maxBuffer: 16 * 1024 * 1024 });
