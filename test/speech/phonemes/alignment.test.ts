@@ -7,18 +7,12 @@ import {
   minFramesFor,
   type LogProbMatrix,
 } from '../../../src/speech/phonemes/alignment.js';
+import { peakedMatrix } from '../../helpers/log-probs.js';
 
 const V = 5; // tokens 0-3 are phonemes, 4 is the blank
 const BLANK = 4;
 
-/** A log-prob matrix whose frame t puts `p` on `winners[t]` and shares the rest evenly. */
-function matrix(winners: number[], p = 0.9): LogProbMatrix {
-  const frames = new Float32Array(winners.length * V);
-  winners.forEach((w, t) => {
-    for (let v = 0; v < V; v++) frames[t * V + v] = Math.log(v === w ? p : (1 - p) / (V - 1));
-  });
-  return { frames, frameCount: winners.length, vocabSize: V };
-}
+const matrix = (winners: number[], p?: number): LogProbMatrix => peakedMatrix(winners, V, p);
 
 test('the alignment gives each target the frames that favour it, in order', () => {
   //         0  1  2  3  4  5  6  7  8  9

@@ -2,20 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceWords, scorePronunciation, spellNumber, targetTokens } from '../../../src/speech/phonemes/score.js';
 import type { LogProbMatrix } from '../../../src/speech/phonemes/alignment.js';
+import { peakedMatrix } from '../../helpers/log-probs.js';
 
 const V = 6; // tokens 0-3 are phonemes, 4 the word boundary, 5 the blank
 const WB = 4;
 const BLANK = 5;
 const TOKENS = { blank: BLANK, wordBoundary: WB, notCompetitors: [WB, BLANK] };
 
-/** Frame t puts `p` on `winners[t]` and shares the rest evenly. */
-function matrix(winners: number[], p = 0.9): LogProbMatrix {
-  const frames = new Float32Array(winners.length * V);
-  winners.forEach((w, t) => {
-    for (let v = 0; v < V; v++) frames[t * V + v] = Math.log(v === w ? p : (1 - p) / (V - 1));
-  });
-  return { frames, frameCount: winners.length, vocabSize: V };
-}
+const matrix = (winners: number[], p?: number): LogProbMatrix => peakedMatrix(winners, V, p);
 
 test('reference words: lower-case, punctuation stripped, hyphens split, inner apostrophes kept, numbers spelled', () => {
   assert.deepEqual(referenceWords("But, Hagrid -- there's a water-level 9 3/4! 'Quote' I’m 12"), [
