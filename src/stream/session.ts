@@ -25,8 +25,6 @@ import { SAMPLE_RATE } from '../audio.js';
 import { parseExtraContents, PcmInput } from './stream-input.js';
 import { Utterance } from './utterance.js';
 
-export type { EpdType } from './end-pointing.js';
-export { skipWavHeader } from './stream-input.js';
 
 export interface SessionOptions {
   engine: SpeechEngine;
