@@ -25,7 +25,6 @@ import { SAMPLE_RATE } from '../audio.js';
 import { parseExtraContents, PcmInput } from './stream-input.js';
 import { Utterance } from './utterance.js';
 
-
 export interface SessionOptions {
   engine: SpeechEngine;
   vad: SileroVad;
