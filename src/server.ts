@@ -97,7 +97,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
  * and the request's body was lost there. Only WebSocket upgrades go that way now
  * (`shouldUpgradeCallback`, read per request by Node 22.21 and newer).
  */
-export function onlyWebSocketUpgrades(server: NodeServer): void {
+function onlyWebSocketUpgrades(server: NodeServer): void {
   const upgradable = server as NodeServer & { shouldUpgradeCallback?: (request: IncomingMessage) => boolean };
   upgradable.shouldUpgradeCallback = (request) => /\bwebsocket\b/i.test(request.headers.upgrade ?? '') && server.listenerCount('upgrade') > 0;
 }
