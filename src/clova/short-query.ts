@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import type { Language } from '../config.js';
 import { ClovaShortError } from './short-errors.js';
+import { isAssessedLanguage } from '../speech/assessment/assessor.js';
+import { MAX_TARGET_CHARS, targetProblem } from '../speech/assessment/target.js';
 
 /** CLOVA language names -> engine language codes. */
 const LANGUAGE_BY_NAME: Readonly<Record<string, Language>> = { kor: 'ko', eng: 'en', jpn: 'ja', chn: 'zh' };
@@ -14,8 +16,12 @@ export const BOOSTING_MIN_CHARS = 3;
 
 export interface ShortQuery {
   language: Language;
-  /** Accepted for compatibility; assessment results are not produced yet. */
+  /**
+   * Pronunciation assessment asked for, in a language Sori assesses (English, Korean); false for
+   * Japanese and Chinese, which ignore the flag as CLOVA does.
+   */
   assessment: boolean;
+  /** The text to assess against (checked when `assessment`); absent: what is recognised. */
   utterance: string | undefined;
   graph: boolean;
   /** Boosting keywords that survived the length filter, in order, without duplicates. */
@@ -36,6 +42,12 @@ const optionsSchema = z.object({
   utterance: z.string().optional(),
   boostings: z.string().max(BOOSTINGS_MAX_CHARS).optional(),
 });
+
+const UTTERANCE_PROBLEMS = {
+  empty: 'utterance is empty',
+  'too-long': `utterance is longer than ${MAX_TARGET_CHARS} characters`,
+  'no-word': 'utterance has no word in the request\'s language',
+} as const;
 
 function parseLanguage(raw: unknown): Language {
   if (raw === undefined || raw === '') throw new ClovaShortError('emptyLanguage');
@@ -63,10 +75,16 @@ export function parseShortQuery(query: unknown): ShortQuery {
     const fields = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
     throw new ClovaShortError('badParams', `invalid query parameter(s): ${fields}`);
   }
+  const assessment = (parsed.data.assessment ?? false) && isAssessedLanguage(language);
+  const utterance = parsed.data.utterance;
+  if (assessment && utterance !== undefined && isAssessedLanguage(language)) {
+    const problem = targetProblem(language, utterance);
+    if (problem !== undefined) throw new ClovaShortError('badParams', UTTERANCE_PROBLEMS[problem]);
+  }
   return {
     language,
-    assessment: parsed.data.assessment ?? false,
-    utterance: parsed.data.utterance,
+    assessment,
+    utterance,
     graph: parsed.data.graph ?? false,
     keywords: boostingKeywords(parsed.data.boostings),
   };

@@ -4,6 +4,8 @@
  * Times are in seconds (floating point) from the start of the PCM given.
  */
 
+import type { Assessment } from './assessment/types.js';
+
 /**
  * Scheduling classes, most urgent first: a stream's final result, a stream's partial result, a
  * short request, long-form batch work.
@@ -51,6 +53,11 @@ export interface TranscribeOptions {
    */
   draft?: string;
   priority?: Priority;
+  /**
+   * Pronunciation assessment of the same audio (English and Korean; see AssessmentRequest), run in
+   * the same inference request, so at the same priority and after the transcription.
+   */
+  assessment?: AssessmentRequest;
   /** Aborting drops the request from the queue, or stops it between decoding steps. */
   signal?: AbortSignal;
 }
@@ -78,6 +85,29 @@ export interface Transcript {
   language: string;
   segments: Segment[];
   durationS: number;
+  /** Present when TranscribeOptions.assessment was given. */
+  assessment?: AssessmentOutcome;
+}
+
+export interface AssessmentRequest {
+  /** The text the speaker was asked to read (CLOVA's `utterance`); absent: what was recognised. */
+  text?: string;
+  /** Also synthesise the text's standard pronunciation (for `ref_graph`). */
+  reference?: boolean;
+}
+
+export interface AssessmentOutcome {
+  assessment: Assessment;
+  /** The standard pronunciation of the assessed text, 16 kHz mono, when `reference` was asked. */
+  referencePcm?: Float32Array;
+}
+
+/** The assessment asked for cannot be given for this audio (e.g. Korean over one 30 s window). */
+export class AssessmentUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AssessmentUnavailableError';
+  }
 }
 
 export interface SpeechEngine {

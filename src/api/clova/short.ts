@@ -19,7 +19,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { DomainConfig } from '../../config.js';
 import { decodeBuffer, MediaError, type MediaErrorKind } from '../../media/decode.js';
 import { amplitudeEnvelope } from '../../media/envelope.js';
-import { EngineBusyError, EngineFailedError, type SpeechEngine } from '../../speech/engine.js';
+import { AssessmentUnavailableError, EngineBusyError, EngineFailedError, type SpeechEngine, type Transcript } from '../../speech/engine.js';
+import { formatDetails } from '../../speech/assessment/details.js';
+import { alignReferenceGraph } from '../../media/graph-alignment.js';
 import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
@@ -41,6 +43,9 @@ export interface ShortRouteOptions {
 export interface ShortResponse {
   text: string;
   quota: number;
+  assessment_score?: number;
+  assessment_details?: string;
+  ref_graph?: number[];
   usr_graph?: number[];
 }
 
@@ -85,9 +90,27 @@ function classify(err: unknown): ShortErrorKind {
   if (err instanceof MediaError) return MEDIA_ERROR_KIND[err.kind];
   if (err instanceof EngineBusyError) return 'busy';
   if (err instanceof EngineFailedError) return 'sttFailed';
+  if (err instanceof AssessmentUnavailableError) return 'badParams';
   const code = (err as Partial<FastifyError> | null)?.code;
   if (typeof code === 'string' && code in FASTIFY_ERROR_KIND) return FASTIFY_ERROR_KIND[code];
   return 'internal';
+}
+
+/** `assessment_score`, `assessment_details` and, with `graph`, `ref_graph` and `usr_graph` on one time axis. */
+function assessmentFields(transcript: Transcript, pcm: Float32Array, graph: boolean): Partial<ShortResponse> {
+  const outcome = transcript.assessment;
+  if (outcome === undefined) throw new Error('the engine answered an assessment request without an assessment');
+  const fields: Partial<ShortResponse> = {
+    assessment_score: outcome.assessment.score,
+    assessment_details: formatDetails(outcome.assessment),
+  };
+  if (graph) {
+    const user = amplitudeEnvelope(pcm, GRAPH_VALUES_PER_SECOND);
+    const reference = outcome.referencePcm === undefined ? [] : amplitudeEnvelope(outcome.referencePcm, GRAPH_VALUES_PER_SECOND);
+    fields.ref_graph = alignReferenceGraph(reference, user);
+    fields.usr_graph = user;
+  }
+  return fields;
 }
 
 export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOptions): Promise<void> {
@@ -148,6 +171,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
         language: query.language,
         // Keyword boosting: decoding bias in the engine, near misses corrected below.
         boost: query.keywords.length > 0 ? { keywords: query.keywords } : undefined,
+        assessment: query.assessment ? { text: query.utterance, reference: query.graph } : undefined,
         priority: 'short',
         signal: abort.signal,
       });
@@ -158,7 +182,8 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
         text: corrector === undefined ? converted : corrector.apply(converted),
         quota: quotaSeconds(audio.durationS),
       };
-      if (query.graph) response.usr_graph = amplitudeEnvelope(audio.pcm, GRAPH_VALUES_PER_SECOND);
+      if (query.assessment) Object.assign(response, assessmentFields(transcript, audio.pcm, query.graph));
+      else if (query.graph) response.usr_graph = amplitudeEnvelope(audio.pcm, GRAPH_VALUES_PER_SECOND);
       request.log.info(
         { domain: ctx.domain.name, language: query.language, audioS: audio.durationS, quota: response.quota },
         'short recognition done',

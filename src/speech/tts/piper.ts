@@ -46,7 +46,11 @@ export interface Synthesis {
 
 export interface PiperVoice {
   readonly config: PiperVoiceConfig;
-  synthesize(text: string, opts?: { signal?: AbortSignal }): Promise<Synthesis>;
+  /**
+   * `deterministic`: no sampling noise (noise scale and noise width 0), so the same text always
+   * gives the same waveform; the voice sounds a little flatter.
+   */
+  synthesize(text: string, opts?: { signal?: AbortSignal; deterministic?: boolean }): Promise<Synthesis>;
   close(): Promise<void>;
 }
 
@@ -121,23 +125,24 @@ export async function loadPiperVoice(modelsDir: string, { threads = 1 }: PiperVo
     if (!session.inputNames.includes(name)) throw new Error(`Piper voice has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
   }
   const scales = new ort.Tensor('float32', Float32Array.from([config.noiseScale, config.lengthScale, config.noiseW]), [3]);
+  const noiseless = new ort.Tensor('float32', Float32Array.from([0, config.lengthScale, 0]), [3]);
 
-  async function synthesizeIds(ids: number[]): Promise<Float32Array> {
+  async function synthesizeIds(ids: number[], deterministic: boolean): Promise<Float32Array> {
     const input = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     const inputLengths = new ort.Tensor('int64', BigInt64Array.from([BigInt(ids.length)]), [1]);
-    const outputs = await session.run({ input, input_lengths: inputLengths, scales });
+    const outputs = await session.run({ input, input_lengths: inputLengths, scales: deterministic ? noiseless : scales });
     const output = outputs[session.outputNames[0]];
     return Float32Array.from(output.data as Float32Array);
   }
 
   return {
     config,
-    async synthesize(text, { signal } = {}) {
+    async synthesize(text, { signal, deterministic = false } = {}) {
       const sentences = await phonemize(text, { voice: config.espeakVoice, signal });
       const parts: Float32Array[] = [];
       for (const { ipa } of sentences) {
         signal?.throwIfAborted();
-        parts.push(await synthesizeIds(phonemeIds(ipa, config.phonemeIdMap)));
+        parts.push(await synthesizeIds(phonemeIds(ipa, config.phonemeIdMap), deterministic));
       }
       const voicePcm = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
       let offset = 0;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import {
-  EngineFailedError, PRIORITIES, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
+  AssessmentUnavailableError, EngineFailedError, PRIORITIES, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
 } from '../engine.js';
 import { PriorityScheduler } from './scheduler.js';
 import { resolveModelDir, UnknownModelError } from '../models/registry.js';
@@ -55,7 +55,7 @@ class WorkerSlot {
         else if (m.type === 'init-error') rej(new Error(m.message));
         else if (m.type === 'result') this.calls.resolve(m.id, m.transcript);
         else if (m.type === 'error') {
-          this.calls.reject(m.id, m.name === 'AbortedError' ? new TranscriptionAbortedError() : new EngineFailedError(m.message));
+          this.calls.reject(m.id, workerError(m.name, m.message));
         }
       });
       child.on('error', (err) => rej(err));
@@ -95,6 +95,7 @@ class WorkerSlot {
         wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
         shortContext: opts.shortContext ?? false, draft: opts.draft,
       },
+      assessment: opts.assessment,
     };
     child.send(msg, (err) => {
       if (err) this.calls.reject(id, new EngineFailedError(`could not reach the inference process: ${err.message}`));
@@ -112,6 +113,14 @@ class WorkerSlot {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** An error the inference process reported, as the engine's callers know it. */
+function workerError(name: string, message: string): Error {
+  // AbortError: the DOM name, from an aborted child process (espeak-ng) or throwIfAborted.
+  if (name === 'AbortedError' || name === 'AbortError') return new TranscriptionAbortedError();
+  if (name === 'AssessmentUnavailableError') return new AssessmentUnavailableError(message);
+  return new EngineFailedError(message);
 }
 
 /**
@@ -146,7 +155,7 @@ export class WhisperEngine implements SpeechEngine {
     const threadsEach = Math.max(1, Math.floor(Math.max(1, cfg.threads || cpus().length) / parallel));
     this.beamSize = cfg.beamSize;
     const log = cfg.onLog ?? ((m: string) => process.stderr.write(`sori engine: ${m}\n`));
-    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach }, log));
+    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir }, log));
     this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit);
     this.readyPromise = Promise.all(this.slots.map((s) => s.ready)).then((v) => { this.version = v[0]; });
     this.readyPromise.catch(() => undefined);

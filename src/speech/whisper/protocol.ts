@@ -1,4 +1,4 @@
-import type { Transcript } from '../engine.js';
+import type { AssessmentRequest, Transcript } from '../engine.js';
 import type { WhisperOptions } from './transcriber.js';
 
 /** Messages between the Whisper host (the server process) and an inference child process. */
@@ -6,11 +6,13 @@ export interface WorkerInit {
   modelDir: string;
   modelName: string;
   threads: number;
+  /** The models folder (pronunciation assessment loads its own models from it on first use). */
+  modelsDir: string;
 }
 
 export type ToWorker =
   /** `rank`: the index of the request's class in PRIORITIES (0 = most urgent), for the RunGate. */
-  | { type: 'transcribe'; id: number; rank: number; pcm: Float32Array; opts: Omit<WhisperOptions, 'signal' | 'turn'> }
+  | { type: 'transcribe'; id: number; rank: number; pcm: Float32Array; opts: Omit<WhisperOptions, 'signal' | 'turn' | 'onWindow'>; assessment?: AssessmentRequest }
   | { type: 'abort'; id: number };
 
 export type FromWorker =

@@ -33,6 +33,18 @@ export interface WhisperOptions {
   signal?: AbortSignal;
   /** Awaited before every model run: where a more urgent request may cut in (see RunGate). */
   turn?: () => Promise<void>;
+  /**
+   * Called once per window after its decode, with the window's cross-attention K/V: Korean
+   * pronunciation assessment scores its target text against the same encoder pass.
+   */
+  onWindow?: (window: DecodedWindow) => Promise<void>;
+}
+
+export interface DecodedWindow {
+  /** Per decoder layer, the window's cross-attention key and value. */
+  cross: ort.Tensor[];
+  /** Where the window starts in the audio, in seconds. */
+  offsetS: number;
 }
 
 // faster-whisper's defaults, so accuracy is comparable like for like.
@@ -132,6 +144,7 @@ export class WhisperTranscriber {
         const features = this.mel.extract(pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES));
         const prefill = await this.prefillWindow(features, pcm.length, plan, opts, releases);
         const best = await this.decodeWindow(prefill, plan, opts, rng);
+        await opts.onWindow?.({ cross: prefill.cache.cross, offsetS });
         if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
           // Silence: on to the next window.
           seek += segmentFrames;

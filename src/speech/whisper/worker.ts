@@ -6,6 +6,8 @@ import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { RunGate } from './run-gate.js';
 import { PRIORITIES } from '../engine.js';
 import { SAMPLE_RATE } from '../../audio.js';
+import { PronunciationAssessor } from '../assessment/assessor.js';
+import { transcribeAndAssess } from './assessed-transcription.js';
 
 /**
  * Inference process: owns one copy of the Whisper sessions. Model runs are synchronous native
@@ -37,6 +39,8 @@ try {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }
   const transcriber = new WhisperTranscriber(model, short);
+  // Its models load on the first assessment request, not here: most servers never get one.
+  const assessor = new PronunciationAssessor({ modelsDir: init.modelsDir, threads: init.threads });
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   const warm = { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false };
   await transcriber.transcribe(new Float32Array(SAMPLE_RATE), warm);
@@ -50,8 +54,8 @@ try {
     aborts.set(msg.id, ac);
     const rank = Math.min(Math.max(0, msg.rank), PRIORITIES.length - 1);
     gate.enter(rank);
-    transcriber
-      .transcribe(msg.pcm, { ...msg.opts, signal: ac.signal, turn: () => gate.turn(rank) })
+    const opts = { ...msg.opts, signal: ac.signal, turn: () => gate.turn(rank) };
+    (msg.assessment === undefined ? transcriber.transcribe(msg.pcm, opts) : transcribeAndAssess(transcriber, assessor, msg.pcm, opts, msg.assessment))
       .then((transcript) => send({ type: 'result', id: msg.id, transcript }))
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));

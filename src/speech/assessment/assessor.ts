@@ -1,0 +1,65 @@
+/**
+ * Pronunciation assessment inside an inference process (issue 16): the models it needs, loaded on
+ * first use (a server nobody asks for assessment never pays their memory), and the standard
+ * pronunciation behind `ref_graph`.
+ */
+import { loadG2p, type G2p } from '../phonemes/g2p.js';
+import { loadPhonemeRecogniser, type PhonemeRecogniser } from '../phonemes/recogniser.js';
+import { loadPiperVoice, type PiperVoice } from '../tts/piper.js';
+import { espeakSpeak } from '../tts/espeak-voice.js';
+import { assessEnglish, cachedUnits, englishWords, type PhonemeUnit } from './english.js';
+import type { Assessment } from './types.js';
+
+/** Languages Sori assesses: English as CLOVA does, Korean beyond it. */
+export const ASSESSED_LANGUAGES = ['en', 'ko'] as const;
+export type AssessedLanguage = (typeof ASSESSED_LANGUAGES)[number];
+
+export function isAssessedLanguage(language: string): language is AssessedLanguage {
+  return (ASSESSED_LANGUAGES as readonly string[]).includes(language);
+}
+
+export interface AssessorOptions {
+  modelsDir: string;
+  threads: number;
+}
+
+/** Loads once; a failed load is retried by the next caller rather than cached forever. */
+function lazy<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= load().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}
+
+export class PronunciationAssessor {
+  private readonly recogniser: () => Promise<PhonemeRecogniser>;
+  private readonly g2p: () => Promise<G2p>;
+  private readonly piper: () => Promise<PiperVoice>;
+  private readonly englishUnits: () => Promise<(word: string) => Promise<PhonemeUnit[]>>;
+
+  constructor(private readonly opts: AssessorOptions) {
+    this.recogniser = lazy(() => loadPhonemeRecogniser(opts.modelsDir, { threads: opts.threads }));
+    this.g2p = lazy(() => loadG2p(opts.modelsDir, { threads: opts.threads }));
+    this.piper = lazy(() => loadPiperVoice(opts.modelsDir, { threads: opts.threads }));
+    this.englishUnits = lazy(async () => cachedUnits(await this.g2p(), await this.recogniser()));
+  }
+
+  /** English: `pcm` (16 kHz) read as `text`. */
+  async english(pcm: Float32Array, text: string): Promise<Assessment> {
+    const units = await this.englishUnits();
+    return assessEnglish({ recogniser: await this.recogniser(), units }, pcm, englishWords(text));
+  }
+
+  /**
+   * The standard pronunciation of `text`, 16 kHz: the Piper voice for English (without sampling
+   * noise, so one text always draws the same graph), espeak-ng for Korean.
+   */
+  async reference(language: AssessedLanguage, text: string, signal?: AbortSignal): Promise<Float32Array> {
+    if (language === 'en') return (await (await this.piper()).synthesize(text, { signal, deterministic: true })).pcm;
+    return espeakSpeak(text, { voice: 'ko', signal });
+  }
+}
