@@ -56,7 +56,8 @@ export function alignReferenceGraph(reference: readonly number[], user: readonly
   const out = new Array<number>(user.length).fill(0);
   const refPeak = peakOf(reference);
   const userPeak = peakOf(user);
-  if (refPeak <= 0 || userPeak <= 0) return out;
+  // 1 is amplitudeEnvelope's value for digital silence: an envelope that never rises above it has no speech.
+  if (refPeak <= 1 || userPeak <= 1) return out;
   const refThreshold = refPeak * silenceFraction;
   const refSpan = speechSpan(reference, refThreshold);
   const userSpan = speechSpan(user, userPeak * silenceFraction);

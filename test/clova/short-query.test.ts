@@ -47,6 +47,26 @@ describe('parseShortQuery', () => {
     assert.equal(kindOf({ lang: 'Eng', graph: ['true', 'false'] }), 'badParams');
   });
 
+  it('checks the utterance of an English or Korean assessment: not empty, <= 500 characters, a word in the language', () => {
+    assert.equal(parseShortQuery({ lang: 'Kor', assessment: 'true', utterance: '국물이 맛있어요' }).utterance, '국물이 맛있어요');
+    assert.equal(parseShortQuery({ lang: 'Eng', assessment: 'true' }).utterance, undefined, 'no utterance: what is recognised');
+    assert.equal(kindOf({ lang: 'Eng', assessment: 'true', utterance: '' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Eng', assessment: 'true', utterance: '  ' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Eng', assessment: 'true', utterance: 'a '.repeat(251) }), 'badParams');
+    assert.equal(parseShortQuery({ lang: 'Eng', assessment: 'true', utterance: 'a '.repeat(250) }).assessment, true);
+    assert.equal(kindOf({ lang: 'Eng', assessment: 'true', utterance: '안녕하세요' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Kor', assessment: 'true', utterance: 'hello there' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Eng', assessment: 'true', utterance: '?!' }), 'badParams');
+    assert.equal(kindOf({ lang: 'Eng', assessment: 'true', utterance: ['go', 'stop'] }), 'badParams');
+    // Without assessment the utterance is not looked at, as CLOVA does.
+    assert.equal(parseShortQuery({ lang: 'Eng', utterance: '' }).assessment, false);
+  });
+
+  it('Japanese and Chinese ignore assessment (CLOVA assesses English; Sori adds Korean)', () => {
+    assert.equal(parseShortQuery({ lang: 'Jpn', assessment: 'true', utterance: '' }).assessment, false);
+    assert.equal(parseShortQuery({ lang: 'Chn', assessment: 'true' }).assessment, false);
+  });
+
   it('checks the language before the other parameters', () => {
     assert.equal(kindOf({ graph: 'maybe' }), 'emptyLanguage');
   });

@@ -21,7 +21,8 @@ export const SCHEMAS = {
       text: { type: 'string' },
       quota: { type: 'integer', minimum: 15, multipleOf: 15 },
       assessment_score: { type: 'integer', minimum: 0, maximum: 100 },
-      assessment_details: { type: 'string' },
+      // Per word `word|{chunk(phonemes):score, ...} `, each entry followed by one space.
+      assessment_details: { type: 'string', pattern: '^([^|{} ]+\\|\\{[^{}]*\\} )*$' },
       usr_graph: { type: 'array', items: { type: 'integer', minimum: 0 } },
       ref_graph: { type: 'array', items: { type: 'integer', minimum: 0 } },
     },

@@ -63,6 +63,8 @@ describe('alignReferenceGraph', () => {
     assert.deepEqual(alignReferenceGraph([], [5, 5]), [0, 0]);
     assert.deepEqual(alignReferenceGraph([5, 5], [0, 0, 0]), [0, 0, 0]);
     assert.deepEqual(alignReferenceGraph([5, 5], []), []);
+    // 1 is the envelope of digital silence.
+    assert.deepEqual(alignReferenceGraph([5, 5], [1, 1, 1]), [0, 0, 0]);
   });
 
   test('the silence threshold is relative to each envelope', () => {
