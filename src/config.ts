@@ -211,6 +211,11 @@ export const settingsSchema = z.strictObject({
           description:
             "Beam of streams' final results: on the Korean quick set beam 2 matches beam 5 (CER 9.7%) in 25% less decode time, which a final waits for; greedy loses 1.8 points.",
         }),
+        referenceCacheSize: setting(z.int().min(0).max(100_000).default(256), {
+          env: 'SORI_REFERENCE_CACHE_SIZE',
+          description:
+            'Pronunciation assessment: reference pronunciations (for ref_graph) kept per inference process, by text; learners repeat sentences, and a cached one costs nothing. 0 = none.',
+        }),
       })
       .prefault({}),
     { description: 'Speech recognition engine.' },

@@ -24,6 +24,7 @@ export async function main(): Promise<void> {
     parallel: config.engine.parallel,
     queueLimit: config.engine.queueLimit,
     beamSize: config.engine.beamSize,
+    referenceCacheSize: config.engine.referenceCacheSize,
   });
   // One VAD model for jobs and streams; one per-domain stream count for gRPC and WebSocket alike.
   const loadVad = sharedVadLoader(config.models.dir);

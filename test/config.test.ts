@@ -34,7 +34,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.server, { host: '0.0.0.0', port: 8080, grpcPort: 50051 });
     assert.equal(config.dataDir, path.join(cwd, 'data'));
     assert.deepEqual(config.models, { dir: path.join(cwd, 'models'), asr: 'whisper-base' });
-    assert.deepEqual(config.engine, { threads: os.availableParallelism(), parallel: 1, queueLimit: 32, beamSize: 5, streamBeamSize: 2 });
+    assert.deepEqual(config.engine, { threads: os.availableParallelism(), parallel: 1, queueLimit: 32, beamSize: 5, streamBeamSize: 2, referenceCacheSize: 256 });
     assert.equal(config.logLevel, 'info');
     assert.equal(config.configFile, null);
     assert.deepEqual(config.domains, [
@@ -69,7 +69,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052 });
     assert.equal(config.dataDir, path.join(cwd, 'var/sori'));
     assert.deepEqual(config.models, { dir: '/opt/models', asr: 'whisper-small' });
-    assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1, streamBeamSize: 2 });
+    assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 });
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.domains[0].secret, 'env-secret');
   });
@@ -181,7 +181,7 @@ describe('loadConfig', () => {
     assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100 });
     assert.equal(fromFile.dataDir, path.join(cwd, 'state'));
     assert.deepEqual(fromFile.models, { dir: path.join(cwd, 'weights'), asr: 'whisper-tiny' });
-    assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, queueLimit: 4, beamSize: 3, streamBeamSize: 1 });
+    assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, queueLimit: 4, beamSize: 3, streamBeamSize: 1, referenceCacheSize: 256 });
     assert.deepEqual(
       fromFile.domains.map((d) => [d.name, d.secret, d.defaultLanguage, d.limits.shortMaxSeconds, d.limits.shortMaxBytes]),
       [

@@ -98,8 +98,11 @@ export interface AssessmentRequest {
 
 export interface AssessmentOutcome {
   assessment: Assessment;
-  /** The standard pronunciation of the assessed text, 16 kHz mono, when `reference` was asked. */
-  referencePcm?: Float32Array;
+  /**
+   * The amplitude envelope (media/envelope.ts, 50 values per second) of the assessed text's
+   * standard pronunciation, when `reference` was asked; not yet aligned to the user's audio.
+   */
+  referenceEnvelope?: number[];
 }
 
 /** The assessment asked for cannot be given for this audio (e.g. Korean over one 30 s window). */
@@ -150,6 +153,8 @@ export interface EngineConfig {
   queueLimit: number;
   /** Default beam size when a request names none. */
   beamSize: number;
+  /** Pronunciation assessment's reference envelopes cached per inference process (default 256). */
+  referenceCacheSize?: number;
   /** Where engine events (an inference process restarting) are reported; default stderr. */
   onLog?: (message: string) => void;
 }

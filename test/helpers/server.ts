@@ -42,7 +42,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     server: { host: '127.0.0.1', port: 0, grpcPort: 0 },
     dataDir: '/nonexistent/sori-test-data',
     models: { dir: modelsDir(), asr: 'whisper-base' },
-    engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2 },
+    engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 },
     logLevel: 'info',
     domains,
     longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },

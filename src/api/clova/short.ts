@@ -106,8 +106,7 @@ function assessmentFields(transcript: Transcript, pcm: Float32Array, graph: bool
   };
   if (graph) {
     const user = amplitudeEnvelope(pcm, GRAPH_VALUES_PER_SECOND);
-    const reference = outcome.referencePcm === undefined ? [] : amplitudeEnvelope(outcome.referencePcm, GRAPH_VALUES_PER_SECOND);
-    fields.ref_graph = alignReferenceGraph(reference, user);
+    fields.ref_graph = alignReferenceGraph(outcome.referenceEnvelope ?? [], user);
     fields.usr_graph = user;
   }
   return fields;

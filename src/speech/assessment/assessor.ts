@@ -7,6 +7,7 @@ import { loadG2p, type G2p } from '../phonemes/g2p.js';
 import { loadPhonemeRecogniser, type PhonemeRecogniser } from '../phonemes/recogniser.js';
 import { loadPiperVoice, type PiperVoice } from '../tts/piper.js';
 import { espeakSpeak } from '../tts/espeak-voice.js';
+import { amplitudeEnvelope } from '../../media/envelope.js';
 import { assessEnglish, cachedUnits, englishWords, type PhonemeUnit } from './english.js';
 import type { Assessment } from './types.js';
 
@@ -21,7 +22,12 @@ export function isAssessedLanguage(language: string): language is AssessedLangua
 export interface AssessorOptions {
   modelsDir: string;
   threads: number;
+  /** Reference envelopes kept by text (default 256): learners practise the same sentences again and again. */
+  referenceCacheSize?: number;
 }
+
+/** Values per second of `ref_graph` and `usr_graph`. */
+export const GRAPH_VALUES_PER_SECOND = 50;
 
 /** Loads once; a failed load is retried by the next caller rather than cached forever. */
 function lazy<T>(load: () => Promise<T>): () => Promise<T> {
@@ -40,6 +46,7 @@ export class PronunciationAssessor {
   private readonly g2p: () => Promise<G2p>;
   private readonly piper: () => Promise<PiperVoice>;
   private readonly englishUnits: () => Promise<(word: string) => Promise<PhonemeUnit[]>>;
+  private readonly references = new Map<string, number[]>();
 
   constructor(private readonly opts: AssessorOptions) {
     this.recogniser = lazy(() => loadPhonemeRecogniser(opts.modelsDir, { threads: opts.threads }));
@@ -61,5 +68,23 @@ export class PronunciationAssessor {
   async reference(language: AssessedLanguage, text: string, signal?: AbortSignal): Promise<Float32Array> {
     if (language === 'en') return (await (await this.piper()).synthesize(text, { signal, deterministic: true })).pcm;
     return espeakSpeak(text, { voice: 'ko', signal });
+  }
+
+  /** The amplitude envelope of `reference`, from a cache of recent texts when it is there. */
+  async referenceEnvelope(language: AssessedLanguage, text: string, signal?: AbortSignal): Promise<number[]> {
+    const key = `${language}\u0000${text}`;
+    const hit = this.references.get(key);
+    if (hit) {
+      this.references.delete(key);
+      this.references.set(key, hit);
+      return hit;
+    }
+    const envelope = amplitudeEnvelope(await this.reference(language, text, signal), GRAPH_VALUES_PER_SECOND);
+    const limit = this.opts.referenceCacheSize ?? 256;
+    if (limit > 0) {
+      if (this.references.size >= limit) this.references.delete(this.references.keys().next().value as string);
+      this.references.set(key, envelope);
+    }
+    return envelope;
   }
 }

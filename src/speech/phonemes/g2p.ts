@@ -101,7 +101,8 @@ export async function loadG2p(modelsDir: string, { threads = 1, maxSteps = G2P_M
   const sos = idOf(vocab.decoder, '<sos>');
   const eos = idOf(vocab.decoder, '<eos>');
 
-  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+  // No arena: the G2P runs for a few words per request; an arena would keep its peak for good.
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: false };
   const encoder = await ort.InferenceSession.create(join(dir, 'encoder.onnx'), options);
   const step = await ort.InferenceSession.create(join(dir, 'decoder_step.onnx'), options);
   const need = (what: string, names: string[], have: readonly string[]): void => {

@@ -63,6 +63,8 @@ export async function loadPhonemeRecogniser(modelsDir: string, { threads = 1 }: 
   const session = await ort.InferenceSession.create(join(dir, 'asr_waveform_fp16.onnx'), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
+    // No arena: an arena keeps the largest clip's activations resident for good (assessment is occasional).
+    enableCpuMemArena: false,
   });
   for (const name of ['waveform', 'waveform_lengths']) {
     if (!session.inputNames.includes(name)) throw new Error(`phoneme model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);

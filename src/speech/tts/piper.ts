@@ -120,6 +120,8 @@ export async function loadPiperVoice(modelsDir: string, { threads = 1 }: PiperVo
   const session = await ort.InferenceSession.create(join(dir, jsonName.slice(0, -'.json'.length)), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
+    // No arena: synthesis is occasional, and an arena would keep the longest sentence's activations resident.
+    enableCpuMemArena: false,
   });
   for (const name of ['input', 'input_lengths', 'scales']) {
     if (!session.inputNames.includes(name)) throw new Error(`Piper voice has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);

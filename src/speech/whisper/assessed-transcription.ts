@@ -22,10 +22,10 @@ export async function transcribeAndAssess(
   if (language !== 'en') throw new AssessmentUnavailableError('Korean assessment is not wired yet');
   const assessment = await assessor.english(pcm, target);
   opts.signal?.throwIfAborted();
-  let referencePcm: Float32Array | undefined;
+  let referenceEnvelope: number[] | undefined;
   if (request.reference === true && assessment.words.length > 0) {
     await opts.turn?.();
-    referencePcm = await assessor.reference(language, target, opts.signal);
+    referenceEnvelope = await assessor.referenceEnvelope(language, target, opts.signal);
   }
-  return { ...transcript, assessment: { assessment, referencePcm } };
+  return { ...transcript, assessment: { assessment, referenceEnvelope } };
 }

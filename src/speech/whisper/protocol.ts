@@ -8,6 +8,7 @@ export interface WorkerInit {
   threads: number;
   /** The models folder (pronunciation assessment loads its own models from it on first use). */
   modelsDir: string;
+  referenceCacheSize?: number;
 }
 
 export type ToWorker =

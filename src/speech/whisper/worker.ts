@@ -40,7 +40,7 @@ try {
   }
   const transcriber = new WhisperTranscriber(model, short);
   // Its models load on the first assessment request, not here: most servers never get one.
-  const assessor = new PronunciationAssessor({ modelsDir: init.modelsDir, threads: init.threads });
+  const assessor = new PronunciationAssessor({ modelsDir: init.modelsDir, threads: init.threads, referenceCacheSize: init.referenceCacheSize });
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   const warm = { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false };
   await transcriber.transcribe(new Float32Array(SAMPLE_RATE), warm);
