@@ -38,6 +38,7 @@ const ONE_ANSWER: Record<string, [SchemaName, number]> = {
   'url sync, InvokeURL /external/v1/{domainId}/{invokeKey}': ['longformCompleted', 200],
   'object-storage sync': ['longformCompleted', 200],
   'short lang=Eng': ['shortSuccess', 200],
+  'short assessment': ['shortSuccess', 200],
   'short without lang': ['shortError', 400],
   'url with a bad secret': ['longformError', 401],
 };

@@ -265,6 +265,19 @@ def short_recognition(invoke_url, secret):
     expect_status(shape, res, 200, body)
     expect(SPOKEN in body['text'].lower() and body['quota'] == 15, shape, f'expected the speech and quota 15: {body}')
 
+    # Pronunciation assessment as a learning app sends it: a params dict, Python booleans
+    # (requests writes True), the target sentence with spaces and punctuation.
+    shape = 'short assessment'
+    target = 'And so my fellow Americans, ask not what your country can do for you.'
+    with open(os.environ['MEDIA_PATH'], 'rb') as media:
+        res = requests.post(invoke_url + '/recog/v1/stt', data=media, headers=headers, timeout=TIMEOUT_S,
+                            params={'lang': 'Eng', 'assessment': True, 'graph': True, 'utterance': target})
+    body = report(shape, 'shortSuccess', res)
+    expect_status(shape, res, 200, body)
+    expect(isinstance(body.get('assessment_score'), int) and body['assessment_details'].startswith('and|{'), shape,
+           f'expected an assessment of the target: {body}')
+    expect(len(body.get('ref_graph', [])) == len(body.get('usr_graph', [None])), shape, 'expected ref_graph and usr_graph of one length')
+
     shape = 'short without lang'
     with open(os.environ['MEDIA_PATH'], 'rb') as media:
         res = requests.post(invoke_url + '/recog/v1/stt', data=media, headers=headers, timeout=TIMEOUT_S)
