@@ -7,7 +7,7 @@ import type { G2p, G2pWord } from '../phonemes/g2p.js';
 import { letterChunks } from '../phonemes/g2p.js';
 import type { PhonemeRecogniser } from '../phonemes/recogniser.js';
 import { referenceWords, scorePronunciation } from '../phonemes/score.js';
-import { gopToPercent } from '../phonemes/calibration.js';
+import { percentScores, phonemePercent } from '../phonemes/calibration.js';
 import { mergeUnits, type ScoredUnit } from './details.js';
 import { percent, type Assessment, type WordAssessment } from './types.js';
 
@@ -78,21 +78,20 @@ export async function assessEnglish(models: EnglishModels, pcm: Float32Array, wo
     units.map((u) => u.flatMap((x) => x.ids)),
     { blank: recogniser.blank, wordBoundary: recogniser.wordBoundary, notCompetitors: recogniser.nonPhonemes },
   );
+  // Not aligned (the clip is shorter than the target needs): every phoneme as bad as can be.
+  const raw = units.map((u, i) => scored?.words[i].phonemes ?? u.flatMap((x) => x.ids.map(() => -Infinity)));
+  const percents = percentScores(raw);
   const out: WordAssessment[] = words.map((word, i) => {
-    const gops = scored?.words[i].gop ?? [];
     let k = 0;
     const unitScores = units[i].map((u) => {
-      const mine = gops.slice(k, k + u.ids.length);
+      // A phoneme written as several tokens (ɔ + ː) scores as its worst token.
+      const mine = raw[i].slice(k, k + u.ids.length);
       k += u.ids.length;
-      return mine.length === 0 ? 0 : gopToPercent(mine.reduce((a, b) => a + b, 0) / mine.length);
+      return mine.length === 0 ? 0 : phonemePercent(Math.min(...mine));
     });
     const chunks = letterChunks(word, units[i].map((u) => u.link));
     const shown: ScoredUnit[] = units[i].map((u, j) => ({ phonemes: u.phonemes, letters: chunks[j], score: unitScores[j] }));
-    return {
-      word,
-      score: percent(gopToPercent(scored?.words[i].score ?? -Infinity)),
-      chunks: mergeUnits(shown).map((c) => ({ ...c, score: percent(c.score) })),
-    };
+    return { word, score: percents.words[i], chunks: mergeUnits(shown).map((c) => ({ ...c, score: percent(c.score) })) };
   });
-  return { score: percent(gopToPercent(scored?.utterance ?? -Infinity)), words: out };
+  return { score: percents.utterance, words: out };
 }

@@ -139,6 +139,41 @@ export function goodnessOfPronunciation(
 }
 
 /**
+ * Log-likelihood ratio of each target token against a free loop over the same frames: minus the
+ * sum, over the frames the token owns, of (the frame's best log-prob over every token, blank and
+ * specials included) − (the forced path's log-prob there). A token owns `owned[i]` = [start, stop),
+ * which must contain its aligned span: inside the span the forced path sits on the token, outside
+ * it (the blanks the path crosses after the token) on the blank. 0 means the forced path is the
+ * best free path there; the more negative, the more the frames say something else.
+ *
+ * Unlike `goodnessOfPronunciation` it counts (1) the frames between a word's phonemes, so sounds
+ * the target has no phoneme for (or a phoneme squeezed into one frame while the rest of its sound
+ * goes to the blank) cost, and (2) the blank as a competitor, and it is capped at 0: a clearly
+ * heard phoneme cannot make up for a wrong one next to it. Summed, not averaged, over frames:
+ * a phoneme's cost grows with how much of the audio disagrees with it.
+ */
+export function freeLoopRatios(lp: LogProbMatrix, targets: readonly number[], spans: readonly TokenSpan[], owned: readonly TokenSpan[], blank: number): number[] {
+  const { frames, frameCount: T, vocabSize: V } = lp;
+  if (spans.length !== targets.length || owned.length !== targets.length) {
+    throw new RangeError(`${targets.length} targets, ${spans.length} spans, ${owned.length} owned ranges`);
+  }
+  return targets.map((target, i) => {
+    const { start, end } = spans[i];
+    const from = Math.max(0, owned[i].start);
+    const to = Math.min(T, owned[i].end);
+    if (end <= start) return -Infinity;
+    let cost = 0;
+    for (let t = from; t < to; t++) {
+      const row = t * V;
+      let best = -Infinity;
+      for (let v = 0; v < V; v++) if (frames[row + v] > best) best = frames[row + v];
+      cost += best - frames[row + (t >= start && t < end ? target : blank)];
+    }
+    return 0 - cost; // not -cost: -0 for a perfect match
+  });
+}
+
+/**
  * Greedy CTC decoding: the best token of each frame (the blank's log-prob shifted by
  * `blankBias`, as hama's own decoder does with -0.1), repeats collapsed, blanks dropped.
  */

@@ -1,14 +1,22 @@
 /**
  * Pronunciation scores of a reference text read aloud (pure: no model): the words' phoneme ids
- * are joined with word-boundary tokens, force-aligned on the recogniser's frames, and each
- * phoneme gets its goodness of pronunciation (see `goodnessOfPronunciation`). From those:
+ * are joined with word-boundary tokens and force-aligned on the recogniser's frames. Each
+ * phoneme's raw score is its log-likelihood ratio against a free loop (`freeLoopRatios`) over
+ * the frames it owns: its aligned span and half of the blank frames between it and each
+ * neighbouring phoneme of the same word (word-boundary tokens are aligned, absorbing pauses, but
+ * neither owned nor scored; nor are the blanks before a word's first phoneme or after its
+ * last). Its goodness of pronunciation (`goodnessOfPronunciation`) is kept alongside for reference. From the phonemes' ratios (<= 0; 0 = the frames agree with the target):
  *
- * - a word's score is the mean GOP over its phonemes;
- * - the utterance's score is the mean GOP over all the target's phonemes (each phoneme weighs
- *   the same, so long words count more than short ones). Word-boundary tokens are aligned (they
- *   absorb pauses) but not scored.
+ * - a word's score is the mean of its `WORD_LOWEST` (2) lowest (`wordScore`): a word is as good
+ *   as its worst phonemes, so one wrong phoneme is not averaged away by the right ones;
+ * - the utterance's score is the mean over all the target's phonemes (`utteranceScore`; each
+ *   phoneme weighs the same, so long words count more than short ones).
+ *
+ * Measured against the former scores (mean GOP per word and per utterance) and other variants in
+ * bench/assessment-experiments.ts; the figures are in docs/benchmarks.md ("Pronunciation
+ * assessment: scoring experiments"). The raw scores map to 0-100 in calibration.ts.
  */
-import { forcedAlign, goodnessOfPronunciation, type LogProbMatrix, type TokenSpan } from './alignment.js';
+import { forcedAlign, freeLoopRatios, goodnessOfPronunciation, type LogProbMatrix, type TokenSpan } from './alignment.js';
 
 /**
  * The normalisation of reference text before G2P: lower-case; a fraction n/d of digits is read
@@ -62,16 +70,18 @@ export interface ScoreTokens {
 }
 
 export interface WordScore {
-  /** Per phoneme of the word, its GOP. */
+  /** Per phoneme of the word, its log-likelihood ratio against a free loop (<= 0), the phoneme's raw score. */
+  phonemes: number[];
+  /** Per phoneme of the word, its GOP (for reference; not used in the scores). */
   gop: number[];
   /** Per phoneme of the word, its aligned frames. */
   spans: TokenSpan[];
-  /** Mean GOP over the word's phonemes; NaN for a word without phonemes. */
+  /** `wordScore(phonemes)`; NaN for a word without phonemes. */
   score: number;
 }
 
 export interface PronunciationScore {
-  /** Mean GOP over every phoneme of the target. */
+  /** `utteranceScore` of every word's phonemes. */
   utterance: number;
   /** One per input word, in order. */
   words: WordScore[];
@@ -102,6 +112,26 @@ export function targetTokens(words: readonly (readonly number[])[], wordBoundary
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
 /**
+ * The raw score at most of each phoneme when the recogniser heard no phoneme at all: below what a
+ * wrong word's phonemes score (the median swapped-in word is about −10, see calibration.ts), so
+ * silence read as a sentence scores lower than another sentence.
+ */
+export const NOT_HEARD = -12;
+
+/** How many of a word's lowest phoneme scores make its score. */
+export const WORD_LOWEST = 2;
+
+/** A word's raw score from its phonemes' raw scores: the mean of the `lowest` lowest (all if fewer); NaN for none. */
+export function wordScore(phonemes: readonly number[], lowest = WORD_LOWEST): number {
+  return mean([...phonemes].sort((a, b) => a - b).slice(0, lowest));
+}
+
+/** The utterance's raw score: the mean over every phoneme of every word; NaN for none. */
+export function utteranceScore(words: readonly (readonly number[])[]): number {
+  return mean(words.flat());
+}
+
+/**
  * Scores `words` (each a list of phoneme token ids; a word with none is kept, scored NaN) against
  * the frames. Returns null when there is nothing to score or the clip is too short for the target.
  */
@@ -110,17 +140,50 @@ export function scorePronunciation(lp: LogProbMatrix, words: readonly (readonly 
   if (ids.length === 0) return null;
   const alignment = forcedAlign(lp, ids, tokens.blank);
   if (alignment === null) return null;
-  const gop = goodnessOfPronunciation(lp, ids, alignment.spans, { notCompetitors: tokens.notCompetitors });
-  const scored: WordScore[] = words.map(() => ({ gop: [], spans: [], score: NaN }));
-  const all: number[] = [];
+  const { spans } = alignment;
+  const gop = goodnessOfPronunciation(lp, ids, spans, { notCompetitors: tokens.notCompetitors });
+  // A phoneme owns its span and half of the blank frames to each neighbouring phoneme of its word
+  // (the middle frame of an odd gap goes to the earlier one).
+  const same = (k: number, j: number): boolean => j >= 0 && j < ids.length && owner[j] === owner[k];
+  const mid = (a: number, b: number): number => a + Math.ceil((b - a) / 2);
+  const owned = spans.map((s, k) => ({
+    start: same(k, k - 1) ? mid(spans[k - 1].end, s.start) : s.start,
+    end: same(k, k + 1) ? mid(s.end, spans[k + 1].start) : s.end,
+  }));
+  const llr = freeLoopRatios(lp, ids, spans, owned, tokens.blank);
+  const scored: WordScore[] = words.map(() => ({ phonemes: [], gop: [], spans: [], score: NaN }));
   owner.forEach((w, k) => {
     if (w < 0) return;
+    scored[w].phonemes.push(llr[k]);
     scored[w].gop.push(gop[k]);
-    scored[w].spans.push(alignment.spans[k]);
-    all.push(gop[k]);
+    scored[w].spans.push(spans[k]);
   });
-  for (const w of scored) w.score = mean(w.gop);
-  return { utterance: mean(all), words: scored, logProb: alignment.logProb };
+  // A clip in which the recogniser's best token is never a phoneme over the target's frames holds
+  // no speech of it (silence, noise): every phoneme scores NOT_HEARD at best. The ratio alone
+  // would not say so: squeezed into one frame each, a phoneme costs only that frame. Per word the
+  // same rule costs more than it gives: read function words the recogniser reduces to nothing
+  // would score as low as a wrong word (swapped-word detection 91.9% -> 81.9%, bench/assessment.ts).
+  const phoneme = new Uint8Array(lp.vocabSize).fill(1);
+  for (const id of tokens.notCompetitors) phoneme[id] = 0;
+  phoneme[tokens.blank] = 0;
+  const silent = !heard(lp, spans[0].start, (spans.at(-1) as TokenSpan).end, phoneme);
+  for (const w of scored) {
+    if (silent) w.phonemes = w.phonemes.map((x) => Math.min(x, NOT_HEARD));
+    w.score = wordScore(w.phonemes);
+  }
+  return { utterance: utteranceScore(scored.map((w) => w.phonemes)), words: scored, logProb: alignment.logProb };
+}
+
+/** Whether some frame in [start, end) has a phoneme (`isPhoneme[token] === 1`) as its best token. */
+function heard(lp: LogProbMatrix, start: number, end: number, isPhoneme: Uint8Array): boolean {
+  const { frames, vocabSize: V } = lp;
+  for (let t = start; t < end; t++) {
+    const row = t * V;
+    let best = 0;
+    for (let v = 1; v < V; v++) if (frames[row + v] > frames[row + best]) best = v;
+    if (isPhoneme[best] === 1) return true;
+  }
+  return false;
 }
 
 /**

@@ -51,6 +51,8 @@ export interface PiperVoice {
    * gives the same waveform; the voice sounds a little flatter.
    */
   synthesize(text: string, opts?: { signal?: AbortSignal; deterministic?: boolean }): Promise<Synthesis>;
+  /** One sentence from its IPA (espeak-ng's spelling), at the voice's own rate; for rendering chosen phonemes. */
+  synthesizeIpa(ipa: string, opts?: { deterministic?: boolean }): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -139,6 +141,9 @@ export async function loadPiperVoice(modelsDir: string, { threads = 1 }: PiperVo
 
   return {
     config,
+    synthesizeIpa(ipa, { deterministic = false } = {}) {
+      return synthesizeIds(phonemeIds(ipa, config.phonemeIdMap), deterministic);
+    },
     async synthesize(text, { signal, deterministic = false } = {}) {
       const sentences = await phonemize(text, { voice: config.espeakVoice, signal });
       const parts: Float32Array[] = [];

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   forcedAlign,
+  freeLoopRatios,
   goodnessOfPronunciation,
   greedyCtcDecode,
   minFramesFor,
@@ -125,4 +126,26 @@ test('greedy decoding collapses repeats and drops blanks; the blank bias tips cl
   const lp = { frames, frameCount: 1, vocabSize: V };
   assert.deepEqual(greedyCtcDecode(lp, BLANK), []);
   assert.deepEqual(greedyCtcDecode(lp, BLANK, -0.1), [2]);
+});
+
+test('free-loop ratios: 0 where the forced path is the best path, the summed shortfall where it is not', () => {
+  const p = 0.9;
+  const other = Math.log((1 - p) / (V - 1));
+  const top = Math.log(p);
+  //                 0  1  2  3
+  const m = matrix([0, 3, 1, 1]);
+  const spans = [
+    { start: 0, end: 1 },
+    { start: 2, end: 4 },
+  ];
+  // Token 0 owns frames 0-1 (frame 1, where 3 is heard, on the blank); token 1 its own span.
+  const [a, b] = freeLoopRatios(m, [0, 1], spans, [{ start: 0, end: 2 }, spans[1]], BLANK);
+  assert.ok(Math.abs(a - (other - top)) < 1e-6, `${a}`);
+  assert.equal(b, 0);
+  // Owning only its span, token 0 is the best path.
+  assert.deepEqual(freeLoopRatios(m, [0, 1], spans, spans, BLANK), [0, 0]);
+  // A wrong target on the frames of another phoneme: two frames' shortfall.
+  const [c] = freeLoopRatios(m, [2], [spans[1]], [spans[1]], BLANK);
+  assert.ok(Math.abs(c - 2 * (other - top)) < 1e-6, `${c}`);
+  assert.throws(() => freeLoopRatios(m, [0, 1], spans, [spans[0]], BLANK), RangeError);
 });

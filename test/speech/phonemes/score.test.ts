@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { referenceWords, scorePronunciation, spellNumber, targetTokens } from '../../../src/speech/phonemes/score.js';
+import { referenceWords, scorePronunciation, spellNumber, targetTokens, utteranceScore, wordScore } from '../../../src/speech/phonemes/score.js';
 import type { LogProbMatrix } from '../../../src/speech/phonemes/alignment.js';
 import { peakedMatrix } from '../../helpers/log-probs.js';
 
@@ -38,7 +38,7 @@ test('target tokens: a word boundary between words, none around an empty word', 
   assert.deepEqual(targetTokens([[0, 1], [], [2]], WB), { ids: [0, 1, WB, 2], owner: [0, 0, -1, 2] });
 });
 
-test('the words spoken score above 0; the utterance is the mean over phonemes; a wrong word is the lowest', () => {
+test('the words spoken score near 0 (GOP above 0); the utterance is the mean over phonemes; a wrong word is the lowest', () => {
   //                    word 0        wb    word 1
   const m = matrix([5, 0, 0, 1, 1, 5, 4, 5, 2, 2, 5]);
   const right = scorePronunciation(m, [[0, 1], [2]], TOKENS);
@@ -51,8 +51,11 @@ test('the words spoken score above 0; the utterance is the mean over phonemes; a
   const gops = right.words.flatMap((w) => w.gop);
   assert.equal(gops.length, 3);
   assert.ok(gops.every((g) => g > 0));
-  assert.ok(Math.abs(right.utterance - gops.reduce((a, b) => a + b, 0) / 3) < 1e-9);
-  assert.ok(Math.abs(right.words[0].score - (right.words[0].gop[0] + right.words[0].gop[1]) / 2) < 1e-9);
+  // Every frame's best token is the forced path's: the ratios against the free loop are all 0.
+  const ratios = right.words.flatMap((w) => w.phonemes);
+  assert.deepEqual(ratios, [0, 0, 0]);
+  assert.equal(right.utterance, 0);
+  assert.equal(right.words[0].score, 0);
 
   // Second word swapped for phoneme 3, never heard: it scores below 0 and below the first word.
   const wrong = scorePronunciation(m, [[0, 1], [3]], TOKENS);
@@ -68,4 +71,24 @@ test('nothing to score, or too few frames, gives null; a word without phonemes s
   const r = scorePronunciation(matrix([0, 5, 1]), [[0], [], [1]], TOKENS);
   assert.ok(r);
   assert.ok(Number.isNaN(r.words[1].score));
+});
+
+test('a word scores the mean of its two lowest phonemes; the utterance the mean over all phonemes', () => {
+  assert.equal(wordScore([-1, -5, 0, -3]), -4);
+  assert.equal(wordScore([-2]), -2);
+  assert.ok(Number.isNaN(wordScore([])));
+  assert.equal(wordScore([-1, -5, 0, -3], 1), -5);
+  assert.equal(utteranceScore([[-1, -3], [], [-2]]), -2);
+  assert.ok(Number.isNaN(utteranceScore([[], []])));
+});
+
+test('a sound inside a word that the target has no phoneme for costs the word', () => {
+  // Frames: 0, 3 (not in the target), 1. Target [0, 1]: frame 2 goes to a phoneme or the blank, either way a cost.
+  const m = matrix([5, 0, 3, 1, 5]);
+  const r = scorePronunciation(m, [[0, 1]], TOKENS);
+  assert.ok(r);
+  const p = 0.9;
+  const shortfall = Math.log((1 - p) / (V - 1)) - Math.log(p);
+  assert.ok(Math.abs(r.words[0].phonemes[0] + r.words[0].phonemes[1] - shortfall) < 1e-6);
+  assert.ok(Math.abs(r.words[0].score - shortfall / 2) < 1e-6);
 });
