@@ -32,3 +32,12 @@ test('a vowel count that does not match the syllables falls back to the links, f
 test('broad phonemes: lenis g d b written k t p, the rest as is', () => {
   assert.deepEqual(['g', 'd', 'b', 'k͈', 't͡ɕ', 'ŋ'].map(broadPhoneme), ['k', 't', 'p', 'k͈', 't͡ɕ', 'ŋ']);
 });
+
+test('final ㅆ before ㅇ links as s͈, whatever the G2P wrote', () => {
+  // hama: 왔어요 -> w a s ʌ jo; 않았어 -> a n a t͡ɕ ʌ.
+  assert.deepEqual(syllablePronunciations('왔어요', { phonemes: ['wa', 's', 'ʌ', 'jo'], letters: [0, 0, 1, 2] }), ['wa', 's͈ʌ', 'jo']);
+  assert.deepEqual(syllablePronunciations('않았어', { phonemes: ['a', 'n', 'a', 't͡ɕ', 'ʌ'], letters: [0, 0, 1, 1, 2] }), ['a', 'na', 's͈ʌ']);
+  // Already right: unchanged. 있다 (no ㅇ after) untouched.
+  assert.deepEqual(syllablePronunciations('있어', { phonemes: ['i', 's͈', 'ʌ'], letters: [0, 1, 1] }), ['i', 's͈ʌ']);
+  assert.deepEqual(syllablePronunciations('있다', { phonemes: ['i', 't', 't͈', 'a'], letters: [0, 0, 1, 1] }), ['it', 't͈a']);
+});
