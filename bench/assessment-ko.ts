@@ -4,23 +4,27 @@
  * the Korean testdata clips that have a reference (<= 30 s: one window).
  *
  *   SORI_MODELS_DIR=/work/shared/models node --import tsx bench/assessment-ko.ts [--max-s 30]
- *     [--max-clips 160] [--seed 16] [--cost-runs 10] [--threads 2] [--spelled] [--json] [--verbose]
+ *     [--max-clips 120] [--seed 16] [--cost-runs 10] [--threads 2] [--spelled] [--json] [--verbose]
  *
  * Clips are split by a hash of the file name into a tuning half (scoring variant and calibration
  * chosen there) and an evaluation half (reported, not looked at for choosing).
  *
  * 1. Matched vs mismatched: each clip scored against its own reference and against the reference
- *    of its neighbour by duration (sorted by duration, paired 0-1, 2-3, ...). AUC of the utterance
+ *    of the clip nearest in duration with other words (several speakers read the same scripts). AUC of the utterance
  *    raw score (P(matched > mismatched) over every pair, ties half).
  * 2. One word swapped: one scored word of >= 2 syllables, chosen with a PRNG seeded by --seed and
  *    the file name, replaced by a word of >= 2 syllables from another clip's reference (not in
  *    this one). Rate = share of clips where the swapped word has the lowest word raw score.
+ *    Also (info, no target) one syllable changed: in one such word, one syllable's leading
+ *    consonant or vowel replaced by another (same PRNG): a one-syllable mispronunciation seen from
+ *    the target's side. Rates: the changed syllable has the lowest syllable score of the utterance;
+ *    its word has the lowest word score.
  * 3. Cost per clip of 4-6 s: the forced decode only (one decoder pass over prefix + text against
  *    the window's cross K/V, already computed: the server reuses the transcription's), and the
  *    prior's pass (same against a silent window) when the variant needs it; RSS.
  *
  * Every variant (token feature x syllable combination x word combination) is scored on both
- * halves; the best on the tuning half (swap rate, then AUC) is reported, and a logistic
+ * halves; the best on the tuning half (largest AUC + swap rate + changed-syllable rate) is reported, and a logistic
  * calibration to 0-100 is fitted on the tuning half's words (said: words of matched clips; not
  * said: swapped words and words of mismatched references).
  */
@@ -44,7 +48,7 @@ import { join } from 'node:path';
 const { values: a } = parseArgs({
   options: {
     'max-s': { type: 'string', default: '30' },
-    'max-clips': { type: 'string', default: '160' },
+    'max-clips': { type: 'string', default: '120' },
     seed: { type: 'string', default: '16' },
     'cost-runs': { type: 'string', default: '10' },
     threads: { type: 'string', default: '2' },
@@ -82,9 +86,43 @@ interface ClipData {
   mismatched: Forced;
   partner: string;
   swap?: Forced & { at: number; from: string; to: string };
+  /** One syllable of one word changed in its onset or vowel (a mispronunciation, seen from the target's side). */
+  change?: Forced & { at: number; syllable: number; from: string; to: string };
+}
+
+/** A Hangul syllable with its leading consonant (19) or its vowel (21) changed to another, by `rand`. */
+export function changeSyllable(ch: string, rand: () => number): string {
+  const c = (ch.codePointAt(0) ?? 0) - 0xac00;
+  const lead = Math.floor(c / 588);
+  const vowel = Math.floor((c % 588) / 28);
+  const tail = c % 28;
+  const other = (n: number, not: number) => (not + 1 + Math.floor(rand() * (n - 1))) % n;
+  const [l, v] = rand() < 0.5 ? [other(19, lead), vowel] : [lead, other(21, vowel)];
+  return String.fromCodePoint(0xac00 + (l * 21 + v) * 28 + tail);
 }
 
 type Variant = Pick<KoreanScoring, 'feature' | 'syllable' | 'word'>;
+
+/**
+ * Each clip's partner for the mismatched score: the clip nearest in duration whose scored words
+ * differ (several speakers read the same scripts: a same-text partner would be a second match).
+ */
+export function partners(clips: readonly Clip[], targets: readonly KoreanTarget[]): Map<number, number> {
+  const key = targets.map((t) => t.words.map((w) => w.word).join(' '));
+  const out = new Map<number, number>();
+  clips.forEach((c, i) => {
+    let best = -1;
+    clips.forEach((d, j) => {
+      if (key[j] === key[i]) return;
+      const gap = Math.abs(d.durationS - c.durationS);
+      const bestGap = best < 0 ? Infinity : Math.abs(clips[best].durationS - c.durationS);
+      if (gap < bestGap || (gap === bestGap && d.file < clips[best].file)) best = j;
+    });
+    if (best < 0) throw new Error('every clip has the same reference');
+    out.set(i, best);
+  });
+  return out;
+}
 
 const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 const textOf = (c: Clip, spelled: boolean): string => (spelled && c.referenceSpelled ? c.referenceSpelled : c.reference);
@@ -95,6 +133,10 @@ interface Measure {
   pairedWins: number;
   swapRate: number;
   swaps: number;
+  /** Changed syllable: lowest chunk of the utterance; its word: lowest word. */
+  changedChunkLowest: number;
+  changedWordLowest: number;
+  changes: number;
   clips: number;
 }
 
@@ -111,7 +153,25 @@ function measure(data: readonly ClipData[], v: Variant): Measure {
     swaps++;
     if (others.length === 0 || w[d.swap.at] < Math.min(...others)) lowest++;
   }
+  let chunkLowest = 0;
+  let wordLowest = 0;
+  let changes = 0;
+  for (const d of data) {
+    const ch = d.change;
+    if (!ch) continue;
+    const r = raw(ch);
+    changes++;
+    const own = nanLow(r.syllables[ch.at][ch.syllable]);
+    const otherSyllables = r.syllables.flatMap((s, w) => s.filter((_, k) => !(w === ch.at && k === ch.syllable))).map(nanLow);
+    if (otherSyllables.length === 0 || own < Math.min(...otherSyllables)) chunkLowest++;
+    const w = r.words.map(nanLow);
+    const others = w.filter((_, k) => k !== ch.at);
+    if (others.length === 0 || w[ch.at] < Math.min(...others)) wordLowest++;
+  }
   return {
+    changedChunkLowest: changes > 0 ? chunkLowest / changes : NaN,
+    changedWordLowest: changes > 0 ? wordLowest / changes : NaN,
+    changes,
     auc: auc(matched, mismatched),
     pairedWins: matched.filter((m, i) => m > mismatched[i]).length / data.length,
     swapRate: swaps > 0 ? lowest / swaps : NaN,
@@ -184,10 +244,8 @@ async function main(): Promise<void> {
   log(`model loaded in ${loadS.toFixed(1)} s; ${clips.length} clips`);
 
   // Partners by duration; swaps chosen before any model run.
-  const order = clips.map((_, i) => i).sort((x, y) => clips[x].durationS - clips[y].durationS || (clips[x].file < clips[y].file ? -1 : 1));
-  const partner = new Map<number, number>();
-  order.forEach((idx, k) => partner.set(idx, order[k % 2 === 0 ? (k + 1 < order.length ? k + 1 : k - 1) : k - 1]));
   const targets = clips.map((c) => koreanTarget(textOf(c, spelled)));
+  const partner = partners(clips, targets);
   const longWords = targets.map((t) => [...new Set(t.words.map((w) => w.word).filter((w) => [...w].length >= 2))]);
 
   const forced = async (cross: Parameters<ForcedTextScorer['score']>[0], target: KoreanTarget): Promise<Forced> => ({
@@ -224,6 +282,17 @@ async function main(): Promise<void> {
       if (swapped.words[at]?.word !== to) throw new Error(`swap in ${clip.file} moved the words`);
       d.swap = { ...(await forced(cross, swapped)), at, from: w.word, to };
     }
+    if (candidates.length > 0) {
+      const at = candidates[Math.floor(rand() * candidates.length)];
+      const w = targets[i].words[at];
+      const syllables = Array.from(w.word);
+      const syllable = Math.floor(rand() * syllables.length);
+      const to = changeSyllable(syllables[syllable], rand);
+      const chars = Array.from(targets[i].text);
+      chars[w.start + syllable] = to;
+      const changed = koreanTarget(chars.join(''));
+      d.change = { ...(await forced(cross, changed)), at, syllable, from: syllables[syllable], to };
+    }
     data.push(d);
     if (rssFirst === 0) rssFirst = rssMb();
     bar.tick(clip.file);
@@ -244,7 +313,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  variants.sort((x, y) => y.tuning.swapRate - x.tuning.swapRate || y.tuning.auc - x.tuning.auc);
+  const objective = (m: Measure) => m.auc + m.swapRate + m.changedChunkLowest;
+  variants.sort((x, y) => objective(y.tuning) - objective(x.tuning));
   const best = variants[0];
   const def = variants.find((x) => x.v.feature === DEFAULT_KOREAN_SCORING.feature && x.v.syllable === DEFAULT_KOREAN_SCORING.syllable && x.v.word === DEFAULT_KOREAN_SCORING.word);
   if (def === undefined) throw new Error('the default variant is not in the grid');
@@ -277,7 +347,10 @@ async function main(): Promise<void> {
     { name: 'matched vs mismatched AUC (evaluation half, default scoring)', value: fixed(def.evaluation.auc), target: `>= ${AUC_TARGET}`, status: status(def.evaluation.auc, AUC_TARGET) },
     { name: 'swapped word lowest (evaluation half, default scoring)', value: pct(def.evaluation.swapRate), target: `>= ${pct(SWAP_TARGET, 0)}`, status: status(def.evaluation.swapRate, SWAP_TARGET) },
   ];
-  const summary = (m: Measure) => ({ auc: round(m.auc, 4), pairedWins: round(m.pairedWins, 4), swapRate: round(m.swapRate, 4), swaps: m.swaps, clips: m.clips });
+  const summary = (m: Measure) => ({
+    auc: round(m.auc, 4), pairedWins: round(m.pairedWins, 4), swapRate: round(m.swapRate, 4), swaps: m.swaps,
+    changedChunkLowest: round(m.changedChunkLowest, 4), changedWordLowest: round(m.changedWordLowest, 4), changes: m.changes, clips: m.clips,
+  });
   const result = {
     kind: 'sori-assessment-ko',
     date: new Date().toISOString(),
@@ -299,6 +372,12 @@ async function main(): Promise<void> {
       loadS: round(loadS, 2),
       rssMb: { before: round(rss0, 1), afterLoad: round(rssLoaded, 1), afterFirstClip: round(rssFirst, 1), end: round(rssEnd, 1) },
     },
+    pairs: data.map((d) => ({
+      file: d.clip.file, half: d.half, partner: d.partner,
+      matched: round(koreanRawScores(d.matched.target, d.matched.tokens, def.v, d.matched.prior).utterance, 3),
+      mismatched: round(koreanRawScores(d.mismatched.target, d.mismatched.tokens, def.v, d.mismatched.prior).utterance, 3),
+    })),
+    changes: data.flatMap((d) => (d.change ? [{ file: d.clip.file, half: d.half, from: d.change.from, to: d.change.to, word: d.change.at, syllable: d.change.syllable, syllables: koreanRawScores(d.change.target, d.change.tokens, def.v, d.change.prior).syllables.map((w) => w.map((x) => round(x, 2))) }] : [])),
     swaps: data.flatMap((d) => (d.swap ? [{ file: d.clip.file, half: d.half, from: d.swap.from, to: d.swap.to, words: koreanRawScores(d.swap.target, d.swap.tokens, def.v, d.swap.prior).words.map((x) => round(x, 2)), at: d.swap.at }] : [])),
     checks,
   };
@@ -307,12 +386,12 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result));
     return;
   }
-  const fmt = (m: Measure) => [fixed(m.auc), pct(m.swapRate)];
+  const fmt = (m: Measure) => [fixed(m.auc), pct(m.swapRate), pct(m.changedChunkLowest), pct(m.changedWordLowest)];
   console.log(`Korean pronunciation assessment: ${clips.length} clips <= ${maxS} s (tuning ${tuning.length}, evaluation ${evaluation.length}); text: ${result.selection.text}; seed ${seed}; ${threads} thread(s)`);
   console.log(`normalisation: ${KOREAN_NORMALISATION}`);
   const rows = (a.verbose ? variants : variants.slice(0, 12)).map((x) => [`${x.v.feature}/${x.v.syllable}/${x.v.word}`, ...fmt(x.tuning), ...fmt(x.evaluation)]);
   rows.push([`default ${def.v.feature}/${def.v.syllable}/${def.v.word}`, ...fmt(def.tuning), ...fmt(def.evaluation)]);
-  console.log('\n' + formatTable(['feature/syllable/word', 'AUC tune', 'swap tune', 'AUC eval', 'swap eval'], rows));
+  console.log('\n' + formatTable(['feature/syllable/word', 'AUC tune', 'swap tune', 'chg syl tune', 'chg word tune', 'AUC eval', 'swap eval', 'chg syl eval', 'chg word eval'], rows));
   const p = (x: ReturnType<typeof percents>) => `word said ${fixed(x.wordSaid, 1)} (below 50: ${pct(x.wordSaidBelow50)}), swapped ${fixed(x.wordSwapped, 1)} (50+: ${pct(x.swappedAbove50)}); utterance matched ${fixed(x.utteranceMatched, 1)}, mismatched ${fixed(x.utteranceMismatched, 1)}`;
   console.log(`\ndefault calibration scale ${defCal.scale} centre ${defCal.centre} (${def.v.feature}/${def.v.syllable}/${def.v.word}):`);
   console.log(`  tuning:     ${p(result.defaultScoring.percents.tuning)}`);
