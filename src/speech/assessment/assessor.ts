@@ -10,6 +10,8 @@ import { espeakSpeak } from '../tts/espeak-voice.js';
 import { amplitudeEnvelope } from '../../media/envelope.js';
 import { assessEnglish, cachedUnits, englishWords, type PhonemeUnit } from './english.js';
 import type { Assessment } from './types.js';
+import type { G2pWord } from '../phonemes/g2p.js';
+import { koreanAssessment, type KoreanTarget, type TokenLogProb } from './korean.js';
 
 /** Languages Sori assesses: English as CLOVA does, Korean beyond it. */
 export const ASSESSED_LANGUAGES = ['en', 'ko'] as const;
@@ -47,6 +49,8 @@ export class PronunciationAssessor {
   private readonly piper: () => Promise<PiperVoice>;
   private readonly englishUnits: () => Promise<(word: string) => Promise<PhonemeUnit[]>>;
   private readonly references = new Map<string, number[]>();
+  /** Korean words' G2P, by word: one decoder step per phoneme, and learners repeat sentences. */
+  private readonly koreanG2p = new Map<string, G2pWord>();
 
   constructor(private readonly opts: AssessorOptions) {
     this.recogniser = lazy(() => loadPhonemeRecogniser(opts.modelsDir, { threads: opts.threads }));
@@ -59,6 +63,25 @@ export class PronunciationAssessor {
   async english(pcm: Float32Array, text: string): Promise<Assessment> {
     const units = await this.englishUnits();
     return assessEnglish({ recogniser: await this.recogniser(), units }, pcm, englishWords(text));
+  }
+
+  /**
+   * Korean: `target` (see koreanTarget) from the forced decoding of its text against the audio's
+   * window (`tokens`, speech/whisper/forced-text.ts); the G2P gives each syllable's pronunciation.
+   */
+  async korean(target: KoreanTarget, tokens: readonly TokenLogProb[]): Promise<Assessment> {
+    const g2p = await this.g2p();
+    const pronunciations: G2pWord[] = [];
+    for (const { word } of target.words) {
+      let hit = this.koreanG2p.get(word);
+      if (hit === undefined) {
+        hit = await g2p.word(word);
+        if (this.koreanG2p.size >= 20_000) this.koreanG2p.delete(this.koreanG2p.keys().next().value as string);
+        this.koreanG2p.set(word, hit);
+      }
+      pronunciations.push(hit);
+    }
+    return koreanAssessment(target, tokens, pronunciations);
   }
 
   /**

@@ -4,18 +4,15 @@
  */
 import { englishWords } from './english.js';
 import type { AssessedLanguage } from './assessor.js';
+import { koreanTarget } from './korean.js';
 
 /** Longest `utterance` accepted, in characters (code points). */
 export const MAX_TARGET_CHARS = 500;
 
-/** Words of a Korean target: runs of Hangul syllables; everything else separates words. */
-export function koreanWords(text: string): string[] {
-  return text.match(/[\uac00-\ud7a3]+/gu) ?? [];
-}
 
 /** The words that will be assessed, in order; none means the text has no word in the language. */
 export function targetWords(language: AssessedLanguage, text: string): string[] {
-  return language === 'en' ? englishWords(text) : koreanWords(text);
+  return language === 'en' ? englishWords(text) : koreanTarget(text).words.map((w) => w.word);
 }
 
 export type TargetProblem = 'empty' | 'too-long' | 'no-word';

@@ -8,8 +8,9 @@ import { resample } from '../../media/resample.js';
  * Korean included, for which no neural voice is to be had here). Used for the standard
  * pronunciation behind `ref_graph` where no Piper voice exists.
  *
- * `espeak-ng -q --stdout -v <voice> -- <text>` writes a 16-bit mono WAV to stdout; its RIFF and
- * data sizes are placeholders (0x7ffff...), so the data chunk runs to the end of the output.
+ * `espeak-ng --stdout -v <voice> -- <text>` (no `-q`: quiet means no audio at all) writes a 16-bit
+ * mono WAV to stdout; its RIFF and data sizes are placeholders (0x7ffff...), so the data chunk
+ * runs to the end of the output.
  */
 const run = promisify(execFile);
 
@@ -52,7 +53,7 @@ export interface EspeakSpeakOptions {
 
 /** `text` spoken by espeak-ng, as 16 kHz mono float PCM. */
 export async function espeakSpeak(text: string, { voice, command = 'espeak-ng', signal }: EspeakSpeakOptions): Promise<Float32Array> {
-  const { stdout } = await run(command, ['-q', '--stdout', '-v', voice, '--', text], { signal, encoding: 'buffer', maxBuffer: 64 << 20 });
+  const { stdout } = await run(command, ['--stdout', '-v', voice, '--', text], { signal, encoding: 'buffer', maxBuffer: 64 << 20 });
   const { pcm, sampleRate } = parseStreamedWav(stdout);
   return resample(pcm, sampleRate, SAMPLE_RATE);
 }

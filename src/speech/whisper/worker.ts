@@ -8,6 +8,7 @@ import { PRIORITIES } from '../engine.js';
 import { SAMPLE_RATE } from '../../audio.js';
 import { PronunciationAssessor } from '../assessment/assessor.js';
 import { transcribeAndAssess } from './assessed-transcription.js';
+import { ForcedTextScorer } from './forced-text.js';
 
 /**
  * Inference process: owns one copy of the Whisper sessions. Model runs are synchronous native
@@ -40,6 +41,7 @@ try {
   }
   const transcriber = new WhisperTranscriber(model, short);
   // Its models load on the first assessment request, not here: most servers never get one.
+  const scorer = new ForcedTextScorer(model);
   const assessor = new PronunciationAssessor({ modelsDir: init.modelsDir, threads: init.threads, referenceCacheSize: init.referenceCacheSize });
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   const warm = { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false };
@@ -55,7 +57,7 @@ try {
     const rank = Math.min(Math.max(0, msg.rank), PRIORITIES.length - 1);
     gate.enter(rank);
     const opts = { ...msg.opts, signal: ac.signal, turn: () => gate.turn(rank) };
-    (msg.assessment === undefined ? transcriber.transcribe(msg.pcm, opts) : transcribeAndAssess(transcriber, assessor, msg.pcm, opts, msg.assessment))
+    (msg.assessment === undefined ? transcriber.transcribe(msg.pcm, opts) : transcribeAndAssess(transcriber, scorer, assessor, msg.pcm, opts, msg.assessment))
       .then((transcript) => send({ type: 'result', id: msg.id, transcript }))
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));

@@ -15,6 +15,8 @@ import { SCHEMAS } from '../../compat/clova-schemas.js';
 const KEY = 'assessment-secret-5e2a';
 const JFK = path.join(testdataDir(), 'en/jfk.flac');
 const JFK_TEXT = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
+const KOREAN = path.join(testdataDir(), 'ko/sensevoice_ko.flac');
+const KOREAN_TEXT = '조금만 생각을 하면서 살면 훨씬 편할 거야.';
 
 interface Assessed {
   text: string;
@@ -115,6 +117,43 @@ describe('POST /recog/v1/stt?assessment=true: English', () => {
     // One text, one graph: the reference voice has no sampling noise.
     const again = assessed(await stt(jfk, `lang=Eng&assessment=true&graph=true&utterance=${encodeURIComponent(JFK_TEXT)}`));
     assert.deepEqual(again.ref_graph, ref);
+  });
+});
+
+describe('POST /recog/v1/stt?assessment=true: Korean (Sori\'s addition)', () => {
+  let korean: Buffer;
+  before(async () => {
+    korean = await readFile(KOREAN);
+  });
+
+  it('scores the clip read as its text high; chunks are syllables with their standard pronunciation', async () => {
+    const body = assessed(await stt(korean, `lang=Kor&assessment=true&utterance=${encodeURIComponent(KOREAN_TEXT)}`));
+    assert.ok(body.assessment_score >= 70, `score ${body.assessment_score}`);
+    assert.deepEqual(words(body.assessment_details).map((w) => w.word), ['조금만', '생각을', '하면서', '살면', '훨씬', '편할', '거야']);
+    assert.match(body.assessment_details, / 생각을\|\{생\(seŋ\):\d+, 각\(ka\):\d+, 을\(kɯl\):\d+\} /u);
+  });
+
+  it('a word the speaker did not say scores lowest, and pulls the utterance down', async () => {
+    const right = assessed(await stt(korean, `lang=Kor&assessment=true&utterance=${encodeURIComponent(KOREAN_TEXT)}`));
+    const wrong = assessed(await stt(korean, `lang=Kor&assessment=true&utterance=${encodeURIComponent(KOREAN_TEXT.replace('생각을', '국물을'))}`));
+    const scored = words(wrong.assessment_details).map((w) => ({ word: w.word, score: Math.min(...w.scores) }));
+    const lowest = scored.reduce((a, b) => (b.score < a.score ? b : a));
+    assert.equal(lowest.word, '국물을', JSON.stringify(scored));
+    assert.ok(wrong.assessment_score < right.assessment_score);
+  });
+
+  it('without utterance assesses what was recognised; graph=true gives ref_graph (espeak-ng) of usr_graph\'s length', async () => {
+    const body = assessed(await stt(korean, 'lang=Kor&assessment=true&graph=true'));
+    assert.ok(body.assessment_score >= 70, `score ${body.assessment_score}`);
+    assert.ok(body.ref_graph && body.usr_graph && body.ref_graph.length === body.usr_graph.length);
+    assert.ok(body.ref_graph.some((v) => v > 0));
+  });
+
+  it('400 for Korean audio over one 30 s window', async () => {
+    const file = path.join(tmp, 'korean-31s.flac');
+    await ffmpeg(['-i', KOREAN, '-af', 'apad=whole_dur=31', '-c:a', 'flac', file]);
+    const answer = await stt(await readFile(file), `lang=Kor&assessment=true&utterance=${encodeURIComponent(KOREAN_TEXT)}`);
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
   });
 });
 
