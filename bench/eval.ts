@@ -6,7 +6,9 @@
  * each, the transcript-enrichment figures from their own benches, run as they are run alone:
  * diarization DER (bench/diarization.ts), sound events (bench/events.ts), the noise-filter A/B
  * (bench/noise.ts, Korean quick set, the best candidate against none), keyword-boosting recall
- * (bench/boosting.ts) and pronunciation assessment (bench/assessment.ts, English).
+ * (bench/boosting.ts) and pronunciation assessment (bench/assessment.ts English with its synthetic
+ * mispronunciations, bench/assessment-ko.ts Korean, bench/assessment-cost.ts what it adds to a
+ * short request through the engine).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +45,15 @@ if (a.help) {
 }
 
 /** The enrichment sections: each bench as run alone (see its header), from this repository. */
-const SECTIONS: Record<string, { title: string; script: string; args: string[] } | null> = {
+interface Section {
+  title: string;
+  script: string;
+  args: string[];
+  /** Further benches run after `script`, in order, as part of the same section. */
+  then?: { script: string; args: string[] }[];
+}
+
+const SECTIONS: Record<string, Section | null> = {
   asr: null,
   diarization: { title: 'Speaker diarization: DER per file and mean', script: 'diarization.ts', args: [] },
   events: { title: 'Sound events: detection and onset on mixes, events on speech alone', script: 'events.ts', args: [] },
@@ -54,9 +64,13 @@ const SECTIONS: Record<string, { title: string; script: string; args: string[] }
   },
   boosting: { title: 'Keyword boosting: recall of missed words, CER of clips without keywords', script: 'boosting.ts', args: [] },
   assessment: {
-    title: 'Pronunciation assessment (English): matched vs mismatched AUC, swapped-word detection, cost',
+    title: 'Pronunciation assessment (English, Korean): matched vs mismatched AUC, swapped word, synthetic mispronunciation, cost',
     script: 'assessment.ts',
     args: [],
+    then: [
+      { script: 'assessment-ko.ts', args: [] },
+      { script: 'assessment-cost.ts', args: [] },
+    ],
   },
 };
 
@@ -64,10 +78,15 @@ function runSection(name: string): boolean {
   const section = SECTIONS[name];
   if (section === null || section === undefined) return true;
   console.log(`\n== ${name}: ${section.title}`);
-  const script = fileURLToPath(new URL(section.script, import.meta.url));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...section.args], { stdio: 'inherit' });
-  if (r.status !== 0) console.log(`(${name} failed: exit ${r.status ?? r.signal})`);
-  return r.status === 0;
+  let ok = true;
+  for (const [i, step] of [{ script: section.script, args: section.args }, ...(section.then ?? [])].entries()) {
+    const script = fileURLToPath(new URL(step.script, import.meta.url));
+    if (i > 0) console.log('');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...step.args], { stdio: 'inherit' });
+    if (r.status !== 0) console.log(`(${name}: ${step.script} failed: exit ${r.status ?? r.signal})`);
+    ok &&= r.status === 0;
+  }
+  return ok;
 }
 
 function int(name: string, v: string | undefined): number | undefined {
