@@ -195,6 +195,8 @@ async function saveBody(
   });
   const sink = createWriteStream('', { fd: file });
   // pipeline destroys every stream with the first error, so only the first one tells the origin.
+  // A body that failed before these listeners were attached (the peer closing at once) reaches
+  // the sink as its error too: an error from the network is never the disk's, whoever saw it first.
   let firstToFail: 'body' | 'disk' | undefined;
   body.once('error', () => (firstToFail ??= 'body'));
   sink.once('error', () => (firstToFail ??= 'disk'));
@@ -202,13 +204,20 @@ async function saveBody(
     await pipeline(body, limit, sink);
   } catch (err) {
     await rm(partPath, { force: true });
-    throw firstToFail === 'disk' ? new LocalFileError(err) : err;
+    throw firstToFail === 'disk' && !fromNetwork(err) ? new LocalFileError(err) : err;
   }
   await rename(partPath, destPath).catch(async (err: unknown) => {
     await rm(partPath, { force: true });
     throw new LocalFileError(err);
   });
   return received;
+}
+
+/** undici's errors (`UND_ERR_*`: socket closed, body timeout) and our own size limit. */
+function fromNetwork(err: unknown): boolean {
+  if (err instanceof FetchError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('UND_ERR');
 }
 
 /** A failure of our own disk (full, unwritable): the server's fault, not the media's. */
