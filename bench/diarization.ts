@@ -6,6 +6,9 @@
  *   ... --set threshold=0.75 --set stepSeconds=2   # tuning overrides (DiarizerTuning fields)
  *   ... --rttm out/                     # also write each hypothesis as RTTM
  *   ... --json                          # results as JSON on stdout
+ *   ... --half tuning|evaluation        # one half of the labelled files (bench/lib/halves.ts)
+ *   ... --speaker-model speaker-resemblyzer   # instead of the best one the models folder holds
+ *   ... --no-extra                      # only the shared testdata (not bench/fetch-diarization-data.ts's)
  *
  * Audio is streamed from ffmpeg into DiarizationSession.push() chunk by chunk, as the server
  * would. DER: collar 0.25 s each side of reference boundaries, overlapped speech scored,
@@ -14,12 +17,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDiarizer, type DiarizerTuningInput, type Turn } from '../src/speech/diarization/index.js';
+import { loadDiarizer, SPEAKER_MODELS, type DiarizerTuningInput, type SpeakerModelName, type Turn } from '../src/speech/diarization/index.js';
 import { streamPcm } from '../src/media/pcm-stream.js';
 import { diarizationErrorRate, parseRttm, toRttm, type DerResult } from './lib/der.js';
 import { loadManifest, manifestPath } from './lib/manifest.js';
 import { modelsDir, testdataDir } from './lib/paths.js';
 import { fixed, formatTable, pct } from './lib/table.js';
+import { DIARIZATION_DATA_DIR, loadDiarizationData } from './fetch-diarization-data.js';
+import { half } from './lib/halves.js';
 
 const COLLAR = 0.25;
 
@@ -52,30 +57,39 @@ async function main(): Promise<void> {
       set: { type: 'string', multiple: true, default: [] },
       rttm: { type: 'string' },
       json: { type: 'boolean', default: false },
+      extra: { type: 'boolean', default: true },
+      half: { type: 'string', default: 'all' },
+      'speaker-model': { type: 'string' },
     },
   });
   const testdata = testdataDir();
-  const entries = loadManifest(manifestPath(testdata)).filter(
-    (e) => (e.tags ?? []).includes('diarization') && typeof e.rttm === 'string' && (!values.only || e.file.includes(values.only)),
-  );
+  // The shared testdata's labelled files, then the registry meeting data once fetched
+  // (bench/fetch-diarization-data.ts), marked with a leading '+'.
+  const entries = [
+    ...loadManifest(manifestPath(testdata))
+      .filter((e) => (e.tags ?? []).includes('diarization') && typeof e.rttm === 'string')
+      .map((e) => ({ file: e.file, path: resolve(testdata, e.file), rttm: resolve(testdata, e.rttm as string) })),
+    ...(values.extra ? loadDiarizationData().map((e) => ({ file: `+${e.file}`, path: resolve(DIARIZATION_DATA_DIR, e.file), rttm: resolve(DIARIZATION_DATA_DIR, e.rttm) })) : []),
+  ].filter((e) => (!values.only || e.file.includes(values.only)) && (values.half === 'all' || half(e.file) === values.half));
   if (entries.length === 0) throw new Error('no diarization clips with an RTTM selected');
 
   const t0 = performance.now();
-  const diarizer = await loadDiarizer(modelsDir(), parseSet(values.set ?? []));
+  const prefer = values['speaker-model'];
+  if (prefer !== undefined && !SPEAKER_MODELS.some((m) => m.name === prefer)) throw new Error(`--speaker-model: one of ${SPEAKER_MODELS.map((m) => m.name).join(', ')}`);
+  const diarizer = await loadDiarizer(modelsDir(), parseSet(values.set ?? []), prefer as SpeakerModelName | undefined);
   const loadS = (performance.now() - t0) / 1000;
   const log = (s: string): void => {
     if (!values.json) console.log(s);
   };
-  log(`models loaded in ${loadS.toFixed(2)} s; tuning ${JSON.stringify(diarizer.tuning)}`);
+  log(`models loaded in ${loadS.toFixed(2)} s; speaker model ${diarizer.speakerModel}; tuning ${JSON.stringify(diarizer.tuning)}`);
 
   const results: FileResult[] = [];
   try {
     for (const e of entries) {
-      const rttmPath = resolve(testdata, e.rttm as string);
-      const ref = parseRttm(readFileSync(rttmPath, 'utf8'));
+      const ref = parseRttm(readFileSync(e.rttm, 'utf8'));
       const start = performance.now();
       const session = diarizer.session();
-      for await (const pcm of streamPcm(resolve(testdata, e.file))) await session.push(pcm);
+      for await (const pcm of streamPcm(e.path)) await session.push(pcm);
       const durationS = session.durationSeconds;
       const turns = await session.finish();
       const seconds = (performance.now() - start) / 1000;
@@ -111,6 +125,10 @@ async function main(): Promise<void> {
     r.file, fixed(r.durationS, 1), r.refSpeakers, r.hypSpeakers, pct(r.der.der), pct(r.der.missed / r.der.total),
     pct(r.der.falseAlarm / r.der.total), pct(r.der.confusion / r.der.total), fixed(r.seconds, 2), fixed(r.seconds / r.durationS, 3),
   ]);
+  for (const h of ['tuning', 'evaluation'] as const) {
+    const mine = results.filter((r) => half(r.file) === h);
+    if (mine.length > 0 && mine.length < results.length) rows.push([`mean, ${h} half (${mine.length})`, '', '', '', pct(mine.reduce((x, r) => x + r.der.der, 0) / mine.length), '', '', '', '', '']);
+  }
   rows.push(['mean (per file)', fixed(audioS, 1), '', '', pct(meanDer), '', '', '', fixed(procS, 2), fixed(procS / audioS, 3)]);
   rows.push(['pooled (by time)', '', '', '', pct(pooled), pct(sum((d) => d.missed) / sum((d) => d.total)),
     pct(sum((d) => d.falseAlarm) / sum((d) => d.total)), pct(sum((d) => d.confusion) / sum((d) => d.total)), '', '']);

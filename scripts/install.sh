@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Sori needs on a fresh Debian/Ubuntu machine: ffmpeg and espeak-ng (apt) and the
-# npm packages. espeak-ng turns text into the IPA phonemes the Piper voice (reference speech) reads.
+# Installs what Sori needs on a fresh Debian/Ubuntu machine: ffmpeg, espeak-ng and Python's venv
+# (apt) and the npm packages. espeak-ng turns text into the IPA phonemes the Piper voice (reference
+# speech) reads; Python converts the speaker model (scripts/models/speaker-campplus.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 APT_PACKAGES=()
@@ -9,6 +10,9 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
 fi
 if ! command -v espeak-ng >/dev/null 2>&1; then
   APT_PACKAGES+=(espeak-ng)
+fi
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  APT_PACKAGES+=(python3 python3-venv)
 fi
 if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
   SUDO=""

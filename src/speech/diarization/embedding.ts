@@ -6,6 +6,7 @@
 import { FRAME_SPAN_SAMPLES, FRAME_STEP_SAMPLES } from './segmentation.js';
 import { SAMPLE_RATE } from '../../audio.js';
 
+/** Resemblyzer's GE2E writes 256 values; other encoders differ (CAM++: 192): the model decides. */
 export const EMBEDDING_DIM = 256;
 /** GE2E was trained on 1.6 s partial utterances; Resemblyzer averages partials with 50% overlap. */
 export const PARTIAL_SAMPLES = Math.round(1.6 * SAMPLE_RATE);
@@ -65,9 +66,10 @@ export function partials(audio: Float32Array, max = Infinity): PartialBatch {
 
 /** Mean of the partials' embeddings, L2-normalised (Resemblyzer's utterance embedding). */
 export function meanEmbedding(rows: Float32Array, count: number): Float32Array {
-  const out = new Float32Array(EMBEDDING_DIM);
+  const dim = rows.length / count;
+  const out = new Float32Array(dim);
   for (let r = 0; r < count; r++) {
-    for (let d = 0; d < EMBEDDING_DIM; d++) out[d] += rows[r * EMBEDDING_DIM + d];
+    for (let d = 0; d < dim; d++) out[d] += rows[r * dim + d];
   }
   return normalize(out);
 }

@@ -1,7 +1,8 @@
 /**
  * Speaker diarization (who spoke when), after pyannote's pipeline: pyannote segmentation-3.0 on
- * sliding 10 s windows, a Resemblyzer GE2E embedding per window and local speaker, agglomerative
- * clustering with speaker-count bounds, and overlap-aware reconstruction of global turns.
+ * sliding 10 s windows, a speaker embedding per window and local speaker (CAM++ when the models
+ * folder has it, else Resemblyzer's GE2E), agglomerative clustering with speaker-count bounds,
+ * and overlap-aware reconstruction of global turns.
  *
  *   const diarizer = await loadDiarizer(modelsDir);
  *   const s = diarizer.session();
@@ -9,6 +10,7 @@
  *   const turns = await s.finish({ speakerCountMin: -1, speakerCountMax: -1 });
  *   await diarizer.close();
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireWorker } from './inference.js';
 import type { ModelRunner } from './protocol.js';
@@ -22,7 +24,25 @@ export { DEFAULT_TUNING, MAX_SPEAKERS, type DiarizerTuning, type DiarizerTuningI
 export type { Turn } from './reconstruct.js';
 
 export const SEGMENTATION_MODEL = join('segmentation-pyannote-3.0', 'model.onnx');
-export const EMBEDDING_MODEL = join('speaker-resemblyzer', 'resemblyzer-ge2e.onnx');
+
+/**
+ * Speaker encoders, best first, each with the clustering settings tuned for it (its distances
+ * spread differently). CAM++ (scripts/models/speaker-campplus.sh) halves GE2E's equal-error
+ * rate on far-field meeting speech; tuned on the tuning half of the labelled recordings
+ * (bench/diarization.ts --half tuning), see docs/decisions.md#speaker-diarization-tuning.
+ */
+export const SPEAKER_MODELS = [
+  { name: 'speaker-campplus', file: join('speaker-campplus', 'campplus.onnx'), tuning: { threshold: 0.45, minClusterSize: 3 } },
+  { name: 'speaker-resemblyzer', file: join('speaker-resemblyzer', 'resemblyzer-ge2e.onnx'), tuning: {} },
+] as const satisfies readonly { name: string; file: string; tuning: DiarizerTuningInput }[];
+
+export type SpeakerModelName = (typeof SPEAKER_MODELS)[number]['name'];
+
+/** The speaker encoder to use: `prefer` when given, else the best one the folder holds (GE2E when none). */
+export function speakerModel(modelsDir: string, prefer?: SpeakerModelName): (typeof SPEAKER_MODELS)[number] {
+  if (prefer !== undefined) return SPEAKER_MODELS.find((m) => m.name === prefer) as (typeof SPEAKER_MODELS)[number];
+  return SPEAKER_MODELS.find((m) => existsSync(join(modelsDir, m.file))) ?? SPEAKER_MODELS[SPEAKER_MODELS.length - 1];
+}
 
 export interface Diarizer {
   readonly tuning: DiarizerTuning;
@@ -34,16 +54,18 @@ export interface Diarizer {
 
 /**
  * Loads both models into the shared inference worker (started on first use) and resolves once
- * they are ready. `tuning` overrides DEFAULT_TUNING field by field; unknown fields are rejected.
+ * they are ready. `tuning` overrides the speaker model's settings, then DEFAULT_TUNING, field by
+ * field; unknown fields are rejected.
  */
-export async function loadDiarizer(modelsDir: string, tuning: DiarizerTuningInput = {}): Promise<Diarizer> {
-  const t = parseTuning(tuning);
+export async function loadDiarizer(modelsDir: string, tuning: DiarizerTuningInput = {}, prefer?: SpeakerModelName): Promise<Diarizer & { speakerModel: SpeakerModelName }> {
+  const model = speakerModel(modelsDir, prefer);
+  const t = parseTuning({ ...model.tuning, ...tuning });
   const { runner, release } = await acquireWorker({
     segmentationPath: join(modelsDir, SEGMENTATION_MODEL),
-    embeddingPath: join(modelsDir, EMBEDDING_MODEL),
+    embeddingPath: join(modelsDir, model.file),
     threads: t.threads,
   });
-  return diarizerOn(runner, t, release);
+  return { ...diarizerOn(runner, t, release), speakerModel: model.name };
 }
 
 /** A diarizer over any ModelRunner (tests substitute fakes; tools reuse one runner). */

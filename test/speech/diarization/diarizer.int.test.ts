@@ -138,3 +138,22 @@ test('options are validated at the edge', async () => {
   await assert.rejects(done.finish(), /twice/);
   await assert.rejects(done.push(new Float32Array(10)), /after finish/);
 });
+
+test('the best speaker encoder the models folder holds is used: CAM++ (scripts/test.sh makes it), its own clustering settings', async () => {
+  const d = await loadDiarizer(modelsDir());
+  try {
+    assert.equal(d.speakerModel, 'speaker-campplus', 'scripts/models/speaker-campplus.sh was not run on the test models folder');
+    assert.equal(d.tuning.threshold, 0.45);
+  } finally {
+    await d.close();
+  }
+  const ge2e = await loadDiarizer(modelsDir(), {}, 'speaker-resemblyzer');
+  try {
+    assert.equal(ge2e.speakerModel, 'speaker-resemblyzer');
+    assert.equal(ge2e.tuning.threshold, 0.3);
+    const turns = await ge2e.session().finish();
+    assert.deepEqual(turns, []);
+  } finally {
+    await ge2e.close();
+  }
+});
