@@ -67,25 +67,14 @@ export async function recognizeMedia(
   const totalSamples = req.durationS === undefined ? undefined : req.durationS * SAMPLE_RATE;
   const pending: Array<{ window: SpeechWindow; transcript: Promise<Transcript> }> = [];
 
-  const keywords = req.keywords ?? [];
-  const corrector = keywordCorrector(keywords, req.language);
-  const convert = (text: string): string =>
-    req.script === 'simplified' ? toSimplified(text) : req.script === 'traditional' ? toTraditional(text) : text;
+  const finish = segmentFinisher(req);
 
   const settleFirst = async (): Promise<void> => {
     const first = pending.shift();
     if (first === undefined) return;
     const transcript = await first.transcript;
     const span = { start: first.window.start + offset, end: first.window.end + offset, speech: first.window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
-    for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) {
-      if (req.script !== undefined) {
-        seg.text = convert(seg.text);
-        seg.words = seg.words.map(([s, e, t]) => [s, e, convert(t)]);
-      }
-      // Corrected before masking, so a keyword that is also forbidden is still masked.
-      const corrected = corrector === undefined ? seg : correctSegment(seg, corrector);
-      segments.push(req.mask === undefined ? corrected : maskSegment(corrected, req.mask));
-    }
+    for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) segments.push(finish(seg));
     const doneSamples = span.end;
     hooks.onWindowDone?.(Math.round((doneSamples / SAMPLE_RATE) * 1000), segments);
     if (totalSamples !== undefined) hooks.onProgress?.(Math.min(doneSamples / totalSamples, 0.99));
@@ -114,11 +103,30 @@ export async function recognizeMedia(
   return { segments, durationMs: Math.round((windower.received + offset) / SAMPLE_RATE * 1000) };
 }
 
+/**
+ * What every recognised segment goes through before it is kept: the script conversion, keyword
+ * near-miss correction, then forbidden-word masking (corrected first, so that a keyword that is
+ * also forbidden is still masked).
+ */
+export function segmentFinisher(req: Pick<RecognizeRequest, 'language' | 'script' | 'keywords' | 'mask'>): (seg: LongformSegment) => LongformSegment {
+  const corrector = keywordCorrector(req.keywords ?? [], req.language);
+  const convert = (text: string): string =>
+    req.script === 'simplified' ? toSimplified(text) : req.script === 'traditional' ? toTraditional(text) : text;
+  return (seg) => {
+    if (req.script !== undefined) {
+      seg.text = convert(seg.text);
+      seg.words = seg.words.map(([s, e, t]) => [s, e, convert(t)]);
+    }
+    const corrected = corrector === undefined ? seg : correctSegment(seg, corrector);
+    return req.mask === undefined ? corrected : maskSegment(corrected, req.mask);
+  };
+}
+
 /** Batch work waits for room in the engine queue instead of failing the job. */
-async function transcribeWhenFree(
+export async function transcribeWhenFree(
   engine: SpeechEngine,
   pcm: Float32Array,
-  req: RecognizeRequest,
+  req: Pick<RecognizeRequest, 'language' | 'keywords'>,
   signal: AbortSignal | undefined,
 ): Promise<Transcript> {
   for (;;) {

@@ -13,7 +13,8 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
-import { assignSpeakers } from '../transcript/speakers.js';
+import { assignSpeakers, type SpeakerTurn } from '../transcript/speakers.js';
+import { secondLook } from './second-look.js';
 import { enrichMedia, type EnrichDeps, type Enrichment } from './enrich.js';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../clova/longform-params.js';
 import type { Config } from '../config.js';
@@ -120,7 +121,8 @@ export class JobRunner implements LeasedWork<JobRecord> {
     const recognized = await this.recognize(job, path, durationS, lease, log);
     const { turns, events } = await enrichment;
     const language = engineLanguage(params.language).code;
-    const segments = turns === undefined ? recognized.segments : assignSpeakers(recognized.segments, turns, language);
+    const heard = turns === undefined ? recognized.segments : await this.withSecondLook(job, path, recognized, turns, lease, log);
+    const segments = turns === undefined ? heard : assignSpeakers(heard, turns, language);
     const { engine, config } = this.deps;
     const result = completedResult(
       { token: job.token, domain: job.domain, params, version: engine.version, subtitleLineChars: config.subtitles.lineChars },
@@ -128,6 +130,28 @@ export class JobRunner implements LeasedWork<JobRecord> {
       events,
     );
     return { result, audioMs: recognized.durationMs, segmentCount: recognized.segments.length };
+  }
+
+  /** The first pass's segments plus what a second look finds where speakers spoke and it heard nothing. */
+  private async withSecondLook(job: JobRecord, path: string, recognized: RecognizeOutcome, turns: SpeakerTurn[], lease: Lease, log: Logger): Promise<LongformSegment[]> {
+    const params = job.params as LongformParams;
+    const language = engineLanguage(params.language);
+    const look = await secondLook(
+      this.deps.engine,
+      {
+        mediaPath: path,
+        mediaMs: recognized.durationMs,
+        language: language.code,
+        script: language.script,
+        keywords: boostingKeywords(params),
+        mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
+      },
+      recognized.segments,
+      turns,
+      lease.signal,
+    );
+    if (look.spans > 0) log.info({ spans: look.spans, kept: look.kept, segments: look.segments.length }, 'second look at uncovered speaker turns');
+    return [...recognized.segments, ...look.segments].sort((a, b) => a.start - b.start);
   }
 
   /** The container's duration (if it tells), refusing media longer than the request's completion accepts. */

@@ -1,0 +1,99 @@
+/**
+ * A second look at speech the recogniser returned nothing for (issue 17). Long-form recognition
+ * hears the audio through Silero VAD's windows; far-field meeting speech (short turns between
+ * silences, a quiet voice across the table) can fall below the VAD, so a whole window, or a whole
+ * file, comes back empty while the diarizer's segmentation model, trained on meetings, marks
+ * speakers there. Each speaker turn the segments leave uncovered is decoded alone, with a little
+ * context around it, and what passes the plausibility check joins the transcript.
+ *
+ * Bounded: at most `maxShare` of the media is looked at again (the longest uncovered turns
+ * first), one span in memory at a time, from one ffmpeg pass over the file.
+ */
+import { SAMPLE_RATE } from '../audio.js';
+import { streamPcm } from '../media/pcm-stream.js';
+import type { SpeechEngine, Transcript } from '../speech/engine.js';
+import { DEFAULT_UNCOVERED, uncoveredSpans, type Span } from '../transcript/coverage.js';
+import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
+import type { SpeakerTurn } from '../transcript/speakers.js';
+import { SEGMENT_PAUSE_S, segmentFinisher, transcribeWhenFree, type RecognizeRequest } from './recognize.js';
+
+/**
+ * What a second look must show to be kept. A window of silence or noise decoded alone is where
+ * Whisper invents text; these are its own signs of it (faster-whisper's thresholds), applied to
+ * every segment of the span: a decoder that was not confident, or that thought nothing was said.
+ */
+const MIN_AVG_LOG_PROB = -1;
+const MAX_NO_SPEECH_PROB = 0.6;
+
+export function plausible(transcript: Transcript): boolean {
+  if (!/[\p{L}\p{N}]/u.test(transcript.text)) return false;
+  return transcript.segments.every((s) => s.avgLogProb >= MIN_AVG_LOG_PROB && s.noSpeechProb <= MAX_NO_SPEECH_PROB);
+}
+
+export interface SecondLookRequest extends Pick<RecognizeRequest, 'mediaPath' | 'language' | 'script' | 'keywords' | 'mask'> {
+  mediaMs: number;
+}
+
+export interface SecondLookOutcome {
+  /** New segments, in time order (to be merged with the first pass's). */
+  segments: LongformSegment[];
+  /** Spans looked at again and how many of them gave text. */
+  spans: number;
+  kept: number;
+}
+
+const samplesOf = (ms: number): number => Math.round((ms / 1000) * SAMPLE_RATE);
+
+/** Each span's PCM, in order, from one decode of the file; stops after the last span. */
+async function* spanAudio(path: string, spans: readonly Span[], signal?: AbortSignal): AsyncGenerator<{ span: Span; pcm: Float32Array }> {
+  let i = 0;
+  let buf = new Float32Array(0);
+  let bufStart = 0;
+  for await (const chunk of streamPcm(path, { signal })) {
+    const next = new Float32Array(buf.length + chunk.length);
+    next.set(buf);
+    next.set(chunk, buf.length);
+    buf = next;
+    while (i < spans.length && bufStart + buf.length >= samplesOf(spans[i].end)) {
+      const a = samplesOf(spans[i].start) - bufStart;
+      const b = samplesOf(spans[i].end) - bufStart;
+      yield { span: spans[i], pcm: buf.slice(Math.max(0, a), b) };
+      i++;
+    }
+    if (i >= spans.length) return;
+    // Keep only what a later span can still need.
+    const keepFrom = Math.max(0, samplesOf(spans[i].start) - bufStart);
+    buf = buf.slice(keepFrom);
+    bufStart += keepFrom;
+  }
+  // The media ended early (its duration was an estimate): the last spans get what there is.
+  for (; i < spans.length; i++) {
+    const a = samplesOf(spans[i].start) - bufStart;
+    if (a < buf.length) yield { span: spans[i], pcm: buf.slice(Math.max(0, a)) };
+  }
+}
+
+export async function secondLook(
+  engine: SpeechEngine,
+  req: SecondLookRequest,
+  segments: readonly LongformSegment[],
+  turns: readonly SpeakerTurn[],
+  signal?: AbortSignal,
+): Promise<SecondLookOutcome> {
+  const spans = uncoveredSpans(segments, turns, { ...DEFAULT_UNCOVERED, mediaMs: req.mediaMs });
+  if (spans.length === 0) return { segments: [], spans: 0, kept: 0 };
+  const finish = segmentFinisher(req);
+  const out: LongformSegment[] = [];
+  let kept = 0;
+  for await (const { span, pcm } of spanAudio(req.mediaPath, spans, signal)) {
+    if (pcm.length === 0) continue;
+    const transcript = await transcribeWhenFree(engine, pcm, req, signal);
+    if (!plausible(transcript)) continue;
+    const start = samplesOf(span.start);
+    const window = { start, end: start + pcm.length, speech: [{ start, end: start + pcm.length }] };
+    const found = segmentsFromWindow(window, transcript, SEGMENT_PAUSE_S).map(finish);
+    if (found.length > 0) kept++;
+    out.push(...found);
+  }
+  return { segments: out, spans: spans.length, kept };
+}

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_UNCOVERED, uncoveredSpans } from '../../src/transcript/coverage.js';
+import type { LongformSegment } from '../../src/transcript/segments.js';
+
+const seg = (start: number, end: number): LongformSegment => ({ start, end, text: 'x', confidence: 1, words: [] });
+const turn = (start: number, end: number, speaker = '1') => ({ start, end, speaker });
+const opts = { ...DEFAULT_UNCOVERED, mediaMs: 60_000 };
+
+describe('uncoveredSpans', () => {
+  it('returns turns the segments leave uncovered, padded; covered and too-short turns are left alone', () => {
+    const spans = uncoveredSpans([seg(1000, 5000)], [turn(1200, 4800), turn(10_000, 10_800), turn(20_000, 20_200)], opts);
+    assert.deepEqual(spans, [{ start: 9750, end: 11_050 }]);
+  });
+
+  it('a turn half covered or more is covered', () => {
+    assert.deepEqual(uncoveredSpans([seg(0, 600)], [turn(0, 1000)], opts), []);
+    assert.equal(uncoveredSpans([seg(0, 400)], [turn(0, 1000)], opts).length, 1);
+  });
+
+  it('joins close spans, clips to the media and cuts long ones', () => {
+    assert.deepEqual(uncoveredSpans([], [turn(100, 900), turn(1300, 2000, '2')], opts), [{ start: 0, end: 2250 }]);
+    assert.deepEqual(uncoveredSpans([], [turn(59_500, 60_000)], opts), [{ start: 59_250, end: 60_000 }]);
+    const long = uncoveredSpans([], [turn(1000, 41_000)], { ...opts, maxShare: 1 });
+    assert.deepEqual(long, [{ start: 750, end: 30_750 }, { start: 30_750, end: 41_250 }]);
+  });
+
+  it('looks again at no more than maxShare of the media, the longest turns first, in time order', () => {
+    const spans = uncoveredSpans([], [turn(1000, 1500), turn(10_000, 14_000), turn(30_000, 31_000)], { ...opts, maxShare: 0.1 });
+    assert.deepEqual(spans, [{ start: 9750, end: 14_250 }, { start: 29_750, end: 31_250 }]);
+  });
+});
