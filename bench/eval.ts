@@ -55,7 +55,15 @@ interface Section {
 
 const SECTIONS: Record<string, Section | null> = {
   asr: null,
-  diarization: { title: 'Speaker diarization: DER per file and mean', script: 'diarization.ts', args: [] },
+  diarization: {
+    title: 'Speaker diarization: DER per file and per half, in-process and through the API; short turns; non-speech',
+    script: 'fetch-diarization-data.ts',
+    args: [],
+    then: [
+      { script: 'diarization.ts', args: [] },
+      { script: 'diarization-api.ts', args: [] },
+    ],
+  },
   events: { title: 'Sound events: detection and onset on mixes, events on speech alone', script: 'events.ts', args: [] },
   noise: {
     title: 'Noise filtering A/B: the best measured filter against none, Korean quick set, 5 dB SNR',

@@ -53,6 +53,7 @@ describe('registry', () => {
       'silero-vad',
       'segmentation-pyannote-3.0',
       'speaker-resemblyzer',
+      'speaker-campplus',
       'yamnet-int8',
     ]);
     for (const m of listModels()) assert.doesNotThrow(() => ModelInfoSchema.parse(m), m.name);
