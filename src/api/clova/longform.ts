@@ -182,7 +182,9 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       const part = `${dest}.part`;
       let accepted = false;
       try {
-        const upload = await receiveUpload(request, part);
+        const upload = await receiveUpload(request, part).catch((err: unknown) => {
+          throw uploadError(err);
+        });
         if (upload.bytes === 0) throw new LongformError('ERROR_AUDIO_EMPTY', upload.hadMedia ? 'the media part is empty' : 'no "media" part in the request');
         const params = parseLongformParams(upload.params, domainOf(request).defaultLanguage);
         await rename(part, dest);
@@ -289,6 +291,20 @@ function objectBody(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'the request body must be a JSON object');
   return body as Record<string, unknown>;
+}
+
+/**
+ * An error while the multipart body was read is the client's (a body cut short, a Content-Type
+ * without a boundary, a part with broken headers: busboy says so in plain Errors without a code),
+ * unless it is already classified, a limit the plugin names (FST_*), or our own disk failing (an
+ * fs error, which names its syscall): those keep their meaning.
+ */
+function uploadError(err: unknown): unknown {
+  if (err instanceof LongformError) return err;
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  if (typeof e?.syscall === 'string') return err;
+  if (typeof e?.code === 'string' && e.code.startsWith('FST_')) return err;
+  return new LongformError('ERROR_REQUEST_PARAMETER', 'malformed or incomplete multipart body');
 }
 
 const MULTIPART_LIMIT_CODES = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);

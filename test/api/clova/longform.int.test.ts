@@ -276,6 +276,29 @@ describe('POST /recognizer/upload', () => {
     assert.equal(empty.body.result, 'ERROR_AUDIO_EMPTY');
   });
 
+  it('400 ERROR_REQUEST_PARAMETER for a multipart body cut short or without a boundary; nothing is left on disk', async () => {
+    const post = (contentType: string, body: string) =>
+      fetch(`${guarded.url}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY, 'Content-Type': contentType }, body }).then(answer);
+    const head = '--XX\r\nContent-Disposition: form-data; name="params"\r\n\r\n{"language":"en-US","completion":"sync"}\r\n';
+    const cut = `${head}--XX\r\nContent-Disposition: form-data; name="media"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\nRIFFxxxx`;
+    const media = join(dataDirs[0], 'media');
+    const before = await readdir(media).catch(() => []);
+    for (const [contentType, body] of [
+      ['multipart/form-data; boundary=XX', cut],
+      ['multipart/form-data', cut],
+      ['multipart/form-data; boundary=XX', `${head}--XX\r\nContent-Disposition: form-data; name="media"; filename="a.wav"\r\n`],
+    ]) {
+      const { status, body: got } = await post(contentType, body);
+      assert.equal(status, 400, `${contentType}: ${JSON.stringify(got)}`);
+      assert.equal(got.result, 'ERROR_REQUEST_PARAMETER');
+    }
+    // A part without a Content-Disposition is no part busboy can name: no media was sent.
+    const nameless = await post('multipart/form-data; boundary=XX', '--XX\r\nno headers here\r\n\r\nbody\r\n--XX--\r\n');
+    assert.equal(nameless.status, 400);
+    assert.equal(nameless.body.result, 'ERROR_AUDIO_EMPTY');
+    assert.deepEqual((await readdir(media).catch(() => [])).sort(), before.sort(), 'no media or .part file left behind');
+  });
+
   it('undecodable media: sync answers 400 ERROR_AUDIO_CONVERSION; async ends FAILED with the code', async () => {
     const garbage = new Blob([Buffer.from('this is not audio at all '.repeat(200))]);
     const sync = await upload(guarded, { completion: 'sync' }, { media: garbage });
