@@ -9,6 +9,7 @@ import type { LogProbMatrix } from '../src/speech/phonemes/alignment.js';
 import { phonemeTargets, referenceWords } from '../src/speech/phonemes/score.js';
 import { mulberry32 } from '../src/speech/whisper/search.js';
 import type { Clip } from './lib/manifest.js';
+import { fnv1a as hash } from './lib/halves.js';
 
 /** Function words of 4+ letters that are not "content" for the swap (shorter words are never chosen). */
 const STOP = new Set(
@@ -23,11 +24,8 @@ const STOP = new Set(
 
 export const isContent = (w: string): boolean => /^\p{L}+$/u.test(w) && [...w].length >= 4 && !STOP.has(w.replace(/'/g, ''));
 
-export function hash(text: string): number {
-  let h = 2166136261;
-  for (const ch of text) h = Math.imul(h ^ (ch.codePointAt(0) ?? 0), 16777619);
-  return h >>> 0;
-}
+/** The file-name hash that seeds each clip's PRNG (the one the halves use). */
+export { hash };
 
 /** AUC: P(positive > negative) over every pair, ties half. */
 export function auc(pos: readonly number[], neg: readonly number[]): number {

@@ -44,6 +44,7 @@ import { machineInfo, writeLatest, type Check } from './lib/output.js';
 import { log, progress } from './lib/progress.js';
 import { percentile, round } from './lib/stats.js';
 import { join } from 'node:path';
+import { auc, hash } from './assessment-common.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -61,17 +62,6 @@ const { values: a } = parseArgs({
 const AUC_TARGET = 0.95;
 const SWAP_TARGET = 0.85;
 
-export function hash(text: string): number {
-  let h = 2166136261;
-  for (const ch of text) h = Math.imul(h ^ (ch.codePointAt(0) ?? 0), 16777619);
-  return h >>> 0;
-}
-
-export function auc(pos: readonly number[], neg: readonly number[]): number {
-  let wins = 0;
-  for (const p of pos) for (const n of neg) wins += p > n ? 1 : p === n ? 0.5 : 0;
-  return wins / (pos.length * neg.length);
-}
 
 interface Forced {
   target: KoreanTarget;
