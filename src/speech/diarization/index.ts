@@ -30,10 +30,11 @@ export const SEGMENTATION_MODEL = join('segmentation-pyannote-3.0', 'model.onnx'
  * spread differently). CAM++ (scripts/models/speaker-campplus.sh) halves GE2E's equal-error
  * rate on far-field meeting speech; tuned on the tuning half of the labelled recordings
  * (bench/diarization.ts --half tuning), with windows every 3 s instead of 2 to keep diarization
- * within a quarter of a long-form job's time; see docs/decisions.md#speaker-diarization-tuning.
+ * within a quarter of a long-form job's time, and embeddings only from speech without overlap;
+ * see docs/decisions.md#speaker-diarization-tuning.
  */
 export const SPEAKER_MODELS = [
-  { name: 'speaker-campplus', file: join('speaker-campplus', 'campplus.onnx'), tuning: { threshold: 0.45, minClusterSize: 3, stepSeconds: 3 } },
+  { name: 'speaker-campplus', file: join('speaker-campplus', 'campplus.onnx'), tuning: { threshold: 0.45, minClusterSize: 3, stepSeconds: 3, overlapFallback: false } },
   { name: 'speaker-resemblyzer', file: join('speaker-resemblyzer', 'resemblyzer-ge2e.onnx'), tuning: {} },
 ] as const satisfies readonly { name: string; file: string; tuning: DiarizerTuningInput }[];
 
