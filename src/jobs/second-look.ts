@@ -44,12 +44,17 @@ export interface SecondLookOutcome {
 
 const samplesOf = (ms: number): number => Math.round((ms / 1000) * SAMPLE_RATE);
 
-/** Each span's PCM, in order, from one decode of the file; stops after the last span. */
-async function* spanAudio(path: string, spans: readonly Span[], signal?: AbortSignal): AsyncGenerator<{ span: Span; pcm: Float32Array }> {
+/**
+ * Each span's PCM, in order, cut from `chunks` (the media's PCM from its start, as streamPcm
+ * yields it); stops reading after the last span. Holds at most the audio from the next span's
+ * start on.
+ */
+export async function* spanAudio(chunks: AsyncIterable<Float32Array>, spans: readonly Span[]): AsyncGenerator<{ span: Span; pcm: Float32Array }> {
   let i = 0;
   let buf = new Float32Array(0);
+  /** Media sample index of buf[0]. */
   let bufStart = 0;
-  for await (const chunk of streamPcm(path, { signal })) {
+  for await (const chunk of chunks) {
     const next = new Float32Array(buf.length + chunk.length);
     next.set(buf);
     next.set(chunk, buf.length);
@@ -61,8 +66,9 @@ async function* spanAudio(path: string, spans: readonly Span[], signal?: AbortSi
       i++;
     }
     if (i >= spans.length) return;
-    // Keep only what a later span can still need.
-    const keepFrom = Math.max(0, samplesOf(spans[i].start) - bufStart);
+    // Keep only what a later span can still need; never drop past what was received, or the
+    // next chunk would be taken for later audio than it is.
+    const keepFrom = Math.min(buf.length, Math.max(0, samplesOf(spans[i].start) - bufStart));
     buf = buf.slice(keepFrom);
     bufStart += keepFrom;
   }
@@ -85,7 +91,7 @@ export async function secondLook(
   const finish = segmentFinisher(req);
   const out: LongformSegment[] = [];
   let kept = 0;
-  for await (const { span, pcm } of spanAudio(req.mediaPath, spans, signal)) {
+  for await (const { span, pcm } of spanAudio(streamPcm(req.mediaPath, { signal }), spans)) {
     if (pcm.length === 0) continue;
     const transcript = await transcribeWhenFree(engine, pcm, req, signal);
     if (!plausible(transcript)) continue;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { plausible } from '../../src/jobs/second-look.js';
+import { plausible, spanAudio } from '../../src/jobs/second-look.js';
 import type { Transcript } from '../../src/speech/engine.js';
 
 const transcript = (text: string, avgLogProb: number, noSpeechProb: number): Transcript => ({
@@ -13,4 +13,22 @@ test('a second look keeps text the decoder was sure of, and nothing it thought w
   assert.equal(plausible(transcript(' Okay then.', -1.3, 0.1)), false);
   assert.equal(plausible(transcript(' ...', -0.1, 0.1)), false);
   assert.equal(plausible(transcript('', 0, 0)), false);
+});
+
+test('spanAudio cuts each span from the stream at its own media time, however the chunks fall', async () => {
+  // Sample i of the media has the value i: a span's first sample tells where it was cut.
+  const total = 16_000 * 10;
+  async function* chunks(size: number) {
+    for (let at = 0; at < total; at += size) yield Float32Array.from({ length: Math.min(size, total - at) }, (_, k) => at + k);
+  }
+  const spans = [{ start: 100, end: 300 }, { start: 5000, end: 5500 }, { start: 9000, end: 9100 }];
+  for (const size of [1000, 16_000, 3_000_000]) {
+    const got: { start: number; first: number; length: number }[] = [];
+    for await (const { span, pcm } of spanAudio(chunks(size), spans)) got.push({ start: span.start, first: pcm[0], length: pcm.length });
+    assert.deepEqual(got, [
+      { start: 100, first: 1600, length: 3200 },
+      { start: 5000, first: 80_000, length: 8000 },
+      { start: 9000, first: 144_000, length: 1600 },
+    ], `chunks of ${size} samples`);
+  }
 });
