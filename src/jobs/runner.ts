@@ -28,7 +28,7 @@ import { classifyFailure, failureOutcome, JobFailure, timeoutMessage } from './f
 import { materializeMedia, mediaPath } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
-import { recognizeMedia, type RecognizeOutcome } from './recognize.js';
+import { recognizeMedia, type RecognizeOutcome, type RecognizeRequest } from './recognize.js';
 import type { CompletedResult } from '../clova/longform-result.js';
 import { completedResult } from './result.js';
 import type { JobOutcome, JobRecord, JobStore } from './store.js';
@@ -134,18 +134,9 @@ export class JobRunner implements LeasedWork<JobRecord> {
 
   /** The first pass's segments plus what a second look finds where speakers spoke and it heard nothing. */
   private async withSecondLook(job: JobRecord, path: string, recognized: RecognizeOutcome, turns: SpeakerTurn[], lease: Lease, log: Logger): Promise<LongformSegment[]> {
-    const params = job.params as LongformParams;
-    const language = engineLanguage(params.language);
     const look = await secondLook(
       this.deps.engine,
-      {
-        mediaPath: path,
-        mediaMs: recognized.durationMs,
-        language: language.code,
-        script: language.script,
-        keywords: boostingKeywords(params),
-        mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
-      },
+      { ...textOptions(job.params as LongformParams, path), mediaMs: recognized.durationMs },
       recognized.segments,
       turns,
       lease.signal,
@@ -188,16 +179,11 @@ export class JobRunner implements LeasedWork<JobRecord> {
    */
   private async recognize(job: JobRecord, path: string, durationS: number | undefined, lease: Lease, log: Logger): Promise<RecognizeOutcome> {
     const params = job.params as LongformParams;
-    const language = engineLanguage(params.language);
     const outcome = await recognizeMedia(
       this.deps.engine,
       await this.deps.vad(),
       {
-        mediaPath: path,
-        language: language.code,
-        script: language.script,
-        keywords: boostingKeywords(params),
-        mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
+        ...textOptions(params, path),
         noiseFiltering: params.noiseFiltering,
         resumeAtMs: job.resumeAtMs,
         done: (job.partial as LongformSegment[] | null) ?? [],
@@ -264,4 +250,16 @@ export class JobRunner implements LeasedWork<JobRecord> {
     this.events.emit('finished', job.token);
     await rm(mediaPath(config.dataDir, job.token), { force: true });
   }
+}
+
+/** What the first pass and the second look both decode with: the media, language, script, keywords and masking. */
+function textOptions(params: LongformParams, mediaPath: string): Pick<RecognizeRequest, 'mediaPath' | 'language' | 'script' | 'keywords' | 'mask'> {
+  const language = engineLanguage(params.language);
+  return {
+    mediaPath,
+    language: language.code,
+    script: language.script,
+    keywords: boostingKeywords(params),
+    mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
+  };
 }
