@@ -10,12 +10,14 @@
 import { SAMPLE_RATE } from '../audio.js';
 
 const FULL_SCALE = 32767;
+/** CLOVA's graphs (`usr_graph`, `ref_graph`): one value per 20 ms. */
+export const GRAPH_VALUES_PER_SECOND = 50;
 
 /**
  * One value per 1/valuesPerSecond of audio (20 ms frames at the default 50); a last partial
  * frame still gets a value, so the length is ceil(duration * valuesPerSecond).
  */
-export function amplitudeEnvelope(pcm: Float32Array, valuesPerSecond = 50): number[] {
+export function amplitudeEnvelope(pcm: Float32Array, valuesPerSecond = GRAPH_VALUES_PER_SECOND): number[] {
   if (!Number.isFinite(valuesPerSecond) || valuesPerSecond <= 0 || valuesPerSecond > SAMPLE_RATE) {
     throw new RangeError(`valuesPerSecond must be in (0, ${SAMPLE_RATE}], got ${valuesPerSecond}`);
   }

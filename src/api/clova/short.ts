@@ -33,7 +33,6 @@ export const SHORT_PATH = '/recog/v1/stt';
 
 /** CLOVA bills short recognition in 15-second units. */
 const QUOTA_UNIT_S = 15;
-const GRAPH_VALUES_PER_SECOND = 50;
 
 export interface ShortRouteOptions {
   engine: SpeechEngine;
@@ -96,19 +95,15 @@ function classify(err: unknown): ShortErrorKind {
   return 'internal';
 }
 
-/** `assessment_score`, `assessment_details` and, with `graph`, `ref_graph` and `usr_graph` on one time axis. */
-function assessmentFields(transcript: Transcript, pcm: Float32Array, graph: boolean): Partial<ShortResponse> {
+/** `assessment_score`, `assessment_details` and, with the user's graph, `ref_graph` on its time axis. */
+function assessmentFields(transcript: Transcript, userGraph: number[] | undefined): Partial<ShortResponse> {
   const outcome = transcript.assessment;
   if (outcome === undefined) throw new Error('the engine answered an assessment request without an assessment');
   const fields: Partial<ShortResponse> = {
     assessment_score: outcome.assessment.score,
     assessment_details: formatDetails(outcome.assessment),
   };
-  if (graph) {
-    const user = amplitudeEnvelope(pcm, GRAPH_VALUES_PER_SECOND);
-    fields.ref_graph = alignReferenceGraph(outcome.referenceEnvelope ?? [], user);
-    fields.usr_graph = user;
-  }
+  if (userGraph !== undefined) fields.ref_graph = alignReferenceGraph(outcome.referenceEnvelope ?? [], userGraph);
   return fields;
 }
 
@@ -181,8 +176,9 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
         text: corrector === undefined ? converted : corrector.apply(converted),
         quota: quotaSeconds(audio.durationS),
       };
-      if (query.assessment) Object.assign(response, assessmentFields(transcript, audio.pcm, query.graph));
-      else if (query.graph) response.usr_graph = amplitudeEnvelope(audio.pcm, GRAPH_VALUES_PER_SECOND);
+      const userGraph = query.graph ? amplitudeEnvelope(audio.pcm) : undefined;
+      if (query.assessment) Object.assign(response, assessmentFields(transcript, userGraph));
+      if (userGraph !== undefined) response.usr_graph = userGraph;
       request.log.info(
         { domain: ctx.domain.name, language: query.language, audioS: audio.durationS, quota: response.quota },
         'short recognition done',

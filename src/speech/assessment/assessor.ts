@@ -28,8 +28,6 @@ export interface AssessorOptions {
   referenceCacheSize?: number;
 }
 
-/** Values per second of `ref_graph` and `usr_graph`. */
-export const GRAPH_VALUES_PER_SECOND = 50;
 
 /** Loads once; a failed load is retried by the next caller rather than cached forever. */
 function lazy<T>(load: () => Promise<T>): () => Promise<T> {
@@ -102,7 +100,7 @@ export class PronunciationAssessor {
       this.references.set(key, hit);
       return hit;
     }
-    const envelope = amplitudeEnvelope(await this.reference(language, text, signal), GRAPH_VALUES_PER_SECOND);
+    const envelope = amplitudeEnvelope(await this.reference(language, text, signal));
     const limit = this.opts.referenceCacheSize ?? 256;
     if (limit > 0) {
       if (this.references.size >= limit) this.references.delete(this.references.keys().next().value as string);
