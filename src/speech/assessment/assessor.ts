@@ -3,14 +3,14 @@
  * first use (a server nobody asks for assessment never pays their memory), and the standard
  * pronunciation behind `ref_graph`.
  */
-import { loadG2p, type G2p } from '../phonemes/g2p.js';
+import { loadG2p, type G2p, type G2pWord } from '../phonemes/g2p.js';
 import { loadPhonemeRecogniser, type PhonemeRecogniser } from '../phonemes/recogniser.js';
 import { loadPiperVoice, type PiperVoice } from '../tts/piper.js';
 import { espeakSpeak } from '../tts/espeak-voice.js';
 import { amplitudeEnvelope } from '../../media/envelope.js';
-import { assessEnglish, cachedUnits, englishWords, type PhonemeUnit } from './english.js';
+import { assessEnglish, englishWords, phonemeUnits, type PhonemeUnit } from './english.js';
+import { LruCache } from '../lru-cache.js';
 import type { Assessment } from './types.js';
-import type { G2pWord } from '../phonemes/g2p.js';
 import { koreanAssessment, type KoreanTarget, type TokenLogProb } from './korean.js';
 
 /** Languages Sori assesses: English as CLOVA does, Korean beyond it. */
@@ -46,15 +46,25 @@ export class PronunciationAssessor {
   private readonly g2p: () => Promise<G2p>;
   private readonly piper: () => Promise<PiperVoice>;
   private readonly englishUnits: () => Promise<(word: string) => Promise<PhonemeUnit[]>>;
-  private readonly references = new Map<string, number[]>();
-  /** Korean words' G2P, by word: one decoder step per phoneme, and learners repeat sentences. */
-  private readonly koreanG2p = new Map<string, G2pWord>();
+  private readonly references: LruCache<string, number[]>;
+  /** The G2P of words, both languages: one decoder step per phoneme, and learners repeat sentences. */
+  private readonly words = new LruCache<string, G2pWord>(20_000);
 
-  constructor(private readonly opts: AssessorOptions) {
+  constructor(opts: AssessorOptions) {
     this.recogniser = lazy(() => loadPhonemeRecogniser(opts.modelsDir, { threads: opts.threads }));
     this.g2p = lazy(() => loadG2p(opts.modelsDir, { threads: opts.threads }));
     this.piper = lazy(() => loadPiperVoice(opts.modelsDir, { threads: opts.threads }));
-    this.englishUnits = lazy(async () => cachedUnits(await this.g2p(), await this.recogniser()));
+    this.englishUnits = lazy(async () => {
+      const { vocab, nonPhonemes } = await this.recogniser();
+      const skip = new Set(nonPhonemes);
+      return async (word) => phonemeUnits(await this.word(word), vocab, skip);
+    });
+    this.references = new LruCache(opts.referenceCacheSize ?? 256);
+  }
+
+  private async word(word: string): Promise<G2pWord> {
+    const g2p = await this.g2p();
+    return this.words.getOrMake(word, () => g2p.word(word));
   }
 
   /** English: `pcm` (16 kHz) read as `text`. */
@@ -68,17 +78,8 @@ export class PronunciationAssessor {
    * window (`tokens`, speech/whisper/forced-text.ts); the G2P gives each syllable's pronunciation.
    */
   async korean(target: KoreanTarget, tokens: readonly TokenLogProb[]): Promise<Assessment> {
-    const g2p = await this.g2p();
     const pronunciations: G2pWord[] = [];
-    for (const { word } of target.words) {
-      let hit = this.koreanG2p.get(word);
-      if (hit === undefined) {
-        hit = await g2p.word(word);
-        if (this.koreanG2p.size >= 20_000) this.koreanG2p.delete(this.koreanG2p.keys().next().value as string);
-        this.koreanG2p.set(word, hit);
-      }
-      pronunciations.push(hit);
-    }
+    for (const { word } of target.words) pronunciations.push(await this.word(word));
     return koreanAssessment(target, tokens, pronunciations);
   }
 
@@ -93,19 +94,6 @@ export class PronunciationAssessor {
 
   /** The amplitude envelope of `reference`, from a cache of recent texts when it is there. */
   async referenceEnvelope(language: AssessedLanguage, text: string, signal?: AbortSignal): Promise<number[]> {
-    const key = `${language}\u0000${text}`;
-    const hit = this.references.get(key);
-    if (hit) {
-      this.references.delete(key);
-      this.references.set(key, hit);
-      return hit;
-    }
-    const envelope = amplitudeEnvelope(await this.reference(language, text, signal));
-    const limit = this.opts.referenceCacheSize ?? 256;
-    if (limit > 0) {
-      if (this.references.size >= limit) this.references.delete(this.references.keys().next().value as string);
-      this.references.set(key, envelope);
-    }
-    return envelope;
+    return this.references.getOrMake(`${language}\u0000${text}`, async () => amplitudeEnvelope(await this.reference(language, text, signal)));
   }
 }

@@ -3,7 +3,7 @@
  * target's phonemes and goodness of pronunciation per phoneme (speech/phonemes), shown as CLOVA
  * does: per word, its letters cut into chunks that each spell one phoneme.
  */
-import type { G2p, G2pWord } from '../phonemes/g2p.js';
+import type { G2pWord } from '../phonemes/g2p.js';
 import { letterChunks } from '../phonemes/g2p.js';
 import type { PhonemeRecogniser } from '../phonemes/recogniser.js';
 import { referenceWords, scorePronunciation } from '../phonemes/score.js';
@@ -49,22 +49,8 @@ export function phonemeUnits(g2p: G2pWord, vocab: readonly string[], nonPhonemes
 
 export interface EnglishModels {
   recogniser: PhonemeRecogniser;
-  /** A word's phoneme units (the caller caches: the G2P runs one decoder step per phoneme). */
+  /** A word's phoneme units (from the G2P, which the caller caches: one decoder step per phoneme). */
   units(word: string): Promise<PhonemeUnit[]>;
-}
-
-/** Loads a cached `units` for `g2p` and `recogniser`; at most `cacheSize` words are kept. */
-export function cachedUnits(g2p: G2p, recogniser: PhonemeRecogniser, cacheSize = 20_000): (word: string) => Promise<PhonemeUnit[]> {
-  const cache = new Map<string, PhonemeUnit[]>();
-  const skip = new Set(recogniser.nonPhonemes);
-  return async (word) => {
-    const hit = cache.get(word);
-    if (hit) return hit;
-    const units = phonemeUnits(await g2p.word(word), recogniser.vocab, skip);
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-    cache.set(word, units);
-    return units;
-  };
 }
 
 /** Assesses `pcm` (16 kHz) read as `words` (see `englishWords`). */

@@ -14,6 +14,7 @@ import { alignWords } from './alignment.js';
 import { DEFAULT_TOKEN_BONUS, KeywordBias, keywordPrompt, keywordSequences } from './keyword-bias.js';
 import { contextFrames, type ShortEncoder } from './short-encoder.js';
 import { PaddedCross } from './padded-cross.js';
+import { LruCache } from '../lru-cache.js';
 import { alignmentTokens, splitAtTimestamps, transcriptOf, windowSegments, wordsBySegment, type SegmentWord, type WindowSegment } from './segments.js';
 
 export interface WhisperOptions {
@@ -112,7 +113,7 @@ export class WhisperTranscriber {
   private readonly runner: DecoderRunner;
   private readonly rules: LogitRules;
   private readonly hasCrossAttentions: boolean;
-  private readonly biasCache = new Map<string, KeywordBias>();
+  private readonly biasCache = new LruCache<string, KeywordBias>(BIAS_CACHE_SIZE);
   private readonly shortEncoder: ShortEncoder | undefined;
   private readonly paddedCross: PaddedCross | undefined;
 
@@ -236,11 +237,8 @@ export class WhisperTranscriber {
     let bias = this.biasCache.get(key);
     if (bias === undefined) {
       bias = new KeywordBias(keywordSequences(keywords, (t) => this.encode(t)), bonus);
-      if (this.biasCache.size >= BIAS_CACHE_SIZE) this.biasCache.delete(this.biasCache.keys().next().value as string);
+      this.biasCache.set(key, bias);
     }
-    // Re-inserted: the map's order is least recently used first.
-    this.biasCache.delete(key);
-    this.biasCache.set(key, bias);
     return bias.empty ? undefined : bias;
   }
 
