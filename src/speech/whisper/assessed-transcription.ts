@@ -13,7 +13,7 @@ import { isAssessedLanguage, type PronunciationAssessor } from '../assessment/as
 import { koreanTarget } from '../assessment/korean.js';
 import type { Assessment } from '../assessment/types.js';
 import { SAMPLE_RATE, WINDOW_SAMPLES } from './features.js';
-import type { ForcedTextScorer } from './forced-text.js';
+import { ForcedTextTooLongError, type ForcedTextScorer } from './forced-text.js';
 import { AbortedError, type WhisperOptions, type WhisperTranscriber } from './transcriber.js';
 
 export const KOREAN_MAX_SECONDS = WINDOW_SAMPLES / SAMPLE_RATE;
@@ -49,11 +49,12 @@ export async function transcribeAndAssess(
     const kt = koreanTarget(target);
     if (kt.words.length === 0 || cross === undefined) assessment = { score: 0, words: [] };
     else {
-      const { ids } = scorer.tokenize(kt.text);
-      if (ids.length > scorer.model.maxLength - scorer.prefix('ko').length - 1) {
-        throw new AssessmentUnavailableError(`utterance is ${ids.length} tokens; Korean assessment takes what one window can hold`);
-      }
-      const forced = await scorer.score(cross, 'ko', kt.text);
+      const forced = await scorer.score(cross, 'ko', kt.text).catch((err: unknown) => {
+        if (err instanceof ForcedTextTooLongError) {
+          throw new AssessmentUnavailableError(`utterance is ${err.tokens} tokens; Korean assessment takes what one window can hold (${err.maxTokens})`);
+        }
+        throw err;
+      });
       await opts.turn?.();
       assessment = await assessor.korean(kt, forced.tokens);
     }

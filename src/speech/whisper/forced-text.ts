@@ -15,6 +15,7 @@ import ort from 'onnxruntime-node';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
 import { LogMelExtractor, WINDOW_FRAMES } from './features.js';
+import { logSumExp } from './search.js';
 
 export interface ForcedToken {
   id: number;
@@ -105,19 +106,25 @@ export function tokenRanges(forced: string, byteLengths: readonly number[], skip
 export function rowScores(logits: Float32Array, vocab: number, firstRow: number, targets: readonly number[]): { logProb: number; bestLogProb: number; rank: number }[] {
   return targets.map((t, k) => {
     const from = (firstRow + k) * vocab;
-    let max = -Infinity;
-    for (let i = from; i < from + vocab; i++) if (logits[i] > max) max = logits[i];
-    let sum = 0;
-    let rank = 0;
     const own = logits[from + t];
+    let max = -Infinity;
+    let rank = 0;
     for (let i = from; i < from + vocab; i++) {
       const v = logits[i];
-      sum += Math.exp(v - max);
+      if (v > max) max = v;
       if (v > own) rank++;
     }
-    const lse = max + Math.log(sum);
+    const lse = logSumExp(logits, from, from + vocab);
     return { logProb: own - lse, bestLogProb: max - lse, rank };
   });
+}
+
+/** The target has more tokens than the decoder takes after its prefix. */
+export class ForcedTextTooLongError extends RangeError {
+  constructor(readonly tokens: number, readonly maxTokens: number) {
+    super(`target text is ${tokens} tokens, a window holds at most ${maxTokens}`);
+    this.name = 'ForcedTextTooLongError';
+  }
 }
 
 /**
@@ -165,7 +172,7 @@ export class ForcedTextScorer {
     const { ids, ranges } = this.tokenize(text);
     const { eot } = this.model.tokens;
     const maxTokens = this.model.maxLength - prefix.length - 1;
-    if (ids.length > maxTokens) throw new Error(`target text is ${ids.length} tokens, a window holds at most ${maxTokens}`);
+    if (ids.length > maxTokens) throw new ForcedTextTooLongError(ids.length, maxTokens);
     const seq = [...prefix, ...ids];
     const { logits } = await this.runner.attend(seq, cross, []);
     // Row i is the distribution after seq[i]: target j (seq index prefix.length + j) is read off row prefix.length + j - 1.

@@ -172,7 +172,8 @@ export class LogitRules {
   }
 }
 
-function logSumExp(a: Float32Array, from: number, to: number): number {
+/** log Σ exp(a[i]) over [from, to). */
+export function logSumExp(a: Float32Array, from: number, to: number): number {
   let max = -Infinity;
   for (let i = from; i < to; i++) if (a[i] > max) max = a[i];
   if (max === -Infinity) return -Infinity;

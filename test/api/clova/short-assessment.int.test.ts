@@ -149,6 +149,14 @@ describe('POST /recog/v1/stt?assessment=true: Korean (Sori\'s addition)', () => 
     assert.ok(body.ref_graph.some((v) => v > 0));
   });
 
+  it('400 for a Korean utterance (under 500 characters) longer than the decoder takes for one window', async () => {
+    // Rare syllables take two or three byte-level tokens each: far more than one window takes.
+    const long = '뷁쀍똠 '.repeat(120).slice(0, 480);
+    const answer = await stt(korean, `lang=Kor&assessment=true&utterance=${encodeURIComponent(long)}`);
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.deepEqual((answer.body as { error: unknown }).error, { errorCode: '400', message: 'Invalid request parameters' });
+  });
+
   it('400 for Korean audio over one 30 s window', async () => {
     const file = path.join(tmp, 'korean-31s.flac');
     await ffmpeg(['-i', KOREAN, '-af', 'apad=whole_dur=31', '-c:a', 'flac', file]);
