@@ -20,16 +20,15 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { diarizationErrorRate, parseRttm, type DerResult, type SpeakerSegment } from './lib/der.js';
-import { loadManifest, manifestPath } from './lib/manifest.js';
-import { modelsDir, testdataDir, OUT_DIR } from './lib/paths.js';
+import { modelsDir, OUT_DIR } from './lib/paths.js';
 import { fixed, formatTable, pct } from './lib/table.js';
 import { startServer } from './lib/server-process.js';
 import { uploadLongform } from './lib/longform-client.js';
 import { EVENT_RECIPES, renderEvent } from './lib/event-mixes.js';
-import { DIARIZATION_DATA_DIR, loadDiarizationData } from './fetch-diarization-data.js';
+import { labelledRecordings, type Labelled } from './lib/labelled.js';
 import { decodeFile } from '../src/media/decode.js';
 import { SileroVad } from '../src/speech/vad/silero.js';
 import { SAMPLE_RATE } from '../src/audio.js';
@@ -51,24 +50,10 @@ const { values: a } = parseArgs({
   },
 });
 
-interface Labelled {
-  file: string;
-  path: string;
-  rttm: string;
-  lang: string;
-  meeting: boolean;
-}
 
 
 function labelled(): Labelled[] {
-  const td = testdataDir();
-  const shared = loadManifest(manifestPath(td))
-    .filter((e) => typeof e.rttm === 'string')
-    .map((e) => ({ file: e.file, path: resolve(td, e.file), rttm: resolve(td, e.rttm as string), lang: e.lang, meeting: e.file.includes('ami_') }));
-  const extra = loadDiarizationData().map((e) => ({
-    file: `+${e.file}`, path: resolve(DIARIZATION_DATA_DIR, e.file), rttm: resolve(DIARIZATION_DATA_DIR, e.rttm), lang: e.lang, meeting: true,
-  }));
-  return [...shared, ...extra].filter((e) => a.only === undefined || e.file.includes(a.only));
+  return labelledRecordings().filter((e) => a.only === undefined || e.file.includes(a.only));
 }
 
 interface Returned {

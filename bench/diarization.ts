@@ -15,15 +15,14 @@
  * speaker count automatic. Time: decoding + diarization per file, model loading excluded.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDiarizer, SPEAKER_MODELS, type DiarizerTuningInput, type SpeakerModelName, type Turn } from '../src/speech/diarization/index.js';
 import { streamPcm } from '../src/media/pcm-stream.js';
 import { diarizationErrorRate, parseRttm, toRttm, type DerResult } from './lib/der.js';
-import { loadManifest, manifestPath } from './lib/manifest.js';
-import { modelsDir, testdataDir } from './lib/paths.js';
+import { modelsDir } from './lib/paths.js';
 import { fixed, formatTable, pct } from './lib/table.js';
-import { DIARIZATION_DATA_DIR, loadDiarizationData } from './fetch-diarization-data.js';
+import { labelledRecordings } from './lib/labelled.js';
 import { half } from './lib/halves.js';
 
 const COLLAR = 0.25;
@@ -62,15 +61,9 @@ async function main(): Promise<void> {
       'speaker-model': { type: 'string' },
     },
   });
-  const testdata = testdataDir();
-  // The shared testdata's labelled files, then the registry meeting data once fetched
-  // (bench/fetch-diarization-data.ts), marked with a leading '+'.
-  const entries = [
-    ...loadManifest(manifestPath(testdata))
-      .filter((e) => (e.tags ?? []).includes('diarization') && typeof e.rttm === 'string')
-      .map((e) => ({ file: e.file, path: resolve(testdata, e.file), rttm: resolve(testdata, e.rttm as string) })),
-    ...(values.extra ? loadDiarizationData().map((e) => ({ file: `+${e.file}`, path: resolve(DIARIZATION_DATA_DIR, e.file), rttm: resolve(DIARIZATION_DATA_DIR, e.rttm) })) : []),
-  ].filter((e) => (!values.only || e.file.includes(values.only)) && (values.half === 'all' || half(e.file) === values.half));
+  const entries = labelledRecordings({ extra: values.extra }).filter(
+    (e) => (!values.only || e.file.includes(values.only)) && (values.half === 'all' || half(e.file) === values.half),
+  );
   if (entries.length === 0) throw new Error('no diarization clips with an RTTM selected');
 
   const t0 = performance.now();

@@ -25,7 +25,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeFile } from '../src/media/decode.js';
 import { SAMPLE_RATE } from '../src/audio.js';
-import { OUT_DIR } from './lib/paths.js';
+import { DIARIZATION_DATA_DIR, loadDiarizationData, type FetchedEntry } from './lib/labelled.js';
 import { log } from './lib/progress.js';
 
 const PYANNOTE = 'pyannote-audio==4.0.7';
@@ -33,18 +33,7 @@ const SPEAKERBOX = 'speakerbox==1.2.0';
 const SKIP_AMI = new Set(['dev01', 'tst00']);
 const GAP_S = 0.3;
 
-export const DIARIZATION_DATA_DIR = join(OUT_DIR, 'diarization-data');
-
-interface Entry {
-  file: string;
-  lang: string;
-  duration_s: number;
-  rttm: string;
-  speakers: string[];
-  tags: string[];
-  source: string;
-  license: string;
-}
+type Entry = FetchedEntry;
 
 function pipDownload(spec: string, dir: string, sdist: boolean): string {
   const args = ['-m', 'pip', 'download', '--no-deps', '-q', '-d', dir, ...(sdist ? ['--no-binary', ':all:'] : []), spec];
@@ -157,12 +146,6 @@ async function speakerboxCouncil(out: string, work: string): Promise<Entry[]> {
   return entries;
 }
 
-/** The manifest of the fetched data, or [] when it has not been fetched. */
-export function loadDiarizationData(dir = DIARIZATION_DATA_DIR): Entry[] {
-  const path = join(dir, 'manifest.jsonl');
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Entry);
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { out: { type: 'string', default: DIARIZATION_DATA_DIR }, force: { type: 'boolean', default: false } } });
