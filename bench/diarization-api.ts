@@ -42,6 +42,7 @@ const NON_SPEECH_S = 20;
 const KEY = 'diarization-bench-key';
 
 const { values: a } = parseArgs({
+  allowNegative: true,
   options: {
     counts: { type: 'string', default: 'auto,given' },
     only: { type: 'string' },
