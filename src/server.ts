@@ -43,6 +43,10 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
     loggerInstance,
     // Fastify's default is two lines per request; one line at the end (below) says everything.
     logController: new LogController({ disableRequestLogging: true }),
+    // A path parameter (a job token) of any length reaches its route, which answers the CLOVA
+    // error for it; the default (100) made the router answer its own 414. Node's 16 KiB limit
+    // on the request head still bounds it.
+    routerOptions: { maxParamLength: 16_384 },
   });
   const metrics = createMetrics(engine, jobs?.store);
   onlyWebSocketUpgrades(app.server);
@@ -50,6 +54,9 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
   // With request logging off, fastify's default handler no longer logs failures: we do, then
   // let it answer. The CLOVA route has its own handler and body shape.
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    // No route serves this method and path: the answer is 404 whatever the body was (fastify
+    // parses it first, so a broken JSON body to an unknown path answered 400; found by the fuzzer).
+    if (request.is404) return reply.code(404).send({ message: `Route ${request.method}:${request.url} not found`, error: 'Not Found', statusCode: 404 });
     if ((err.statusCode ?? 500) >= 500) request.log.error({ err }, 'request failed');
     return reply.send(err);
   });

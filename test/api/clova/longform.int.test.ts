@@ -321,9 +321,10 @@ describe('POST /recognizer/upload', () => {
 describe('GET /recognizer/{token}', () => {
   it('404 ERROR_TOKEN_INVALID for unknown, malformed and other domains\' tokens', async () => {
     const { body } = await upload(guarded, { language: 'en-US' });
-    for (const [token, key] of [['0123456789abcdef0123456789abcdef', KEY], ['NOT-A-TOKEN%27', KEY], [String(body.token), OTHER_KEY]]) {
+    // A token past the router's default 100-character parameter limit answered fastify's 414 (found by the fuzzer).
+    for (const [token, key] of [['0123456789abcdef0123456789abcdef', KEY], ['NOT-A-TOKEN%27', KEY], [String(body.token), OTHER_KEY], ['x'.repeat(5000), KEY]]) {
       const got = await getJob(guarded, token, key);
-      assert.equal(got.status, 404, token);
+      assert.equal(got.status, 404, token.slice(0, 40));
       assert.equal(got.body.result, 'ERROR_TOKEN_INVALID');
     }
   });
