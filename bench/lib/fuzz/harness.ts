@@ -93,8 +93,17 @@ export async function runSurface(
 /** The error code in a JSON error body: CLOVA short (`error.errorCode`), long-form (`result`) or fastify (`code`). */
 export function errorCode(body: string): string | undefined {
   try {
-    const j = JSON.parse(body) as { error?: { errorCode?: unknown; code?: unknown }; result?: unknown; code?: unknown };
-    const code = j.error?.errorCode ?? j.error?.code ?? j.result ?? j.code;
+    const j = JSON.parse(body) as { error?: { errorCode?: unknown; code?: unknown } | string; result?: unknown; code?: unknown; statusCode?: unknown };
+    // fastify's own error shape ({statusCode, error, message[, code]}) is never a route's
+    // documented answer, except the HTTP layer's: bytes that are not HTTP (its client-error
+    // answers) and paths no route serves (404). Those are labelled by their status alone.
+    if (typeof j.error === 'string' && typeof j.statusCode === 'number') {
+      const m = (j as { message?: unknown }).message;
+      if (m === 'Client Error' || m === 'Client Timeout' || m === 'Exceeded maximum allowed HTTP header size') return undefined;
+      if (j.statusCode === 404 && typeof m === 'string' && /^Route .* not found$/.test(m)) return undefined;
+      return `fastify:${typeof j.code === 'string' ? j.code : j.error}`;
+    }
+    const code = typeof j.error === 'object' && j.error !== null ? (j.error.errorCode ?? j.error.code) : (j.result ?? j.code);
     return typeof code === 'string' ? code : undefined;
   } catch {
     return undefined;

@@ -17,11 +17,13 @@ export interface RawTarget {
 }
 
 /**
- * Writes `chunks` (each after the previous is flushed), half-closes unless `keepOpen`, and
- * reads the first response. The body is decoded for Content-Length and chunked framing; a
+ * Writes `chunks` (each after the previous is flushed) and reads the first final response
+ * (1xx interim answers are skipped). `halfClose` sends FIN after the last chunk: Node's server
+ * then aborts a request still in progress, as a client that hangs up would get; real clients
+ * keep their side open until the answer. The body is decoded for Content-Length and chunked framing; a
  * response whose body is cut short keeps what arrived.
  */
-export function exchange(target: RawTarget, chunks: readonly Uint8Array[], opts: { timeoutMs?: number; keepOpen?: boolean } = {}): Promise<Exchange> {
+export function exchange(target: RawTarget, chunks: readonly Uint8Array[], opts: { timeoutMs?: number; halfClose?: boolean } = {}): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = connect(target.port, target.host);
     const received: Buffer[] = [];
@@ -49,7 +51,7 @@ export function exchange(target: RawTarget, chunks: readonly Uint8Array[], opts:
           const flushed = socket.write(c);
           if (!flushed) await new Promise<void>((r) => socket.once('drain', r).once('close', r));
         }
-        if (!opts.keepOpen && !socket.destroyed) socket.end();
+        if (opts.halfClose === true && !socket.destroyed) socket.end();
       })();
     });
   });
@@ -57,6 +59,11 @@ export function exchange(target: RawTarget, chunks: readonly Uint8Array[], opts:
 
 /** A complete response in `buf`, or undefined (when `complete` is asked, only a whole one). */
 export function parseResponse(buf: Buffer, complete = false): Exchange | undefined {
+  while (/^HTTP\/1\.[01] 1\d\d/.test(buf.subarray(0, 12).toString('latin1'))) {
+    const interimEnd = buf.indexOf('\r\n\r\n');
+    if (interimEnd < 0) return undefined;
+    buf = buf.subarray(interimEnd + 4);
+  }
   const headEnd = buf.indexOf('\r\n\r\n');
   if (headEnd < 0) return undefined;
   const head = buf.subarray(0, headEnd).toString('latin1').split('\r\n');

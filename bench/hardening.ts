@@ -1,0 +1,109 @@
+/**
+ * Hostile input at volume (issue 18): every fuzzed surface against the real server (a child
+ * process, as users run it), with a healthy client probing all along.
+ *
+ *   SORI_MODELS_DIR=../shared/models npm run bench:hardening -- [--count 10000] [--seed 1] [--surfaces short,longform,...]
+ *
+ * Per surface and case family: cases, what came back (label x count), defects (an answer the
+ * docs do not list for bad input: a 5xx other than the documented ones, a hang, a connection
+ * dropped without an answer), the healthy client's p50/p99 latency during the attack and the
+ * server's peak RSS (whole process tree). Cases are reproducible from (seed, index):
+ * `bench/lib/fuzz/harness.ts` generate().
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { startServer, freePort, treeMemory } from './lib/server-process.js';
+import { modelsDir, OUT_DIR } from './lib/paths.js';
+import { log } from './lib/progress.js';
+import { formatTable } from './lib/table.js';
+import { machineInfo, writeLatest } from './lib/output.js';
+import { runSurface, startHealthProbe, type FuzzTarget, type HealthReport, type Surface, type SurfaceReport } from './lib/fuzz/harness.js';
+import { fuzzClip } from './lib/fuzz/clip.js';
+import { hardeningSurfaces } from './lib/fuzz/surfaces/index.js';
+
+const { values: a } = parseArgs({
+  options: {
+    count: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '1' },
+    surfaces: { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
+const KEY = 'hardening-bench-key';
+
+interface Row {
+  report: SurfaceReport;
+  health: HealthReport;
+  peakRssMb: number | null;
+  alive: boolean;
+}
+
+async function main(): Promise<void> {
+  const count = Number(a.count);
+  const seed = Number(a.seed);
+  const grpcPort = await freePort();
+  const server = await startServer({
+    apiKey: KEY,
+    modelsDir: modelsDir(),
+    // Greedy decoding keeps the cases that do reach the engine cheap; limits at their defaults.
+    env: { SORI_GRPC_PORT: String(grpcPort), SORI_BEAM_SIZE: '1' },
+    logPath: join(OUT_DIR, 'hardening-server.log'),
+  });
+  const clip = fuzzClip();
+  const target: FuzzTarget = { host: '127.0.0.1', port: server.port, baseUrl: server.baseUrl, grpcPort, key: KEY, clip };
+  const all = await hardeningSurfaces(clip);
+  const wanted = a.surfaces?.split(',') ?? Object.keys(all);
+  const rows: Row[] = [];
+  try {
+    for (const name of wanted) {
+      const surface: Surface | undefined = all[name];
+      if (surface === undefined) throw new Error(`unknown surface ${name}; have ${Object.keys(all).join(', ')}`);
+      log(`${surface.name}: ${count} cases, seed ${seed}`);
+      const probe = startHealthProbe(async () => {
+        const r = await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        await r.arrayBuffer();
+        return r.status === 200;
+      }, 250);
+      let peak = 0;
+      const sampler = setInterval(() => {
+        const rss = treeMemory(server.pid).reduce((sum, m) => sum + (Number.isFinite(m.rssMb) ? m.rssMb : 0), 0);
+        peak = Math.max(peak, rss);
+      }, 500);
+      let report: SurfaceReport;
+      try {
+        report = await runSurface(surface, target, {
+          seed,
+          count,
+          concurrency: Number(a.concurrency),
+          onProgress: (n) => {
+            if (n % 500 === 0) log(`  ${n}/${count}`);
+          },
+          stopWhen: () => (server.child.exitCode !== null || server.child.signalCode !== null ? 'the server exited' : probe.failing() ? '/healthz failing' : undefined),
+        });
+      } finally {
+        clearInterval(sampler);
+      }
+      const health = probe.stop();
+      rows.push({ report, health, peakRssMb: peak === 0 ? null : Math.round(peak), alive: server.child.exitCode === null });
+      printSurface(rows[rows.length - 1]);
+    }
+  } finally {
+    await server.stop();
+  }
+  const defects = rows.reduce((n, r) => n + Object.values(r.report.families).reduce((m, f) => m + f.defects.length, 0), 0);
+  console.log(`\n${defects === 0 ? 'no defects' : `${defects} defects (first 20 per family in the JSON)`}; server log ${server.logPath}`);
+  const path = writeLatest('hardening', { kind: 'hardening', date: new Date().toISOString(), machine: machineInfo(), seed, count, rows });
+  console.log(`written: ${path}`);
+  if (defects > 0) process.exitCode = 1;
+}
+
+function printSurface(r: Row): void {
+  const lines = Object.entries(r.report.families).map(([family, f]) => {
+    const outcomes = Object.entries(f.outcomes).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} x${n}`).join(', ');
+    return [family, f.count, outcomes, f.defects.length === 0 ? '0' : `${f.defects.length}: ${f.defects[0].describe.slice(0, 80)} -> ${f.defects[0].outcome.label}`];
+  });
+  console.log(`\n${r.report.surface}: ${r.report.count} cases in ${(r.report.ms / 1000).toFixed(0)} s; healthy client p50 ${r.health.p50Ms} ms, p99 ${r.health.p99Ms} ms, ${r.health.failures}/${r.health.probes} failed; peak RSS ${r.peakRssMb} MB; server ${r.alive ? 'alive' : 'DEAD'}`);
+  console.log(formatTable(['family', 'cases', 'outcomes', 'defects'], lines));
+}
+
+await main();
