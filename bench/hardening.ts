@@ -51,13 +51,14 @@ async function main(): Promise<void> {
   });
   const clip = fuzzClip();
   const target: FuzzTarget = { host: '127.0.0.1', port: server.port, baseUrl: server.baseUrl, grpcPort, key: KEY, clip };
-  const all = await hardeningSurfaces(clip);
+  const all = hardeningSurfaces(clip);
   const wanted = a.surfaces?.split(',') ?? Object.keys(all);
   const rows: Row[] = [];
   try {
     for (const name of wanted) {
-      const surface: Surface | undefined = all[name];
-      if (surface === undefined) throw new Error(`unknown surface ${name}; have ${Object.keys(all).join(', ')}`);
+      const build = all[name];
+      if (build === undefined) throw new Error(`unknown surface ${name}; have ${Object.keys(all).join(', ')}`);
+      const surface: Surface = build();
       log(`${surface.name}: ${count} cases, seed ${seed}`);
       const probe = startHealthProbe(async () => {
         const r = await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
