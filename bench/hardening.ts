@@ -10,6 +10,7 @@
  * server's peak RSS (whole process tree). Cases are reproducible from (seed, index):
  * `bench/lib/fuzz/harness.ts` generate().
  */
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { startServer, freePort, treeMemory } from './lib/server-process.js';
@@ -17,7 +18,7 @@ import { modelsDir, OUT_DIR } from './lib/paths.js';
 import { log } from './lib/progress.js';
 import { formatTable } from './lib/table.js';
 import { machineInfo, writeLatest } from './lib/output.js';
-import { runSurface, startHealthProbe, type FuzzTarget, type HealthReport, type Surface, type SurfaceReport } from './lib/fuzz/harness.js';
+import { runSurface, serverErrorsSince, startHealthProbe, type FuzzTarget, type HealthReport, type Surface, type SurfaceReport } from './lib/fuzz/harness.js';
 import { fuzzClip } from './lib/fuzz/clip.js';
 import { hardeningSurfaces } from './lib/fuzz/surfaces/index.js';
 
@@ -36,7 +37,10 @@ interface Row {
   health: HealthReport;
   peakRssMb: number | null;
   alive: boolean;
+  /** Error and fatal lines the server logged during the surface: bad input should cause none. */
+  serverErrors: string[];
 }
+
 
 async function main(): Promise<void> {
   const count = Number(a.count);
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
       if (build === undefined) throw new Error(`unknown surface ${name}; have ${Object.keys(all).join(', ')}`);
       const surface: Surface = build();
       log(`${surface.name}: ${count} cases, seed ${seed}`);
+      const logFrom = statSync(server.logPath).size;
       const probe = startHealthProbe(async () => {
         const r = await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
         await r.arrayBuffer();
@@ -85,13 +90,13 @@ async function main(): Promise<void> {
         clearInterval(sampler);
       }
       const health = probe.stop();
-      rows.push({ report, health, peakRssMb: peak === 0 ? null : Math.round(peak), alive: server.child.exitCode === null });
+      rows.push({ report, health, peakRssMb: peak === 0 ? null : Math.round(peak), alive: server.child.exitCode === null, serverErrors: serverErrorsSince(server.logPath, logFrom) });
       printSurface(rows[rows.length - 1]);
     }
   } finally {
     await server.stop();
   }
-  const defects = rows.reduce((n, r) => n + Object.values(r.report.families).reduce((m, f) => m + f.defects.length, 0), 0);
+  const defects = rows.reduce((n, r) => n + Object.values(r.report.families).reduce((m, f) => m + f.defects.length, 0) + (r.alive ? 0 : 1) + r.serverErrors.length, 0);
   console.log(`\n${defects === 0 ? 'no defects' : `${defects} defects (first 20 per family in the JSON)`}; server log ${server.logPath}`);
   const path = writeLatest('hardening', { kind: 'hardening', date: new Date().toISOString(), machine: machineInfo(), seed, count, rows });
   console.log(`written: ${path}`);
@@ -103,7 +108,7 @@ function printSurface(r: Row): void {
     const outcomes = Object.entries(f.outcomes).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} x${n}`).join(', ');
     return [family, f.count, outcomes, f.defects.length === 0 ? '0' : `${f.defects.length}: ${f.defects[0].describe.slice(0, 80)} -> ${f.defects[0].outcome.label}`];
   });
-  console.log(`\n${r.report.surface}: ${r.report.count} cases in ${(r.report.ms / 1000).toFixed(0)} s; healthy client p50 ${r.health.p50Ms} ms, p99 ${r.health.p99Ms} ms, ${r.health.failures}/${r.health.probes} failed; peak RSS ${r.peakRssMb} MB; server ${r.alive ? 'alive' : 'DEAD'}`);
+  console.log(`\n${r.report.surface}: ${r.report.count} cases in ${(r.report.ms / 1000).toFixed(0)} s; healthy client p50 ${r.health.p50Ms} ms, p99 ${r.health.p99Ms} ms, ${r.health.failures}/${r.health.probes} failed; peak RSS ${r.peakRssMb} MB; server ${r.alive ? 'alive' : 'DEAD'}; ${r.serverErrors.length} error lines logged${r.serverErrors.length > 0 ? ` (first: ${r.serverErrors[0].slice(0, 200)})` : ''}`);
   console.log(formatTable(['family', 'cases', 'outcomes', 'defects'], lines));
 }
 

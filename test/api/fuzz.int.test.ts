@@ -1,18 +1,20 @@
 /**
  * Seeded samples of the hardening fuzzers (bench/hardening.ts runs thousands per surface):
  * the real server as a child process, as users run it; every case must get a documented
- * answer, and the server must still be alive and healthy after each surface. A failure prints
+ * answer, and the server must still be alive, healthy and without an error line in its log
+ * after each surface. A failure prints
  * fast-check's seed and the shrunk case; replay it with the same seed.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import fc from 'fast-check';
 import { startServer, freePort, type ServerHandle } from '../../bench/lib/server-process.js';
 import { modelsDir } from '../../bench/lib/paths.js';
 import { fuzzClip } from '../../bench/lib/fuzz/clip.js';
-import type { FuzzTarget, Surface } from '../../bench/lib/fuzz/harness.js';
+import { serverErrorsSince, type FuzzTarget, type Surface } from '../../bench/lib/fuzz/harness.js';
 import { hardeningSurfaces } from '../../bench/lib/fuzz/surfaces/index.js';
 
 const SEED = 20261206;
@@ -34,6 +36,7 @@ after(async () => {
 
 async function sample(name: string, numRuns: number): Promise<void> {
   const surface = surfaces[name]();
+  const logFrom = statSync(server.logPath).size;
   await fc.assert(
     fc.asyncProperty(surface.cases, async (c) => {
       const outcome = await c.run(target);
@@ -42,6 +45,7 @@ async function sample(name: string, numRuns: number): Promise<void> {
     { seed: SEED, numRuns, endOnFailure: true },
   );
   assert.equal(server.child.exitCode, null, 'the server exited');
+  assert.deepEqual(serverErrorsSince(server.logPath, logFrom), [], 'the server logged errors');
   const health = await fetch(`${server.baseUrl}/healthz`);
   assert.equal(health.status, 200);
 }

@@ -4,6 +4,7 @@
  * sends itself to a running server and says what came back and whether that is a documented
  * answer. Everything is reproducible from (seed, index).
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { Exchange, RawTarget } from './raw-http.js';
 
@@ -173,4 +174,10 @@ export function startHealthProbe(probe: () => Promise<boolean>, everyMs = 500): 
       return { probes: latencies.length, failures, p50Ms: r(percentile(latencies, 50)), p99Ms: r(percentile(latencies, 99)), maxMs: r(percentile(latencies, 100)) };
     },
   };
+}
+
+/** pino's error (50) and fatal (60) lines appended to a server log since byte `from`: bad input should cause none. */
+export function serverErrorsSince(logPath: string, from: number): string[] {
+  const text = readFileSync(logPath).subarray(from).toString('utf8');
+  return text.split('\n').filter((l) => /"level":(50|60)\b/.test(l)).map((l) => l.slice(0, 400));
 }
