@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { AuthGate } from '../../src/domains/auth.js';
 import { DomainBoostings } from '../../src/domains/boostings.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { sharedVadLoader } from '../../src/speech/vad/silero.js';
@@ -79,7 +80,7 @@ export async function startStage(): Promise<Stage> {
   // Streaming mounted as in `sori` itself: its upgrade handler changes how Node routes some requests.
   const http: TestServer = await startServer(engine, [], { jobsConfig: config, streaming: true });
   const grpc: GrpcServerHandle = await startGrpcServer({
-    host: '127.0.0.1', port: 0, domains: config.domains, engine, vad: sharedVadLoader(modelsDir()),
+    host: '127.0.0.1', port: 0, auth: new AuthGate(config.domains), engine, vad: sharedVadLoader(modelsDir()),
     slots: new StreamSlots(), logger: createLogger({ level: 'silent' }), finalBeamSize: 2,
     boostings: await DomainBoostings.open(config.domains, undefined),
   });

@@ -39,12 +39,13 @@ export function testDomain(name: string, secret: string, limits: Partial<DomainC
 
 export function testConfig(domains: DomainConfig[]): Config {
   return {
-    server: { host: '127.0.0.1', port: 0, grpcPort: 0 },
+    server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [] },
     dataDir: '/nonexistent/sori-test-data',
     models: { dir: modelsDir(), asr: 'whisper-base' },
     engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 },
     logLevel: 'info',
     domains,
+    auth: { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 },
     longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },
     jobs: {
       workers: 1, queueLimit: 100, leaseSeconds: 30, maxAttempts: 5, syncTimeoutSeconds: 600, timeoutSeconds: 3600, retentionHours: 72,

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import pino from 'pino';
+import { AuthGate } from '../../src/domains/auth.js';
 import { decodeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { SileroVad } from '../../src/speech/vad/silero.js';
@@ -33,7 +34,7 @@ before(async () => {
   const vad = SileroVad.load(join(modelsDir(), 'silero-vad'));
   server = await startGrpcServer({
     host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: pino({ level: 'silent' }),
-    domains: [testDomain('general', KEY), testDomain('limited', LIMITED_KEY, { maxConcurrentStreams: 1 })],
+    auth: new AuthGate([testDomain('general', KEY), testDomain('limited', LIMITED_KEY, { maxConcurrentStreams: 1 })]),
   });
   const def = protoLoader.loadSync(NEST_PROTO, { keepCase: true, enums: String, defaults: true, oneofs: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as { com: { nbp: { cdncp: { nest: { grpc: { proto: { v1: { NestService: grpc.ServiceClientConstructor } } } } } } } };
@@ -214,7 +215,7 @@ describe('NestService over TLS', () => {
       const vad = SileroVad.load(join(modelsDir(), 'silero-vad'));
       const tls = await startGrpcServer({
         host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: pino({ level: 'silent' }),
-        domains: [testDomain('general', KEY)], tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
+        auth: new AuthGate([testDomain('general', KEY)]), tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
       });
       try {
         const client = new Client(`localhost:${tls.port}`, grpc.credentials.createSsl(readFileSync(join(dir, 'cert.pem')))) as unknown as {
