@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { describe, it } from 'node:test';
-import { AuthGate, DomainAuthenticator } from '../../src/domains/auth.js';
+import { AuthGate, configuredAuthGate, DomainAuthenticator } from '../../src/domains/auth.js';
 import type { DomainConfig } from '../../src/config.js';
 
 const limits = { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 };
@@ -134,5 +134,21 @@ describe('AuthGate', () => {
     assert.ok(g.authenticate(from('10.0.0.5', '203.0.113.51'), 'secret-general').ok, 'the proxy itself is not blocked, only that client');
     // A client spoofing a left-hand entry is still counted by the address the proxy saw.
     assert.equal((g.authenticate(from('10.0.0.5', '1.2.3.4, 203.0.113.50'), 'secret-general') as { reason: string }).reason, 'throttled');
+  });
+});
+
+describe('configuredAuthGate', () => {
+  it('throttles as configured and logs one warning per block, naming the client, never a key', () => {
+    const warnings: Array<[Record<string, unknown>, string]> = [];
+    const g = configuredAuthGate(
+      { domains: [general], auth: { maxFailures: 2, windowSeconds: 30, maxAddresses: 10 }, server: { trustProxy: ['127.0.0.1'] } },
+      { warn: ((obj: Record<string, unknown>, msg: string) => void warnings.push([obj, msg])) as never },
+    );
+    const origin = { peer: '127.0.0.1', forwardedFor: '203.0.113.4' };
+    for (const key of ['wrong-key-1', 'wrong-key-2', 'wrong-key-3']) g.authenticate(origin, key);
+    assert.equal((g.authenticate(origin, 'secret-general') as { reason: string }).reason, 'throttled');
+    assert.deepEqual(warnings, [[
+      { client: '203.0.113.4', failures: 2, windowSeconds: 30, retryAfterSeconds: 30 }, 'client throttled: too many failed authentications',
+    ]]);
   });
 });
