@@ -49,7 +49,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
     // Fastify's default is two lines per request; one line at the end (below) says everything.
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const metrics = createMetrics(engine, jobs?.store);
+  const metrics = createMetrics(engine, jobs?.store, auth);
   onlyWebSocketUpgrades(app.server);
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then

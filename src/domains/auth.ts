@@ -105,6 +105,16 @@ export interface AuthGateOptions {
   onBlocked?: (client: string, retryAfterSeconds: number) => void;
 }
 
+/** What the gate has seen since it started, for /metrics. */
+export interface AuthCounts {
+  /** Wrong secrets presented (each counted against its client). */
+  failures: number;
+  /** Attempts refused because their client was throttled. */
+  throttled: number;
+  /** Successful authentications with a previous secret, by domain: a rotation's progress. */
+  previousSecret: ReadonlyMap<string, number>;
+}
+
 /** The whole seconds a client waits before `ms` have passed (at least 1, as Retry-After says). */
 function wholeSeconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
@@ -120,6 +130,7 @@ export class AuthGate {
   private readonly throttle: AuthThrottle;
   private readonly proxies: ProxyTrust;
   private readonly onBlocked: AuthGateOptions['onBlocked'];
+  private readonly counted = { failures: 0, throttled: 0, previousSecret: new Map<string, number>() };
 
   constructor(domains: readonly DomainConfig[], options: AuthGateOptions = {}) {
     this.secrets = new DomainAuthenticator(domains);
@@ -138,14 +149,25 @@ export class AuthGate {
     return this.proxies.clientAddress(origin.peer, origin.forwardedFor);
   }
 
+  counts(): AuthCounts {
+    return { failures: this.counted.failures, throttled: this.counted.throttled, previousSecret: new Map(this.counted.previousSecret) };
+  }
+
   authenticate(origin: ClientOrigin, key: string | string[] | undefined): AuthOutcome {
     const client = this.client(origin);
     const bucket = clientBucket(client);
     const wait = this.throttle.blockedFor(bucket);
-    if (wait !== undefined) return { ok: false, reason: 'throttled', client, retryAfterSeconds: wholeSeconds(wait) };
+    if (wait !== undefined) {
+      this.counted.throttled++;
+      return { ok: false, reason: 'throttled', client, retryAfterSeconds: wholeSeconds(wait) };
+    }
     if (key === undefined || key === '') return { ok: false, reason: 'missing', client };
     const match = this.secrets.match(key);
-    if (match !== undefined) return { ok: true, domain: match.domain, previousSecret: match.previous, client };
+    if (match !== undefined) {
+      if (match.previous) this.counted.previousSecret.set(match.domain.name, (this.counted.previousSecret.get(match.domain.name) ?? 0) + 1);
+      return { ok: true, domain: match.domain, previousSecret: match.previous, client };
+    }
+    this.counted.failures++;
     const blocked = this.throttle.fail(bucket);
     if (blocked !== undefined) this.onBlocked?.(client, wholeSeconds(blocked));
     return { ok: false, reason: 'invalid', client };

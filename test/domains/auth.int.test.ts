@@ -273,6 +273,14 @@ describe('throttling: after too many wrong secrets an address is refused on ever
     assert.equal((await admin(attacker, { 'X-CLOVASPEECH-API-KEY': KEY })).status, 429);
   });
 
+  it('counts, on /metrics, wrong secrets and throttled attempts of every surface, and previous-secret uses by domain', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('sori_auth_failures_total'), 6 * MAX_FAILURES, 'MAX_FAILURES in each of the six throttling tests');
+    assert.equal(value('sori_auth_throttled_total'), 8, 'short 1, long-form 2, admin 1, WebSocket 1, gRPC 1, across surfaces 2');
+    assert.equal(value('sori_auth_previous_secret_total\\{domain="general"\\}'), 6, 'short, long-form, admin 2, WebSocket, gRPC');
+  });
+
   it('keeps every key it was sent out of the log', () => {
     const log = server.logText();
     for (const key of [KEY, OLD_KEY, OTHER_KEY, ...Array.from({ length: MAX_FAILURES }, (_, i) => WRONG(i))]) {

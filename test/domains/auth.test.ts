@@ -106,6 +106,18 @@ describe('AuthGate', () => {
     assert.ok(outcome.ok);
     assert.equal(outcome.domain.name, 'general');
     assert.equal(outcome.previousSecret, true);
+    assert.equal((g.authenticate(from('127.0.0.1'), 'secret-general') as { previousSecret: boolean }).previousSecret, false);
+  });
+
+  it('counts failures, throttled attempts and previous-secret uses by domain (for /metrics)', () => {
+    const { g } = gate();
+    g.authenticate(from('127.0.0.1'), 'old-general');
+    g.authenticate(from('127.0.0.1'), 'old-general');
+    g.authenticate(from('127.0.0.1'), 'secret-other');
+    g.authenticate(from('127.0.0.1'), undefined);
+    for (let i = 0; i < 5; i++) g.authenticate(from('192.0.2.9'), `bad-${i}`);
+    const counts = g.counts();
+    assert.deepEqual([counts.failures, counts.throttled, [...counts.previousSecret]], [3, 2, [['general', 2]]]);
   });
 
   it('counts an IPv6 client by its /64, and an IPv4-mapped one as IPv4', () => {
