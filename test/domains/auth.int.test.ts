@@ -101,8 +101,8 @@ const stt = (from: string, key: string, body: Buffer = silence): Promise<HttpAns
 
 const UNKNOWN_TOKEN = '0123456789abcdef0123456789abcdef';
 /** GET of an unknown job: 404 ERROR_TOKEN_INVALID once authenticated, 401 before. */
-const longform = (from: string, key: string, prefix = ''): Promise<HttpAnswer> =>
-  httpFrom(from, `${server.url}${prefix}/recognizer/${UNKNOWN_TOKEN}`, { headers: { 'X-CLOVASPEECH-API-KEY': key } });
+const longform = (from: string, key: string, prefix = '', extra: Record<string, string> = {}): Promise<HttpAnswer> =>
+  httpFrom(from, `${server.url}${prefix}/recognizer/${UNKNOWN_TOKEN}`, { headers: { 'X-CLOVASPEECH-API-KEY': key, ...extra } });
 
 const admin = (from: string, headers: Record<string, string>): Promise<HttpAnswer> =>
   httpFrom(from, `${server.url}/admin/domains/general/boostings`, { headers });
@@ -215,10 +215,11 @@ describe('throttling: after too many wrong secrets an address is refused on ever
     assert.equal((await stt(attacker, KEY)).status, 200, 'in again once the window has passed');
   });
 
-  it('long-form: 429 ERROR_TOO_MANY_AUTH_FAILURES with Retry-After, InvokeURL paths too', async () => {
+  it('long-form: 429 ERROR_TOO_MANY_AUTH_FAILURES with Retry-After, InvokeURL paths too; X-Forwarded-For dodges nothing', async () => {
     const attacker = '127.0.0.3';
     for (let i = 0; i < MAX_FAILURES; i++) {
-      const a = await longform(attacker, WRONG(i));
+      // No trusted proxy is configured: a header the client writes itself is ignored.
+      const a = await longform(attacker, WRONG(i), '', { 'X-Forwarded-For': `198.51.100.${i}` });
       assert.deepEqual([a.status, (a.body as { result: string }).result], [401, 'ERROR_INVALID_SECRET']);
     }
     for (const prefix of ['', '/external/v1/1234/abcd']) {
