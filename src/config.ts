@@ -14,6 +14,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { validateAllowList } from './net/address-policy.js';
+import { validateTrustedProxies } from './net/client-address.js';
 
 export const LANGUAGES = ['ko', 'en', 'ja', 'zh'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -33,6 +34,11 @@ export const CONFIG_FILE_NAMES = ['sori.yaml', 'sori.yml', 'sori.json'] as const
 
 /** The default domain's secret (domains are a list, so this one is read by loadConfig itself). */
 export const API_KEY_ENV = 'SORI_API_KEY';
+/** The default domain's previous secret, still accepted during a rotation (read the same way). */
+export const PREVIOUS_API_KEY_ENV = 'SORI_API_KEY_PREVIOUS';
+
+/** Previous secrets a domain may keep during a rotation. */
+export const MAX_PREVIOUS_SECRETS = 4;
 
 const MiB = 1024 * 1024;
 
@@ -99,6 +105,17 @@ const domainSchema = z.strictObject({
     secret: true,
     example: 'change-me',
   }),
+  previousSecrets: setting(
+    z.array(z.string().min(1)).max(MAX_PREVIOUS_SECRETS, `at most ${MAX_PREVIOUS_SECRETS} previous secrets`).default([]),
+    {
+      description:
+        'Secrets accepted besides `secret` on every route, WebSocket and gRPC, for a rotation: clients move to the new `secret` ' +
+        `while the old one still works (docs/operations.md, "Rotating a secret"). Unique like \`secret\`; at most ${MAX_PREVIOUS_SECRETS}.`,
+      env: PREVIOUS_API_KEY_ENV,
+      envNote: `"${DEFAULT_DOMAIN}" only, one secret`,
+      secret: true,
+    },
+  ),
   defaultLanguage: setting(z.enum(LANGUAGES).default('ko'), {
     description: 'Language of requests that name none.',
   }),
@@ -163,6 +180,12 @@ export const settingsSchema = z.strictObject({
           path: true,
           description: 'PEM private key of grpcTlsCert.',
           example: './tls/key.pem',
+        }),
+        trustProxy: setting(z.array(z.string().min(1)).default([]), {
+          description:
+            'Reverse proxies in front of Sori (IP addresses or CIDR ranges, e.g. `[127.0.0.1, 10.0.0.0/8]`) whose `X-Forwarded-For` ' +
+            '(gRPC: `x-forwarded-for` metadata) names the client the auth throttle counts. Empty: the client is the connection\'s ' +
+            'address and X-Forwarded-For is ignored (anyone can write it).',
         }),
       })
       .prefault({}),
@@ -229,6 +252,29 @@ export const settingsSchema = z.strictObject({
       items: [{ name: 'callcenter', secret: 'another-long-random-string', defaultLanguage: 'en', limits: { shortMaxSeconds: 30 } }],
     },
   }),
+  auth: setting(
+    z
+      .strictObject({
+        maxFailures: setting(z.int().min(0).max(1_000_000).default(20), {
+          env: 'SORI_AUTH_MAX_FAILURES',
+          description:
+            'Wrong secrets one client address may present within `windowSeconds` (on any route, WebSocket or gRPC); past it, its ' +
+            'requests are refused without their secret being checked until the window ends: HTTP 429 with Retry-After ' +
+            '(short: STT008, long-form: ERROR_TOO_MANY_AUTH_FAILURES), WebSocket close 4429, gRPC RESOURCE_EXHAUSTED. 0 = no limit.',
+        }),
+        windowSeconds: setting(z.number().positive().max(86_400).default(60), {
+          env: 'SORI_AUTH_WINDOW_SECONDS',
+          description: "The throttle's window, from a client's first wrong secret; a blocked client waits for its end.",
+        }),
+        maxAddresses: setting(positiveInt.max(10_000_000).default(10_000), {
+          description:
+            'Client addresses the throttle remembers at once, the least recently seen forgotten first: bounds its memory ' +
+            '(about 200 bytes each). IPv6 clients count per /64.',
+        }),
+      })
+      .prefault({}),
+    { description: 'Throttling of repeated wrong secrets per client address (server.trustProxy says who the client is behind a proxy).' },
+  ),
   longform: setting(
     z
       .strictObject({
@@ -350,12 +396,15 @@ type ObjectStorageSettings = NonNullable<Settings['objectStorage']>;
 
 export type DomainLimits = DomainSettings['limits'];
 
-export interface DomainConfig extends Omit<DomainSettings, 'secret' | 'boostings'> {
+export interface DomainConfig extends Omit<DomainSettings, 'secret' | 'previousSecrets' | 'boostings'> {
   secret: string;
+  /** Secrets accepted besides `secret` during a rotation (absent: none). */
+  previousSecrets?: string[];
   /** Registered boosting keywords (`useDomainBoostings`); the admin route may replace them at runtime. */
   boostings?: string[];
 }
 
+export type AuthConfig = Settings['auth'];
 export type LongformLimits = Settings['longform'];
 export type JobsConfig = Settings['jobs'];
 export type CallbacksConfig = Settings['callbacks'];
@@ -670,8 +719,9 @@ async function persistedSecret(dataDir: string, announce: (line: string) => void
   return secret;
 }
 
-function toDomain(d: DomainSettings, secret: string): DomainConfig {
+function toDomain(d: DomainSettings, secret: string, previousSecrets: string[]): DomainConfig {
   const domain: DomainConfig = { name: d.name, secret, defaultLanguage: d.defaultLanguage, limits: { ...d.limits } };
+  if (previousSecrets.length > 0) domain.previousSecrets = previousSecrets;
   if (d.boostings !== undefined && d.boostings.length > 0) domain.boostings = d.boostings;
   return domain;
 }
@@ -686,20 +736,27 @@ async function domainsConfig(
   const out: DomainConfig[] = [];
   for (const d of entries) {
     let secret = d.secret;
+    let previous = d.previousSecrets;
     if (d.name === DEFAULT_DOMAIN) {
       secret = nonEmpty(env[API_KEY_ENV]) ?? secret ?? (await persistedSecret(dataDir, announce));
+      const previousFromEnv = nonEmpty(env[PREVIOUS_API_KEY_ENV]);
+      if (previousFromEnv !== undefined) previous = [previousFromEnv];
     }
     // The schema guarantees a secret on every other domain.
-    out.push(toDomain(d, secret as string));
+    out.push(toDomain(d, secret as string, previous));
   }
+  // Every secret names one domain: current and previous ones alike, within a domain and across.
   const owners = new Map<string, string>();
   for (const d of out) {
-    const other = owners.get(d.secret);
-    // Never echo the secret itself: the message may end up in a log.
-    if (other !== undefined) {
-      throw new ConfigError(`config error: domains: "${other}" and "${d.name}" have the same secret; secrets must be unique`);
+    for (const [i, secret] of [d.secret, ...(d.previousSecrets ?? [])].entries()) {
+      const which = i === 0 ? `"${d.name}"` : `"${d.name}" (previousSecrets[${i - 1}])`;
+      const other = owners.get(secret);
+      // Never echo the secret itself: the message may end up in a log.
+      if (other !== undefined) {
+        throw new ConfigError(`config error: domains: ${other} and ${which} have the same secret; secrets must be unique`);
+      }
+      owners.set(secret, which);
     }
-    owners.set(d.secret, d.name);
   }
   return out;
 }
@@ -731,6 +788,11 @@ export async function loadConfig(
     validateAllowList(settings.network.allowList);
   } catch (err) {
     throw new ConfigError(`config error: network.allowList: ${(err as Error).message}`);
+  }
+  try {
+    validateTrustedProxies(server.trustProxy);
+  } catch (err) {
+    throw new ConfigError(`config error: server.trustProxy: ${(err as Error).message}`);
   }
   return {
     ...settings,

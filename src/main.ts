@@ -12,6 +12,7 @@ import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
 import { StreamSlots } from './stream/stream-slots.js';
 import { buildServer } from './server.js';
 import { DomainBoostings } from './domains/boostings.js';
+import { configuredAuthGate } from './domains/auth.js';
 import { createEngine } from './speech/index.js';
 
 export async function main(): Promise<void> {
@@ -32,8 +33,10 @@ export async function main(): Promise<void> {
   const slots = new StreamSlots();
   // Registered boosting keywords: one store for every route, admin changes kept in the data dir.
   const boostings = await DomainBoostings.open(config.domains, config.dataDir);
+  // Secrets and the throttle of failed authentications: one gate for HTTP, WebSocket and gRPC.
+  const auth = configuredAuthGate(config, logger);
   const app = await buildServer({
-    config, engine, logger, jobs, boostings, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize },
+    config, engine, logger, jobs, boostings, auth, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize },
   });
 
   let grpcServer: GrpcServerHandle | undefined;
@@ -79,7 +82,7 @@ export async function main(): Promise<void> {
   grpcServer = await startGrpcServer({
     host: config.server.host,
     port: config.server.grpcPort,
-    domains: config.domains,
+    auth,
     engine,
     vad: loadVad,
     slots,

@@ -11,6 +11,7 @@ import { clovaShortRoutes } from './api/clova/short.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
 import type { Config } from './config.js';
+import { configuredAuthGate, type AuthGate } from './domains/auth.js';
 import type { JobSystem } from './jobs/index.js';
 import type { Logger } from './logger.js';
 import type { SpeechEngine } from './speech/engine.js';
@@ -28,6 +29,8 @@ export interface ServerDeps {
   streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlots; finalBeamSize?: number };
   /** Domains' registered boosting keywords; default: the config file's, admin changes in memory only. */
   boostings?: DomainBoostings;
+  /** Secrets and the per-client throttle; default: one from the config. main.ts shares one with gRPC. */
+  auth?: AuthGate;
 }
 
 /** The WebSocket route takes its secret as `?key=` (browsers cannot send headers): never log it. */
@@ -35,8 +38,10 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&]key=)[^&]*/gi, '$1[redacted]');
 }
 
-export async function buildServer({ config, engine, logger, jobs, streaming, boostings: given }: ServerDeps): Promise<FastifyInstance> {
+export async function buildServer({ config, engine, logger, jobs, streaming, boostings: given, auth: givenAuth }: ServerDeps): Promise<FastifyInstance> {
   const boostings = given ?? (await DomainBoostings.open(config.domains, undefined));
+  // One gate for every route: failures on one count on the others.
+  const auth = givenAuth ?? configuredAuthGate(config, logger);
   // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
@@ -48,7 +53,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
     // on the request head still bounds it.
     routerOptions: { maxParamLength: 16_384 },
   });
-  const metrics = createMetrics(engine, jobs?.store);
+  const metrics = createMetrics(engine, jobs?.store, auth);
   onlyWebSocketUpgrades(app.server);
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then
@@ -78,14 +83,14 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
 
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
-  await app.register(clovaShortRoutes, { engine, domains: config.domains });
-  await app.register(adminBoostingsRoutes, { domains: config.domains, boostings });
+  await app.register(clovaShortRoutes, { engine, domains: config.domains, auth });
+  await app.register(adminBoostingsRoutes, { auth, boostings });
   if (streaming !== undefined) {
-    await app.register(streamWebSocketRoutes, { domains: config.domains, engine, boostings, ...streaming });
+    await app.register(streamWebSocketRoutes, { auth, engine, boostings, ...streaming });
   }
   if (jobs !== undefined) {
     await app.register(clovaLongformRoutes, {
-      domains: config.domains,
+      auth,
       store: jobs.store,
       queue: jobs.queue,
       runner: jobs.runner,

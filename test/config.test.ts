@@ -31,7 +31,8 @@ describe('loadConfig', () => {
   it('uses the documented defaults with no file and no env', async () => {
     const cwd = await freshDir();
     const { config } = await load({ SORI_API_KEY: 'k' }, cwd);
-    assert.deepEqual(config.server, { host: '0.0.0.0', port: 8080, grpcPort: 50051 });
+    assert.deepEqual(config.server, { host: '0.0.0.0', port: 8080, grpcPort: 50051, trustProxy: [] });
+    assert.deepEqual(config.auth, { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 });
     assert.equal(config.dataDir, path.join(cwd, 'data'));
     assert.deepEqual(config.models, { dir: path.join(cwd, 'models'), asr: 'whisper-base' });
     assert.deepEqual(config.engine, { threads: os.availableParallelism(), parallel: 1, queueLimit: 32, beamSize: 5, streamBeamSize: 2, referenceCacheSize: 256 });
@@ -66,7 +67,7 @@ describe('loadConfig', () => {
       },
       cwd,
     );
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052 });
+    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052, trustProxy: [] });
     assert.equal(config.dataDir, path.join(cwd, 'var/sori'));
     assert.deepEqual(config.models, { dir: '/opt/models', asr: 'whisper-small' });
     assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 });
@@ -178,7 +179,7 @@ describe('loadConfig', () => {
     );
     const fromFile = (await load({}, cwd)).config;
     assert.equal(fromFile.configFile, path.join(cwd, 'sori.yaml'));
-    assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100 });
+    assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100, trustProxy: [] });
     assert.equal(fromFile.dataDir, path.join(cwd, 'state'));
     assert.deepEqual(fromFile.models, { dir: path.join(cwd, 'weights'), asr: 'whisper-tiny' });
     assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, queueLimit: 4, beamSize: 3, streamBeamSize: 1, referenceCacheSize: 256 });
@@ -294,6 +295,58 @@ describe('loadConfig', () => {
     const err = await loadError({ SORI_API_KEY: 'same-secret-value' }, cwd);
     assert.match(err.message, /"general" and "a" have the same secret/);
     assert.ok(!err.message.includes('same-secret-value'));
+  });
+
+  it('takes previous secrets for a rotation: from the file, and SORI_API_KEY_PREVIOUS for the default domain', async () => {
+    const cwd = await freshDir();
+    await writeFile(
+      path.join(cwd, 'sori.yaml'),
+      ['domains:', '  - name: general', '    secret: new-general', '    previousSecrets: [old-general]',
+        '  - name: cc', '    secret: new-cc', '    previousSecrets: [old-cc, older-cc]', '  - name: plain', '    secret: p'].join('\n'),
+    );
+    const { config } = await load({}, cwd);
+    assert.deepEqual(config.domains.map((d) => [d.name, d.secret, d.previousSecrets]), [
+      ['general', 'new-general', ['old-general']],
+      ['cc', 'new-cc', ['old-cc', 'older-cc']],
+      ['plain', 'p', undefined],
+    ]);
+    const fromEnv = (await load({ SORI_API_KEY: 'env-new', SORI_API_KEY_PREVIOUS: 'env-old' }, cwd)).config;
+    assert.deepEqual([fromEnv.domains[0].secret, fromEnv.domains[0].previousSecrets], ['env-new', ['env-old']]);
+    assert.deepEqual(fromEnv.domains[1].previousSecrets, ['old-cc', 'older-cc'], 'the variable is the default domain\'s only');
+  });
+
+  it('refuses a previous secret that another secret already is, naming the entries, never the secret', async () => {
+    const cases: Array<[string, unknown[], RegExp]> = [
+      ['its own secret', [{ name: 'a', secret: 'dup-value-1', previousSecrets: ['dup-value-1'] }], /"a" and "a" \(previousSecrets\[0\]\) have the same secret/],
+      ['another domain\'s', [{ name: 'a', secret: 'dup-value-1' }, { name: 'b', secret: 's-b', previousSecrets: ['dup-value-1'] }], /"a" and "b" \(previousSecrets\[0\]\)/],
+      ['another previous one', [{ name: 'a', secret: 's-a', previousSecrets: ['dup-value-1'] }, { name: 'b', secret: 's-b', previousSecrets: ['x', 'dup-value-1'] }],
+        /"a" \(previousSecrets\[0\]\) and "b" \(previousSecrets\[1\]\)/],
+    ];
+    for (const [what, domains, expected] of cases) {
+      const cwd = await freshDir();
+      await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ domains }));
+      const err = await loadError({ SORI_API_KEY: 'k' }, cwd);
+      assert.match(err.message, expected, what);
+      assert.ok(!err.message.includes('dup-value-1'), what);
+    }
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.json'), JSON.stringify({ domains: [{ name: 'a', secret: 's', previousSecrets: ['1', '2', '3', '4', '5'] }] }));
+    assert.match((await loadError({ SORI_API_KEY: 'k' }, cwd)).message, /domains\[0\]\.previousSecrets: at most 4 previous secrets/);
+    const general = await freshDir();
+    assert.match((await loadError({ SORI_API_KEY: 'k', SORI_API_KEY_PREVIOUS: 'k' }, general)).message, /"general" and "general" \(previousSecrets\[0\]\)/);
+  });
+
+  it('reads the auth throttle and the trusted proxies, refusing an entry that is no address or range', async () => {
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.yaml'), 'server:\n  trustProxy: [127.0.0.1, "10.0.0.0/8", "::1", "fd00::/8"]\nauth:\n  maxFailures: 5\n  maxAddresses: 100\n');
+    const { config } = await load({ SORI_API_KEY: 'k', SORI_AUTH_WINDOW_SECONDS: '30' }, cwd);
+    assert.deepEqual(config.server.trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+    assert.deepEqual(config.auth, { maxFailures: 5, windowSeconds: 30, maxAddresses: 100 });
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.1', '1.2.3.4/8/1']) {
+      const dir = await freshDir();
+      await writeFile(path.join(dir, 'sori.json'), JSON.stringify({ server: { trustProxy: [bad] } }));
+      assert.match((await loadError({ SORI_API_KEY: 'k' }, dir)).message, new RegExp(`^config error: server\\.trustProxy: "${bad.replace(/[./]/g, '\\$&')}" is not an IP address or a CIDR range$`), bad);
+    }
   });
 
   it('rejects malformed files, bad env values and a missing SORI_CONFIG file', async () => {

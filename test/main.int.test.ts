@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { modelsDir, testdataDir } from './helpers/media-fixtures.js';
 import { postStt } from './helpers/server.js';
+import { registerSecrets, teeOutput } from './helpers/test-logs.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
@@ -32,6 +33,9 @@ function runMain(env: NodeJS.ProcessEnv, cwd: string): Running {
   });
   let out = '';
   let err = '';
+  teeOutput('main-stdout', child.stdout);
+  // The one line meant to carry a secret: the announcement of the generated one.
+  teeOutput('main-stderr', child.stderr, /^sori: generated the API secret/);
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -82,6 +86,7 @@ describe('main', () => {
       const url = `http://127.0.0.1:${started.port}`;
 
       const secret = (await readFile(path.join(dataDir, 'secret'), 'utf8')).trim();
+      registerSecrets('generated', secret);
       const announcements = run.stderr().split('\n').filter((l) => l.includes(secret));
       assert.equal(announcements.length, 1, 'the generated secret is printed once, on stderr');
 

@@ -1,11 +1,14 @@
 /**
  * The real server as a child process (`node --import tsx src/main.ts`, or the built
  * dist/main.js), as users run it, with its log in a file and its memory read from /proc.
+ * Under a test run (SORI_TEST_LOG_DIR, see test/helpers/test-logs.ts) the log is linked into
+ * the run's directory and the API key recorded there, so the check that no secret is logged
+ * covers these servers too.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { spawnTracked, stopChild } from './children.js';
 import { REPO_ROOT } from './paths.js';
@@ -139,6 +142,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   // A fresh checkout has no .bench/ yet.
   mkdirSync(dirname(opts.logPath), { recursive: true });
   const logFd = openSync(opts.logPath, opts.appendLog ? 'a' : 'w');
+  joinTestRun(opts.logPath, opts.apiKey);
   let child: ChildProcess;
   try {
     const entry = opts.entry ?? 'src/main.ts';
@@ -178,6 +182,21 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     throw err;
   }
   return handle;
+}
+
+let linked = 0;
+
+/** Under a test run: the log linked into its directory, the key recorded (test/helpers/test-logs.ts's formats). */
+function joinTestRun(logPath: string, apiKey: string): void {
+  const dir = process.env.SORI_TEST_LOG_DIR;
+  if (dir === undefined || dir === '') return;
+  mkdirSync(dir, { recursive: true });
+  try {
+    symlinkSync(resolve(logPath), join(dir, `bench-${basename(logPath, '.log')}-${process.pid}-${++linked}.log`));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  appendFileSync(join(dir, `secrets-bench-${process.pid}.jsonl`), `${JSON.stringify({ source: 'bench server', secret: apiKey })}\n`);
 }
 
 async function waitHealthy(child: ChildProcess, baseUrl: string, timeoutMs: number, logPath: string): Promise<void> {

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { AuthCounts } from '../domains/auth.js';
 import type { JobStore } from '../jobs/store.js';
 import type { SpeechEngine } from '../speech/engine.js';
 
@@ -18,7 +19,25 @@ export interface HttpMetrics {
   observeAbort(request: FastifyRequest): void;
 }
 
-export function createMetrics(engine: SpeechEngine, jobs?: JobStore): HttpMetrics {
+/**
+ * A counter that follows a running total kept elsewhere (read at scrape time): it only ever
+ * adds the difference, so it stays a counter.
+ */
+function followingCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
+}
+
+export function createMetrics(engine: SpeechEngine, jobs?: JobStore, auth?: { counts(): AuthCounts }): HttpMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -79,6 +98,28 @@ export function createMetrics(engine: SpeechEngine, jobs?: JobStore): HttpMetric
     });
   }
   gauge('sori_engine_capacity', 'Recognition requests the engine decodes at once', (l) => l.capacity);
+  if (auth !== undefined) {
+    // The gate serves HTTP, WebSocket and gRPC alike: these count all of them.
+    followingCounter(registry, 'sori_auth_failures_total', 'Wrong secrets presented, on every surface', () => auth.counts().failures);
+    followingCounter(
+      registry, 'sori_auth_throttled_total', 'Attempts refused unchecked because their client address failed too often',
+      () => auth.counts().throttled,
+    );
+    const seen = new Map<string, number>();
+    new Counter({
+      name: 'sori_auth_previous_secret_total',
+      help: "Authentications with one of a domain's previousSecrets: clients not yet moved to the new secret",
+      labelNames: ['domain'],
+      registers: [registry],
+      collect() {
+        for (const [domain, n] of auth.counts().previousSecret) {
+          const before = seen.get(domain) ?? 0;
+          if (n > before) this.inc({ domain }, n - before);
+          seen.set(domain, n);
+        }
+      },
+    });
+  }
 
   return {
     registry,

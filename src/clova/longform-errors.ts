@@ -12,6 +12,8 @@ export const LONGFORM_ERRORS = {
   ERROR_TOKEN_INVALID: 404,
   ERROR_DATA_NOT_FOUND: 404,
   ERROR_TOO_MANY_JOBS: 429,
+  /** Sori's addition: this client address presented too many wrong secrets lately (with Retry-After). */
+  ERROR_TOO_MANY_AUTH_FAILURES: 429,
   ERROR_SERVER_BUSY: 503,
   ERROR_GATEWAY_TIMEOUT: 504,
   ERROR_EXTERNAL_ERROR: 502,
@@ -31,12 +33,15 @@ export class LongformError extends Error {
   readonly code: LongformErrorCode;
   /** Overrides the table's status where a more precise one fits (413 for a too-large upload). */
   readonly status: number;
+  /** Seconds for the Retry-After header, when the client should come back later. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: LongformErrorCode, message: string, status?: number) {
+  constructor(code: LongformErrorCode, message: string, status?: number, options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'LongformError';
     this.code = code;
     this.status = status ?? LONGFORM_ERRORS[code];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   body(token = ''): LongformErrorBody {

@@ -23,6 +23,11 @@ export const SHORT_ERRORS = {
    * for short recognition; clients retrying on 503 + Retry-After is the least surprising choice.
    */
   busy: { status: 503, errorCode: 'STT007', message: 'Server Busy' },
+  /**
+   * Sori's addition, in the same series as STT007: this client address presented too many wrong
+   * secrets lately; answered with Retry-After, without the secret being checked.
+   */
+  throttled: { status: 429, errorCode: 'STT008', message: 'Too Many Failed Authentications' },
   sttFailed: { status: 500, errorCode: 'STT998', message: 'Failed to STT' },
   internal: { status: 500, errorCode: 'STT999', message: 'Internal Server Error' },
 } as const satisfies Record<string, ShortErrorSpec>;
@@ -38,12 +43,15 @@ export interface ShortErrorBody {
 export class ClovaShortError extends Error {
   readonly kind: ShortErrorKind;
   readonly statusCode: number;
+  /** Seconds for the Retry-After header, when the client should come back later. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(kind: ShortErrorKind, detail?: string, options?: { cause?: unknown }) {
+  constructor(kind: ShortErrorKind, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(detail ?? SHORT_ERRORS[kind].message, options);
     this.name = 'ClovaShortError';
     this.kind = kind;
     this.statusCode = SHORT_ERRORS[kind].status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

@@ -2,17 +2,17 @@
  * CLOVA's gRPC streaming API: `com.nbp.cdncp.nest.grpc.proto.v1.NestService/recognize`
  * (bidirectional), from the spec's own nest.proto, on SORI_GRPC_PORT. Plaintext by default,
  * TLS when a certificate and key are configured. `authorization: Bearer <secret>` names the
- * domain; each domain has a limit of concurrent streams.
+ * domain; each domain has a limit of concurrent streams. A client address past the limit of
+ * failed authentications gets RESOURCE_EXHAUSTED, with a `retry-after` trailer (seconds).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
-import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { bearerToken, DomainAuthenticator } from '../domains/auth.js';
+import { bearerToken, throttledMessage, type AuthGate, type ClientOrigin } from '../domains/auth.js';
 import type { DomainBoostings } from '../domains/boostings.js';
 import { StreamSession } from './session.js';
 import { StreamSlots, tooManyStreamsMessage } from './stream-slots.js';
@@ -29,7 +29,8 @@ export interface NestRequest {
 export interface GrpcOptions {
   host: string;
   port: number;
-  domains: readonly DomainConfig[];
+  /** The process's one gate (shared with the HTTP routes): the domains' secrets plus the per-client throttle. */
+  auth: AuthGate;
   engine: SpeechEngine;
   vad: () => Promise<SileroVad>;
   logger: Logger;
@@ -59,17 +60,33 @@ export function bearer(metadata: grpc.Metadata): string | undefined {
   return bearerToken(metadata.get('authorization')[0]);
 }
 
+/** A call's origin: grpc-js names the peer `<address>:<port>` (IPv6 unbracketed) or 'unknown'. */
+export function grpcOrigin(call: { getPeer(): string; metadata: grpc.Metadata }): ClientOrigin {
+  const peer = call.getPeer();
+  const address = peer === 'unknown' ? undefined : (/^(.*):\d+$/.exec(peer)?.[1] ?? peer).replace(/^\[(.*)\]$/, '$1');
+  const forwardedFor = call.metadata.get('x-forwarded-for').filter((v): v is string => typeof v === 'string');
+  return { peer: address, forwardedFor: forwardedFor.length > 0 ? forwardedFor : undefined };
+}
+
 export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerHandle> {
-  const auth = new DomainAuthenticator(options.domains);
+  const { auth } = options;
   const slots = options.slots ?? new StreamSlots();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 
   const recognize = (call: grpc.ServerDuplexStream<NestRequest, { contents: string }>): void => {
-    const domain = auth.authenticate(bearer(call.metadata));
-    if (domain === undefined) {
+    const outcome = auth.authenticate(grpcOrigin(call), bearer(call.metadata));
+    if (!outcome.ok && outcome.reason === 'throttled') {
+      const trailers = new grpc.Metadata();
+      trailers.set('retry-after', String(outcome.retryAfterSeconds));
+      options.logger.info({ stream: 'grpc', client: outcome.client }, 'stream refused: client throttled');
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: throttledMessage(outcome.retryAfterSeconds), metadata: trailers });
+      return;
+    }
+    if (!outcome.ok) {
       call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'Invalid secret' });
       return;
     }
+    const { domain } = outcome;
     const release = slots.take(domain);
     if (release === undefined) {
       call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: tooManyStreamsMessage(domain) });

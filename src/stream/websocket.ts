@@ -8,16 +8,17 @@
  *   the first one with config sections is the CONFIG; `{"seqId":n,"epFlag":true}` is the
  *   extra contents of an (empty) DATA message; `{"end":true}` half-closes (flush, answer, close).
  * - Server -> client: text frames, each one `NestResponse.contents` JSON.
- * - Refusals close the socket with code 4401 (bad secret) or 4429 (too many streams).
+ * - Refusals close the socket with code 4401 (bad secret) or 4429 (a limit: too many streams,
+ *   or too many failed authentications from this address, the reason saying which and, for
+ *   the latter, after how many seconds to retry).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
-import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../domains/auth.js';
+import { API_KEY_HEADER, bearerToken, httpOrigin, throttledMessage, type AuthGate } from '../domains/auth.js';
 import type { DomainBoostings } from '../domains/boostings.js';
 import { StreamSession } from './session.js';
 import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
@@ -26,7 +27,8 @@ export const STREAM_WS_PATH = '/recognizer/stream';
 const CONFIG_KEYS = ['transcription', 'keywordBoosting', 'forbidden', 'semanticEpd'];
 
 export interface WebSocketRouteOptions {
-  domains: readonly DomainConfig[];
+  /** The process's one gate: the domains' secrets plus the per-client throttle. */
+  auth: AuthGate;
   engine: SpeechEngine;
   vad: () => Promise<SileroVad>;
   slots: StreamSlots;
@@ -36,16 +38,22 @@ export interface WebSocketRouteOptions {
 }
 
 export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSocketRouteOptions): Promise<void> {
-  const auth = new DomainAuthenticator(options.domains);
+  const { auth } = options;
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
 
   app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
     const key = request.headers[API_KEY_HEADER] ?? bearerToken(request.headers.authorization) ?? request.query.key;
-    const domain = auth.authenticate(key);
-    if (domain === undefined) {
-      socket.close(4401, 'Invalid secret');
+    const outcome = auth.authenticate(httpOrigin(request), key);
+    if (!outcome.ok) {
+      if (outcome.reason === 'throttled') {
+        request.log.info({ client: outcome.client }, 'stream refused: client throttled');
+        socket.close(4429, throttledMessage(outcome.retryAfterSeconds));
+      } else {
+        socket.close(4401, 'Invalid secret');
+      }
       return;
     }
+    const { domain } = outcome;
     const release = options.slots.take(domain);
     if (release === undefined) {
       socket.close(4429, tooManyStreamsMessage(domain));

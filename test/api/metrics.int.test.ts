@@ -38,5 +38,7 @@ describe('GET /metrics', () => {
     assert.match(text, /^sori_engine_capacity 1$/m);
     assert.match(text, /^sori_engine_queued 0$/m);
     assert.match(text, /^sori_engine_running 0$/m);
+    assert.match(text, /^sori_auth_failures_total 1$/m, 'the wrong secret');
+    assert.match(text, /^sori_auth_throttled_total 0$/m);
   });
 });

@@ -29,10 +29,10 @@ import { sharedVadLoader } from '../../src/speech/vad/silero.js';
 import { startGrpcServer, type GrpcServerHandle } from '../../src/stream/grpc.js';
 import { StreamSlots } from '../../src/stream/stream-slots.js';
 import { decodeFile } from '../../src/media/decode.js';
-import { createLogger } from '../../src/logger.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { startS3, S3_ACCESS_KEY, S3_SECRET_KEY, type S3Server } from '../helpers/s3-server.js';
 import { startServer, testConfig, testDomain, testEngine, type TestServer } from '../helpers/server.js';
+import { testAuthGate, testLogger } from '../helpers/test-logs.js';
 import { assertClovaBody, type SchemaName } from './clova-schemas.js';
 
 export const COMPAT_KEY = 'compat-suite-secret';
@@ -77,10 +77,12 @@ export async function startStage(): Promise<Stage> {
     secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/',
   };
   // Streaming mounted as in `sori` itself: its upgrade handler changes how Node routes some requests.
-  const http: TestServer = await startServer(engine, [], { jobsConfig: config, streaming: true });
+  // One gate for HTTP and gRPC, as in `sori`.
+  const auth = testAuthGate(config.domains, { ...config.auth, trustProxy: config.server.trustProxy });
+  const http: TestServer = await startServer(engine, [], { jobsConfig: config, streaming: true, auth });
   const grpc: GrpcServerHandle = await startGrpcServer({
-    host: '127.0.0.1', port: 0, domains: config.domains, engine, vad: sharedVadLoader(modelsDir()),
-    slots: new StreamSlots(), logger: createLogger({ level: 'silent' }), finalBeamSize: 2,
+    host: '127.0.0.1', port: 0, auth, engine, vad: sharedVadLoader(modelsDir()),
+    slots: new StreamSlots(), logger: testLogger('compat-grpc'), finalBeamSize: 2,
     boostings: await DomainBoostings.open(config.domains, undefined),
   });
 

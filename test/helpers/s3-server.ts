@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from './ports.js';
+import { registerSecrets } from './test-logs.js';
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -36,6 +37,7 @@ function binary(): string {
 
 
 export async function startS3(bucket = 'sori-test'): Promise<S3Server> {
+  registerSecrets('s3', S3_SECRET_KEY);
   const dir = await mkdtemp(join(tmpdir(), 'sori-s3-'));
   const port = await freePort();
   const child: ChildProcess = spawn(

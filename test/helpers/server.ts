@@ -1,9 +1,12 @@
 /**
  * A real Sori HTTP server on 127.0.0.1 for route tests: real engine, real model, real
- * fastify, with the log lines captured so tests can read them.
+ * fastify, with the log lines captured so tests can read them (and written to the run's log
+ * directory, with every secret configured or presented, for the check that none is logged:
+ * test-logs.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config, DomainConfig } from '../../src/config.js';
+import { configuredAuthGate, type AuthGate } from '../../src/domains/auth.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
@@ -12,6 +15,7 @@ import { StreamSlots } from '../../src/stream/stream-slots.js';
 import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
 import { createEngine } from '../../src/speech/index.js';
 import { modelsDir } from './media-fixtures.js';
+import { logDestination, recordKeys, registerDomainSecrets, registerSecrets } from './test-logs.js';
 
 export const MiB = 1024 * 1024;
 
@@ -29,6 +33,7 @@ export function testEngine(overrides: Partial<EngineConfig> = {}): SpeechEngine 
 }
 
 export function testDomain(name: string, secret: string, limits: Partial<DomainConfig['limits']> = {}): DomainConfig {
+  registerSecrets('domain', secret);
   return {
     name,
     secret,
@@ -39,12 +44,13 @@ export function testDomain(name: string, secret: string, limits: Partial<DomainC
 
 export function testConfig(domains: DomainConfig[]): Config {
   return {
-    server: { host: '127.0.0.1', port: 0, grpcPort: 0 },
+    server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [] },
     dataDir: '/nonexistent/sori-test-data',
     models: { dir: modelsDir(), asr: 'whisper-base' },
     engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 },
     logLevel: 'info',
     domains,
+    auth: { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 },
     longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },
     jobs: {
       workers: 1, queueLimit: 100, leaseSeconds: 30, maxAttempts: 5, syncTimeoutSeconds: 600, timeoutSeconds: 3600, retentionHours: 72,
@@ -71,18 +77,23 @@ export interface StartOptions {
   jobsConfig?: Config;
   /** Mount the WebSocket streaming route. */
   streaming?: boolean;
+  /** The auth gate (to share it with a gRPC server, or set its throttle); default: one from the config. */
+  auth?: AuthGate;
 }
 
 export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
   const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  const logger = createLogger({ level: 'debug', destination: logDestination('server', (line) => void lines.push(line)) });
   const config = opts.jobsConfig ?? testConfig(domains);
+  registerDomainSecrets('domain', config.domains);
+  registerSecrets('object storage', config.objectStorage?.secretAccessKey);
+  const auth = recordKeys(opts.auth ?? configuredAuthGate(config, logger));
   const loadVad = sharedVadLoader(modelsDir());
   const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger, loadVad);
   const streaming = opts.streaming
     ? { vad: loadVad, slots: new StreamSlots() }
     : undefined;
-  const app = await buildServer({ config, engine, logger, jobs, streaming });
+  const app = await buildServer({ config, engine, logger, jobs, streaming, auth });
   await jobs?.start();
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { freePort } from '../helpers/ports.js';
+import { registerSecrets, teeOutput } from '../helpers/test-logs.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const KEY = 'crash-test-secret';
@@ -38,6 +39,9 @@ function startSori(dataDir: string, port: number): { child: ChildProcess; log: (
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  registerSecrets('domain', KEY);
+  teeOutput('crash-recovery-stdout', child.stdout);
+  teeOutput('crash-recovery-stderr', child.stderr);
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   return { child, log: () => out };

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.js';
+import { logDestination } from '../helpers/test-logs.js';
 import { LeasedWorker, renewalIntervalMs, type Lease, type LeasedWork } from '../../src/jobs/leased-worker.js';
 import { LocalJobQueue } from '../../src/jobs/queue.js';
 
@@ -70,7 +71,7 @@ function untilAborted(ended: Map<string, { reason: unknown; interrupted: boolean
 
 function setup(work: LeasedWork<string>, options: { slots?: number; leaseMs?: number } = {}) {
   const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  const logger = createLogger({ level: 'debug', destination: logDestination('leased-worker', (line) => void lines.push(line)) });
   const queue = new LocalJobQueue();
   const worker = new LeasedWorker(work, {
     name: 'task',

@@ -15,6 +15,9 @@ test('LruCache keeps the most recently used entries; a limit of 0 keeps none', a
   assert.equal(await c.getOrMake('c', async () => ++made), 3);
   assert.equal(await c.getOrMake('d', async () => ++made), 1);
   assert.equal(made, 1);
+  c.delete('c');
+  assert.equal(c.get('c'), undefined);
+  assert.equal(c.size, 1, 'd alone is left');
   const none = new LruCache<string, number>(0);
   none.set('a', 1);
   assert.equal(none.get('a'), undefined);

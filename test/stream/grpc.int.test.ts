@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import pino from 'pino';
 import { decodeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { SileroVad } from '../../src/speech/vad/silero.js';
 import { NEST_PROTO, startGrpcServer, type GrpcServerHandle } from '../../src/stream/grpc.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { normalizeEnglish, testDomain, testEngine } from '../helpers/server.js';
+import { testAuthGate, testLogger } from '../helpers/test-logs.js';
 
 const KEY = 'stream-secret';
 const LIMITED_KEY = 'limited-secret';
@@ -32,8 +32,8 @@ before(async () => {
   engine = testEngine();
   const vad = SileroVad.load(join(modelsDir(), 'silero-vad'));
   server = await startGrpcServer({
-    host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: pino({ level: 'silent' }),
-    domains: [testDomain('general', KEY), testDomain('limited', LIMITED_KEY, { maxConcurrentStreams: 1 })],
+    host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: testLogger('grpc'),
+    auth: testAuthGate([testDomain('general', KEY), testDomain('limited', LIMITED_KEY, { maxConcurrentStreams: 1 })]),
   });
   const def = protoLoader.loadSync(NEST_PROTO, { keepCase: true, enums: String, defaults: true, oneofs: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as { com: { nbp: { cdncp: { nest: { grpc: { proto: { v1: { NestService: grpc.ServiceClientConstructor } } } } } } } };
@@ -213,8 +213,8 @@ describe('NestService over TLS', () => {
         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
       const vad = SileroVad.load(join(modelsDir(), 'silero-vad'));
       const tls = await startGrpcServer({
-        host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: pino({ level: 'silent' }),
-        domains: [testDomain('general', KEY)], tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
+        host: '127.0.0.1', port: 0, engine, vad: () => vad, logger: testLogger('grpc'),
+        auth: testAuthGate([testDomain('general', KEY)]), tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
       });
       try {
         const client = new Client(`localhost:${tls.port}`, grpc.credentials.createSsl(readFileSync(join(dir, 'cert.pem')))) as unknown as {

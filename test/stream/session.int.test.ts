@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { decodeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { SileroVad } from '../../src/speech/vad/silero.js';
 import { StreamSession } from '../../src/stream/session.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { normalizeEnglish, testEngine } from '../helpers/server.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 let engine: SpeechEngine;
 let vad: SileroVad;
@@ -33,7 +33,7 @@ type Final = { text: string; epdType: string; startTimestamp: number; endTimesta
 function session(config: unknown, unvoiceMs?: number): { s: StreamSession; finals: Final[] } {
   const finals: Final[] = [];
   const s = new StreamSession({
-    engine, vad, domainLanguage: 'en', logger: pino({ level: 'silent' }), unvoiceMs, finalBeamSize: 1,
+    engine, vad, domainLanguage: 'en', logger: testLogger('stream-session'), unvoiceMs, finalBeamSize: 1,
     send: (c) => {
       const t = c.transcription as (Final & { epFlag: boolean }) | undefined;
       if (t?.epFlag === true) finals.push(t);

@@ -8,12 +8,14 @@
  *   DELETE /admin/domains/{domain}/boostings   drop the runtime set: back to the config file's
  *
  * Authenticated like the CLOVA routes: `X-CLOVASPEECH-API-KEY` (or `Authorization: Bearer`)
- * with the secret of that same domain. A secret manages its own domain only.
+ * with the secret of that same domain (a previous secret too, during a rotation). A secret
+ * manages its own domain only. Wrong secrets count against the client like on every surface:
+ * past the limit, 429 TOO_MANY_AUTH_FAILURES with Retry-After.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { MAX_DOMAIN_BOOSTINGS, type DomainConfig } from '../../config.js';
-import { API_KEY_HEADER, bearerToken, DomainAuthenticator } from '../../domains/auth.js';
+import { MAX_DOMAIN_BOOSTINGS } from '../../config.js';
+import { API_KEY_HEADER, bearerToken, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
 import { normaliseKeywords, type DomainBoostings } from '../../domains/boostings.js';
 
 export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
@@ -21,7 +23,8 @@ export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
 const MAX_KEYWORD_CHARS = 100;
 
 export interface AdminBoostingsOptions {
-  domains: readonly DomainConfig[];
+  /** The process's one gate: the domains' secrets plus the per-client throttle. */
+  auth: AuthGate;
   boostings: DomainBoostings;
 }
 
@@ -32,7 +35,7 @@ const bodySchema = z.union([
 ]);
 
 class AdminError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly retryAfterSeconds?: number) {
     super(message);
   }
 }
@@ -53,14 +56,18 @@ function keywordsOf(body: unknown): string[] {
 }
 
 export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoostingsOptions): Promise<void> {
-  const auth = new DomainAuthenticator(opts.domains);
+  const { auth } = opts;
   const store = opts.boostings;
 
   const authorise = (request: FastifyRequest<{ Params: { domain: string } }>): string => {
     const header = request.headers[API_KEY_HEADER];
     const key = typeof header === 'string' && header !== '' ? header : bearerToken(request.headers.authorization);
-    const domain = auth.authenticate(key);
-    if (domain === undefined) throw new AdminError(401, 'INVALID_SECRET', 'Invalid secret');
+    const outcome = auth.authenticate(httpOrigin(request), key);
+    if (!outcome.ok && outcome.reason === 'throttled') {
+      throw new AdminError(429, 'TOO_MANY_AUTH_FAILURES', throttledMessage(outcome.retryAfterSeconds), outcome.retryAfterSeconds);
+    }
+    if (!outcome.ok) throw new AdminError(401, 'INVALID_SECRET', 'Invalid secret');
+    const { domain } = outcome;
     // Same answer for "another domain" and "no such domain": a secret learns nothing about others.
     if (domain.name !== request.params.domain) throw new AdminError(403, 'FORBIDDEN', 'this secret does not manage that domain');
     return domain.name;
@@ -74,6 +81,7 @@ export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoos
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof AdminError) {
       request.log.info({ reason: err.message }, 'boostings admin request refused');
+      if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
       return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
     }
     const status = (err as { statusCode?: number } | null)?.statusCode;

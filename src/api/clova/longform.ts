@@ -21,13 +21,14 @@ import { sendResult } from './subtitle-response.js';
 import { mediaPath } from '../../jobs/job-media.js';
 import type { JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
-import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { API_KEY_HEADER, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
 
 export interface LongformRouteOptions {
-  domains: readonly DomainConfig[];
+  /** The process's one gate: the domains' secrets plus the per-client throttle. */
+  auth: AuthGate;
   store: JobStore;
   queue: JobQueue;
   runner: JobRunner;
@@ -47,8 +48,7 @@ function newToken(): string {
 }
 
 export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRouteOptions): Promise<void> {
-  const { store, queue, runner, config } = opts;
-  const auth = new DomainAuthenticator(opts.domains);
+  const { store, queue, runner, config, auth } = opts;
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
 
   // Clients send `application/json;UTF-8` and other odd types: any body that is not multipart is
@@ -66,9 +66,16 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   });
 
   app.addHook('onRequest', async (request) => {
-    const domain = auth.authenticate(request.headers[API_KEY_HEADER]);
-    if (domain === undefined) throw new LongformError('ERROR_INVALID_SECRET', 'Invalid secret');
-    domains.set(request, domain);
+    const outcome = auth.authenticate(httpOrigin(request), request.headers[API_KEY_HEADER]);
+    if (outcome.ok) {
+      domains.set(request, outcome.domain);
+      return;
+    }
+    if (outcome.reason === 'throttled') {
+      const { retryAfterSeconds } = outcome;
+      throw new LongformError('ERROR_TOO_MANY_AUTH_FAILURES', throttledMessage(retryAfterSeconds), undefined, { retryAfterSeconds });
+    }
+    throw new LongformError('ERROR_INVALID_SECRET', 'Invalid secret');
   });
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -76,6 +83,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     const domain = domains.get(request)?.name;
     if (e.code === 'ERROR_INTERNAL_ERROR') request.log.error({ err, domain }, 'long-form request failed');
     else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
+    if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
     return reply.code(e.status).send(e.body());
   });
 

@@ -2,6 +2,7 @@
  * POST /recog/v1/stt: CLOVA Speech short recognition (spec section 1).
  *
  * Order of checks, first failure wins (the cheap ones run before the body is read):
+ *   0. the client address failed auth too often lately -> 429 STT008, Retry-After (key unchecked)
  *   1. X-CLOVASPEECH-API-KEY            -> 401 "Invalid secret"
  *   2. lang missing / empty             -> STT004; not Kor|Eng|Jpn|Chn -> STT005
  *   3. other query values malformed     -> 400 "Invalid request parameters"
@@ -25,7 +26,7 @@ import { alignReferenceGraph } from '../../media/graph-alignment.js';
 import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
-import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { API_KEY_HEADER, httpOrigin, type AuthGate } from '../../domains/auth.js';
 import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
 import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
 
@@ -37,6 +38,8 @@ const QUOTA_UNIT_S = 15;
 export interface ShortRouteOptions {
   engine: SpeechEngine;
   domains: readonly DomainConfig[];
+  /** The process's one gate: secrets of `domains` plus the per-client throttle. */
+  auth: AuthGate;
 }
 
 export interface ShortResponse {
@@ -108,8 +111,7 @@ function assessmentFields(transcript: Transcript, userGraph: number[] | undefine
 }
 
 export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOptions): Promise<void> {
-  const { engine } = opts;
-  const auth = new DomainAuthenticator(opts.domains);
+  const { engine, auth } = opts;
   const contexts = new WeakMap<FastifyRequest, ShortContext>();
   if (opts.domains.length === 0) throw new Error('the short recognition route needs at least one domain');
   // Fastify needs one route-wide bound; each domain's own (possibly smaller) one applies per request.
@@ -117,8 +119,14 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
 
   // Runs before the body is read, so a rejected request never costs its upload.
   const admit = async (request: FastifyRequest): Promise<void> => {
-    const domain = auth.authenticate(request.headers[API_KEY_HEADER]);
-    if (domain === undefined) throw new ClovaShortError('badSecret');
+    const outcome = auth.authenticate(httpOrigin(request), request.headers[API_KEY_HEADER]);
+    if (!outcome.ok) {
+      if (outcome.reason === 'throttled') {
+        throw new ClovaShortError('throttled', `client ${outcome.client} is throttled`, { retryAfterSeconds: outcome.retryAfterSeconds });
+      }
+      throw new ClovaShortError('badSecret', outcome.reason === 'missing' ? 'no secret' : `wrong secret from ${outcome.client}`);
+    }
+    const { domain } = outcome;
     const query = parseShortQuery(request.query);
     if (!isOctetStream(request.headers['content-type'])) throw new ClovaShortError('badContentType');
     const length = declaredLength(request.headers['content-length']);
@@ -143,6 +151,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     else if (kind === 'busy') request.log.warn(fields, 'short recognition refused: engine queue full');
     else request.log.info({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused');
     if (kind === 'busy') void reply.header('retry-after', '1');
+    if (err instanceof ClovaShortError && err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
     return reply.code(spec.status).send(shortErrorBody(kind));
   });
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { adminBoostingsRoutes } from '../../../src/api/admin/boostings.js';
+import { AuthGate } from '../../../src/domains/auth.js';
 import { DOMAIN_BOOSTINGS_FILE, DomainBoostings } from '../../../src/domains/boostings.js';
 import type { DomainConfig } from '../../../src/config.js';
 
@@ -24,7 +25,7 @@ after(async () => {
 
 async function app(store: DomainBoostings): Promise<FastifyInstance> {
   const a = Fastify();
-  await a.register(adminBoostingsRoutes, { domains, boostings: store });
+  await a.register(adminBoostingsRoutes, { auth: new AuthGate(domains), boostings: store });
   return a;
 }
 
