@@ -49,8 +49,10 @@ async function main(): Promise<void> {
   const server = await startServer({
     apiKey: KEY,
     modelsDir: modelsDir(),
-    // Greedy decoding keeps the cases that do reach the engine cheap; limits at their defaults.
-    env: { SORI_GRPC_PORT: String(grpcPort), SORI_BEAM_SIZE: '1' },
+    // Greedy decoding keeps the cases that do reach the engine cheap. Wrong-secret throttling is
+    // off: with it, the cases' wrong keys would block the fuzzer's address and every later case
+    // would test the throttle (tested on its own in test/domains/auth.int.test.ts).
+    env: { SORI_GRPC_PORT: String(grpcPort), SORI_BEAM_SIZE: '1', SORI_AUTH_MAX_FAILURES: '0' },
     logPath: join(OUT_DIR, 'hardening-server.log'),
   });
   const clip = fuzzClip();

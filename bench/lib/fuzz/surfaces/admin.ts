@@ -14,6 +14,7 @@ function documented(status: number, code: string | undefined): boolean {
   if (status === 200) return true;
   if (code === 'INVALID_SECRET') return status === 401;
   if (code === 'FORBIDDEN') return status === 403;
+  if (code === 'TOO_MANY_AUTH_FAILURES') return status === 429;
   if (code === 'INVALID_REQUEST') return status >= 400 && status < 500;
   if (code === 'INVALID_BODY' || code === 'TOO_MANY_KEYWORDS') return status === 400;
   return httpLevel(status, code) || (status === 404 && code === undefined);

@@ -13,7 +13,7 @@ const KEY_HEADER = 'X-CLOVASPEECH-API-KEY';
 /** Over the 10 MB the route accepts. */
 const OVERSIZE = 10 * 1024 * 1024 + 1;
 
-const DOCUMENTED = new Set(['200 -', '400 400', '400 STT002', '400 STT003', '400 STT004', '400 STT005', '401 401', '413 STT001', '500 STT006', '503 STT007']);
+const DOCUMENTED = new Set(['200 -', '400 400', '400 STT002', '400 STT003', '400 STT004', '400 STT005', '401 401', '413 STT001', '429 STT008', '500 STT006', '503 STT007']);
 
 function clova(status: number, code: string | undefined): boolean {
   return DOCUMENTED.has(`${status} ${code ?? '-'}`);
