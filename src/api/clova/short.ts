@@ -85,6 +85,11 @@ const FASTIFY_ERROR_KIND: Readonly<Record<string, ShortErrorKind>> = {
   FST_ERR_VALIDATION: 'badParams',
 };
 
+/** Node aborts a request whose client hung up mid-body with an ECONNRESET "aborted" error. */
+function hungUpDuringUpload(request: FastifyRequest, err: unknown): boolean {
+  return request.raw.readableAborted || (err as NodeJS.ErrnoException | null)?.code === 'ECONNRESET';
+}
+
 function classify(err: unknown): ShortErrorKind {
   if (err instanceof ClovaShortError) return err.kind;
   if (err instanceof BodyTooLargeError) return 'tooLong';
@@ -142,6 +147,12 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
   });
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (hungUpDuringUpload(request, err)) {
+      // The client's doing (it closed the connection before its body was whole), not the
+      // server's: one info line, and 499 for the metrics, as when it hangs up later.
+      request.log.info({ domain: contexts.get(request)?.domain.name }, 'client disconnected during the upload');
+      return reply.code(499).send(shortErrorBody('internal'));
+    }
     const kind = classify(err);
     const spec = SHORT_ERRORS[kind];
     const fields = { errorCode: spec.errorCode, domain: contexts.get(request)?.domain.name };

@@ -3,6 +3,7 @@
  * HTTP on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -241,6 +242,23 @@ describe('POST /recog/v1/stt: concurrency', () => {
     assert.match(metrics, /sori_http_requests_total\{method="POST",route="\/recog\/v1\/stt",status="aborted"\} 1/);
     // The server still serves.
     assert.match(normalizeEnglish(textOf(await stt(await readFile(GO_FORWARD), 'lang=Eng'))), /forward/);
+  });
+});
+
+describe('POST /recog/v1/stt: a client that hangs up mid-upload', () => {
+  it('is logged as the client\'s doing, never as a server error (found by the fuzzer: it was an STT999 error line)', async () => {
+    const before = server.logText().length;
+    const socket = connect(new URL(server.url).port === '' ? 80 : Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(`POST /recog/v1/stt?lang=Eng HTTP/1.1\r\nHost: x\r\nX-CLOVASPEECH-API-KEY: ${GENERAL_KEY}\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n`);
+    socket.write(Buffer.alloc(5000, 1));
+    await new Promise((r) => setTimeout(r, 100));
+    socket.end();
+    const settled = (): boolean => /client disconnected during the upload|short recognition (failed|refused)/.test(server.logText().slice(before));
+    for (let waited = 0; !settled() && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    assert.match(server.logText().slice(before), /client disconnected during the upload/);
+    const lines = server.logText().slice(before).split('\n').filter((l) => l !== '');
+    assert.deepEqual(lines.filter((l) => /"level":(50|60)/.test(l)), []);
   });
 });
 
