@@ -168,6 +168,41 @@ export const settingsSchema = z.strictObject({
       .prefault({}),
     { description: 'Listening.' },
   ),
+  http: setting(
+    z
+      .strictObject({
+        headersTimeoutSeconds: setting(z.number().positive().default(30), {
+          description: 'A request whose headers are not complete this long after its connection opened (or after the previous request) gets 408 and its connection is closed.',
+        }),
+        requestTimeoutSeconds: setting(z.number().min(0).default(3600), {
+          description:
+            'A request not received whole (headers and body) this long after it started gets 408 and its connection is closed; ' +
+            '3600 s lets a 2 GB upload arrive at 0.6 MB/s. 0 = no limit. Time spent answering (a sync long-form job) does not count.',
+        }),
+        minBodyBytesPerSecond: setting(z.int().min(0).default(1024), {
+          description:
+            'A request body arriving slower than this, over any bodyRateWindowSeconds, gets 408 and its connection is closed (slow-body attacks). ' +
+            'Time the server itself is not reading (it is busy) does not count. 0 = no minimum.',
+        }),
+        bodyRateWindowSeconds: setting(z.number().positive().default(30), {
+          description: 'The window over which minBodyBytesPerSecond is measured; a pause shorter than this costs nothing.',
+        }),
+        keepAliveTimeoutSeconds: setting(z.number().positive().default(72), {
+          description: 'An idle keep-alive connection is closed after this long (longer than common load balancers\' 60 s).',
+        }),
+        maxConnectionsPerAddress: setting(z.int().min(0).default(64), {
+          description:
+            'HTTP connections open at once from one client address; more are closed at once, without an answer. ' +
+            'Behind a reverse proxy every client has the proxy\'s address: raise it or set 0 (no limit).',
+        }),
+      })
+      .refine((h) => h.requestTimeoutSeconds === 0 || h.headersTimeoutSeconds <= h.requestTimeoutSeconds, {
+        message: 'headersTimeoutSeconds must not exceed requestTimeoutSeconds',
+        path: ['headersTimeoutSeconds'],
+      })
+      .prefault({}),
+    { description: 'HTTP connections: timeouts for slow clients, connections per client address.' },
+  ),
   dataDir: setting(z.string().min(1).default('./data'), {
     env: 'SORI_DATA_DIR',
     path: true,
@@ -360,6 +395,7 @@ export type LongformLimits = Settings['longform'];
 export type JobsConfig = Settings['jobs'];
 export type CallbacksConfig = Settings['callbacks'];
 export type NetworkConfig = Settings['network'];
+export type HttpLimits = Settings['http'];
 
 export interface ObjectStorageConfig extends Omit<ObjectStorageSettings, 'endpoint' | 'bucket' | 'accessKeyId' | 'secretAccessKey'> {
   endpoint: string | undefined;

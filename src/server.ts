@@ -8,6 +8,7 @@ import { adminBoostingsRoutes } from './api/admin/boostings.js';
 import { clovaLongformRoutes } from './api/clova/longform.js';
 import { DomainBoostings } from './domains/boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
+import { limitConnections } from './api/connection-limits.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
 import type { Config } from './config.js';
@@ -39,13 +40,38 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
   const boostings = given ?? (await DomainBoostings.open(config.domains, undefined));
   // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
   const loggerInstance: FastifyBaseLogger = logger;
+  const { http } = config;
+  const headersTimeout = http.headersTimeoutSeconds * 1000;
+  const requestTimeout = http.requestTimeoutSeconds * 1000;
   const app = Fastify({
     loggerInstance,
     // Fastify's default is two lines per request; one line at the end (below) says everything.
     logController: new LogController({ disableRequestLogging: true }),
+    // Slow clients: headers, then the whole request, must arrive in time (408 and closed), and
+    // idle keep-alive connections close. Node checks the first two every connectionsCheckingInterval.
+    keepAliveTimeout: http.keepAliveTimeoutSeconds * 1000,
+    requestTimeout,
+    http: {
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.round(headersTimeout / 4))),
+    },
   });
   const metrics = createMetrics(engine, jobs?.store);
   onlyWebSocketUpgrades(app.server);
+  const connections = limitConnections(app.server, {
+    maxPerAddress: http.maxConnectionsPerAddress,
+    minBodyBytesPerSecond: http.minBodyBytesPerSecond,
+    bodyRateWindowMs: http.bodyRateWindowSeconds * 1000,
+    onClose: (reason, address) => {
+      metrics.connectionClosed(reason);
+      logger.debug({ reason, address }, 'connection closed by a limit');
+    },
+  });
+  app.server.on('clientError', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') metrics.connectionClosed('timeout');
+  });
+  app.addHook('onClose', async () => connections.stop());
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then
   // let it answer. The CLOVA route has its own handler and body shape.

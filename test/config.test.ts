@@ -45,6 +45,14 @@ describe('loadConfig', () => {
         limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 },
       },
     ]);
+    assert.deepEqual(config.http, {
+      headersTimeoutSeconds: 30,
+      requestTimeoutSeconds: 3600,
+      minBodyBytesPerSecond: 1024,
+      bodyRateWindowSeconds: 30,
+      keepAliveTimeoutSeconds: 72,
+      maxConnectionsPerAddress: 64,
+    });
   });
 
   it('reads every SORI_* variable', async () => {
@@ -265,6 +273,8 @@ describe('loadConfig', () => {
       [{ domains: [{ name: 'x' }] }, /config error: domains\[0\]\.secret: expected string/],
       [{ domains: [{ name: 'x', secret: 'a' }, { name: 'x', secret: 'b' }] }, /config error: domains\[1\]\.name: duplicate domain name "x"/],
       [[1, 2], /config error: \(root\): expected object/],
+      [{ http: { headersTimeoutSeconds: 120, requestTimeoutSeconds: 60 } }, /config error: http\.headersTimeoutSeconds: headersTimeoutSeconds must not exceed requestTimeoutSeconds/],
+      [{ http: { maxConnectionsPerAddress: -1 } }, /config error: http\.maxConnectionsPerAddress: /],
     ];
     for (const [content, expected] of cases) {
       const cwd = await freshDir();

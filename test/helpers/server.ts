@@ -3,7 +3,7 @@
  * fastify, with the log lines captured so tests can read them.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Config, DomainConfig } from '../../src/config.js';
+import { settingsSchema, type Config, type DomainConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
@@ -14,6 +14,10 @@ import { createEngine } from '../../src/speech/index.js';
 import { modelsDir } from './media-fixtures.js';
 
 export const MiB = 1024 * 1024;
+
+/** The schema's defaults, so a setting added later needs no change here. */
+const DEFAULT_SETTINGS = settingsSchema.parse({ domains: [{ name: 'defaults', secret: 'defaults' }] });
+const DEFAULT_DOMAIN_LIMITS = DEFAULT_SETTINGS.domains[0].limits;
 
 /** The real engine, tuned for fast tests: greedy decoding, both cores. */
 export function testEngine(overrides: Partial<EngineConfig> = {}): SpeechEngine {
@@ -33,7 +37,7 @@ export function testDomain(name: string, secret: string, limits: Partial<DomainC
     name,
     secret,
     defaultLanguage: 'ko',
-    limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * MiB, maxConcurrentStreams: 15, ...limits },
+    limits: { ...DEFAULT_DOMAIN_LIMITS, shortMaxSeconds: 60, shortMaxBytes: 10 * MiB, maxConcurrentStreams: 15, ...limits },
   };
 }
 
@@ -52,6 +56,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     callbacks: { retryForSeconds: 3600, timeoutSeconds: 5, maxBackoffSeconds: 2 },
     network: { allowPrivate: false, allowList: [] },
     subtitles: { lineChars: {} },
+    http: { ...DEFAULT_SETTINGS.http },
     objectStorage: undefined,
     configFile: null,
   };
@@ -69,6 +74,8 @@ export interface TestServer {
 export interface StartOptions {
   /** Mount long-form recognition with a job system built from this config (data dir included). */
   jobsConfig?: Config;
+  /** Without jobs: the server's config (default testConfig(domains)). */
+  config?: Config;
   /** Mount the WebSocket streaming route. */
   streaming?: boolean;
 }
@@ -76,7 +83,7 @@ export interface StartOptions {
 export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
-  const config = opts.jobsConfig ?? testConfig(domains);
+  const config = opts.jobsConfig ?? opts.config ?? testConfig(domains);
   const loadVad = sharedVadLoader(modelsDir());
   const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger, loadVad);
   const streaming = opts.streaming
