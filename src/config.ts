@@ -82,6 +82,19 @@ const limitsSchema = z.strictObject({
   maxConcurrentStreams: setting(positiveInt.default(15), {
     description: 'Streams (gRPC and WebSocket) of the domain open at once; more are refused ("Too many channels").',
   }),
+  requestsPerSecond: setting(z.number().min(0).default(0), {
+    description:
+      'Recognition requests (POST /recog/v1/stt and the long-form POSTs) the domain may make per second, on average (a token bucket); ' +
+      'beyond it: 503 STT007 (short) or 429 ERROR_TOO_MANY_JOBS (long-form), with Retry-After. 0 = no limit.',
+  }),
+  requestBurst: setting(positiveInt.optional(), {
+    description: 'Requests the domain may make at once above requestsPerSecond (the bucket\'s size).',
+    defaultText: 'requestsPerSecond rounded up',
+    example: 10,
+  }),
+  maxConcurrentUploads: setting(positiveInt.default(16), {
+    description: 'POST /recognizer/upload bodies of the domain being received at once; more get 429 ERROR_TOO_MANY_JOBS with Retry-After.',
+  }),
 });
 
 const domainSchema = z.strictObject({

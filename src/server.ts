@@ -9,6 +9,7 @@ import { clovaLongformRoutes } from './api/clova/longform.js';
 import { DomainBoostings } from './domains/boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
 import { limitConnections } from './api/connection-limits.js';
+import { DomainRequestLimits } from './domains/request-limits.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
 import type { Config } from './config.js';
@@ -72,6 +73,8 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') metrics.connectionClosed('timeout');
   });
   app.addHook('onClose', async () => connections.stop());
+  // One request rate per domain for the short and long-form routes together.
+  const requestLimits = new DomainRequestLimits();
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then
   // let it answer. The CLOVA route has its own handler and body shape.
@@ -97,7 +100,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
 
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
-  await app.register(clovaShortRoutes, { engine, domains: config.domains });
+  await app.register(clovaShortRoutes, { engine, domains: config.domains, requestLimits });
   await app.register(adminBoostingsRoutes, { domains: config.domains, boostings });
   if (streaming !== undefined) {
     await app.register(streamWebSocketRoutes, { domains: config.domains, engine, boostings, ...streaming });
@@ -111,6 +114,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
       config,
       objectStorageConfigured: jobs.objectStorage !== undefined,
       boostings,
+      requestLimits,
     });
   }
   return app;

@@ -42,7 +42,7 @@ describe('loadConfig', () => {
         name: 'general',
         secret: 'k',
         defaultLanguage: 'ko',
-        limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 },
+        limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15, requestsPerSecond: 0, maxConcurrentUploads: 16 },
       },
     ]);
     assert.deepEqual(config.http, {
@@ -275,6 +275,7 @@ describe('loadConfig', () => {
       [[1, 2], /config error: \(root\): expected object/],
       [{ http: { headersTimeoutSeconds: 120, requestTimeoutSeconds: 60 } }, /config error: http\.headersTimeoutSeconds: headersTimeoutSeconds must not exceed requestTimeoutSeconds/],
       [{ http: { maxConnectionsPerAddress: -1 } }, /config error: http\.maxConnectionsPerAddress: /],
+      [{ domains: [{ name: 'x', secret: 's', limits: { requestBurst: 0 } }] }, /config error: domains\[0\]\.limits\.requestBurst: /],
     ];
     for (const [content, expected] of cases) {
       const cwd = await freshDir();

@@ -31,12 +31,15 @@ export class LongformError extends Error {
   readonly code: LongformErrorCode;
   /** Overrides the table's status where a more precise one fits (413 for a too-large upload). */
   readonly status: number;
+  /** Seconds for a Retry-After header (refusals that a later retry can pass). */
+  readonly retryAfterS: number | undefined;
 
-  constructor(code: LongformErrorCode, message: string, status?: number) {
+  constructor(code: LongformErrorCode, message: string, status?: number, retryAfterS?: number) {
     super(message);
     this.name = 'LongformError';
     this.code = code;
     this.status = status ?? LONGFORM_ERRORS[code];
+    this.retryAfterS = retryAfterS;
   }
 
   body(token = ''): LongformErrorBody {

@@ -19,8 +19,9 @@ export const SHORT_ERRORS = {
   invalidLanguage: { status: 400, errorCode: 'STT005', message: 'Invalid Language' },
   preprocessing: { status: 500, errorCode: 'STT006', message: 'Failed to pre-processing' },
   /**
-   * Sori's addition to CLOVA's table: the engine queue is full. CLOVA documents no busy answer
-   * for short recognition; clients retrying on 503 + Retry-After is the least surprising choice.
+   * Sori's addition to CLOVA's table: the engine queue is full, or the domain is over its request
+   * rate. CLOVA documents no busy answer for short recognition; clients retrying on 503 +
+   * Retry-After is the least surprising choice.
    */
   busy: { status: 503, errorCode: 'STT007', message: 'Server Busy' },
   sttFailed: { status: 500, errorCode: 'STT998', message: 'Failed to STT' },
@@ -38,12 +39,15 @@ export interface ShortErrorBody {
 export class ClovaShortError extends Error {
   readonly kind: ShortErrorKind;
   readonly statusCode: number;
+  /** Seconds for the Retry-After header of a busy answer (default 1). */
+  readonly retryAfterS: number | undefined;
 
-  constructor(kind: ShortErrorKind, detail?: string, options?: { cause?: unknown }) {
+  constructor(kind: ShortErrorKind, detail?: string, options?: { cause?: unknown; retryAfterS?: number }) {
     super(detail ?? SHORT_ERRORS[kind].message, options);
     this.name = 'ClovaShortError';
     this.kind = kind;
     this.statusCode = SHORT_ERRORS[kind].status;
+    this.retryAfterS = options?.retryAfterS;
   }
 }
 

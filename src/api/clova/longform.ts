@@ -22,6 +22,7 @@ import { mediaPath } from '../../jobs/job-media.js';
 import type { JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
@@ -35,12 +36,16 @@ export interface LongformRouteOptions {
   objectStorageConfigured: boolean;
   /** Registered keywords for `useDomainBoostings` (default: the config file's). */
   boostings?: DomainBoostings;
+  /** Per-domain request rate and uploads at once, shared with the short route (default: these routes' own). */
+  requestLimits?: DomainRequestLimits;
 }
 
 const PREFIXES = ['', '/external/v1/:domainId/:invokeKey'];
 const TOKEN_PATTERN = /^[0-9a-f]{32}$/;
 const JSON_BODY_LIMIT = 1024 * 1024;
 const SYNC_POLL_MS = 1000;
+/** Retry-After of a refused upload: another upload of the domain has to finish first. */
+const UPLOAD_RETRY_AFTER_S = 10;
 
 function newToken(): string {
   return randomBytes(16).toString('hex');
@@ -50,6 +55,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   const { store, queue, runner, config } = opts;
   const auth = new DomainAuthenticator(opts.domains);
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
+  const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
 
   // Clients send `application/json;UTF-8` and other odd types: any body that is not multipart is
   // read as JSON text.
@@ -69,13 +75,38 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     const domain = auth.authenticate(request.headers[API_KEY_HEADER]);
     if (domain === undefined) throw new LongformError('ERROR_INVALID_SECRET', 'Invalid secret');
     domains.set(request, domain);
+    // Requests that create jobs count against the domain's rate; polling does not.
+    if (request.method === 'POST') {
+      const rate = requestLimits.takeRequest(domain, Date.now());
+      if (!rate.allowed) {
+        throw new LongformError(
+          'ERROR_TOO_MANY_JOBS', `domain "${domain.name}" is over its ${domain.limits.requestsPerSecond} requests per second`, undefined, rate.retryAfterS,
+        );
+      }
+    }
   });
+
+  /** Upload bodies being received at once, per domain: refused before the body is read. */
+  const uploadSlots = new WeakMap<FastifyRequest, () => void>();
+  const takeUploadSlot = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const domain = domainOf(request);
+    const release = requestLimits.takeUpload(domain);
+    if (release === undefined) {
+      throw new LongformError(
+        'ERROR_TOO_MANY_JOBS', `domain "${domain.name}" is already sending ${domain.limits.maxConcurrentUploads} uploads at once`, undefined, UPLOAD_RETRY_AFTER_S,
+      );
+    }
+    uploadSlots.set(request, release);
+    // Released once the body is in (the handler), or whenever the exchange ends.
+    reply.raw.once('close', release);
+  };
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toLongformError(err);
     const domain = domains.get(request)?.name;
     if (e.code === 'ERROR_INTERNAL_ERROR') request.log.error({ err, domain }, 'long-form request failed');
     else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
+    if (e.retryAfterS !== undefined) void reply.header('retry-after', String(e.retryAfterS));
     return reply.code(e.status).send(e.body());
   });
 
@@ -175,16 +206,18 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       return accept(request, reply, newToken(), params, { kind: 'object-storage', key: key.replace(/^\/+/, '') });
     });
 
-    app.post(`${prefix}/recognizer/upload`, async (request, reply) => {
+    app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot }, async (request, reply) => {
       if (!request.isMultipart()) throw new LongformError('ERROR_REQUEST_PARAMETER', 'expected multipart/form-data with parts "media" and "params"');
       const token = newToken();
       const dest = mediaPath(config.dataDir, token);
       const part = `${dest}.part`;
       let accepted = false;
       try {
-        const upload = await receiveUpload(request, part).catch((err: unknown) => {
-          throw uploadError(err);
-        });
+        const upload = await receiveUpload(request, part)
+          .catch((err: unknown) => {
+            throw uploadError(err);
+          })
+          .finally(() => uploadSlots.get(request)?.());
         if (upload.bytes === 0) throw new LongformError('ERROR_AUDIO_EMPTY', upload.hadMedia ? 'the media part is empty' : 'no "media" part in the request');
         const params = parseLongformParams(upload.params, domainOf(request).defaultLanguage);
         await rename(part, dest);

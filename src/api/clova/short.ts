@@ -3,16 +3,17 @@
  *
  * Order of checks, first failure wins (the cheap ones run before the body is read):
  *   1. X-CLOVASPEECH-API-KEY            -> 401 "Invalid secret"
- *   2. lang missing / empty             -> STT004; not Kor|Eng|Jpn|Chn -> STT005
- *   3. other query values malformed     -> 400 "Invalid request parameters"
- *   4. Content-Type not octet-stream    -> STT002
- *   5. Content-Length over the domain's shortMaxBytes -> STT001 (nothing read)
- *   6. body crosses shortMaxBytes while streaming     -> STT001 (the rest is discarded)
- *   7. empty body                       -> STT003
- *   8. decode: longer than shortMaxSeconds -> STT001; not decodable / no audio -> STT006
- *   9. engine queue full                -> 503 STT007 (Sori's addition), Retry-After: 1
- *  10. engine failure                   -> STT998
- *  11. anything else                    -> STT999
+ *   2. domain over its request rate     -> 503 STT007, Retry-After: seconds until a request is allowed
+ *   3. lang missing / empty             -> STT004; not Kor|Eng|Jpn|Chn -> STT005
+ *   4. other query values malformed     -> 400 "Invalid request parameters"
+ *   5. Content-Type not octet-stream    -> STT002
+ *   6. Content-Length over the domain's shortMaxBytes -> STT001 (nothing read)
+ *   7. body crosses shortMaxBytes while streaming     -> STT001 (the rest is discarded)
+ *   8. empty body                       -> STT003
+ *   9. decode: longer than shortMaxSeconds -> STT001; not decodable / no audio -> STT006
+ *  10. engine queue full                -> 503 STT007 (Sori's addition), Retry-After: 1
+ *  11. engine failure                   -> STT998
+ *  12. anything else                    -> STT999
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -26,6 +27,7 @@ import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
 import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
 import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
 
@@ -37,6 +39,8 @@ const QUOTA_UNIT_S = 15;
 export interface ShortRouteOptions {
   engine: SpeechEngine;
   domains: readonly DomainConfig[];
+  /** Per-domain request rate, shared with the long-form routes (default: this route's own). */
+  requestLimits?: DomainRequestLimits;
 }
 
 export interface ShortResponse {
@@ -110,6 +114,7 @@ function assessmentFields(transcript: Transcript, userGraph: number[] | undefine
 export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOptions): Promise<void> {
   const { engine } = opts;
   const auth = new DomainAuthenticator(opts.domains);
+  const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
   const contexts = new WeakMap<FastifyRequest, ShortContext>();
   if (opts.domains.length === 0) throw new Error('the short recognition route needs at least one domain');
   // Fastify needs one route-wide bound; each domain's own (possibly smaller) one applies per request.
@@ -119,6 +124,12 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
   const admit = async (request: FastifyRequest): Promise<void> => {
     const domain = auth.authenticate(request.headers[API_KEY_HEADER]);
     if (domain === undefined) throw new ClovaShortError('badSecret');
+    const rate = requestLimits.takeRequest(domain, Date.now());
+    if (!rate.allowed) {
+      throw new ClovaShortError('busy', `domain "${domain.name}" is over its ${domain.limits.requestsPerSecond} requests per second`, {
+        retryAfterS: rate.retryAfterS,
+      });
+    }
     const query = parseShortQuery(request.query);
     if (!isOctetStream(request.headers['content-type'])) throw new ClovaShortError('badContentType');
     const length = declaredLength(request.headers['content-length']);
@@ -140,9 +151,9 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     // Server faults get the whole error; the client's own mistakes (bad media included) and a
     // full queue are routine and get one short line.
     if (kind === 'internal' || kind === 'sttFailed') request.log.error({ ...fields, err }, 'short recognition failed');
-    else if (kind === 'busy') request.log.warn(fields, 'short recognition refused: engine queue full');
+    else if (kind === 'busy') request.log.warn({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused: busy');
     else request.log.info({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused');
-    if (kind === 'busy') void reply.header('retry-after', '1');
+    if (kind === 'busy') void reply.header('retry-after', String((err instanceof ClovaShortError ? err.retryAfterS : undefined) ?? 1));
     return reply.code(spec.status).send(shortErrorBody(kind));
   });
 
