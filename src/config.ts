@@ -290,6 +290,28 @@ export const settingsSchema = z.strictObject({
       .prefault({}),
     { description: 'Long-form recognition (/recognizer/...): limits (spec section 2, "Limits").' },
   ),
+  media: setting(
+    z
+      .strictObject({
+        decodeTimeoutSeconds: setting(z.number().positive().default(120), {
+          description:
+            'Longest ffprobe and ffmpeg may take on a short request (together), or probing a long-form job\'s media; killed beyond it ' +
+            '(short: 500 STT006, long-form: ERROR_AUDIO_CONVERSION).',
+        }),
+        stallTimeoutSeconds: setting(z.number().positive().default(120), {
+          description:
+            'A long-form decode (ffmpeg streaming hours of audio) that produces nothing this long while it is read is killed (ERROR_AUDIO_CONVERSION).',
+        }),
+        memoryLimitMb: setting(z.int().min(0).default(1024), {
+          description:
+            'Address space of each ffmpeg and ffprobe process, in MiB, set with prlimit (util-linux; without it the limit is not enforced, and the log says so at start). ' +
+            'About 300 of it are ffmpeg\'s own libraries and thread stacks. A video frame too large for it is skipped (only the audio is needed); ' +
+            'audio that cannot be decoded within it fails as not decodable (short: 500 STT006, long-form: ERROR_AUDIO_CONVERSION). 0 = no limit.',
+        }),
+      })
+      .prefault({}),
+    { description: 'Decoding media with ffmpeg: time and memory bounds.' },
+  ),
   jobs: setting(
     z
       .strictObject({
@@ -409,6 +431,7 @@ export type JobsConfig = Settings['jobs'];
 export type CallbacksConfig = Settings['callbacks'];
 export type NetworkConfig = Settings['network'];
 export type HttpLimits = Settings['http'];
+export type MediaLimits = Settings['media'];
 
 export interface ObjectStorageConfig extends Omit<ObjectStorageSettings, 'endpoint' | 'bucket' | 'accessKeyId' | 'secretAccessKey'> {
   endpoint: string | undefined;

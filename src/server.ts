@@ -100,7 +100,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
 
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
-  await app.register(clovaShortRoutes, { engine, domains: config.domains, requestLimits });
+  await app.register(clovaShortRoutes, { engine, domains: config.domains, requestLimits, media: config.media });
   await app.register(adminBoostingsRoutes, { domains: config.domains, boostings });
   if (streaming !== undefined) {
     await app.register(streamWebSocketRoutes, { domains: config.domains, engine, boostings, ...streaming });

@@ -57,6 +57,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     network: { allowPrivate: false, allowList: [] },
     subtitles: { lineChars: {} },
     http: { ...DEFAULT_SETTINGS.http },
+    media: { ...DEFAULT_SETTINGS.media },
     objectStorage: undefined,
     configFile: null,
   };

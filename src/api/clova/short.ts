@@ -10,15 +10,16 @@
  *   6. Content-Length over the domain's shortMaxBytes -> STT001 (nothing read)
  *   7. body crosses shortMaxBytes while streaming     -> STT001 (the rest is discarded)
  *   8. empty body                       -> STT003
- *   9. decode: longer than shortMaxSeconds -> STT001; not decodable / no audio -> STT006
+ *   9. decode: longer than shortMaxSeconds -> STT001 (ffmpeg stops reading just past it);
+ *      not decodable / no audio / over media.decodeTimeoutSeconds or media.memoryLimitMb -> STT006
  *  10. engine queue full                -> 503 STT007 (Sori's addition), Retry-After: 1
  *  11. engine failure                   -> STT998
  *  12. anything else                    -> STT999
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DomainConfig } from '../../config.js';
-import { decodeBuffer, MediaError, type MediaErrorKind } from '../../media/decode.js';
+import type { DomainConfig, MediaLimits } from '../../config.js';
+import { decodeBuffer, MediaError, toolLimits, type MediaErrorKind } from '../../media/decode.js';
 import { amplitudeEnvelope } from '../../media/envelope.js';
 import { AssessmentUnavailableError, EngineBusyError, EngineFailedError, type SpeechEngine, type Transcript } from '../../speech/engine.js';
 import { formatDetails } from '../../speech/assessment/details.js';
@@ -41,6 +42,8 @@ export interface ShortRouteOptions {
   domains: readonly DomainConfig[];
   /** Per-domain request rate, shared with the long-form routes (default: this route's own). */
   requestLimits?: DomainRequestLimits;
+  /** ffmpeg's time and memory bounds (default: the config defaults). */
+  media?: MediaLimits;
 }
 
 export interface ShortResponse {
@@ -115,6 +118,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
   const { engine } = opts;
   const auth = new DomainAuthenticator(opts.domains);
   const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
+  const tools = toolLimits(opts.media);
   const contexts = new WeakMap<FastifyRequest, ShortContext>();
   if (opts.domains.length === 0) throw new Error('the short recognition route needs at least one domain');
   // Fastify needs one route-wide bound; each domain's own (possibly smaller) one applies per request.
@@ -170,7 +174,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     };
     reply.raw.on('close', onClose);
     try {
-      const audio = await decodeBuffer(body, { maxSeconds: ctx.domain.limits.shortMaxSeconds, signal: abort.signal });
+      const audio = await decodeBuffer(body, { ...tools, maxSeconds: ctx.domain.limits.shortMaxSeconds, signal: abort.signal });
       const { query } = ctx;
       const transcript = await engine.transcribe(audio.pcm, {
         language: query.language,
