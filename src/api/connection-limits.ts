@@ -10,7 +10,8 @@
  *   A window in which the server itself is not reading the body (a paused stream, unread data
  *   waiting) does not count: backpressure is not the client's fault.
  *
- * Both are cheap: a counter per address, and one timer for all requests with a body.
+ * Both are cheap: a counter per address, and one timer for all requests with a body. The rest
+ * of a body answered before it was read whole is discarded, so such a connection ends too.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -96,6 +97,20 @@ export function limitConnections(server: Server, opts: ConnectionLimitOptions): 
       });
     });
   }
+
+  // Answered before its body was read whole (a refusal mid-upload: disk full, a bad part): Node
+  // discards the rest only for bodies nobody started reading. One a route started reading stays
+  // piped into a parser nobody drains any more, paused, the client stuck sending into a full
+  // window and the connection held for good. Detach it and discard the rest (at the body rate),
+  // as Node does for the others.
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (request.complete || !hasBody(request)) return;
+    response.once('finish', () => {
+      if (request.complete || request.destroyed) return;
+      request.unpipe();
+      request.resume();
+    });
+  });
 
   const watched = new Map<IncomingMessage, BodyWatch & { response: ServerResponse }>();
   let timer: NodeJS.Timeout | undefined;

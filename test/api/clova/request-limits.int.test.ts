@@ -164,3 +164,40 @@ describe('uploads at once per domain', () => {
     assert.equal(status, 200, 'an upload is accepted once the abandoned one is gone');
   });
 });
+
+describe('an upload refused mid-body', () => {
+  it('has the rest of its body read and discarded: the client is not left stuck sending', { timeout: 120_000 }, async () => {
+    const boundary = 'b';
+    const media = Buffer.alloc(16 * 1024 * 1024);
+    // Two "params" parts: refused as soon as the second is read, before the media that follows.
+    const params = `--${boundary}\r\nContent-Disposition: form-data; name="params"\r\n\r\n{"language":"en-US"}\r\n`;
+    const head = `${params}${params}--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="big"\r\n\r\n`;
+    const tail = `\r\n--${boundary}--\r\n`;
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    const answered = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        answer += d.toString('utf8');
+        if (/more than one/.test(answer)) resolve();
+      });
+    });
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /recognizer/upload HTTP/1.1\r\nHost: sori\r\nX-CLOVASPEECH-API-KEY: ${FREE}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
+        `Content-Length: ${Buffer.byteLength(head) + media.length + Buffer.byteLength(tail)}\r\n\r\n${head}`,
+    );
+    // 16 MB that nobody wants any more: they must still go through rather than fill the window.
+    const sent = new Promise<void>((resolve, reject) => {
+      socket.write(media);
+      socket.write(tail, (err) => (err ? reject(err) : resolve()));
+    });
+    const within = (ms: number) => new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), ms).unref());
+    assert.notEqual(await Promise.race([sent, within(60_000)]), 'late', 'all 16 MB were taken by the server');
+    assert.notEqual(await Promise.race([answered, within(60_000)]), 'late', 'the refusal arrived');
+    assert.match(answer, /^HTTP\/1\.1 400 /, answer.slice(0, 120));
+    assert.match(answer, /ERROR_PARAMS_FORMAT_INVALID/);
+    socket.destroy();
+  });
+});
+
