@@ -24,7 +24,7 @@ import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { deliveriesFor } from './deliveries.js';
-import { classifyFailure, failureOutcome, JobFailure, timeoutMessage } from './failures.js';
+import { classifyFailure, failureOutcome, isDiskFull, JobFailure, timeoutMessage } from './failures.js';
 import { materializeMedia, mediaPath } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
@@ -233,6 +233,12 @@ export class JobRunner implements LeasedWork<JobRecord> {
     const reason: unknown = lease.signal.aborted ? lease.signal.reason : err;
     if (lease.interrupted) {
       log.warn({ reason: (reason as Error)?.message }, 'job interrupted; it will be resumed');
+      return;
+    }
+    // Our disk, not the job: left unfinished (nothing of it was stored half: SQLite rolled back),
+    // it is claimed again once its lease lapses, which needs room to write too.
+    if (isDiskFull(reason)) {
+      log.error({ err: reason }, 'the data dir is full: job left unfinished; it resumes once there is room');
       return;
     }
     const failure = classifyFailure(reason);

@@ -18,6 +18,7 @@ import type { Config, DomainConfig } from '../../config.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { statusBody } from '../../jobs/result.js';
 import { sendResult } from './subtitle-response.js';
+import { isDiskFull } from '../../jobs/failures.js';
 import { mediaPath } from '../../jobs/job-media.js';
 import type { JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
@@ -46,6 +47,8 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 const SYNC_POLL_MS = 1000;
 /** Retry-After of a refused upload: another upload of the domain has to finish first. */
 const UPLOAD_RETRY_AFTER_S = 10;
+/** Retry-After when the disk is full: the operator has to free space. */
+const DISK_FULL_RETRY_AFTER_S = 60;
 
 function newToken(): string {
   return randomBytes(16).toString('hex');
@@ -104,7 +107,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toLongformError(err);
     const domain = domains.get(request)?.name;
-    if (e.code === 'ERROR_INTERNAL_ERROR') request.log.error({ err, domain }, 'long-form request failed');
+    if (e.code === 'ERROR_INTERNAL_ERROR' || isDiskFull(err)) request.log.error({ err, domain }, 'long-form request failed');
     else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
     if (e.retryAfterS !== undefined) void reply.header('retry-after', String(e.retryAfterS));
     return reply.code(e.status).send(e.body());
@@ -344,6 +347,11 @@ const MULTIPART_LIMIT_CODES = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMI
 
 function toLongformError(err: unknown): LongformError {
   if (err instanceof LongformError) return err;
+  // The server's fault, and a passing one: "no capacity", retry later. Nothing was stored (the
+  // upload's files are removed, the job row never committed).
+  if (isDiskFull(err)) {
+    return new LongformError('ERROR_SERVER_BUSY', 'the server has no disk space left; nothing was stored, retry later', undefined, DISK_FULL_RETRY_AFTER_S);
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the media is larger than the upload limit', 413);
   if (typeof code === 'string' && MULTIPART_LIMIT_CODES.has(code)) return new LongformError('ERROR_REQUEST_PARAMETER', 'too many parts in the upload');

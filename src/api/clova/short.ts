@@ -12,7 +12,7 @@
  *   8. empty body                       -> STT003
  *   9. decode: longer than shortMaxSeconds -> STT001 (ffmpeg stops reading just past it);
  *      not decodable / no audio / over media.decodeTimeoutSeconds or media.memoryLimitMb -> STT006
- *  10. engine queue full                -> 503 STT007 (Sori's addition), Retry-After: 1
+ *  10. engine queue full, or no disk space for the temp file -> 503 STT007 (Sori's addition), Retry-After: 1
  *  11. engine failure                   -> STT998
  *  12. anything else                    -> STT999
  */
@@ -28,6 +28,7 @@ import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
 import { API_KEY_HEADER, DomainAuthenticator } from '../../domains/auth.js';
+import { isDiskFull } from '../../jobs/failures.js';
 import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
 import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
@@ -91,6 +92,8 @@ const FASTIFY_ERROR_KIND: Readonly<Record<string, ShortErrorKind>> = {
 
 function classify(err: unknown): ShortErrorKind {
   if (err instanceof ClovaShortError) return err.kind;
+  // The body goes to a temp file for ffmpeg: a full temp dir is "no capacity", retry later.
+  if (isDiskFull(err)) return 'busy';
   if (err instanceof BodyTooLargeError) return 'tooLong';
   if (err instanceof BodyIncompleteError) return 'badParams';
   if (err instanceof MediaError) return MEDIA_ERROR_KIND[err.kind];
@@ -154,7 +157,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     const fields = { errorCode: spec.errorCode, domain: contexts.get(request)?.domain.name };
     // Server faults get the whole error; the client's own mistakes (bad media included) and a
     // full queue are routine and get one short line.
-    if (kind === 'internal' || kind === 'sttFailed') request.log.error({ ...fields, err }, 'short recognition failed');
+    if (kind === 'internal' || kind === 'sttFailed' || isDiskFull(err)) request.log.error({ ...fields, err }, 'short recognition failed');
     else if (kind === 'busy') request.log.warn({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused: busy');
     else request.log.info({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused');
     if (kind === 'busy') void reply.header('retry-after', String((err instanceof ClovaShortError ? err.retryAfterS : undefined) ?? 1));
