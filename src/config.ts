@@ -88,6 +88,19 @@ const limitsSchema = z.strictObject({
   maxConcurrentStreams: setting(positiveInt.default(15), {
     description: 'Streams (gRPC and WebSocket) of the domain open at once; more are refused ("Too many channels").',
   }),
+  requestsPerSecond: setting(z.number().min(0).default(0), {
+    description:
+      'Recognition requests (POST /recog/v1/stt and the long-form POSTs) the domain may make per second, on average (a token bucket); ' +
+      'beyond it: 503 STT007 (short) or 429 ERROR_TOO_MANY_JOBS (long-form), with Retry-After. 0 = no limit.',
+  }),
+  requestBurst: setting(positiveInt.optional(), {
+    description: 'Requests the domain may make at once above requestsPerSecond (the bucket\'s size).',
+    defaultText: 'requestsPerSecond rounded up',
+    example: 10,
+  }),
+  maxConcurrentUploads: setting(positiveInt.default(16), {
+    description: 'POST /recognizer/upload bodies of the domain being received at once; more get 429 ERROR_TOO_MANY_JOBS with Retry-After.',
+  }),
 });
 
 const domainSchema = z.strictObject({
@@ -191,6 +204,41 @@ export const settingsSchema = z.strictObject({
       .prefault({}),
     { description: 'Listening.' },
   ),
+  http: setting(
+    z
+      .strictObject({
+        headersTimeoutSeconds: setting(z.number().positive().default(30), {
+          description: 'A request whose headers are not complete this long after its connection opened (or after the previous request) gets 408 and its connection is closed.',
+        }),
+        requestTimeoutSeconds: setting(z.number().min(0).default(3600), {
+          description:
+            'A request not received whole (headers and body) this long after it started gets 408 and its connection is closed; ' +
+            '3600 s lets a 2 GB upload arrive at 0.6 MB/s. 0 = no limit. Time spent answering (a sync long-form job) does not count.',
+        }),
+        minBodyBytesPerSecond: setting(z.int().min(0).default(1024), {
+          description:
+            'A request body arriving slower than this, over any bodyRateWindowSeconds, gets 408 and its connection is closed (slow-body attacks). ' +
+            'Time the server itself is not reading (it is busy) does not count. 0 = no minimum.',
+        }),
+        bodyRateWindowSeconds: setting(z.number().positive().default(30), {
+          description: 'The window over which minBodyBytesPerSecond is measured; a pause shorter than this costs nothing.',
+        }),
+        keepAliveTimeoutSeconds: setting(z.number().positive().default(72), {
+          description: 'An idle keep-alive connection is closed after this long (longer than common load balancers\' 60 s).',
+        }),
+        maxConnectionsPerAddress: setting(z.int().min(0).default(64), {
+          description:
+            'HTTP connections open at once from one client address; more are closed at once, without an answer. ' +
+            'Behind a reverse proxy every client has the proxy\'s address: raise it or set 0 (no limit).',
+        }),
+      })
+      .refine((h) => h.requestTimeoutSeconds === 0 || h.headersTimeoutSeconds <= h.requestTimeoutSeconds, {
+        message: 'headersTimeoutSeconds must not exceed requestTimeoutSeconds',
+        path: ['headersTimeoutSeconds'],
+      })
+      .prefault({}),
+    { description: 'HTTP connections: timeouts for slow clients, connections per client address.' },
+  ),
   dataDir: setting(z.string().min(1).default('./data'), {
     env: 'SORI_DATA_DIR',
     path: true,
@@ -287,6 +335,28 @@ export const settingsSchema = z.strictObject({
       })
       .prefault({}),
     { description: 'Long-form recognition (/recognizer/...): limits (spec section 2, "Limits").' },
+  ),
+  media: setting(
+    z
+      .strictObject({
+        decodeTimeoutSeconds: setting(z.number().positive().default(120), {
+          description:
+            'Longest ffprobe and ffmpeg may take on a short request (together), or probing a long-form job\'s media; killed beyond it ' +
+            '(short: 500 STT006, long-form: ERROR_AUDIO_CONVERSION).',
+        }),
+        stallTimeoutSeconds: setting(z.number().positive().default(120), {
+          description:
+            'A long-form decode (ffmpeg streaming hours of audio) that produces nothing this long while it is read is killed (ERROR_AUDIO_CONVERSION).',
+        }),
+        memoryLimitMb: setting(z.int().min(0).default(1024), {
+          description:
+            'Address space of each ffmpeg and ffprobe process, in MiB, set with prlimit (util-linux; without it the limit is not enforced, and the log says so at start). ' +
+            'About 300 of it are ffmpeg\'s own libraries and thread stacks. A video frame too large for it is skipped (only the audio is needed); ' +
+            'audio that cannot be decoded within it fails as not decodable (short: 500 STT006, long-form: ERROR_AUDIO_CONVERSION). 0 = no limit.',
+        }),
+      })
+      .prefault({}),
+    { description: 'Decoding media with ffmpeg: time and memory bounds.' },
   ),
   jobs: setting(
     z
@@ -409,6 +479,8 @@ export type LongformLimits = Settings['longform'];
 export type JobsConfig = Settings['jobs'];
 export type CallbacksConfig = Settings['callbacks'];
 export type NetworkConfig = Settings['network'];
+export type HttpLimits = Settings['http'];
+export type MediaLimits = Settings['media'];
 
 export interface ObjectStorageConfig extends Omit<ObjectStorageSettings, 'endpoint' | 'bucket' | 'accessKeyId' | 'secretAccessKey'> {
   endpoint: string | undefined;

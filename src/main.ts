@@ -14,6 +14,7 @@ import { buildServer } from './server.js';
 import { DomainBoostings } from './domains/boostings.js';
 import { configuredAuthGate } from './domains/auth.js';
 import { createEngine } from './speech/index.js';
+import { memoryLimitEnforceable } from './media/decode.js';
 
 export async function main(): Promise<void> {
   const config = await loadConfig();
@@ -104,6 +105,10 @@ export async function main(): Promise<void> {
     },
     'sori listening',
   );
+
+  if (config.media.memoryLimitMb > 0 && !(await memoryLimitEnforceable())) {
+    logger.warn({ memoryLimitMb: config.media.memoryLimitMb }, 'prlimit (util-linux) is not available: ffmpeg runs without the media.memoryLimitMb limit');
+  }
 
   engine.ready().then(
     () => logger.info({ model: engine.version }, 'engine ready'),

@@ -8,6 +8,8 @@ import { adminBoostingsRoutes } from './api/admin/boostings.js';
 import { clovaLongformRoutes } from './api/clova/longform.js';
 import { DomainBoostings } from './domains/boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
+import { limitConnections } from './api/connection-limits.js';
+import { DomainRequestLimits } from './domains/request-limits.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
 import type { Config } from './config.js';
@@ -44,6 +46,9 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
   const auth = givenAuth ?? configuredAuthGate(config, logger);
   // Seen as fastify's base logger type: pino's richer one makes FastifyInstance generic over it.
   const loggerInstance: FastifyBaseLogger = logger;
+  const { http } = config;
+  const headersTimeout = http.headersTimeoutSeconds * 1000;
+  const requestTimeout = http.requestTimeoutSeconds * 1000;
   const app = Fastify({
     loggerInstance,
     // Fastify's default is two lines per request; one line at the end (below) says everything.
@@ -52,9 +57,33 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
     // error for it; the default (100) made the router answer its own 414. Node's 16 KiB limit
     // on the request head still bounds it.
     routerOptions: { maxParamLength: 16_384 },
+    // Slow clients: headers, then the whole request, must arrive in time (408 and closed), and
+    // idle keep-alive connections close. Node checks the first two every connectionsCheckingInterval.
+    keepAliveTimeout: http.keepAliveTimeoutSeconds * 1000,
+    requestTimeout,
+    http: {
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.round(headersTimeout / 4))),
+    },
   });
   const metrics = createMetrics(engine, jobs?.store, auth);
   onlyWebSocketUpgrades(app.server);
+  const connections = limitConnections(app.server, {
+    maxPerAddress: http.maxConnectionsPerAddress,
+    minBodyBytesPerSecond: http.minBodyBytesPerSecond,
+    bodyRateWindowMs: http.bodyRateWindowSeconds * 1000,
+    onClose: (reason, address) => {
+      metrics.connectionClosed(reason);
+      logger.debug({ reason, address }, 'connection closed by a limit');
+    },
+  });
+  app.server.on('clientError', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') metrics.connectionClosed('timeout');
+  });
+  app.addHook('onClose', async () => connections.stop());
+  // One request rate per domain for the short and long-form routes together.
+  const requestLimits = new DomainRequestLimits();
 
   // With request logging off, fastify's default handler no longer logs failures: we do, then
   // let it answer. The CLOVA route has its own handler and body shape.
@@ -83,7 +112,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
 
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
-  await app.register(clovaShortRoutes, { engine, domains: config.domains, auth });
+  await app.register(clovaShortRoutes, { engine, domains: config.domains, auth, requestLimits, media: config.media });
   await app.register(adminBoostingsRoutes, { auth, boostings });
   if (streaming !== undefined) {
     await app.register(streamWebSocketRoutes, { auth, engine, boostings, ...streaming });
@@ -97,6 +126,7 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
       config,
       objectStorageConfigured: jobs.objectStorage !== undefined,
       boostings,
+      requestLimits,
     });
   }
   return app;

@@ -43,9 +43,41 @@ describe('loadConfig', () => {
         name: 'general',
         secret: 'k',
         defaultLanguage: 'ko',
-        limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 },
+        limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15, requestsPerSecond: 0, maxConcurrentUploads: 16 },
       },
     ]);
+    assert.deepEqual(config.http, {
+      headersTimeoutSeconds: 30,
+      requestTimeoutSeconds: 3600,
+      minBodyBytesPerSecond: 1024,
+      bodyRateWindowSeconds: 30,
+      keepAliveTimeoutSeconds: 72,
+      maxConnectionsPerAddress: 64,
+    });
+    assert.deepEqual(config.media, { decodeTimeoutSeconds: 120, stallTimeoutSeconds: 120, memoryLimitMb: 1024 });
+  });
+
+  it('reads resource bounds: HTTP timeouts, per-domain rates and uploads, ffmpeg limits', async () => {
+    const cwd = await freshDir();
+    await writeFile(
+      path.join(cwd, 'sori.yaml'),
+      [
+        'http: { headersTimeoutSeconds: 5, requestTimeoutSeconds: 0, maxConnectionsPerAddress: 0 }',
+        'media: { memoryLimitMb: 0, decodeTimeoutSeconds: 10 }',
+        'domains:',
+        '  - name: general',
+        '    limits: { requestsPerSecond: 2.5, requestBurst: 10, maxConcurrentUploads: 2 }',
+      ].join('\n'),
+    );
+    const { config } = await load({ SORI_API_KEY: 'k' }, cwd);
+    assert.equal(config.http.headersTimeoutSeconds, 5);
+    assert.equal(config.http.requestTimeoutSeconds, 0);
+    assert.equal(config.http.maxConnectionsPerAddress, 0);
+    assert.equal(config.media.memoryLimitMb, 0);
+    assert.equal(config.media.stallTimeoutSeconds, 120);
+    assert.deepEqual(config.domains[0].limits, {
+      shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15, requestsPerSecond: 2.5, requestBurst: 10, maxConcurrentUploads: 2,
+    });
   });
 
   it('reads every SORI_* variable', async () => {
@@ -266,6 +298,10 @@ describe('loadConfig', () => {
       [{ domains: [{ name: 'x' }] }, /config error: domains\[0\]\.secret: expected string/],
       [{ domains: [{ name: 'x', secret: 'a' }, { name: 'x', secret: 'b' }] }, /config error: domains\[1\]\.name: duplicate domain name "x"/],
       [[1, 2], /config error: \(root\): expected object/],
+      [{ http: { headersTimeoutSeconds: 120, requestTimeoutSeconds: 60 } }, /config error: http\.headersTimeoutSeconds: headersTimeoutSeconds must not exceed requestTimeoutSeconds/],
+      [{ http: { maxConnectionsPerAddress: -1 } }, /config error: http\.maxConnectionsPerAddress: /],
+      [{ media: { memoryLimitMb: 1.5 } }, /config error: media\.memoryLimitMb: /],
+      [{ domains: [{ name: 'x', secret: 's', limits: { requestBurst: 0 } }] }, /config error: domains\[0\]\.limits\.requestBurst: /],
     ];
     for (const [content, expected] of cases) {
       const cwd = await freshDir();

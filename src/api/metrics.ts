@@ -17,6 +17,8 @@ export interface HttpMetrics {
   observe(request: FastifyRequest, reply: FastifyReply): void;
   /** Call when the connection closes before the response finished: the client left first. */
   observeAbort(request: FastifyRequest): void;
+  /** A connection the server closed to protect itself (too many from one address, a body too slow, a timeout). */
+  connectionClosed(reason: 'per_address_limit' | 'slow_body' | 'timeout'): void;
 }
 
 /**
@@ -53,6 +55,12 @@ export function createMetrics(engine: SpeechEngine, jobs?: JobStore, auth?: { co
     help: 'Time from request start to response end, by route and status',
     labelNames,
     buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const closedConnections = new Counter({
+    name: 'sori_http_connections_closed_total',
+    help: 'HTTP connections the server closed to protect itself, by reason (per_address_limit, slow_body, timeout: headers or request not received in time)',
+    labelNames: ['reason'],
     registers: [registry],
   });
   // Sampled at scrape time, so they are always current and cost nothing in between.
@@ -135,6 +143,9 @@ export function createMetrics(engine: SpeechEngine, jobs?: JobStore, auth?: { co
     },
     observeAbort(request) {
       requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: 'aborted' });
+    },
+    connectionClosed(reason) {
+      closedConnections.inc({ reason });
     },
   };
 }

@@ -19,8 +19,9 @@ export const SHORT_ERRORS = {
   invalidLanguage: { status: 400, errorCode: 'STT005', message: 'Invalid Language' },
   preprocessing: { status: 500, errorCode: 'STT006', message: 'Failed to pre-processing' },
   /**
-   * Sori's addition to CLOVA's table: the engine queue is full. CLOVA documents no busy answer
-   * for short recognition; clients retrying on 503 + Retry-After is the least surprising choice.
+   * Sori's addition to CLOVA's table: the engine queue is full, or the domain is over its request
+   * rate. CLOVA documents no busy answer for short recognition; clients retrying on 503 +
+   * Retry-After is the least surprising choice.
    */
   busy: { status: 503, errorCode: 'STT007', message: 'Server Busy' },
   /**

@@ -1,4 +1,5 @@
 import { streamPcm } from '../media/pcm-stream.js';
+import type { ToolLimits } from '../media/decode.js';
 import type { Diarizer } from '../speech/diarization/index.js';
 import type { EventDetector, SoundEvent } from '../speech/events/index.js';
 import type { SpeakerTurn } from '../transcript/speakers.js';
@@ -13,6 +14,9 @@ export interface EnrichRequest {
   mediaPath: string;
   diarization?: { speakerCountMin: number; speakerCountMax: number };
   sed: boolean;
+  /** Longest accepted media, in seconds: decoding stops past it, as recognition's does. */
+  maxSeconds?: number;
+  tools?: ToolLimits;
   signal?: AbortSignal;
 }
 
@@ -31,7 +35,7 @@ export async function enrichMedia(deps: EnrichDeps, req: EnrichRequest): Promise
   if (req.diarization === undefined && !req.sed) return {};
   const speakers = req.diarization === undefined ? undefined : (await deps.diarizer()).session();
   const events = req.sed ? deps.events().session() : undefined;
-  for await (const chunk of streamPcm(req.mediaPath, { signal: req.signal })) {
+  for await (const chunk of streamPcm(req.mediaPath, { ...req.tools, maxSeconds: req.maxSeconds, signal: req.signal })) {
     await Promise.all([speakers?.push(chunk), events?.push(chunk)]);
   }
   const bounds = req.diarization === undefined ? undefined : { speakerCountMin: req.diarization.speakerCountMin, speakerCountMax: req.diarization.speakerCountMax };

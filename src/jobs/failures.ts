@@ -31,6 +31,20 @@ export function failureOutcome(token: string, code: LongformErrorCode, message: 
   };
 }
 
+/**
+ * The data dir's disk (or quota) is full: writing media, or SQLite growing its files. Looks
+ * through `cause`s (a download that could not be written wraps the fs error).
+ */
+export function isDiskFull(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 export function classifyFailure(err: unknown): { code: LongformErrorCode; message: string } {
   if (err instanceof JobFailure) return { code: err.code, message: err.message };
   if (err instanceof MediaError) {

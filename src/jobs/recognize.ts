@@ -8,6 +8,7 @@
  */
 import { SAMPLE_RATE } from '../audio.js';
 import { streamPcm } from '../media/pcm-stream.js';
+import type { ToolLimits } from '../media/decode.js';
 import { denoiseArgs } from '../media/denoise.js';
 import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
@@ -33,6 +34,10 @@ export interface RecognizeRequest {
   done: LongformSegment[];
   /** The container's duration, for progress (absent: progress stays put until the end). */
   durationS: number | undefined;
+  /** Longest accepted media, in seconds: decoding stops past it ('too-long'), whatever the container claimed. */
+  maxSeconds?: number;
+  /** ffmpeg's stall and memory bounds. */
+  tools?: ToolLimits;
 }
 
 export interface RecognizeHooks {
@@ -91,7 +96,14 @@ export async function recognizeMedia(
   };
 
   try {
-    for await (const chunk of streamPcm(req.mediaPath, { startS: req.resumeAtMs / 1000, outputArgs: denoiseArgs(req.noiseFiltering ?? false), signal })) {
+    const pcm = streamPcm(req.mediaPath, {
+      ...req.tools,
+      startS: req.resumeAtMs / 1000,
+      outputArgs: denoiseArgs(req.noiseFiltering ?? false),
+      maxSeconds: req.maxSeconds,
+      signal,
+    });
+    for await (const chunk of pcm) {
       await submit(await windower.push(chunk));
     }
     await submit(await windower.finish());

@@ -18,13 +18,13 @@ import { secondLook } from './second-look.js';
 import { enrichMedia, type EnrichDeps, type Enrichment } from './enrich.js';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../clova/longform-params.js';
 import type { Config } from '../config.js';
-import { probeFile } from '../media/decode.js';
+import { probeFile, toolLimits, type ToolLimits } from '../media/decode.js';
 import type { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { deliveriesFor } from './deliveries.js';
-import { classifyFailure, failureOutcome, JobFailure, timeoutMessage } from './failures.js';
+import { classifyFailure, failureOutcome, isDiskFull, JobFailure, timeoutMessage } from './failures.js';
 import { materializeMedia, mediaPath } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
@@ -42,7 +42,7 @@ export interface RunnerDeps {
   objectStorage: ObjectStorage | undefined;
   /** Diarization and sound-event models, loaded on first use. */
   enrich: EnrichDeps;
-  config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir' | 'subtitles'>;
+  config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir' | 'subtitles' | 'media'>;
   logger: Logger;
 }
 
@@ -59,8 +59,12 @@ export class JobRunner implements LeasedWork<JobRecord> {
   /** Emits `finished` with the token when a job this process ran ends. */
   readonly events = new EventEmitter();
 
+  /** ffmpeg's time, stall and memory bounds (config `media`). */
+  private readonly tools: ToolLimits;
+
   constructor(private readonly deps: RunnerDeps) {
     this.events.setMaxListeners(0);
+    this.tools = toolLimits(deps.config.media);
   }
 
   claim(owner: string, leaseMs: number, now: number): Promise<JobRecord | undefined> {
@@ -136,7 +140,7 @@ export class JobRunner implements LeasedWork<JobRecord> {
   private async withSecondLook(job: JobRecord, path: string, recognized: RecognizeOutcome, turns: SpeakerTurn[], lease: Lease, log: Logger): Promise<LongformSegment[]> {
     const look = await secondLook(
       this.deps.engine,
-      { ...textOptions(job.params as LongformParams, path), mediaMs: recognized.durationMs },
+      { ...textOptions(job.params as LongformParams, path, this.tools), mediaMs: recognized.durationMs },
       recognized.segments,
       turns,
       lease.signal,
@@ -147,7 +151,7 @@ export class JobRunner implements LeasedWork<JobRecord> {
 
   /** The container's duration (if it tells), refusing media longer than the request's completion accepts. */
   private async probeDuration(path: string, params: LongformParams, signal: AbortSignal): Promise<number | undefined> {
-    const { durationS } = await probeFile(path, { signal });
+    const { durationS } = await probeFile(path, { ...this.tools, signal });
     const maxS = this.maxSeconds(params);
     if (durationS !== undefined && durationS > maxS + 1) {
       throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is ${Math.round(durationS)} s long; ${params.completion} requests accept up to ${maxS} s`);
@@ -166,6 +170,8 @@ export class JobRunner implements LeasedWork<JobRecord> {
       mediaPath: path,
       diarization: params.diarization.enable ? params.diarization : undefined,
       sed: params.sed.enable,
+      maxSeconds: this.maxSeconds(params),
+      tools: this.tools,
       signal,
     });
     // Unobserved until recognition ends; a rejection meanwhile must not count as unhandled.
@@ -183,11 +189,13 @@ export class JobRunner implements LeasedWork<JobRecord> {
       this.deps.engine,
       await this.deps.vad(),
       {
-        ...textOptions(params, path),
+        ...textOptions(params, path, this.tools),
         noiseFiltering: params.noiseFiltering,
         resumeAtMs: job.resumeAtMs,
         done: (job.partial as LongformSegment[] | null) ?? [],
         durationS,
+        // A container may claim less than it holds: decoding stops at the limit instead of recognising hours first.
+        maxSeconds: this.maxSeconds(params),
       },
       {
         signal: lease.signal,
@@ -227,6 +235,12 @@ export class JobRunner implements LeasedWork<JobRecord> {
       log.warn({ reason: (reason as Error)?.message }, 'job interrupted; it will be resumed');
       return;
     }
+    // Our disk, not the job: left unfinished (nothing of it was stored half: SQLite rolled back),
+    // it is claimed again once its lease lapses, which needs room to write too.
+    if (isDiskFull(reason)) {
+      log.error({ err: reason }, 'the data dir is full: job left unfinished; it resumes once there is room');
+      return;
+    }
     const failure = classifyFailure(reason);
     if (failure.code === 'ERROR_INTERNAL_ERROR') log.error({ err: reason }, 'job failed');
     else log.info({ errorCode: failure.code, reason: failure.message }, 'job failed');
@@ -252,11 +266,12 @@ export class JobRunner implements LeasedWork<JobRecord> {
   }
 }
 
-/** What the first pass and the second look both decode with: the media, language, script, keywords and masking. */
-function textOptions(params: LongformParams, mediaPath: string): Pick<RecognizeRequest, 'mediaPath' | 'language' | 'script' | 'keywords' | 'mask'> {
+/** What the first pass and the second look both decode with: the media, ffmpeg's bounds, language, script, keywords and masking. */
+function textOptions(params: LongformParams, mediaPath: string, tools: ToolLimits): Pick<RecognizeRequest, 'mediaPath' | 'tools' | 'language' | 'script' | 'keywords' | 'mask'> {
   const language = engineLanguage(params.language);
   return {
     mediaPath,
+    tools,
     language: language.code,
     script: language.script,
     keywords: boostingKeywords(params),

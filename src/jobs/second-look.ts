@@ -30,7 +30,7 @@ export function plausible(transcript: Transcript): boolean {
   return transcript.segments.every((s) => s.avgLogProb >= MIN_AVG_LOG_PROB && s.noSpeechProb <= MAX_NO_SPEECH_PROB);
 }
 
-export interface SecondLookRequest extends Pick<RecognizeRequest, 'mediaPath' | 'language' | 'script' | 'keywords' | 'mask'> {
+export interface SecondLookRequest extends Pick<RecognizeRequest, 'mediaPath' | 'language' | 'script' | 'keywords' | 'mask' | 'tools'> {
   mediaMs: number;
 }
 
@@ -91,7 +91,7 @@ export async function secondLook(
   const finish = segmentFinisher(req);
   const out: LongformSegment[] = [];
   let kept = 0;
-  for await (const { span, pcm } of spanAudio(streamPcm(req.mediaPath, { signal }), spans)) {
+  for await (const { span, pcm } of spanAudio(streamPcm(req.mediaPath, { ...req.tools, signal }), spans)) {
     if (pcm.length === 0) continue;
     const transcript = await transcribeWhenFree(engine, pcm, req, signal);
     if (!plausible(transcript)) continue;

@@ -238,7 +238,7 @@ export class SqliteJobStore implements JobStore {
     condition: string,
     args: unknown[],
   ): boolean {
-    const run = this.db.transaction((): boolean => {
+    return this.immediate((): boolean => {
       const r = this.db
         .prepare(
           `UPDATE jobs SET state = ?, result = ?, error_code = ?, error_message = ?, finished_at = ?,
@@ -257,7 +257,6 @@ export class SqliteJobStore implements JobStore {
       for (const d of deliveries) insert.run(token, d.kind, d.target, now, now);
       return true;
     });
-    return run.immediate();
   }
 
   async releaseLeases(isDead: (owner: string) => boolean): Promise<number> {
@@ -298,7 +297,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async recordAttempt(id: number, owner: string, result: AttemptResult, now: number): Promise<void> {
-    const run = this.db.transaction(() => {
+    this.immediate(() => {
       const d = this.db.prepare('SELECT token FROM deliveries WHERE id = ?').get(id) as { token: string } | undefined;
       if (d === undefined) return;
       this.db
@@ -313,7 +312,6 @@ export class SqliteJobStore implements JobStore {
         )
         .run(state, result.outcome === 'retry' ? result.nextAt : now, result.outcome === 'delivered' ? now : null, id, owner);
     });
-    run.immediate();
   }
 
   async deliveries(token: string): Promise<{ deliveries: DeliveryRecord[]; attempts: DeliveryAttempt[] }> {
@@ -333,7 +331,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async purge(before: number): Promise<string[]> {
-    const run = this.db.transaction((): string[] => {
+    return this.immediate((): string[] => {
       const rows = this.db
         .prepare(
           `SELECT token FROM jobs WHERE state IN ('COMPLETED', 'FAILED', 'TIMEOUT') AND finished_at < ?
@@ -347,10 +345,26 @@ export class SqliteJobStore implements JobStore {
       }
       return rows.map((r) => r.token);
     });
-    return run.immediate();
   }
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  /**
+   * `fn` in one IMMEDIATE transaction. libsql's own wrapper always issues ROLLBACK on an error,
+   * but SQLite has already rolled back after some (SQLITE_FULL: a full disk), and that second
+   * ROLLBACK's "no transaction is active" would replace the real cause.
+   */
+  private immediate<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 }

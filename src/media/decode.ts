@@ -6,12 +6,14 @@
  * wire errors (empty / no audio / not decodable / too long). Failures that are the server's
  * fault (ffmpeg missing, the file path not existing) stay ordinary errors.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { DECODER_NICE, lowerPriority } from '../process-priority.js';
 import { SAMPLE_RATE } from '../audio.js';
+import type { MediaLimits } from '../config.js';
 
 export type MediaErrorKind = 'empty' | 'no-audio' | 'undecodable' | 'too-long';
 
@@ -30,11 +32,29 @@ export interface DecodedAudio {
   durationS: number;
 }
 
-export interface DecodeOptions {
+/** Bounds on every ffmpeg/ffprobe process (config `media`). */
+export interface ToolLimits {
+  /** Kill ffmpeg/ffprobe and reject 'undecodable' after this long, probe and decode together (default 120000). */
+  timeoutMs?: number;
+  /** Streaming decodes (streamPcm): kill ffmpeg when it produces nothing this long while read. */
+  stallTimeoutMs?: number;
+  /** Address-space limit of each process (prlimit --as); undefined or 0: none. */
+  memoryLimitBytes?: number;
+}
+
+/** The config's `media` section as the options of decodeFile, probeFile and streamPcm. */
+export function toolLimits(media: MediaLimits | undefined): ToolLimits {
+  if (media === undefined) return {};
+  return {
+    timeoutMs: media.decodeTimeoutSeconds * 1000,
+    stallTimeoutMs: media.stallTimeoutSeconds * 1000,
+    memoryLimitBytes: media.memoryLimitMb > 0 ? media.memoryLimitMb * 1024 * 1024 : undefined,
+  };
+}
+
+export interface DecodeOptions extends ToolLimits {
   /** Reject with 'too-long' if the media is longer; decoding stops shortly after this point. */
   maxSeconds?: number;
-  /** Kill ffmpeg/ffprobe and reject 'undecodable' after this long (default 120000). */
-  timeoutMs?: number;
   /** Aborting kills ffmpeg/ffprobe; the promise settles only once the process is gone. */
   signal?: AbortSignal;
 }
@@ -68,14 +88,59 @@ const REFERENCING_FORMATS = new Set([
 
 const FFMPEG = 'ffmpeg';
 const FFPROBE = 'ffprobe';
+const PRLIMIT = 'prlimit';
 
 let availability: Promise<boolean> | undefined;
+let prlimitAvailability: Promise<boolean> | undefined;
 let allowedDemuxers: Promise<string> | undefined;
 
 /** True when both ffmpeg and ffprobe can be run. Checked once per process. */
 export function ffmpegAvailable(): Promise<boolean> {
   availability ??= Promise.all([canRun(FFMPEG), canRun(FFPROBE)]).then(([a, b]) => a && b);
   return availability;
+}
+
+/**
+ * True when `prlimit` (util-linux) can run: media.memoryLimitMb is enforced through it. Without
+ * it, tools run without a memory limit (main.ts says so once at start).
+ */
+export function memoryLimitEnforceable(): Promise<boolean> {
+  prlimitAvailability ??= new Promise((resolve) => {
+    execFile(PRLIMIT, ['--as=1073741824', '--', 'true'], (err) => resolve(err === null));
+  });
+  return prlimitAvailability;
+}
+
+/**
+ * Starts ffmpeg or ffprobe: under `prlimit --as` when a memory limit is asked and prlimit is
+ * there (it sets the limit and execs the tool, so the pid is the tool's), at decoder priority.
+ */
+export async function spawnTool(command: string, args: readonly string[], memoryLimitBytes: number | undefined): Promise<ChildProcessByStdio<null, Readable, Readable>> {
+  const limited = memoryLimitBytes !== undefined && memoryLimitBytes > 0 && (await memoryLimitEnforceable());
+  const child = limited
+    ? spawn(PRLIMIT, [`--as=${Math.floor(memoryLimitBytes)}`, '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  lowerPriority(child.pid, DECODER_NICE);
+  return child;
+}
+
+/**
+ * A tool that failed for its memory limit: the loader could not map ffmpeg's libraries (a limit
+ * below ~300 MB), a thread could not get its stack, an allocation failed (ENOMEM), or a library
+ * aborted. Only asked when a limit was set and the tool failed.
+ */
+export function exceededMemory(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string): boolean {
+  if (/cannot allocate memory|out of memory|ENOMEM|bad_alloc|failed to allocate|failed to map segment|resource temporarily unavailable/i.test(stderr)) return true;
+  return exitCode === null && signal === 'SIGABRT';
+}
+
+export function memoryLimitMessage(limitBytes: number): string {
+  return `decoding the media needed more than the ${Math.round(limitBytes / (1024 * 1024))} MB memory limit`;
+}
+
+/** prlimit could not start the tool (it reports this itself, exit 126/127). */
+export function toolMissingUnderPrlimit(exitCode: number | null, stderr: string): boolean {
+  return (exitCode === 126 || exitCode === 127) && /prlimit: failed to execute/.test(stderr);
 }
 
 export async function decodeFile(path: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
@@ -89,7 +154,7 @@ export async function decodeFile(path: string, opts: DecodeOptions = {}): Promis
 
   const input = await ffmpegInputArgs(path);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const limits: RunLimits = { deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal };
+  const limits: RunLimits = { deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal, memoryLimitBytes: opts.memoryLimitBytes };
   try {
     return await decodeAudio(path, input, undefined, opts.maxSeconds, limits);
   } catch (err) {
@@ -114,12 +179,12 @@ export interface MediaInfo {
  * Checks that a file holds decodable audio and reads its claimed duration, without decoding:
  * long-form jobs check limits and report progress from it before streaming hours of audio.
  */
-export async function probeFile(path: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MediaInfo> {
+export async function probeFile(path: string, opts: ToolLimits & { signal?: AbortSignal } = {}): Promise<MediaInfo> {
   const info = await stat(path);
   if (info.isFile() && info.size === 0) throw new MediaError('empty', 'the media is empty (0 bytes)');
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const probe = await probeMedia(path, await ffmpegInputArgs(path), {
-    deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal,
+    deadline: Date.now() + timeoutMs, timeoutMs, signal: opts.signal, memoryLimitBytes: opts.memoryLimitBytes,
   });
   if (probe.audioStreams === 0) {
     const found = probe.otherStreams.length > 0 ? ` (found only: ${probe.otherStreams.join(', ')})` : '';
@@ -172,6 +237,7 @@ async function probeMedia(path: string, input: string[], limits: RunLimits): Pro
   ], limits, (chunk) => out.push(chunk));
   if (run.timedOut) throw timeoutError(limits);
   if (run.exitCode !== 0) {
+    if (overMemory(run, limits)) throw new MediaError('undecodable', memoryLimitMessage(limits.memoryLimitBytes ?? 0));
     if (run.stderr.includes('not on whitelist')) {
       throw new MediaError('undecodable', 'playlists and other media that refer to further files are not accepted');
     }
@@ -231,6 +297,8 @@ async function decodeAudio(
     '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1',
   ], limits, (chunk) => pcm.push(chunk));
   if (run.timedOut) throw timeoutError(limits);
+  // Out of memory: what decoded before is not the whole media, whatever its length.
+  if (run.exitCode !== 0 && overMemory(run, limits)) throw new MediaError('undecodable', memoryLimitMessage(limits.memoryLimitBytes ?? 0));
 
   let samples = pcm.toFloat32();
   // A non-zero exit after some audio came out is a damaged or truncated file: keep what decoded.
@@ -354,6 +422,8 @@ class ByteCollector {
 
 interface ToolRun {
   exitCode: number | null;
+  /** The signal that ended the tool, if one did. */
+  signal: NodeJS.Signals | null;
   timedOut: boolean;
   /** The last few KB of stderr. */
   stderr: string;
@@ -364,26 +434,27 @@ interface RunLimits {
   deadline: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  memoryLimitBytes?: number;
+}
+
+function overMemory(run: ToolRun, limits: RunLimits): boolean {
+  return limits.memoryLimitBytes !== undefined && limits.memoryLimitBytes > 0 && exceededMemory(run.exitCode, run.signal, run.stderr);
 }
 
 /**
  * Runs a tool to completion. Resolves (or rejects on abort) only after the process has
  * exited and its pipes closed, so no decoder outlives the call that started it.
  */
-function runTool(
+async function runTool(
   command: string,
   args: string[],
   limits: RunLimits,
   onStdout: (chunk: Buffer) => void,
 ): Promise<ToolRun> {
   const { signal } = limits;
+  signal?.throwIfAborted();
+  const child = await spawnTool(command, args, limits.memoryLimitBytes);
   return new Promise<ToolRun>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    lowerPriority(child.pid, DECODER_NICE);
     let stderrTail = Buffer.alloc(0);
     let timedOut = false;
     let aborted = false;
@@ -403,15 +474,18 @@ function runTool(
     }, Math.max(0, limits.deadline - Date.now()));
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const finish = (exitCode: number | null): void => {
+    const finish = (exitCode: number | null, exitSignal: NodeJS.Signals | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      const stderr = stderrTail.toString('utf8');
       if (aborted && signal) reject(signal.reason);
       else if (failure) reject(failure);
-      else resolve({ exitCode, timedOut, stderr: stderrTail.toString('utf8') });
+      else if (toolMissingUnderPrlimit(exitCode, stderr)) reject(new Error(`${command} is not installed or not on PATH; it is needed to decode media`));
+      else resolve({ exitCode, signal: exitSignal, timedOut, stderr });
     };
+    if (signal?.aborted) onAbort();
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (failure) return;
@@ -432,9 +506,9 @@ function runTool(
         ? new Error(`${command} is not installed or not on PATH; it is needed to decode media`)
         : err;
       // A process that never started emits no 'close' of its own.
-      if (child.pid === undefined) finish(null);
+      if (child.pid === undefined) finish(null, null);
     });
-    child.on('close', (code) => finish(code));
+    child.on('close', (code, exitSignal) => finish(code, exitSignal));
   });
 }
 

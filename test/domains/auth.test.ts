@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { AuthGate, configuredAuthGate, DomainAuthenticator } from '../../src/domains/auth.js';
 import type { DomainConfig } from '../../src/config.js';
 
-const limits = { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15 };
+const limits = { shortMaxSeconds: 60, shortMaxBytes: 10 * 1024 * 1024, maxConcurrentStreams: 15, requestsPerSecond: 0, maxConcurrentUploads: 16 };
 const general: DomainConfig = { name: 'general', secret: 'secret-general', defaultLanguage: 'ko', limits };
 const other: DomainConfig = { name: 'other', secret: 'secret-other', defaultLanguage: 'en', limits };
 

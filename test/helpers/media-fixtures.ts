@@ -4,6 +4,7 @@
  * write derived files to a temp dir they own.
  */
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -127,4 +128,46 @@ export async function ffmpeg(args: string[]): Promise<void> {
     const stderr = (err as { stderr?: unknown }).stderr;
     throw new Error(`ffmpeg ${args.join(' ')} failed: ${typeof stderr === 'string' ? stderr.trim() : String(err)}`);
   }
+}
+
+/**
+ * Hours of silence in a few kilobytes: FLAC at 8 kHz in 65535-sample frames (3 h = 26 KB), a
+ * tiny upload that decodes to `seconds` of audio.
+ */
+export async function makeSilentFlac(seconds: number, dir: string): Promise<string> {
+  const out = join(dir, `silence-${seconds}s.flac`);
+  await ffmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(seconds), '-c:a', 'flac', '-frame_size', '65535', out]);
+  return out;
+}
+
+/**
+ * A FLAC whose header lies about its length: `seconds` of silence whose STREAMINFO claims
+ * `claimedSeconds`, so ffprobe reports the claim while ffmpeg decodes every frame.
+ */
+export async function makeLyingFlac(seconds: number, claimedSeconds: number, dir: string): Promise<string> {
+  const honest = await makeSilentFlac(seconds, dir);
+  const bytes = await readFile(honest);
+  if (bytes.subarray(0, 4).toString('latin1') !== 'fLaC') throw new Error('not a FLAC file');
+  // STREAMINFO follows "fLaC" and its 4-byte block header; bytes 10-17 of it hold the sample
+  // rate (20 bits), channels (3), bits per sample (5) and the total samples (36).
+  const at = 8 + 10;
+  const packed = bytes.readBigUInt64BE(at);
+  const mask = (1n << 36n) - 1n;
+  bytes.writeBigUInt64BE((packed & ~mask) | BigInt(Math.round(claimedSeconds * 8000)), at);
+  const out = join(dir, `silence-${seconds}s-claims-${claimedSeconds}s.flac`);
+  await writeFile(out, bytes);
+  return out;
+}
+
+/**
+ * A decompression bomb for ffmpeg: `srcFlac`'s audio beside one 12000x12000 PNG frame (600 KB
+ * in all). Reading the stream parameters decodes the frame: about 470 MB of memory for an
+ * audio track ffmpeg never needed the video for.
+ */
+export async function makePngBomb(srcFlac: string, dir: string): Promise<string> {
+  const png = join(dir, 'bomb-frame.png');
+  await ffmpeg(['-f', 'lavfi', '-i', 'color=c=black:s=12000x12000:d=1:r=1', '-frames:v', '1', '-pix_fmt', 'rgb24', '-c:v', 'png', png]);
+  const out = join(dir, 'png-bomb.mkv');
+  await ffmpeg(['-framerate', '1', '-i', png, '-i', srcFlac, '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'copy', out]);
+  return out;
 }

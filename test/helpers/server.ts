@@ -5,7 +5,7 @@
  * test-logs.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Config, DomainConfig } from '../../src/config.js';
+import { settingsSchema, type Config, type DomainConfig } from '../../src/config.js';
 import { configuredAuthGate, type AuthGate } from '../../src/domains/auth.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
@@ -18,6 +18,10 @@ import { modelsDir } from './media-fixtures.js';
 import { logDestination, recordKeys, registerDomainSecrets, registerSecrets } from './test-logs.js';
 
 export const MiB = 1024 * 1024;
+
+/** The schema's defaults, so a setting added later needs no change here. */
+const DEFAULT_SETTINGS = settingsSchema.parse({ domains: [{ name: 'defaults', secret: 'defaults' }] });
+const DEFAULT_DOMAIN_LIMITS = DEFAULT_SETTINGS.domains[0].limits;
 
 /** The real engine, tuned for fast tests: greedy decoding, both cores. */
 export function testEngine(overrides: Partial<EngineConfig> = {}): SpeechEngine {
@@ -38,7 +42,7 @@ export function testDomain(name: string, secret: string, limits: Partial<DomainC
     name,
     secret,
     defaultLanguage: 'ko',
-    limits: { shortMaxSeconds: 60, shortMaxBytes: 10 * MiB, maxConcurrentStreams: 15, ...limits },
+    limits: { ...DEFAULT_DOMAIN_LIMITS, shortMaxSeconds: 60, shortMaxBytes: 10 * MiB, maxConcurrentStreams: 15, ...limits },
   };
 }
 
@@ -58,6 +62,8 @@ export function testConfig(domains: DomainConfig[]): Config {
     callbacks: { retryForSeconds: 3600, timeoutSeconds: 5, maxBackoffSeconds: 2 },
     network: { allowPrivate: false, allowList: [] },
     subtitles: { lineChars: {} },
+    http: { ...DEFAULT_SETTINGS.http },
+    media: { ...DEFAULT_SETTINGS.media },
     objectStorage: undefined,
     configFile: null,
   };
@@ -75,6 +81,8 @@ export interface TestServer {
 export interface StartOptions {
   /** Mount long-form recognition with a job system built from this config (data dir included). */
   jobsConfig?: Config;
+  /** Without jobs: the server's config (default testConfig(domains)). */
+  config?: Config;
   /** Mount the WebSocket streaming route. */
   streaming?: boolean;
   /** The auth gate (to share it with a gRPC server, or set its throttle); default: one from the config. */
@@ -84,7 +92,7 @@ export interface StartOptions {
 export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: logDestination('server', (line) => void lines.push(line)) });
-  const config = opts.jobsConfig ?? testConfig(domains);
+  const config = opts.jobsConfig ?? opts.config ?? testConfig(domains);
   registerDomainSecrets('domain', config.domains);
   registerSecrets('object storage', config.objectStorage?.secretAccessKey);
   const auth = recordKeys(opts.auth ?? configuredAuthGate(config, logger));

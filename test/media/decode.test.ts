@@ -6,12 +6,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { decodeBuffer, decodeFile, ffmpegAvailable, MediaError, type MediaErrorKind } from '../../src/media/decode.js';
+import { decodeBuffer, decodeFile, ffmpegAvailable, MediaError, memoryLimitEnforceable, probeFile, type MediaErrorKind } from '../../src/media/decode.js';
 import {
   ffmpeg,
   formatFidelity,
   makeLongAudio,
+  makeLyingFlac,
   makeMediaFile,
+  makePngBomb,
+  makeSilentFlac,
   MEDIA_FORMATS,
   testdataDir,
 } from '../helpers/media-fixtures.js';
@@ -333,5 +336,49 @@ describe('decodeFile: stopping ffmpeg', { skip }, () => {
     const fifo = await makeFifo('timeout.fifo');
     await rejectsWith(decodeFile(fifo, { timeoutMs: 300 }), 'undecodable');
     assert.deepEqual(await processesMentioning(fifo), []);
+  });
+});
+
+describe('decodeFile: media longer than it looks', { skip }, () => {
+  test('26 KB of FLAC that decodes to 3 hours is too long for 60 s, decoding stopped past the limit', async () => {
+    const bomb = await makeSilentFlac(3 * 3600, work);
+    const err = await rejectsWith(decodeFile(bomb, { maxSeconds: 60 }), 'too-long');
+    assert.match(err.message, /60 s/);
+  });
+
+  test('a header claiming 10 s over 3 hours of frames: the claim is what ffprobe says, the decoded length is what counts', async () => {
+    const liar = await makeLyingFlac(3 * 3600, 10, work);
+    assert.equal((await probeFile(liar)).durationS, 10);
+    await rejectsWith(decodeFile(liar, { maxSeconds: 60 }), 'too-long');
+  });
+
+  test('a WAV header claiming 3 hours over 2 s of samples is read as the 2 s it holds', async () => {
+    const wav = join(work, 'claims-hours.wav');
+    await ffmpeg(['-i', SOURCE, '-t', '2', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', wav]);
+    const bytes = await readFile(wav);
+    const data = bytes.indexOf('data', 12, 'latin1');
+    bytes.writeUInt32LE(16000 * 2 * 3 * 3600, data + 4);
+    bytes.writeUInt32LE(bytes.readUInt32LE(data + 4) + data, 4);
+    await writeFile(wav, bytes);
+    // ffmpeg's WAV reader bounds the data chunk by the file's size: the claim fools neither tool.
+    assert.equal((await probeFile(wav)).durationS, 2);
+    const { durationS } = await decodeFile(wav, { maxSeconds: 60 });
+    assert.ok(Math.abs(durationS - 2) < 0.01, `decoded ${durationS} s`);
+  });
+});
+
+describe('decodeFile: memory limit', { skip }, () => {
+  test('a limit too small for ffmpeg fails as undecodable and names the limit', async (t) => {
+    if (!(await memoryLimitEnforceable())) return t.skip('prlimit (util-linux) is not installed');
+    const err = await rejectsWith(decodeFile(SOURCE, { memoryLimitBytes: 64 * 1024 * 1024 }), 'undecodable');
+    assert.match(err.message, /64 MB memory limit/);
+  });
+
+  test('a PNG bomb beside the audio: under a 512 MB limit the frame is skipped and the audio decodes', async (t) => {
+    if (!(await memoryLimitEnforceable())) return t.skip('prlimit (util-linux) is not installed');
+    const bomb = await makePngBomb(SOURCE, work);
+    const { pcm } = await decodeFile(bomb, { memoryLimitBytes: 512 * 1024 * 1024 });
+    assert.ok(Math.abs(pcm.length - reference.length) <= 16, `${pcm.length} samples, reference ${reference.length}`);
+    assert.ok(alignedCorrelation(reference, pcm).ncc > 0.999);
   });
 });

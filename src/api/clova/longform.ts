@@ -18,10 +18,12 @@ import type { Config, DomainConfig } from '../../config.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { statusBody } from '../../jobs/result.js';
 import { sendResult } from './subtitle-response.js';
+import { isDiskFull } from '../../jobs/failures.js';
 import { mediaPath } from '../../jobs/job-media.js';
 import type { JobRunner } from '../../jobs/runner.js';
 import type { JobSource, JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
+import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
@@ -36,12 +38,18 @@ export interface LongformRouteOptions {
   objectStorageConfigured: boolean;
   /** Registered keywords for `useDomainBoostings` (default: the config file's). */
   boostings?: DomainBoostings;
+  /** Per-domain request rate and uploads at once, shared with the short route (default: these routes' own). */
+  requestLimits?: DomainRequestLimits;
 }
 
 const PREFIXES = ['', '/external/v1/:domainId/:invokeKey'];
 const TOKEN_PATTERN = /^[0-9a-f]{32}$/;
 const JSON_BODY_LIMIT = 1024 * 1024;
 const SYNC_POLL_MS = 1000;
+/** Retry-After of a refused upload: another upload of the domain has to finish first. */
+const UPLOAD_RETRY_AFTER_S = 10;
+/** Retry-After when the disk is full: the operator has to free space. */
+const DISK_FULL_RETRY_AFTER_S = 60;
 
 function newToken(): string {
   return randomBytes(16).toString('hex');
@@ -50,6 +58,7 @@ function newToken(): string {
 export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRouteOptions): Promise<void> {
   const { store, queue, runner, config, auth } = opts;
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
+  const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
 
   // Clients send `application/json;UTF-8` and other odd types: any body that is not multipart is
   // read as JSON text.
@@ -67,21 +76,45 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
 
   app.addHook('onRequest', async (request) => {
     const outcome = auth.authenticate(httpOrigin(request), request.headers[API_KEY_HEADER]);
-    if (outcome.ok) {
-      domains.set(request, outcome.domain);
-      return;
+    if (!outcome.ok) {
+      if (outcome.reason === 'throttled') {
+        const { retryAfterSeconds } = outcome;
+        throw new LongformError('ERROR_TOO_MANY_AUTH_FAILURES', throttledMessage(retryAfterSeconds), undefined, { retryAfterSeconds });
+      }
+      throw new LongformError('ERROR_INVALID_SECRET', 'Invalid secret');
     }
-    if (outcome.reason === 'throttled') {
-      const { retryAfterSeconds } = outcome;
-      throw new LongformError('ERROR_TOO_MANY_AUTH_FAILURES', throttledMessage(retryAfterSeconds), undefined, { retryAfterSeconds });
+    const { domain } = outcome;
+    domains.set(request, domain);
+    // Requests that create jobs count against the domain's rate; polling does not.
+    if (request.method === 'POST') {
+      const rate = requestLimits.takeRequest(domain, Date.now());
+      if (!rate.allowed) {
+        throw new LongformError(
+          'ERROR_TOO_MANY_JOBS', `domain "${domain.name}" is over its ${domain.limits.requestsPerSecond} requests per second`, undefined, { retryAfterSeconds: rate.retryAfterS },
+        );
+      }
     }
-    throw new LongformError('ERROR_INVALID_SECRET', 'Invalid secret');
   });
+
+  /** Upload bodies being received at once, per domain: refused before the body is read. */
+  const uploadSlots = new WeakMap<FastifyRequest, () => void>();
+  const takeUploadSlot = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const domain = domainOf(request);
+    const release = requestLimits.takeUpload(domain);
+    if (release === undefined) {
+      throw new LongformError(
+        'ERROR_TOO_MANY_JOBS', `domain "${domain.name}" is already sending ${domain.limits.maxConcurrentUploads} uploads at once`, undefined, { retryAfterSeconds: UPLOAD_RETRY_AFTER_S },
+      );
+    }
+    uploadSlots.set(request, release);
+    // Released once the body is in (the handler), or whenever the exchange ends.
+    reply.raw.once('close', release);
+  };
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toLongformError(err);
     const domain = domains.get(request)?.name;
-    if (e.code === 'ERROR_INTERNAL_ERROR') request.log.error({ err, domain }, 'long-form request failed');
+    if (e.code === 'ERROR_INTERNAL_ERROR' || isDiskFull(err)) request.log.error({ err, domain }, 'long-form request failed');
     else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
     if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
     return reply.code(e.status).send(e.body());
@@ -183,16 +216,18 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       return accept(request, reply, newToken(), params, { kind: 'object-storage', key: key.replace(/^\/+/, '') });
     });
 
-    app.post(`${prefix}/recognizer/upload`, async (request, reply) => {
+    app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot }, async (request, reply) => {
       if (!request.isMultipart()) throw new LongformError('ERROR_REQUEST_PARAMETER', 'expected multipart/form-data with parts "media" and "params"');
       const token = newToken();
       const dest = mediaPath(config.dataDir, token);
       const part = `${dest}.part`;
       let accepted = false;
       try {
-        const upload = await receiveUpload(request, part).catch((err: unknown) => {
-          throw uploadError(err);
-        });
+        const upload = await receiveUpload(request, part)
+          .catch((err: unknown) => {
+            throw uploadError(err);
+          })
+          .finally(() => uploadSlots.get(request)?.());
         if (upload.bytes === 0) throw new LongformError('ERROR_AUDIO_EMPTY', upload.hadMedia ? 'the media part is empty' : 'no "media" part in the request');
         const params = parseLongformParams(upload.params, domainOf(request).defaultLanguage);
         await rename(part, dest);
@@ -319,6 +354,11 @@ const MULTIPART_LIMIT_CODES = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMI
 
 function toLongformError(err: unknown): LongformError {
   if (err instanceof LongformError) return err;
+  // The server's fault, and a passing one: "no capacity", retry later. Nothing was stored (the
+  // upload's files are removed, the job row never committed).
+  if (isDiskFull(err)) {
+    return new LongformError('ERROR_SERVER_BUSY', 'the server has no disk space left; nothing was stored, retry later', undefined, { retryAfterSeconds: DISK_FULL_RETRY_AFTER_S });
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the media is larger than the upload limit', 413);
   if (typeof code === 'string' && MULTIPART_LIMIT_CODES.has(code)) return new LongformError('ERROR_REQUEST_PARAMETER', 'too many parts in the upload');

@@ -4,21 +4,23 @@
  * Order of checks, first failure wins (the cheap ones run before the body is read):
  *   0. the client address failed auth too often lately -> 429 STT008, Retry-After (key unchecked)
  *   1. X-CLOVASPEECH-API-KEY            -> 401 "Invalid secret"
- *   2. lang missing / empty             -> STT004; not Kor|Eng|Jpn|Chn -> STT005
- *   3. other query values malformed     -> 400 "Invalid request parameters"
- *   4. Content-Type not octet-stream    -> STT002
- *   5. Content-Length over the domain's shortMaxBytes -> STT001 (nothing read)
- *   6. body crosses shortMaxBytes while streaming     -> STT001 (the rest is discarded)
- *   7. empty body                       -> STT003
- *   8. decode: longer than shortMaxSeconds -> STT001; not decodable / no audio -> STT006
- *   9. engine queue full                -> 503 STT007 (Sori's addition), Retry-After: 1
- *  10. engine failure                   -> STT998
- *  11. anything else                    -> STT999
+ *   2. domain over its request rate     -> 503 STT007, Retry-After: seconds until a request is allowed
+ *   3. lang missing / empty             -> STT004; not Kor|Eng|Jpn|Chn -> STT005
+ *   4. other query values malformed     -> 400 "Invalid request parameters"
+ *   5. Content-Type not octet-stream    -> STT002
+ *   6. Content-Length over the domain's shortMaxBytes -> STT001 (nothing read)
+ *   7. body crosses shortMaxBytes while streaming     -> STT001 (the rest is discarded)
+ *   8. empty body                       -> STT003
+ *   9. decode: longer than shortMaxSeconds -> STT001 (ffmpeg stops reading just past it);
+ *      not decodable / no audio / over media.decodeTimeoutSeconds or media.memoryLimitMb -> STT006
+ *  10. engine queue full, or no disk space for the temp file -> 503 STT007 (Sori's addition), Retry-After: 1
+ *  11. engine failure                   -> STT998
+ *  12. anything else                    -> STT999
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DomainConfig } from '../../config.js';
-import { decodeBuffer, MediaError, type MediaErrorKind } from '../../media/decode.js';
+import type { DomainConfig, MediaLimits } from '../../config.js';
+import { decodeBuffer, MediaError, toolLimits, type MediaErrorKind } from '../../media/decode.js';
 import { amplitudeEnvelope } from '../../media/envelope.js';
 import { AssessmentUnavailableError, EngineBusyError, EngineFailedError, type SpeechEngine, type Transcript } from '../../speech/engine.js';
 import { formatDetails } from '../../speech/assessment/details.js';
@@ -27,6 +29,8 @@ import { keywordCorrector } from '../../transcript/boosting.js';
 import { toSimplified } from '../../transcript/chinese.js';
 import { BodyIncompleteError, BodyTooLargeError, declaredLength, readRawBody } from '../raw-body.js';
 import { API_KEY_HEADER, httpOrigin, type AuthGate } from '../../domains/auth.js';
+import { isDiskFull } from '../../jobs/failures.js';
+import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
 import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
 
@@ -40,6 +44,10 @@ export interface ShortRouteOptions {
   domains: readonly DomainConfig[];
   /** The process's one gate: secrets of `domains` plus the per-client throttle. */
   auth: AuthGate;
+  /** Per-domain request rate, shared with the long-form routes (default: this route's own). */
+  requestLimits?: DomainRequestLimits;
+  /** ffmpeg's time and memory bounds (default: the config defaults). */
+  media?: MediaLimits;
 }
 
 export interface ShortResponse {
@@ -92,6 +100,8 @@ function hungUpDuringUpload(request: FastifyRequest, err: unknown): boolean {
 
 function classify(err: unknown): ShortErrorKind {
   if (err instanceof ClovaShortError) return err.kind;
+  // The body goes to a temp file for ffmpeg: a full temp dir is "no capacity", retry later.
+  if (isDiskFull(err)) return 'busy';
   if (err instanceof BodyTooLargeError) return 'tooLong';
   if (err instanceof BodyIncompleteError) return 'badParams';
   if (err instanceof MediaError) return MEDIA_ERROR_KIND[err.kind];
@@ -117,6 +127,8 @@ function assessmentFields(transcript: Transcript, userGraph: number[] | undefine
 
 export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOptions): Promise<void> {
   const { engine, auth } = opts;
+  const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
+  const tools = toolLimits(opts.media);
   const contexts = new WeakMap<FastifyRequest, ShortContext>();
   if (opts.domains.length === 0) throw new Error('the short recognition route needs at least one domain');
   // Fastify needs one route-wide bound; each domain's own (possibly smaller) one applies per request.
@@ -132,6 +144,12 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
       throw new ClovaShortError('badSecret', outcome.reason === 'missing' ? 'no secret' : `wrong secret from ${outcome.client}`);
     }
     const { domain } = outcome;
+    const rate = requestLimits.takeRequest(domain, Date.now());
+    if (!rate.allowed) {
+      throw new ClovaShortError('busy', `domain "${domain.name}" is over its ${domain.limits.requestsPerSecond} requests per second`, {
+        retryAfterSeconds: rate.retryAfterS,
+      });
+    }
     const query = parseShortQuery(request.query);
     if (!isOctetStream(request.headers['content-type'])) throw new ClovaShortError('badContentType');
     const length = declaredLength(request.headers['content-length']);
@@ -158,11 +176,11 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     const fields = { errorCode: spec.errorCode, domain: contexts.get(request)?.domain.name };
     // Server faults get the whole error; the client's own mistakes (bad media included) and a
     // full queue are routine and get one short line.
-    if (kind === 'internal' || kind === 'sttFailed') request.log.error({ ...fields, err }, 'short recognition failed');
-    else if (kind === 'busy') request.log.warn(fields, 'short recognition refused: engine queue full');
+    if (kind === 'internal' || kind === 'sttFailed' || isDiskFull(err)) request.log.error({ ...fields, err }, 'short recognition failed');
+    else if (kind === 'busy') request.log.warn({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused: busy');
     else request.log.info({ ...fields, reason: (err as Error | null)?.message }, 'short recognition refused');
-    if (kind === 'busy') void reply.header('retry-after', '1');
     if (err instanceof ClovaShortError && err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
+    else if (kind === 'busy') void reply.header('retry-after', '1');
     return reply.code(spec.status).send(shortErrorBody(kind));
   });
 
@@ -179,7 +197,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     };
     reply.raw.on('close', onClose);
     try {
-      const audio = await decodeBuffer(body, { maxSeconds: ctx.domain.limits.shortMaxSeconds, signal: abort.signal });
+      const audio = await decodeBuffer(body, { ...tools, maxSeconds: ctx.domain.limits.shortMaxSeconds, signal: abort.signal });
       const { query } = ctx;
       const transcript = await engine.transcribe(audio.pcm, {
         language: query.language,

@@ -9,7 +9,7 @@ import { AuthGate } from '../../../src/domains/auth.js';
 import { DOMAIN_BOOSTINGS_FILE, DomainBoostings } from '../../../src/domains/boostings.js';
 import type { DomainConfig } from '../../../src/config.js';
 
-const limits = { shortMaxSeconds: 60, shortMaxBytes: 1 << 20, maxConcurrentStreams: 15 };
+const limits = { shortMaxSeconds: 60, shortMaxBytes: 1 << 20, maxConcurrentStreams: 15, requestsPerSecond: 0, maxConcurrentUploads: 16 };
 const domains: DomainConfig[] = [
   { name: 'church', secret: 'church-secret', defaultLanguage: 'ko', limits, boostings: ['하나님', '예수'] },
   { name: 'trains', secret: 'trains-secret', defaultLanguage: 'ko', limits },
