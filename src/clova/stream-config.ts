@@ -111,7 +111,8 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
         const words = b.words.split(',').map((w) => w.trim()).filter((w) => w !== '');
         if (words.length === 0) continue;
         weights.push(weight);
-        settings.boostings.push(...words);
+        // One by one: spreading hundreds of thousands of words as arguments overflows the stack.
+        for (const w of words) settings.boostings.push(w);
       }
     }
     if (settings.boostings.length > MAX_BOOSTING_KEYWORDS) {
@@ -120,7 +121,7 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
       settings.boostings = [];
       weights.length = 0;
     }
-    if (weights.length > 0) settings.boostWeight = Math.max(...weights);
+    if (weights.length > 0) settings.boostWeight = weights.reduce((a, b) => Math.max(a, b));
     // boostingIDs name the domain's registered sets; this server has one set per domain.
     const ids = kb.boostingIDs;
     const hasIds = (typeof ids === 'string' && ids.trim() !== '') || (Array.isArray(ids) && ids.length > 0);

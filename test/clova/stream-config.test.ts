@@ -33,3 +33,18 @@ test('keywordBoosting: more than 1,000 keywords is refused in the ack, as long-f
   const limit = Array.from({ length: 1000 }, (_, i) => `단어${i}`).join(',');
   assert.equal(parseStreamConfig(JSON.stringify({ keywordBoosting: { boostings: [{ words: limit }] } }), 'ko').settings.boostings.length, 1000);
 });
+
+test('keywordBoosting: a hostile number of keywords or sets is refused in the ack, not a stack overflow', () => {
+  // 300,000 words in one set: spreading them into push() overflowed the stack (the stream failed with 1011 / INTERNAL).
+  const words = Array.from({ length: 300_000 }, (_, i) => `w${i}`).join(',');
+  const one = parseStreamConfig(JSON.stringify({ keywordBoosting: { boostings: [{ words }] } }), 'ko');
+  assert.equal(one.ack.keywordBoosting.status, 'Too many keywords (max 1000)');
+  assert.deepEqual(one.settings.boostings, []);
+  // 300,000 sets: their weights went to Math.max(...weights) the same way.
+  const sets = Array.from({ length: 300_000 }, (_, i) => ({ words: `w${i}`, weight: 1 + (i % 4) }));
+  const many = parseStreamConfig(JSON.stringify({ keywordBoosting: { boostings: sets } }), 'ko');
+  assert.equal(many.ack.keywordBoosting.status, 'Too many keywords (max 1000)');
+  const few = parseStreamConfig(JSON.stringify({ keywordBoosting: { boostings: sets.slice(0, 900) } }), 'ko');
+  assert.equal(few.settings.boostWeight, 4);
+  assert.equal(few.settings.boostings.length, 900);
+});
