@@ -12,16 +12,28 @@ export function parseForbiddens(raw: string | readonly string[] | undefined): st
 /**
  * A character as matching sees it: Unicode simple case folding, approximated with the upper-
  * then lower-case mapping where both are one character ("ſ" and "s", "ς" and "σ" match), the
- * character itself where a mapping would change its length ("ß", "İ").
+ * character itself where a mapping would change its length ("ß", "İ"); '' for whitespace.
  */
-function fold(ch: string): string {
+function foldChar(ch: string): string {
+  if (/\s/u.test(ch)) return '';
   const upper = ch.toUpperCase();
   if (upper.length !== ch.length) return ch.toLowerCase().length === ch.length ? ch.toLowerCase() : ch;
   const lower = upper.toLowerCase();
   return lower.length === ch.length ? lower : ch;
 }
 
-const SPACE = /\s/u;
+/** foldChar, remembered: texts and word lists repeat few distinct characters. */
+function folder(): (ch: string) => string {
+  const seen = new Map<string, string>();
+  return (ch) => {
+    let f = seen.get(ch);
+    if (f === undefined) {
+      f = foldChar(ch);
+      seen.set(ch, f);
+    }
+    return f;
+  };
+}
 
 /**
  * Every occurrence of a forbidden word in a text, masked. A word matches regardless of case and of
@@ -31,12 +43,17 @@ const SPACE = /\s/u;
  * stalled the process for seconds and past some size aborted it).
  */
 export function forbiddenMatcher(words: readonly string[]): ((text: string) => string) | undefined {
+  const fold = folder();
   const set = new Set<string>();
   /** The words' lengths in characters: a candidate of another length is not looked up. */
   const lengths = new Set<number>();
   let longest = 0;
   for (const w of words) {
-    const chars = [...w].filter((ch) => !SPACE.test(ch)).map(fold);
+    const chars: string[] = [];
+    for (const ch of w) {
+      const f = fold(ch);
+      if (f !== '') chars.push(f);
+    }
     if (chars.length === 0) continue;
     set.add(chars.join(''));
     lengths.add(chars.length);
@@ -49,8 +66,9 @@ export function forbiddenMatcher(words: readonly string[]): ((text: string) => s
     const folded: string[] = [];
     const at: number[] = [];
     chars.forEach((ch, i) => {
-      if (SPACE.test(ch)) return;
-      folded.push(fold(ch));
+      const f = fold(ch);
+      if (f === '') return;
+      folded.push(f);
       at.push(i);
     });
     let masked = false;
