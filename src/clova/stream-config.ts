@@ -64,7 +64,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** Thrown for a config that is not a JSON object at all: the stream answers with an error. */
 export class StreamConfigError extends Error {}
 
+/**
+ * The largest CONFIG text (UTF-8 bytes). 1,000 keywords of 80 Hangul syllables each fit; past
+ * it, parsing and setting up a config held the event loop for seconds (16 MiB over gRPC).
+ */
+export const MAX_STREAM_CONFIG_BYTES = 256 * 1024;
+
 export function parseStreamConfig(text: string, domainLanguage: Language): { settings: StreamSettings; ack: ConfigAck } {
+  if (Buffer.byteLength(text, 'utf8') > MAX_STREAM_CONFIG_BYTES) throw new StreamConfigError(`config over ${MAX_STREAM_CONFIG_BYTES / 1024} KiB`);
   let raw: unknown;
   try {
     raw = text.trim() === '' ? {} : JSON.parse(text);
