@@ -64,7 +64,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** Thrown for a config that is not a JSON object at all: the stream answers with an error. */
 export class StreamConfigError extends Error {}
 
+/**
+ * The largest CONFIG text (UTF-8 bytes). 1,000 keywords of 80 Hangul syllables each fit; past
+ * it, parsing and setting up a config held the event loop for seconds (16 MiB over gRPC).
+ */
+export const MAX_STREAM_CONFIG_BYTES = 256 * 1024;
+
 export function parseStreamConfig(text: string, domainLanguage: Language): { settings: StreamSettings; ack: ConfigAck } {
+  if (Buffer.byteLength(text, 'utf8') > MAX_STREAM_CONFIG_BYTES) throw new StreamConfigError(`config over ${MAX_STREAM_CONFIG_BYTES / 1024} KiB`);
   let raw: unknown;
   try {
     raw = text.trim() === '' ? {} : JSON.parse(text);
@@ -111,7 +118,8 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
         const words = b.words.split(',').map((w) => w.trim()).filter((w) => w !== '');
         if (words.length === 0) continue;
         weights.push(weight);
-        settings.boostings.push(...words);
+        // One by one: spreading hundreds of thousands of words as arguments overflows the stack.
+        for (const w of words) settings.boostings.push(w);
       }
     }
     if (settings.boostings.length > MAX_BOOSTING_KEYWORDS) {
@@ -120,7 +128,7 @@ export function parseStreamConfig(text: string, domainLanguage: Language): { set
       settings.boostings = [];
       weights.length = 0;
     }
-    if (weights.length > 0) settings.boostWeight = Math.max(...weights);
+    if (weights.length > 0) settings.boostWeight = weights.reduce((a, b) => Math.max(a, b));
     // boostingIDs name the domain's registered sets; this server has one set per domain.
     const ids = kb.boostingIDs;
     const hasIds = (typeof ids === 'string' && ids.trim() !== '') || (Array.isArray(ids) && ids.length > 0);

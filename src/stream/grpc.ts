@@ -47,12 +47,37 @@ export interface GrpcServerHandle {
   close(): Promise<void>;
 }
 
+/** A request whose bytes are not a NestRequest (what the server's deserializer hands on instead of throwing). */
+export class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * NestService as the server runs it. Its request deserializer never throws: grpc-js answers a
+ * throwing one with INTERNAL, as if the server had failed, where the client sent bytes that are
+ * not a NestRequest; the handler answers an UndecodableRequest with INVALID_ARGUMENT instead.
+ */
 export function loadNestService(): grpc.ServiceDefinition {
   const def = protoLoader.loadSync(NEST_PROTO, { keepCase: true, enums: String, longs: Number, defaults: true, oneofs: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     com: { nbp: { cdncp: { nest: { grpc: { proto: { v1: { NestService: grpc.ServiceClientConstructor } } } } } } };
   };
-  return pkg.com.nbp.cdncp.nest.grpc.proto.v1.NestService.service;
+  const service = pkg.com.nbp.cdncp.nest.grpc.proto.v1.NestService.service;
+  const recognize = service.recognize as grpc.MethodDefinition<NestRequest | UndecodableRequest, unknown>;
+  const decode = recognize.requestDeserialize;
+  return {
+    ...service,
+    recognize: {
+      ...recognize,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (err) {
+          return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+        }
+      },
+    },
+  };
 }
 
 /** `authorization: Bearer <secret>` (any capitalisation of "Bearer"). */
@@ -73,7 +98,7 @@ export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerH
   const slots = options.slots ?? new StreamSlots();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 
-  const recognize = (call: grpc.ServerDuplexStream<NestRequest, { contents: string }>): void => {
+  const recognize = (call: grpc.ServerDuplexStream<NestRequest | UndecodableRequest, { contents: string }>): void => {
     const outcome = auth.authenticate(grpcOrigin(call), bearer(call.metadata));
     if (!outcome.ok && outcome.reason === 'throttled') {
       const trailers = new grpc.Metadata();
@@ -120,9 +145,17 @@ export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerH
       });
     };
 
-    call.on('data', (req: NestRequest) => {
+    call.on('data', (req: NestRequest | UndecodableRequest) => {
       then((s) => {
         if (ended) return;
+        if (req instanceof UndecodableRequest) {
+          log.info({ reason: req.reason }, 'stream refused: a message that is not a NestRequest');
+          ended = true;
+          s.close();
+          release();
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'Invalid NestRequest' });
+          return;
+        }
         if (req.type === 'CONFIG' || req.part === 'config') {
           // A second CONFIG is acknowledged too; a malformed one ends the stream after the error.
           if (!s.config(req.config?.config ?? '')) {

@@ -11,6 +11,9 @@
  * - Refusals close the socket with code 4401 (bad secret) or 4429 (a limit: too many streams,
  *   or too many failed authentications from this address, the reason saying which and, for
  *   the latter, after how many seconds to retry).
+ * - A malformed config closes with 1007 after its "Invalid format" answer; frames ws refuses
+ *   with 1002 (protocol), 1007 (text not UTF-8), 1008 (too many fragments) or 1009 (over
+ *   WS_MAX_PAYLOAD).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -24,6 +27,8 @@ import { StreamSession } from './session.js';
 import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
 
 export const STREAM_WS_PATH = '/recognizer/stream';
+/** The largest frame (and message) a client may send; larger ones are closed with 1009. */
+export const WS_MAX_PAYLOAD = 4 * 1024 * 1024;
 const CONFIG_KEYS = ['transcription', 'keywordBoosting', 'forbidden', 'semanticEpd'];
 
 export interface WebSocketRouteOptions {
@@ -39,7 +44,20 @@ export interface WebSocketRouteOptions {
 
 export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSocketRouteOptions): Promise<void> {
   const { auth } = options;
-  await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_PAYLOAD },
+    errorHandler: (err, socket, request) => {
+      // ws has already answered a client's broken frame with a close frame (1002 protocol, 1007
+      // not UTF-8, 1008 too many fragments, 1009 too big) and finishes the closing handshake
+      // itself; the plugin's default, terminate(), cut that frame off (the client saw 1006).
+      if (socket.readyState !== socket.OPEN) {
+        request.log.info({ reason: err.message, code: (err as { code?: unknown }).code }, 'websocket closed: the client broke the protocol');
+        return;
+      }
+      request.log.error({ err }, 'websocket handler failed');
+      socket.close(1011, 'internal error');
+    },
+  });
 
   app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
     const key = request.headers[API_KEY_HEADER] ?? bearerToken(request.headers.authorization) ?? request.query.key;

@@ -187,6 +187,41 @@ describe('NestService/recognize', () => {
     assert.equal(ack.keywordBoosting.status, 'Invalid weight');
   });
 
+  it('bytes that are not a NestRequest end the call with INVALID_ARGUMENT (grpc-js said INTERNAL) and free the slot', async () => {
+    // A raw method with an identity serializer sends the bytes as they are.
+    const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    const send = (bytes: Buffer[]): Promise<{ status: grpc.StatusObject; responses: number }> =>
+      new Promise((resolve) => {
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${LIMITED_KEY}`);
+        const call = client.makeBidiStreamRequest<Buffer, Buffer>(
+          '/com.nbp.cdncp.nest.grpc.proto.v1.NestService/recognize', (b) => b, (b) => b, md,
+        );
+        let responses = 0;
+        call.on('data', () => responses++);
+        call.on('error', () => undefined);
+        call.on('status', (status) => resolve({ status, responses }));
+        for (const b of bytes) call.write(b);
+        call.end();
+      });
+    try {
+      // A valid CONFIG ({"transcription":{"language":"ko"}} as field 2 of type CONFIG), then a
+      // length-delimited field whose length runs past the end, then unclosed groups 100,000 deep.
+      const configMsg = Buffer.concat([Buffer.from([0x08, 0x00, 0x12, 0x25, 0x0a, 0x23]), Buffer.from('{"transcription":{"language":"ko"}}')]);
+      for (const garbage of [Buffer.from([0x12, 0xff, 0xff, 0xff, 0xff, 0x0f]), Buffer.alloc(100_000, 0x4b)]) {
+        const out = await send([configMsg, garbage]);
+        assert.equal(out.status.code, grpc.status.INVALID_ARGUMENT, grpc.status[out.status.code]);
+        assert.equal(out.status.details, 'Invalid NestRequest');
+        assert.equal(out.responses, 1, 'the config was acknowledged first');
+      }
+      // The limited domain has one slot: it came back.
+      const ok = await send([configMsg]);
+      assert.equal(ok.status.code, grpc.status.OK);
+    } finally {
+      client.close();
+    }
+  });
+
   it('RESOURCE_EXHAUSTED past the domain\'s concurrent-stream limit', async () => {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));

@@ -52,6 +52,28 @@ describe('WebSocket streaming', () => {
     assert.ok(!server.logText().includes(KEY), 'the key in the query string is never logged');
   });
 
+  it('frames ws refuses get their close frame (1009 too big, 1007 not UTF-8), logged as the client\'s doing, not as errors', async () => {
+    const errorsBefore = server.logText().split('\n').filter((l) => l.includes('"level":50')).length;
+    // More data behind the refused frame: the plugin's default error handler terminated the
+    // socket with that data unread, and the reset lost the close frame (the client saw 1006).
+    const big = connect(`?key=${KEY}`);
+    await new Promise((r) => big.ws.on('open', r));
+    big.ws.send('{"transcription":{"language":"en"}}');
+    big.ws.send(Buffer.alloc(5 * 1024 * 1024));
+    big.ws.send(Buffer.alloc(2 * 1024 * 1024));
+    big.ws.on('error', () => undefined);
+    assert.equal((await big.closed).code, 1009);
+    const text = connect(`?key=${KEY}`);
+    await new Promise((r) => text.ws.on('open', r));
+    text.ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+    text.ws.send(pcm16.subarray(0, 64_000));
+    text.ws.on('error', () => undefined);
+    assert.equal((await text.closed).code, 1007);
+    const errors = server.logText().split('\n').filter((l) => l.includes('"level":50'));
+    assert.equal(errors.length, errorsBefore, errors.slice(errorsBefore).join('\n'));
+    assert.match(server.logText(), /websocket closed: the client broke the protocol/);
+  });
+
   it('closes with 4401 for a bad secret and 4429 past the stream limit', async () => {
     assert.equal((await connect('?key=nope').closed).code, 4401);
     const first = connect('?key=one-secret');

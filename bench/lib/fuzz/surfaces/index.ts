@@ -5,12 +5,16 @@ import { shortSurface } from './short.js';
 import { longformSurface } from './longform.js';
 import { adminSurface } from './admin.js';
 import { buildMediaFiles, mediaSurface } from './media.js';
+import { websocketSurface } from './websocket.js';
+import { grpcSurface } from './grpc.js';
 
 export function hardeningSurfaces(clip: Uint8Array): Record<string, () => Surface> {
   return {
     short: () => shortSurface(clip),
     longform: () => longformSurface(clip),
     admin: () => adminSurface,
+    websocket: () => websocketSurface,
+    grpc: () => grpcSurface,
     media: () => {
       const files = buildMediaFiles(clip);
       process.once('exit', () => rmSync(files.dir, { recursive: true, force: true }));

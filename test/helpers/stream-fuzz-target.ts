@@ -1,0 +1,88 @@
+/**
+ * The real server as a child process (as users run it: `node src/main.ts`, HTTP and gRPC) for the
+ * streaming fuzz samples, with a FuzzTarget pointing at it and the checks every sample ends
+ * with: the process alive, /healthz answering, no error in its log, every stream slot back.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeFile } from '../../src/media/decode.js';
+import type { FuzzTarget } from '../../bench/lib/fuzz/harness.js';
+import { freePort, startServer, type ServerHandle } from '../../bench/lib/server-process.js';
+import { modelsDir, testdataDir } from './media-fixtures.js';
+
+/** Streams a domain may have open at once (the default of `limits.maxConcurrentStreams`). */
+export const STREAM_LIMIT = 15;
+
+export interface StreamFuzzServer {
+  target: FuzzTarget;
+  server: ServerHandle;
+  alive(): boolean;
+  /** /healthz's status code, or 0 when nothing answered. */
+  healthz(): Promise<number>;
+  /** Log lines at level error (50) or fatal (60). */
+  errorLines(): string[];
+  stop(): Promise<void>;
+}
+
+/** 16 kHz mono 16-bit WAV. */
+export function wav16(pcm: Float32Array): Uint8Array {
+  const data = Buffer.alloc(pcm.length * 2);
+  for (let i = 0; i < pcm.length; i++) data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm[i] * 32767))), i * 2);
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'ascii');
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVE', 8, 'ascii');
+  h.write('fmt ', 12, 'ascii');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16_000, 24);
+  h.writeUInt32LE(32_000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'ascii');
+  h.writeUInt32LE(data.length, 40);
+  return Buffer.concat([h, data]);
+}
+
+export async function startStreamFuzzServer(): Promise<StreamFuzzServer> {
+  // Korean speech: the domain's language, and two-byte text for masking and correction.
+  const pcm = (await decodeFile(join(testdataDir(), 'ko/etts_ada00002.flac'))).pcm.subarray(0, 16_000 * 4);
+  const dir = mkdtempSync(join(tmpdir(), 'sori-stream-fuzz-'));
+  const logPath = join(dir, 'server.log');
+  const key = 'stream-fuzz-secret';
+  const grpcPort = await freePort();
+  const server = await startServer({
+    apiKey: key,
+    modelsDir: modelsDir(),
+    logPath,
+    // Wrong-secret throttling off: the cases' wrong keys would otherwise block this address
+    // and every later case would test the throttle (tested in test/domains/auth.int.test.ts).
+    env: {
+      SORI_HOST: '127.0.0.1', SORI_GRPC_PORT: String(grpcPort), SORI_THREADS: '2', SORI_BEAM_SIZE: '1', SORI_STREAM_BEAM_SIZE: '1', SORI_LOG_LEVEL: 'info',
+      SORI_AUTH_MAX_FAILURES: '0',
+    },
+  });
+  return {
+    target: { host: '127.0.0.1', port: server.port, baseUrl: server.baseUrl, grpcPort, key, clip: wav16(pcm) },
+    server,
+    alive: () => server.child.exitCode === null && server.child.signalCode === null,
+    healthz: () => fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0),
+    errorLines: () => readFileSync(logPath, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)),
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Tries `attempt` until it holds or `ms` pass (a closed stream frees its slot a moment later). */
+export async function eventually(attempt: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await attempt()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
