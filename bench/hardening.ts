@@ -44,6 +44,7 @@ interface Row {
 
 async function main(): Promise<void> {
   const count = Number(a.count);
+  const runName = (a.surfaces ?? 'all').replace(/[^\w]+/g, '-');
   const seed = Number(a.seed);
   const grpcPort = await freePort();
   const server = await startServer({
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
     // off: with it, the cases' wrong keys would block the fuzzer's address and every later case
     // would test the throttle (tested on its own in test/domains/auth.int.test.ts).
     env: { SORI_GRPC_PORT: String(grpcPort), SORI_BEAM_SIZE: '1', SORI_AUTH_MAX_FAILURES: '0' },
-    logPath: join(OUT_DIR, 'hardening-server.log'),
+    // One log (and result file) per set of surfaces, so two runs can go side by side.
+    logPath: join(OUT_DIR, `hardening-server-${runName}.log`),
   });
   const clip = fuzzClip();
   const target: FuzzTarget = { host: '127.0.0.1', port: server.port, baseUrl: server.baseUrl, grpcPort, key: KEY, clip };
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
   }
   const defects = rows.reduce((n, r) => n + Object.values(r.report.families).reduce((m, f) => m + f.defects.length, 0) + (r.alive ? 0 : 1) + r.serverErrors.length, 0);
   console.log(`\n${defects === 0 ? 'no defects' : `${defects} defects (first 20 per family in the JSON)`}; server log ${server.logPath}`);
-  const path = writeLatest('hardening', { kind: 'hardening', date: new Date().toISOString(), machine: machineInfo(), seed, count, rows });
+  const path = writeLatest(a.surfaces === undefined ? 'hardening' : `hardening-${runName}`, { kind: 'hardening', date: new Date().toISOString(), machine: machineInfo(), seed, count, rows });
   console.log(`written: ${path}`);
   if (defects > 0) process.exitCode = 1;
 }
