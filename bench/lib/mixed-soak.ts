@@ -18,7 +18,7 @@
  * 429/503) is counted apart as `busy`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeFile } from '../../src/media/decode.js';
@@ -157,6 +157,8 @@ export interface MixedSoakResult {
   short: ShortTally;
   streams: StreamTally;
   memory: { peakServerMb: number | null; peakTreeMb: number | null; peakByRoleMb: Record<string, number>; samples: number };
+  /** Entries left in the server's TMPDIR once it stopped (temp files of requests a kill cut). */
+  tempLeftBehind: string[];
   defects: Defect[];
   checks: Check[];
   error?: string;
@@ -242,8 +244,13 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
 
   const apiKey = `soak-${randomBytes(8).toString('hex')}`;
   const grpcPort = await freePort();
-  const env = { SORI_THREADS: '2', SORI_BEAM_SIZE: '1', SORI_LOG_LEVEL: 'info', ...opts.env, SORI_GRPC_PORT: String(grpcPort), SORI_ALLOW_PRIVATE_URLS: 'true' };
+  const env: Record<string, string> = { SORI_THREADS: '2', SORI_BEAM_SIZE: '1', SORI_LOG_LEVEL: 'info', ...opts.env, SORI_GRPC_PORT: String(grpcPort), SORI_ALLOW_PRIVATE_URLS: 'true' };
   const dataDir = mkdtempSync(join(tmpdir(), 'sori-mixed-soak-'));
+  // The server's own temp dir (short requests' bodies go through temp files for ffmpeg): what a
+  // kill leaves there is counted at the end, apart from other processes on the machine.
+  const serverTmp = join(dataDir, 'tmp');
+  mkdirSync(serverTmp);
+  env.TMPDIR = serverTmp;
   const server = new RestartableServer({ apiKey, modelsDir: o.modelsDir, env, entry: o.entry, logPath: o.logPath, dataDir, port: await freePort() });
   const receiver = await startCallbackReceiver();
   const jobs = new CallbackJobLoad({ server, apiKey, receiver, pool: jobPool, random: seeded(2), submitEveryMs: o.submitEveryMs, maxOutstanding: o.maxOutstanding });
@@ -374,6 +381,7 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
   await server.stop();
   await receiver.close();
   const longform = jobs.tally(o.logPath, dataDir);
+  const tempLeftBehind = readdirSync(serverTmp);
   rmSync(dataDir, { recursive: true, force: true });
 
   const short: ShortTally = {
@@ -438,6 +446,7 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
       peakByRoleMb: Object.fromEntries(Object.entries(memory.peakByRoleMb).map(([k, v]) => [k, round(v, 0)])),
       samples: memory.samples,
     },
+    tempLeftBehind,
     defects: defects.slice(0, 50),
     checks: [],
     ...(error ? { error } : {}),
@@ -469,7 +478,8 @@ export function mixedSoakChecks(r: MixedSoakResult): Check[] {
       target: 'all',
       status: r.settings.killMode === 'group' ? 'info' : pass(m.orphans.killedByBench === 0),
     },
-    { name: 'media files left behind', value: String(r.longform.jobs.mediaLeftBehind.length), target: '0', status: pass(r.longform.jobs.mediaLeftBehind.length === 0) },
+    { name: 'media files left behind (data dir media/)', value: String(r.longform.jobs.mediaLeftBehind.length), target: '0', status: pass(r.longform.jobs.mediaLeftBehind.length === 0) },
+    { name: 'temp files left behind (server TMPDIR)', value: String(r.tempLeftBehind.length), target: '0', status: pass(r.tempLeftBehind.length === 0) },
     { name: 'peak RSS server / tree (MB)', value: `${m.peakRssMb.server ?? '-'} / ${m.peakRssMb.tree ?? '-'}`, target: '', status: 'info' },
   ];
   if (r.error) checks.push({ name: 'error', value: r.error.slice(0, 120), target: '', status: 'FAIL' });
@@ -509,6 +519,7 @@ export function formatMixedSoak(r: MixedSoakResult): string {
   for (const d of r.defects.slice(0, 20)) L.push(`  ${d.kind} defect at ${d.atS} s (life ${d.life}): ${d.file} ${d.status ?? ''} ${d.detail}`);
   for (const d of r.short.textChangedDetail.slice(0, 5)) L.push(`  short text changed: ${d.file}: "${d.first.slice(0, 60)}" -> "${d.now.slice(0, 60)}"`);
   if (lf.mediaLeftBehind.length) L.push(`  media left behind: ${lf.mediaLeftBehind.slice(0, 8).join(', ')}`);
+  if (r.tempLeftBehind.length) L.push(`  temp files left behind: ${r.tempLeftBehind.slice(0, 8).join(', ')}`);
   L.push(`server log: ${st.logPath}`, '');
   L.push(formatTable(['check', 'value', 'target', 'result'], r.checks.map((c) => [c.name, c.value, c.target, c.status])));
   if (r.error) L.push('', `ERROR: ${r.error}`);
