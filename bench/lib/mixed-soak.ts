@@ -157,8 +157,10 @@ export interface MixedSoakResult {
   short: ShortTally;
   streams: StreamTally;
   memory: { peakServerMb: number | null; peakTreeMb: number | null; peakByRoleMb: Record<string, number>; samples: number };
-  /** Entries left in the server's TMPDIR once it stopped (temp files of requests a kill cut). */
+  /** Sori's entries (`sori-*`) left in the server's TMPDIR once it stopped: temp files of requests a kill cut. */
   tempLeftBehind: string[];
+  /** Other entries left there, by name pattern (digits as N): libraries' and tsx's. */
+  tempOther: Record<string, number>;
   defects: Defect[];
   checks: Check[];
   error?: string;
@@ -381,7 +383,15 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
   await server.stop();
   await receiver.close();
   const longform = jobs.tally(o.logPath, dataDir);
-  const tempLeftBehind = readdirSync(serverTmp);
+  // Sori's own temp files apart from those of its libraries and of tsx (onnxruntime leaves an
+  // empty mat-debug-<pid>.log per process whether it is killed or not; tsx keeps a cache).
+  const tempEntries = readdirSync(serverTmp);
+  const tempLeftBehind = tempEntries.filter((n) => n.startsWith('sori-'));
+  const tempOther: Record<string, number> = {};
+  for (const n of tempEntries.filter((e) => !e.startsWith('sori-'))) {
+    const pattern = n.replace(/\d+/g, 'N');
+    tempOther[pattern] = (tempOther[pattern] ?? 0) + 1;
+  }
   rmSync(dataDir, { recursive: true, force: true });
 
   const short: ShortTally = {
@@ -447,6 +457,7 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
       samples: memory.samples,
     },
     tempLeftBehind,
+    tempOther,
     defects: defects.slice(0, 50),
     checks: [],
     ...(error ? { error } : {}),
@@ -479,7 +490,7 @@ export function mixedSoakChecks(r: MixedSoakResult): Check[] {
       status: r.settings.killMode === 'group' ? 'info' : pass(m.orphans.killedByBench === 0),
     },
     { name: 'media files left behind (data dir media/)', value: String(r.longform.jobs.mediaLeftBehind.length), target: '0', status: pass(r.longform.jobs.mediaLeftBehind.length === 0) },
-    { name: 'temp files left behind (server TMPDIR)', value: String(r.tempLeftBehind.length), target: '0', status: pass(r.tempLeftBehind.length === 0) },
+    { name: 'Sori temp files left behind (server TMPDIR)', value: String(r.tempLeftBehind.length), target: '0', status: pass(r.tempLeftBehind.length === 0) },
     { name: 'peak RSS server / tree (MB)', value: `${m.peakRssMb.server ?? '-'} / ${m.peakRssMb.tree ?? '-'}`, target: '', status: 'info' },
   ];
   if (r.error) checks.push({ name: 'error', value: r.error.slice(0, 120), target: '', status: 'FAIL' });
@@ -520,6 +531,7 @@ export function formatMixedSoak(r: MixedSoakResult): string {
   for (const d of r.short.textChangedDetail.slice(0, 5)) L.push(`  short text changed: ${d.file}: "${d.first.slice(0, 60)}" -> "${d.now.slice(0, 60)}"`);
   if (lf.mediaLeftBehind.length) L.push(`  media left behind: ${lf.mediaLeftBehind.slice(0, 8).join(', ')}`);
   if (r.tempLeftBehind.length) L.push(`  temp files left behind: ${r.tempLeftBehind.slice(0, 8).join(', ')}`);
+  if (Object.keys(r.tempOther).length) L.push(`  not Sori's, left in its TMPDIR: ${Object.entries(r.tempOther).map(([k, v]) => `${k} x${v}`).join(', ')}`);
   L.push(`server log: ${st.logPath}`, '');
   L.push(formatTable(['check', 'value', 'target', 'result'], r.checks.map((c) => [c.name, c.value, c.target, c.status])));
   if (r.error) L.push('', `ERROR: ${r.error}`);
