@@ -141,7 +141,8 @@ export interface MixedSoakResult {
   /** The figures of issue 18 in one place. */
   summary: {
     cycles: number;
-    jobs: { accepted: number; completed: number; failed: number; lost: number; duplicated: number };
+    /** `failedBy`: failed jobs by their message (the crash-loop guard's: "processing stopped N times without making progress"). */
+    jobs: { accepted: number; completed: number; failed: number; failedBy: Record<string, number>; lost: number; duplicated: number };
     callbacks: { total: number; exactlyOnce: number; missing: number; moreThanOnce: number; unknownToken: number };
     uploads: { attempted: number; accepted: number; cut: number; busy: number; defective: number };
     short: { ok: number; cut: number; busy: number; defective: number; textChanged: number };
@@ -431,7 +432,7 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
     wallS,
     summary: {
       cycles: kills.length,
-      jobs: { accepted: j.accepted, completed: j.completed, failed: j.failed, lost: j.unfinished, duplicated: j.duplicated },
+      jobs: { accepted: j.accepted, completed: j.completed, failed: j.failed, failedBy: failedBy(j.lostDetail), lost: j.unfinished, duplicated: j.duplicated },
       callbacks: { total: j.callbacksTotal, exactlyOnce: j.callbackExactlyOnce, missing: j.callbackMissing, moreThanOnce: j.callbackMoreThanOnce, unknownToken: j.callbacksUnknownToken },
       uploads: { attempted: s.attempted, accepted: s.accepted, cut: s.cutByKill, busy: s.busy, defective: s.defective },
       short: { ok: short.ok, cut: short.cut, busy: short.busy, defective: short.defective, textChanged: short.textChanged },
@@ -466,6 +467,17 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
   return result;
 }
 
+/** Failed jobs (finished, not COMPLETED) counted by message. */
+function failedBy(detail: CallbackJobTally['jobs']['lostDetail']): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of detail) {
+    if (d.state !== 'FAILED' && d.state !== 'TIMEOUT') continue;
+    const why = `${d.state}: ${d.message ?? ''}`;
+    out[why] = (out[why] ?? 0) + 1;
+  }
+  return out;
+}
+
 /** The invariants of the soak, each against its target. */
 export function mixedSoakChecks(r: MixedSoakResult): Check[] {
   const m = r.summary;
@@ -474,7 +486,12 @@ export function mixedSoakChecks(r: MixedSoakResult): Check[] {
     { name: 'kill cycles done', value: `${m.cycles}/${r.settings.cycles}`, target: String(r.settings.cycles), status: pass(m.cycles === r.settings.cycles && m.restarts.failed === 0) },
     { name: 'jobs accepted / completed', value: `${m.jobs.accepted} / ${m.jobs.completed}`, target: 'all', status: pass(m.jobs.accepted > 0 && m.jobs.completed === m.jobs.accepted) },
     { name: 'jobs lost (never finished)', value: String(m.jobs.lost), target: '0', status: pass(m.jobs.lost === 0) },
-    { name: 'jobs failed (FAILED / TIMEOUT)', value: String(m.jobs.failed), target: '0', status: pass(m.jobs.failed === 0) },
+    {
+      name: 'jobs failed (FAILED / TIMEOUT)',
+      value: `${m.jobs.failed}${m.jobs.failed ? ` (${Object.entries(m.jobs.failedBy).map(([k, v]) => `${v}x ${k.slice(0, 70)}`).join('; ')})` : ''}`,
+      target: '0',
+      status: pass(m.jobs.failed === 0),
+    },
     { name: 'jobs completed twice (2+ callbacks, differing results)', value: String(m.jobs.duplicated), target: '0', status: pass(m.jobs.duplicated === 0) },
     { name: 'callbacks exactly once', value: `${m.callbacks.exactlyOnce}/${m.jobs.accepted} (missing ${m.callbacks.missing}, more than once ${m.callbacks.moreThanOnce})`, target: 'all', status: pass(m.jobs.accepted > 0 && m.callbacks.exactlyOnce === m.jobs.accepted) },
     { name: 'uploads answered with a defect', value: String(m.uploads.defective), target: '0', status: pass(m.uploads.defective === 0) },
