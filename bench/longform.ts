@@ -20,7 +20,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { loadManifest, manifestPath, selectClips, type Clip, type ManifestEntry } from './lib/manifest.js';
+import { clipFromEntry, loadManifest, manifestPath, selectClips, type Clip } from './lib/manifest.js';
 import { modelsDir, OUT_DIR, testdataDir } from './lib/paths.js';
 import { loadDecoder, openEngine, runEngine, type EngineRun } from './lib/sori.js';
 import { loadVad, runBare, runLongform } from './lib/longform-inprocess.js';
@@ -29,6 +29,7 @@ import { boundaryRecall, spansFromMs, type BoundaryRecall } from './lib/boundari
 import { loopedFile } from './lib/longform-media.js';
 import { memoryRun, type MemoryRun } from './lib/longform-memory.js';
 import { runSoak, type SoakResult } from './lib/soak.js';
+import { soakJobPool } from './lib/callback-jobs.js';
 import { startServer, type ServerHandle } from './lib/server-process.js';
 import { NORMALISATION_NOTE, scoreClip, type ClipScore } from './lib/score.js';
 import { formatTable, pct, type Cell } from './lib/table.js';
@@ -124,19 +125,6 @@ function posInt(name: string, v: string | undefined, dflt: number): number {
 
 const sumOf = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 const isRun = <T extends object>(x: T | { skipped: true } | undefined): x is T => !!x && !('skipped' in x);
-
-/** A manifest entry as a Clip (the long files are outside the quick selection). */
-function clipOf(e: ManifestEntry, td: string): Clip {
-  return {
-    file: e.file,
-    path: resolve(td, e.file),
-    lang: e.lang,
-    durationS: e.duration_s,
-    reference: e.reference ?? '',
-    referenceSpelled: e.reference_spelled ?? null,
-    entry: e,
-  };
-}
 
 const scoreOf = (c: Clip, text: string) => scoreClip({ lang: c.lang, reference: c.reference, referenceSpelled: c.referenceSpelled }, text);
 
@@ -343,11 +331,11 @@ export async function longformCli(argv: string[]): Promise<number> {
   const need = (file: string) => {
     const e = byFile.get(file);
     if (!e) throw new Error(`${file} is not in ${manifestPath(td)}`);
-    return clipOf(e, td);
+    return clipFromEntry(e, td);
   };
   const long12 = need('ko/long_etts_lmy_12min.flac');
-  const rtfFiles = [...manifest.filter((e) => /^en\/jobs_/.test(e.file)).map((e) => clipOf(e, td)), long12];
-  const segmentFiles = manifest.filter((e) => typeof e.segments === 'string').map((e) => clipOf(e, td));
+  const rtfFiles = [...manifest.filter((e) => /^en\/jobs_/.test(e.file)).map((e) => clipFromEntry(e, td)), long12];
+  const segmentFiles = manifest.filter((e) => typeof e.segments === 'string').map((e) => clipFromEntry(e, td));
 
   const result: LongformBenchResult = {
     kind: 'sori-bench-longform',
@@ -522,13 +510,7 @@ export async function longformCli(argv: string[]): Promise<number> {
 
     // 5. Soak.
     if (parts.includes('soak')) {
-      // Short and medium clips with a reference (10-60 s, ko and en), plus the 3-minute dialogue
-      // now and then: long enough to be checkpointed mid-way and resumed.
-      const pool = manifest
-        .filter((e) => (e.lang === 'ko' || e.lang === 'en') && !!e.reference && e.duration_s >= 10 && e.duration_s <= 60)
-        .map((e) => ({ clip: clipOf(e, td), weight: 1 }));
-      const dialog = byFile.get('ko/dialog_etts_lmy_kih_3min.flac');
-      if (dialog) pool.push({ clip: clipOf(dialog, td), weight: Math.max(1, Math.round(pool.length / 8)) });
+      const pool = soakJobPool(manifest, td);
       const seed = a['soak-seed'] !== undefined ? Number(a['soak-seed']) : randomBytes(4).readUInt32LE(0);
       log(`soak: ${soakCycles} cycles, kill mode ${killMode}, seed ${seed}, pool of ${pool.length} files`);
       result.soak = await runSoak({

@@ -15,6 +15,7 @@ import { DomainBoostings } from './domains/boostings.js';
 import { configuredAuthGate } from './domains/auth.js';
 import { createEngine } from './speech/index.js';
 import { memoryLimitEnforceable } from './media/decode.js';
+import { removeOrphanedMediaTempDirs } from './media/temp-files.js';
 
 export async function main(): Promise<void> {
   const config = await loadConfig();
@@ -79,6 +80,13 @@ export async function main(): Promise<void> {
   }
   // Jobs left unfinished by a previous process resume now; they wait for the engine like any job.
   await jobs.start();
+  // And the temp files of requests it was decoding when it died go (media/temp-files.ts).
+  removeOrphanedMediaTempDirs().then(
+    (removed) => {
+      if (removed.length > 0) logger.info({ dirs: removed.length }, 'removed temp files left by processes that no longer run');
+    },
+    (err: unknown) => logger.warn({ err }, 'could not clean up temp files left by earlier processes'),
+  );
 
   grpcServer = await startGrpcServer({
     host: config.server.host,

@@ -77,6 +77,19 @@ export function selectClips(entries: readonly ManifestEntry[], testdata: string,
   }));
 }
 
+/** A manifest entry as a Clip, whatever its tags (long files are outside the quick selection). */
+export function clipFromEntry(e: ManifestEntry, testdata: string): Clip {
+  return {
+    file: e.file,
+    path: resolve(testdata, e.file),
+    lang: e.lang,
+    durationS: e.duration_s,
+    reference: e.reference ?? '',
+    referenceSpelled: e.reference_spelled ?? null,
+    entry: e,
+  };
+}
+
 /** Up to n entries, one language at a time in turn, returned in manifest order. */
 function interleaveByLang(entries: readonly ManifestEntry[], n: number): ManifestEntry[] {
   const queues = new Map<string, ManifestEntry[]>();

@@ -1,6 +1,8 @@
 /**
- * A simulated real-time NestService client: sends 16-bit PCM in 100 ms chunks at the pace of
- * the clock, then `epFlag:true`, and records when every response arrived.
+ * Simulated real-time streaming clients, gRPC NestService (`streamClip`) and the WebSocket route
+ * (`streamClipWs`): each sends 16-bit PCM in 100 ms chunks at the pace of the clock, then
+ * `epFlag:true`, and records when every response arrived. A stream the server ends early (an
+ * error, a dropped connection) stops sending at once.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -36,6 +38,36 @@ export interface StreamRun {
   error: string | null;
 }
 
+/** What a stream answered: partials counted, finals kept, the endPoint final's latency after epFlag. */
+class Answers {
+  readonly started = performance.now();
+  /** When the client sent `epFlag:true` (0: not yet). */
+  epSentAt = 0;
+  private readonly finals: string[] = [];
+  private readonly gapLagMs: number[] = [];
+  private partials = 0;
+  private epLatencyMs: number | null = null;
+
+  /** One response's `contents` JSON. */
+  take(contents: string): void {
+    const now = performance.now();
+    const m = JSON.parse(contents) as { transcription?: { text: string; epFlag: boolean; epdType: string; endTimestamp: number; seqId: number } };
+    const t = m.transcription;
+    if (t === undefined) return;
+    if (!t.epFlag) {
+      this.partials++;
+      return;
+    }
+    if (t.text !== '') this.finals.push(t.text);
+    if (t.epdType === 'endPoint' && t.seqId === 1 && this.epSentAt > 0) this.epLatencyMs = now - this.epSentAt;
+    else if (t.epdType === 'gap') this.gapLagMs.push(now - this.started - t.endTimestamp);
+  }
+
+  run(error: string | null): StreamRun {
+    return { text: this.finals.join(' '), epLatencyMs: this.epLatencyMs, gapLagMs: this.gapLagMs, partials: this.partials, finals: this.finals.length, error };
+  }
+}
+
 export async function streamClip(
   target: string,
   secret: string,
@@ -48,44 +80,82 @@ export async function streamClip(
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${secret}`);
   const call = client.recognize(md);
-  const finals: string[] = [];
-  const gapLagMs: number[] = [];
-  let partials = 0;
-  let epSentAt = 0;
-  let epLatencyMs: number | null = null;
-  const started = performance.now();
+  let ended = false;
+  const answers = new Answers();
   const done = new Promise<string | null>((resolve) => {
-    call.on('data', (r: { contents: string }) => {
-      const now = performance.now();
-      const m = JSON.parse(r.contents) as { transcription?: { text: string; epFlag: boolean; epdType: string; endTimestamp: number; seqId: number } };
-      const t = m.transcription;
-      if (t === undefined) return;
-      if (!t.epFlag) {
-        partials++;
-        return;
-      }
-      if (t.text !== '') finals.push(t.text);
-      if (t.epdType === 'endPoint' && t.seqId === 1 && epSentAt > 0) epLatencyMs = now - epSentAt;
-      else if (t.epdType === 'gap') gapLagMs.push(now - started - t.endTimestamp);
-    });
+    call.on('data', (r: { contents: string }) => answers.take(r.contents));
     call.on('error', (e: Error) => resolve(e.message));
     call.on('end', () => resolve(null));
-  });
+  }).finally(() => (ended = true));
   call.write({ type: 'CONFIG', config: { config: JSON.stringify({ transcription: { language } }) } });
+  await sendPaced(pcm16, chunkMs, answers.started, () => ended, (chunk) => {
+    call.write({ type: 'DATA', data: { chunk, extra_contents: JSON.stringify({ seqId: 0, epFlag: false }) } });
+  });
+  if (!ended) {
+    answers.epSentAt = performance.now();
+    call.write({ type: 'DATA', data: { chunk: Buffer.alloc(0), extra_contents: JSON.stringify({ seqId: 1, epFlag: true }) } });
+    call.end();
+  }
+  const error = await done;
+  client.close();
+  return answers.run(error);
+}
+
+/** Sends `pcm16` in `chunkMs` pieces paced by the clock from `started`, until done or `stopped()`. */
+async function sendPaced(pcm16: Buffer, chunkMs: number, started: number, stopped: () => boolean, send: (chunk: Buffer) => void): Promise<void> {
   const bytesPerChunk = Math.round((16000 * 2 * chunkMs) / 1000);
-  for (let i = 0, n = 0; i < pcm16.length; i += bytesPerChunk, n++) {
+  for (let i = 0, n = 0; i < pcm16.length && !stopped(); i += bytesPerChunk, n++) {
     // Paced by the clock from the start, so a slow send never shifts later chunks.
     const due = started + n * chunkMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    call.write({ type: 'DATA', data: { chunk: pcm16.subarray(i, i + bytesPerChunk), extra_contents: JSON.stringify({ seqId: 0, epFlag: false }) } });
+    if (!stopped()) send(pcm16.subarray(i, i + bytesPerChunk));
   }
-  epSentAt = performance.now();
-  call.write({ type: 'DATA', data: { chunk: Buffer.alloc(0), extra_contents: JSON.stringify({ seqId: 1, epFlag: true }) } });
-  call.end();
+}
+
+/**
+ * The same client over the WebSocket route (`ws://<host>/recognizer/stream?key=`): the config as
+ * the first text frame, binary PCM frames, `{"seqId":1,"epFlag":true}`, then `{"end":true}`; the
+ * server answers and closes with 1000. Any other close is the run's `error` (`close <code>`).
+ */
+export async function streamClipWs(baseUrl: string, secret: string, pcm16: Buffer, language: string, chunkMs = 100): Promise<StreamRun> {
+  let ended = false;
+  let opened = false;
+  const answers = new Answers();
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/recognizer/stream?key=${encodeURIComponent(secret)}`);
+  ws.binaryType = 'arraybuffer';
+  let failure: string | null = null;
+  const open = new Promise<void>((resolve) => {
+    ws.addEventListener('open', () => {
+      opened = true;
+      resolve();
+    });
+    ws.addEventListener('close', () => resolve());
+  });
+  const done = new Promise<string | null>((resolve) => {
+    ws.addEventListener('message', (e: MessageEvent) => {
+      if (typeof e.data === 'string') answers.take(e.data);
+    });
+    ws.addEventListener('error', (e: Event) => {
+      failure ??= (e as ErrorEvent).message || 'error';
+    });
+    ws.addEventListener('close', (e: CloseEvent) => {
+      ended = true;
+      resolve(e.code === 1000 && answers.epSentAt > 0 ? null : `close ${e.code}${e.reason ? ` ${e.reason}` : ''}${failure ? ` (${failure})` : ''}${opened ? '' : ' before open'}`);
+    });
+  });
+  await open;
+  if (!ended) {
+    ws.send(JSON.stringify({ transcription: { language } }));
+    await sendPaced(pcm16, chunkMs, answers.started, () => ended, (chunk) => ws.send(chunk));
+  }
+  if (!ended) {
+    answers.epSentAt = performance.now();
+    ws.send(JSON.stringify({ seqId: 1, epFlag: true }));
+    ws.send(JSON.stringify({ end: true }));
+  }
   const error = await done;
-  client.close();
-  return { text: finals.join(' '), epLatencyMs, gapLagMs, partials, finals: finals.length, error };
+  return answers.run(error);
 }
 
 export function toPcm16(pcm: Float32Array): Buffer {

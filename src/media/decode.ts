@@ -7,13 +7,13 @@
  * fault (ffmpeg missing, the file path not existing) stay ordinary errors.
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DECODER_NICE, lowerPriority } from '../process-priority.js';
 import { SAMPLE_RATE } from '../audio.js';
 import type { MediaLimits } from '../config.js';
+import { makeMediaTempDir } from './temp-files.js';
 
 export type MediaErrorKind = 'empty' | 'no-audio' | 'undecodable' | 'too-long';
 
@@ -209,7 +209,7 @@ export const PCM_OUTPUT_ARGS: readonly string[] = [
 export async function decodeBuffer(data: Buffer, opts: DecodeOptions = {}): Promise<DecodedAudio> {
   opts.signal?.throwIfAborted();
   if (data.length === 0) throw new MediaError('empty', 'the media is empty (0 bytes)');
-  const dir = await mkdtemp(join(tmpdir(), 'sori-media-'));
+  const dir = await makeMediaTempDir();
   try {
     const file = join(dir, 'input');
     await writeFile(file, data);

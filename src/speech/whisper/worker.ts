@@ -9,6 +9,7 @@ import { SAMPLE_RATE } from '../../audio.js';
 import { PronunciationAssessor } from '../assessment/assessor.js';
 import { transcribeAndAssess } from './assessed-transcription.js';
 import { ForcedTextScorer } from './forced-text.js';
+import { parentSender } from './parent-channel.js';
 
 /**
  * Inference process: owns one copy of the Whisper sessions. Model runs are synchronous native
@@ -20,12 +21,11 @@ import { ForcedTextScorer } from './forced-text.js';
  */
 if (!process.send) throw new Error('speech/whisper/worker must run as a child process with an IPC channel');
 const init = JSON.parse(process.env.SORI_WORKER_INIT ?? '{}') as WorkerInit;
-const send = (m: FromWorker): void => {
-  process.send?.(m);
-};
+// The parent going away (even by SIGKILL) closes the channel: do not linger as an orphan,
+// whether that shows as 'disconnect' or as a failed send of a result ready just then.
+const send = parentSender<FromWorker>(process, () => process.exit(0));
 const aborts = new Map<number, AbortController>();
 const gate = new RunGate(PRIORITIES.length);
-// The parent going away (even by SIGKILL) closes the channel: do not linger as an orphan.
 process.on('disconnect', () => process.exit(0));
 
 try {
