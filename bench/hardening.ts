@@ -2,7 +2,11 @@
  * Hostile input at volume (issue 18): every fuzzed surface against the real server (a child
  * process, as users run it), with a healthy client probing all along.
  *
- *   SORI_MODELS_DIR=../shared/models npm run bench:hardening -- [--count 10000] [--seed 1] [--surfaces short,longform,...]
+ *   SORI_MODELS_DIR=../shared/models npm run bench:hardening -- [--parts fuzz,slow-clients,soak] [--count 10000] [--seed 1] [--surfaces short,longform,...] [--soak-cycles 50]
+ *
+ * Three parts, in order: `fuzz` (below), `slow-clients` (bench/slow-clients.ts: 500 slowloris
+ * connections and a healthy client) and `soak` (bench/hardening-soak.ts: SIGKILL/restart
+ * cycles under mixed load). Each part prints its own tables.
  *
  * Per surface and case family: cases, what came back (label x count), defects (an answer the
  * docs do not list for bad input: a 5xx other than the documented ones, a hang, a connection
@@ -21,6 +25,8 @@ import { machineInfo, writeLatest } from './lib/output.js';
 import { runSurface, serverErrorsSince, startHealthProbe, type FuzzTarget, type HealthReport, type Surface, type SurfaceReport } from './lib/fuzz/harness.js';
 import { fuzzClip } from './lib/fuzz/clip.js';
 import { hardeningSurfaces } from './lib/fuzz/surfaces/index.js';
+import { slowClientsCli } from './slow-clients.js';
+import { hardeningSoakCli } from './hardening-soak.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -28,8 +34,11 @@ const { values: a } = parseArgs({
     seed: { type: 'string', default: '1' },
     surfaces: { type: 'string' },
     concurrency: { type: 'string', default: '8' },
+    parts: { type: 'string', default: 'fuzz,slow-clients,soak' },
+    'soak-cycles': { type: 'string', default: '50' },
   },
 });
+const PARTS = ['fuzz', 'slow-clients', 'soak'] as const;
 const KEY = 'hardening-bench-key';
 
 interface Row {
@@ -116,4 +125,18 @@ function printSurface(r: Row): void {
   console.log(formatTable(['family', 'cases', 'outcomes', 'defects'], lines));
 }
 
-await main();
+async function run(): Promise<void> {
+  const parts = a.parts.split(',');
+  const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`unknown parts ${unknown.join(', ')}; have ${PARTS.join(', ')}`);
+  let code = 0;
+  if (parts.includes('fuzz')) {
+    await main();
+    code = Math.max(code, Number(process.exitCode ?? 0));
+  }
+  if (parts.includes('slow-clients')) code = Math.max(code, await slowClientsCli([]));
+  if (parts.includes('soak')) code = Math.max(code, await hardeningSoakCli(['--cycles', a['soak-cycles'], '--seed', a.seed]));
+  process.exitCode = code;
+}
+
+await run();
