@@ -119,7 +119,7 @@ async function main(): Promise<void> {
 function printSurface(r: Row): void {
   const lines = Object.entries(r.report.families).map(([family, f]) => {
     const outcomes = Object.entries(f.outcomes).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} x${n}`).join(', ');
-    return [family, f.count, outcomes, f.defects.length === 0 ? '0' : `${f.defects.length}: ${f.defects[0].describe.slice(0, 80)} -> ${f.defects[0].outcome.label}`];
+    return [family, f.count, outcomes, f.defects.length === 0 ? '0' : `${f.defects.length} (cases ${f.defects.slice(0, 5).map((d) => `#${d.index}`).join(' ')}...): ${f.defects[0].describe.slice(0, 80)} -> ${f.defects[0].outcome.label}`];
   });
   console.log(`\n${r.report.surface}: ${r.report.count} cases in ${(r.report.ms / 1000).toFixed(0)} s; healthy client p50 ${r.health.p50Ms} ms, p99 ${r.health.p99Ms} ms, ${r.health.failures}/${r.health.probes} failed; peak RSS ${r.peakRssMb} MB; server ${r.alive ? 'alive' : 'DEAD'}; ${r.serverErrors.length} error lines logged${r.serverErrors.length > 0 ? ` (first: ${r.serverErrors[0].slice(0, 200)})` : ''}`);
   console.log(formatTable(['family', 'cases', 'outcomes', 'defects'], lines));
