@@ -26,6 +26,7 @@ export interface SpecialTokens {
   eot: number;
   sotPrev: number;
   transcribe: number;
+  translate: number;
   noTimestamps: number;
   noSpeech: number;
   timestampBegin: number;
@@ -89,6 +90,7 @@ export async function loadWhisperModel(dir: string, name: string, threads: numbe
     eot: need('<|endoftext|>'),
     sotPrev: need('<|startofprev|>'),
     transcribe: need('<|transcribe|>'),
+    translate: need('<|translate|>'),
     noTimestamps,
     noSpeech: need('<|nospeech|>', '<|nocaptions|>'),
     // Older exports leave timestamp tokens out of added_tokens; in every Whisper vocabulary they
