@@ -52,6 +52,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     domains,
     auth: { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 },
     longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },
+    openai: { maxBytes: 25 * MiB, maxSeconds: 7200, otherModels: 1 },
     jobs: {
       workers: 1, queueLimit: 100, leaseSeconds: 30, maxAttempts: 5, syncTimeoutSeconds: 600, timeoutSeconds: 3600, retentionHours: 72,
     },
