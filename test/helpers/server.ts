@@ -5,7 +5,7 @@
  * test-logs.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Config, DomainConfig } from '../../src/config.js';
+import type { Config, DomainConfig, OpenAIConfig } from '../../src/config.js';
 import { configuredAuthGate, type AuthGate } from '../../src/domains/auth.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
@@ -80,12 +80,15 @@ export interface StartOptions {
   streaming?: boolean;
   /** The auth gate (to share it with a gRPC server, or set its throttle); default: one from the config. */
   auth?: AuthGate;
+  /** OpenAI routes' settings over testConfig's. */
+  openai?: Partial<OpenAIConfig>;
 }
 
 export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: logDestination('server', (line) => void lines.push(line)) });
-  const config = opts.jobsConfig ?? testConfig(domains);
+  const base = opts.jobsConfig ?? testConfig(domains);
+  const config = opts.openai === undefined ? base : { ...base, openai: { ...base.openai, ...opts.openai } };
   registerDomainSecrets('domain', config.domains);
   registerSecrets('object storage', config.objectStorage?.secretAccessKey);
   const auth = recordKeys(opts.auth ?? configuredAuthGate(config, logger));
