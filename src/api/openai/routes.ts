@@ -120,7 +120,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOption
     const length = declaredLength(request.headers['content-length']);
     if (length !== undefined && length > maxBytes + ENVELOPE_BYTES) throw fileTooLarge(maxBytes);
 
-    const upload = await receiveAudioUpload(request, maxBytes);
+    const upload = await receiveAudioUpload(request, maxBytes, FIELD_BYTES);
     // Set once a stream owns the lease and the upload (it releases them when it ends).
     let streaming = false;
     try {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { fileTooLarge, OpenAIError } from './errors.js';
+import { fileTooLarge, invalidValue, OpenAIError } from './errors.js';
 import type { FormFields } from './params.js';
 
 export interface AudioUpload {
@@ -23,7 +23,7 @@ export interface AudioUpload {
   dispose(): Promise<void>;
 }
 
-export async function receiveAudioUpload(request: FastifyRequest, maxBytes: number): Promise<AudioUpload> {
+export async function receiveAudioUpload(request: FastifyRequest, maxBytes: number, fieldBytes: number): Promise<AudioUpload> {
   const dir = await mkdtemp(join(tmpdir(), 'sori-openai-'));
   const fields = new Map<string, string[]>();
   const upload: AudioUpload = { path: undefined, bytes: 0, filename: undefined, fields, dispose: () => rm(dir, { recursive: true, force: true }) };
@@ -46,6 +46,8 @@ export async function receiveAudioUpload(request: FastifyRequest, maxBytes: numb
         upload.bytes = bytes;
         upload.filename = part.filename || undefined;
       } else {
+        // Over the field size limit busboy cuts the value short: refused rather than used cut.
+        if (part.valueTruncated) throw invalidValue(part.fieldname, `${part.fieldname} is longer than the ${fieldBytes} bytes a field may hold`);
         const value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
         fields.set(part.fieldname, [...(fields.get(part.fieldname) ?? []), value]);
       }

@@ -5,12 +5,14 @@ import { shortSurface } from './short.js';
 import { longformSurface } from './longform.js';
 import { adminSurface } from './admin.js';
 import { buildMediaFiles, mediaSurface } from './media.js';
+import { openaiSurface } from './openai.js';
 
 export function hardeningSurfaces(clip: Uint8Array): Record<string, () => Surface> {
   return {
     short: () => shortSurface(clip),
     longform: () => longformSurface(clip),
     admin: () => adminSurface,
+    openai: () => openaiSurface(clip),
     media: () => {
       const files = buildMediaFiles(clip);
       process.once('exit', () => rmSync(files.dir, { recursive: true, force: true }));
