@@ -102,7 +102,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOption
     const e = toOpenAIError(err, limits);
     const fields = { domain, status: e.status, code: e.code };
     if (e.status >= 500 && e.status !== 503) request.log.error({ ...fields, err }, 'openai request failed');
-    else if (e.status === 503) request.log.warn(fields, 'openai request refused: engine queue full');
+    else if (e.status === 503) request.log.warn(fields, 'openai request refused: engine busy');
     else request.log.info({ ...fields, reason: e.message }, 'openai request refused');
     if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
     return reply.code(e.status).send(e.body());
