@@ -358,6 +358,28 @@ export const settingsSchema = z.strictObject({
       .prefault({}),
     { description: 'Decoding media with ffmpeg: time and memory bounds.' },
   ),
+  openai: setting(
+    z
+      .strictObject({
+        maxBytes: setting(positiveInt.default(25 * MiB), {
+          env: 'SORI_OPENAI_MAX_BYTES',
+          description:
+            'Largest `file` accepted by POST /v1/audio/transcriptions and /v1/audio/translations, in bytes (default 25 MiB, OpenAI\'s limit); larger: 413.',
+        }),
+        maxSeconds: setting(z.number().positive().default(2 * 3600), {
+          description:
+            'Longest audio those routes transcribe, in seconds (longer: 400 `audio_too_long`). Audio over 30 s is decoded window by window at pauses, as long-form jobs are, so memory stays flat.',
+        }),
+        otherModels: setting(z.int().min(0).max(16).default(1), {
+          env: 'SORI_OPENAI_OTHER_MODELS',
+          description:
+            'Installed Whisper models besides `models.asr` that a request\'s `model` may name, loaded at once: each loads on first use in its own inference process ' +
+            '(`engine.threads` threads, one recognition at a time), the least recently used idle one closed for another. 0 = `models.asr` only.',
+        }),
+      })
+      .prefault({}),
+    { description: 'The OpenAI-compatible API (/v1/audio/transcriptions, /v1/audio/translations, /v1/models): docs/api/openai.md.' },
+  ),
   jobs: setting(
     z
       .strictObject({
@@ -481,6 +503,7 @@ export type CallbacksConfig = Settings['callbacks'];
 export type NetworkConfig = Settings['network'];
 export type HttpLimits = Settings['http'];
 export type MediaLimits = Settings['media'];
+export type OpenAIConfig = Settings['openai'];
 
 export interface ObjectStorageConfig extends Omit<ObjectStorageSettings, 'endpoint' | 'bucket' | 'accessKeyId' | 'secretAccessKey'> {
   endpoint: string | undefined;

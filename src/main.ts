@@ -16,6 +16,7 @@ import { configuredAuthGate } from './domains/auth.js';
 import { createEngine } from './speech/index.js';
 import { memoryLimitEnforceable } from './media/decode.js';
 import { removeOrphanedMediaTempDirs } from './media/temp-files.js';
+import { ModelEngines } from './speech/model-engines.js';
 
 export async function main(): Promise<void> {
   const config = await loadConfig();
@@ -29,6 +30,20 @@ export async function main(): Promise<void> {
     beamSize: config.engine.beamSize,
     referenceCacheSize: config.engine.referenceCacheSize,
   });
+  // Other installed models an OpenAI request may name: loaded on first use, one recognition at a time each.
+  const models = new ModelEngines({
+    defaultModel: config.models.asr,
+    defaultEngine: engine,
+    modelsDir: config.models.dir,
+    maxOthers: config.openai.otherModels,
+    create: (model) => {
+      logger.info({ model }, 'loading another model for the OpenAI API');
+      return createEngine({
+        modelsDir: config.models.dir, model, threads: config.engine.threads, parallel: 1,
+        queueLimit: config.engine.queueLimit, beamSize: config.engine.beamSize, referenceCacheSize: config.engine.referenceCacheSize,
+      });
+    },
+  });
   // One VAD model for jobs and streams; one per-domain stream count for gRPC and WebSocket alike.
   const loadVad = sharedVadLoader(config.models.dir);
   const jobs = createJobSystem(config, engine, logger, loadVad);
@@ -38,7 +53,7 @@ export async function main(): Promise<void> {
   // Secrets and the throttle of failed authentications: one gate for HTTP, WebSocket and gRPC.
   const auth = configuredAuthGate(config, logger);
   const app = await buildServer({
-    config, engine, logger, jobs, boostings, auth, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize },
+    config, engine, logger, jobs, boostings, auth, models, vad: loadVad, streaming: { vad: loadVad, slots, finalBeamSize: config.engine.streamBeamSize },
   });
 
   let grpcServer: GrpcServerHandle | undefined;
@@ -55,6 +70,7 @@ export async function main(): Promise<void> {
     Promise.resolve(grpcServer?.close())
       .then(() => app.close())
       .then(() => jobs.close())
+      .then(() => models.close())
       .then(() => engine.close())
       .then(
         () => {
@@ -75,6 +91,7 @@ export async function main(): Promise<void> {
   } catch (err) {
     // e.g. the port is taken: stop the inference workers so the process can end.
     await jobs.close();
+    await models.close();
     await engine.close();
     throw err;
   }

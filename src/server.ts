@@ -10,6 +10,7 @@ import { DomainBoostings } from './domains/boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
 import { limitConnections } from './api/connection-limits.js';
 import { DomainRequestLimits } from './domains/request-limits.js';
+import { openaiRoutes } from './api/openai/routes.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
 import type { Config } from './config.js';
@@ -17,7 +18,8 @@ import { configuredAuthGate, type AuthGate } from './domains/auth.js';
 import type { JobSystem } from './jobs/index.js';
 import type { Logger } from './logger.js';
 import type { SpeechEngine } from './speech/engine.js';
-import type { SileroVad } from './speech/vad/silero.js';
+import { ModelEngines } from './speech/model-engines.js';
+import { sharedVadLoader, type SileroVad } from './speech/vad/silero.js';
 import type { StreamSlots } from './stream/stream-slots.js';
 import { streamWebSocketRoutes } from './stream/websocket.js';
 
@@ -33,6 +35,10 @@ export interface ServerDeps {
   boostings?: DomainBoostings;
   /** Secrets and the per-client throttle; default: one from the config. main.ts shares one with gRPC. */
   auth?: AuthGate;
+  /** Engines by model name for the OpenAI routes' `model`; default: `engine` (models.asr) only. */
+  models?: ModelEngines;
+  /** Silero VAD for the OpenAI routes' long files; default: streaming's, else one loaded on first use. */
+  vad?: () => Promise<SileroVad>;
 }
 
 /** The WebSocket route takes its secret as `?key=` (browsers cannot send headers): never log it. */
@@ -40,7 +46,9 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&]key=)[^&]*/gi, '$1[redacted]');
 }
 
-export async function buildServer({ config, engine, logger, jobs, streaming, boostings: given, auth: givenAuth }: ServerDeps): Promise<FastifyInstance> {
+export async function buildServer({
+  config, engine, logger, jobs, streaming, boostings: given, auth: givenAuth, models, vad,
+}: ServerDeps): Promise<FastifyInstance> {
   const boostings = given ?? (await DomainBoostings.open(config.domains, undefined));
   // One gate for every route: failures on one count on the others.
   const auth = givenAuth ?? configuredAuthGate(config, logger);
@@ -114,6 +122,13 @@ export async function buildServer({ config, engine, logger, jobs, streaming, boo
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(clovaShortRoutes, { engine, domains: config.domains, auth, requestLimits, media: config.media });
   await app.register(adminBoostingsRoutes, { auth, boostings });
+  await app.register(openaiRoutes, {
+    prefix: '/v1',
+    auth,
+    models: models ?? new ModelEngines({ defaultModel: config.models.asr, defaultEngine: engine, modelsDir: config.models.dir, maxOthers: 0 }),
+    vad: vad ?? streaming?.vad ?? sharedVadLoader(config.models.dir),
+    config,
+  });
   if (streaming !== undefined) {
     await app.register(streamWebSocketRoutes, { auth, engine, boostings, ...streaming });
   }

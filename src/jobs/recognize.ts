@@ -1,10 +1,8 @@
 /**
  * Long-form recognition of one media file: ffmpeg streams PCM, VAD cuts it into windows of at
  * most 30 s, the engine transcribes each window (batch priority), and the windows become CLOVA
- * segments. Memory holds about two windows of audio whatever the file's length.
- *
- * The engine gets the next window while it is still decoding the current one, so it never idles
- * on VAD or ffmpeg.
+ * segments. Memory holds about two windows of audio whatever the file's length. The window loop
+ * itself is speech/windowed.ts (the OpenAI route's long files run it too).
  */
 import { SAMPLE_RATE } from '../audio.js';
 import { streamPcm } from '../media/pcm-stream.js';
@@ -12,7 +10,7 @@ import type { ToolLimits } from '../media/decode.js';
 import { denoiseArgs } from '../media/denoise.js';
 import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { VadWindower, type SpeechWindow } from '../speech/vad/windows.js';
+import { WindowedTranscription } from '../speech/windowed.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
 import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
 import { maskSegment } from '../transcript/forbidden.js';
@@ -54,7 +52,6 @@ export interface RecognizeOutcome {
   durationMs: number;
 }
 
-const IN_FLIGHT = 2;
 const BUSY_RETRY_MS = 500;
 /** A pause this long ends a segment (and is where windows prefer to end). */
 export const SEGMENT_PAUSE_S = 0.5;
@@ -68,51 +65,24 @@ export async function recognizeMedia(
   const { signal } = hooks;
   const offset = Math.round((req.resumeAtMs / 1000) * SAMPLE_RATE);
   const segments = [...req.done];
-  const windower = new VadWindower(vad, { longPauseS: SEGMENT_PAUSE_S });
   const totalSamples = req.durationS === undefined ? undefined : req.durationS * SAMPLE_RATE;
-  const pending: Array<{ window: SpeechWindow; transcript: Promise<Transcript> }> = [];
-
   const finish = segmentFinisher(req);
-
-  const settleFirst = async (): Promise<void> => {
-    const first = pending.shift();
-    if (first === undefined) return;
-    const transcript = await first.transcript;
-    const span = { start: first.window.start + offset, end: first.window.end + offset, speech: first.window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
+  const pcm = streamPcm(req.mediaPath, {
+    ...req.tools,
+    startS: req.resumeAtMs / 1000,
+    outputArgs: denoiseArgs(req.noiseFiltering ?? false),
+    maxSeconds: req.maxSeconds,
+    signal,
+  });
+  const windows = new WindowedTranscription(vad, pcm, (window) => transcribeWhenFree(engine, window, req, signal), { longPauseS: SEGMENT_PAUSE_S });
+  for await (const { window, transcript } of windows) {
+    const span = { start: window.start + offset, end: window.end + offset, speech: window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
     for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) segments.push(finish(seg));
     const doneSamples = span.end;
     hooks.onWindowDone?.(Math.round((doneSamples / SAMPLE_RATE) * 1000), segments);
     if (totalSamples !== undefined) hooks.onProgress?.(Math.min(doneSamples / totalSamples, 0.99));
-  };
-
-  const submit = async (windows: SpeechWindow[]): Promise<void> => {
-    for (const window of windows) {
-      const transcript = transcribeWhenFree(engine, window.pcm, req, signal);
-      transcript.catch(() => undefined); // awaited in order by settleFirst
-      // The engine keeps its own copy; dropping ours keeps memory at the windows in flight.
-      pending.push({ window: { ...window, pcm: new Float32Array(0) }, transcript });
-      while (pending.length >= IN_FLIGHT) await settleFirst();
-    }
-  };
-
-  try {
-    const pcm = streamPcm(req.mediaPath, {
-      ...req.tools,
-      startS: req.resumeAtMs / 1000,
-      outputArgs: denoiseArgs(req.noiseFiltering ?? false),
-      maxSeconds: req.maxSeconds,
-      signal,
-    });
-    for await (const chunk of pcm) {
-      await submit(await windower.push(chunk));
-    }
-    await submit(await windower.finish());
-    while (pending.length > 0) await settleFirst();
-  } finally {
-    // On failure, windows still queued must not run on for nobody.
-    for (const p of pending) await p.transcript.catch(() => undefined);
   }
-  return { segments, durationMs: Math.round((windower.received + offset) / SAMPLE_RATE * 1000) };
+  return { segments, durationMs: Math.round((windows.received + offset) / SAMPLE_RATE * 1000) };
 }
 
 /**

@@ -109,7 +109,9 @@ export async function* streamPcm(path: string, opts: PcmStreamOptions = {}): Asy
     }
     if (toolMissingUnderPrlimit(code, stderrTail)) throw new Error('ffmpeg is not installed or not on PATH; it is needed to decode media');
     if (samples === 0 && code !== 0) {
-      const why = stderrTail.split('\n').filter(Boolean).slice(-2).join('; ').replace(/^\[[^\]]*\]\s*/, '');
+      // The file's path (a job's or a request's temp file) is nobody's business: "input".
+      const why = stderrTail.split(`file:${path}`).join('input').split(path).join('input')
+        .split('\n').filter(Boolean).slice(-2).join('; ').replace(/^\[[^\]]*\]\s*/, '');
       throw new MediaError('undecodable', `the audio could not be decoded${why ? `: ${why.slice(0, 300)}` : ''}`);
     }
   } finally {

@@ -27,9 +27,21 @@ export interface KeywordBoost {
   weight?: number;
 }
 
+/**
+ * What the decoder writes: the speech's own words, or their English translation (Whisper's
+ * `<|translate|>` task; large-v3-turbo was not trained for it and mostly transcribes).
+ */
+export const TASKS = ['transcribe', 'translate'] as const;
+export type Task = (typeof TASKS)[number];
+
 export interface TranscribeOptions {
-  /** Whisper language code: ko, en, ja, zh, ... */
-  language: string;
+  /**
+   * Whisper language code (ko, en, ja, zh, ...) of the speech. Absent: detected from the first
+   * 30 s (Whisper's language identification, one decoder step); `Transcript.language` says which.
+   */
+  language?: string;
+  /** Default 'transcribe'. */
+  task?: Task;
   /** Text the decoder is conditioned on; wins over the keyword prompt of `boost`. */
   prompt?: string;
   /** Keyword boosting: decoding bias (prompt only with `boost.prompt`). No keywords: plain decoding. */
@@ -40,6 +52,16 @@ export interface TranscribeOptions {
   wordTimestamps?: boolean;
   /** Temperature fallback on repetitive / low-confidence output. Default true. */
   temperatureFallback?: boolean;
+  /**
+   * The first decoding temperature: 0 (default) is beam search (greedy at beam 1); above 0,
+   * best-of-5 sampling. The fallback goes on up Whisper's ladder (0.2, 0.4, ... 1.0) from it.
+   */
+  temperature?: number;
+  /**
+   * Decode with timestamp tokens even when the audio fits one window, so that its segments are
+   * Whisper's own (sentence-like, timed), not one per window. Costs a few decoder steps.
+   */
+  segmentTimestamps?: boolean;
   /**
    * Audio under 30 s: run the encoder on the audio plus a margin instead of a whole window
    * (4-9x cheaper for 5-10 s; CER within ~0.5 point). For latency-bound callers (streams).
@@ -78,10 +100,19 @@ export interface Segment {
   avgLogProb: number;
   noSpeechProb: number;
   words?: WordTiming[];
+  /** The segment's tokens as decoded (timestamp tokens included, end-of-text not). */
+  tokens?: number[];
+  /** Where the decoding window of this segment starts, in mel frames (100 per second). */
+  seek?: number;
+  /** The temperature of the window's accepted decode. */
+  temperature?: number;
+  /** The window's text size over its deflated size (above 2.4: repetitive, so fallback). */
+  compressionRatio?: number;
 }
 
 export interface Transcript {
   text: string;
+  /** The language decoded: the one asked for, or the one detected. */
   language: string;
   segments: Segment[];
   durationS: number;
@@ -123,6 +154,14 @@ export interface SpeechEngine {
   /** Requests waiting plus running, per priority. */
   load(): { queued: number; running: number; capacity: number };
   close(): Promise<void>;
+}
+
+/** The model has no such language (the caller named one it cannot decode). */
+export class UnsupportedLanguageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedLanguageError';
+  }
 }
 
 /** Thrown at once (never after a wait) when the scheduler's bounded queue is full. */

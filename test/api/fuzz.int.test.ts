@@ -54,5 +54,6 @@ describe('fuzzed input gets documented answers (seeded sample)', () => {
   it('short recognition: query, headers, bodies, HTTP framing', () => sample('short', 150));
   it('long-form: multipart, JSON routes, token lookups', () => sample('longform', 150));
   it('admin boostings', () => sample('admin', 100));
+  it('OpenAI API: forms, multipart, lookups, secrets', () => sample('openai', 150));
   it('media decoding: every format mangled, lying headers, hours in a tiny file', () => sample('media', 40));
 });

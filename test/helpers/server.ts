@@ -5,7 +5,7 @@
  * test-logs.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import { settingsSchema, type Config, type DomainConfig } from '../../src/config.js';
+import { settingsSchema, type Config, type DomainConfig, type OpenAIConfig } from '../../src/config.js';
 import { configuredAuthGate, type AuthGate } from '../../src/domains/auth.js';
 import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
@@ -56,6 +56,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     domains,
     auth: { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 },
     longform: { syncMaxSeconds: 7200, asyncMaxSeconds: 21600, maxBytes: 2 * 1024 * MiB, downloadTimeoutSeconds: 60 },
+    openai: { maxBytes: 25 * MiB, maxSeconds: 7200, otherModels: 1 },
     jobs: {
       workers: 1, queueLimit: 100, leaseSeconds: 30, maxAttempts: 5, syncTimeoutSeconds: 600, timeoutSeconds: 3600, retentionHours: 72,
     },
@@ -87,12 +88,15 @@ export interface StartOptions {
   streaming?: boolean;
   /** The auth gate (to share it with a gRPC server, or set its throttle); default: one from the config. */
   auth?: AuthGate;
+  /** OpenAI routes' settings over testConfig's. */
+  openai?: Partial<OpenAIConfig>;
 }
 
 export async function startServer(engine: SpeechEngine, domains: DomainConfig[], opts: StartOptions = {}): Promise<TestServer> {
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: logDestination('server', (line) => void lines.push(line)) });
-  const config = opts.jobsConfig ?? opts.config ?? testConfig(domains);
+  const base = opts.jobsConfig ?? opts.config ?? testConfig(domains);
+  const config = opts.openai === undefined ? base : { ...base, openai: { ...base.openai, ...opts.openai } };
   registerDomainSecrets('domain', config.domains);
   registerSecrets('object storage', config.objectStorage?.secretAccessKey);
   const auth = recordKeys(opts.auth ?? configuredAuthGate(config, logger));

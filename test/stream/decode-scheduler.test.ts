@@ -19,7 +19,7 @@ function fakeEngine(): { engine: SpeechEngine; calls: Call[] } {
         opts.signal?.addEventListener('abort', () => reject(opts.signal?.reason));
         calls.push({
           samples: pcm.length, opts,
-          resolve: (text) => resolve({ text, language: opts.language, durationS: pcm.length / 16000, segments: [] }),
+          resolve: (text) => resolve({ text, language: opts.language ?? 'ko', durationS: pcm.length / 16000, segments: [] }),
         });
       }),
   } as unknown as SpeechEngine;

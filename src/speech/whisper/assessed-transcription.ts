@@ -27,6 +27,7 @@ export async function transcribeAndAssess(
   request: AssessmentRequest,
 ): Promise<Transcript> {
   const language = opts.language;
+  if (language === undefined) throw new AssessmentUnavailableError('pronunciation assessment needs the language named');
   if (!isAssessedLanguage(language)) throw new AssessmentUnavailableError(`pronunciation assessment does not cover language "${language}"`);
   if (language === 'ko' && pcm.length > WINDOW_SAMPLES) {
     throw new AssessmentUnavailableError(`Korean pronunciation assessment covers up to ${KOREAN_MAX_SECONDS} s of audio`);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import {
-  AssessmentUnavailableError, EngineFailedError, PRIORITIES, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
+  AssessmentUnavailableError, EngineFailedError, PRIORITIES, UnsupportedLanguageError, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
 } from '../engine.js';
 import { PriorityScheduler } from './scheduler.js';
 import { resolveModelDir, UnknownModelError } from '../models/registry.js';
@@ -91,8 +91,9 @@ class WorkerSlot {
     const msg: ToWorker = {
       type: 'transcribe', id, pcm, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
       opts: {
-        language: opts.language, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
+        language: opts.language, task: opts.task, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
         wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
+        temperature: opts.temperature, segmentTimestamps: opts.segmentTimestamps,
         shortContext: opts.shortContext ?? false, draft: opts.draft,
       },
       assessment: opts.assessment,
@@ -120,6 +121,7 @@ function workerError(name: string, message: string): Error {
   // AbortError: the DOM name, from an aborted child process (espeak-ng) or throwIfAborted.
   if (name === 'AbortedError' || name === 'AbortError') return new TranscriptionAbortedError();
   if (name === 'AssessmentUnavailableError') return new AssessmentUnavailableError(message);
+  if (name === 'UnsupportedLanguageError') return new UnsupportedLanguageError(message);
   return new EngineFailedError(message);
 }
 

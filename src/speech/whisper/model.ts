@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -26,6 +26,7 @@ export interface SpecialTokens {
   eot: number;
   sotPrev: number;
   transcribe: number;
+  translate: number;
   noTimestamps: number;
   noSpeech: number;
   timestampBegin: number;
@@ -53,6 +54,37 @@ export interface WhisperModel {
 
 export const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
 export const DECODER_FILE = 'onnx/decoder_model_merged_quantized.onnx';
+
+/** A folder of the models directory holding a Whisper model in this layout. */
+export interface InstalledWhisperModel {
+  name: string;
+  /** When the folder was last changed (installed), in Unix seconds. */
+  createdS: number;
+}
+
+/**
+ * The Whisper models a models directory holds: every folder (or link to one) with the encoder and
+ * decoder files, registered names and users' own exports alike, by name.
+ */
+export function installedWhisperModels(modelsDir: string): InstalledWhisperModel[] {
+  let names: string[];
+  try {
+    names = readdirSync(modelsDir);
+  } catch {
+    return [];
+  }
+  const out: InstalledWhisperModel[] = [];
+  for (const name of names.sort()) {
+    const dir = join(modelsDir, name);
+    if (!existsSync(join(dir, ENCODER_FILE)) || !existsSync(join(dir, DECODER_FILE))) continue;
+    try {
+      out.push({ name, createdS: Math.floor(statSync(dir).mtimeMs / 1000) });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
 
 export async function loadWhisperModel(dir: string, name: string, threads: number): Promise<WhisperModel> {
   const options: ort.InferenceSession.SessionOptions = {
@@ -89,6 +121,7 @@ export async function loadWhisperModel(dir: string, name: string, threads: numbe
     eot: need('<|endoftext|>'),
     sotPrev: need('<|startofprev|>'),
     transcribe: need('<|transcribe|>'),
+    translate: need('<|translate|>'),
     noTimestamps,
     noSpeech: need('<|nospeech|>', '<|nocaptions|>'),
     // Older exports leave timestamp tokens out of added_tokens; in every Whisper vocabulary they

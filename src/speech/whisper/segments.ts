@@ -106,15 +106,23 @@ export function wordsBySegment(aligned: readonly AlignedWord[], tokensPerSegment
   });
 }
 
+/** How a window was decoded: its confidence and, with `decode`, the rest of what OpenAI's segments report. */
+export interface WindowDecode {
+  avgLogprob: number;
+  noSpeechProb: number;
+  decode?: { seek: number; temperature: number; compressionRatio: number };
+}
+
 /**
  * The engine's segments of one window: text decoded and trimmed (blank segments dropped), times
  * rounded to the millisecond and the end kept inside the audio, the window's confidence on each;
- * with `words` (word timings asked for), each segment's own words.
+ * with `words` (word timings asked for), each segment's own words; with `window.decode`, each
+ * segment's tokens and the window's seek, temperature and compression ratio.
  */
 export function windowSegments(
   segments: readonly WindowSegment[],
   decodeText: (tokens: number[]) => string,
-  window: { avgLogprob: number; noSpeechProb: number },
+  window: WindowDecode,
   audioEndS: number,
   words: readonly SegmentWord[] | undefined,
 ): Segment[] {
@@ -130,6 +138,10 @@ export function windowSegments(
       noSpeechProb: window.noSpeechProb,
     };
     if (words !== undefined) seg.words = words.filter((w) => w.seg === i).map((w) => w.word);
+    if (window.decode !== undefined) {
+      const { seek, temperature, compressionRatio } = window.decode;
+      Object.assign(seg, { tokens: s.tokens, seek, temperature, compressionRatio: Math.round(compressionRatio * 1e4) / 1e4 });
+    }
     out.push(seg);
   });
   return out;

@@ -4,7 +4,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
-import type { KeywordBoost, Segment, Transcript } from '../engine.js';
+import { UnsupportedLanguageError, type KeywordBoost, type Segment, type Task, type Transcript } from '../engine.js';
 import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
@@ -18,12 +18,18 @@ import { LruCache } from '../lru-cache.js';
 import { alignmentTokens, splitAtTimestamps, transcriptOf, windowSegments, wordsBySegment, type SegmentWord, type WindowSegment } from './segments.js';
 
 export interface WhisperOptions {
-  language: string;
+  /** Absent: detected from the first window (see TranscribeOptions.language). */
+  language?: string;
+  task?: Task;
   prompt?: string;
   boost?: KeywordBoost;
   beamSize: number;
   wordTimestamps: boolean;
   temperatureFallback: boolean;
+  /** The first temperature tried (default 0); see TranscribeOptions.temperature. */
+  temperature?: number;
+  /** Timestamp tokens even for audio that fits one window (see TranscribeOptions.segmentTimestamps). */
+  segmentTimestamps?: boolean;
   /**
    * Audio shorter than a window: encode only the audio plus a margin (see short-encoder.ts).
    * Needs a short encoder at construction; ignored without one.
@@ -130,7 +136,16 @@ export class WhisperTranscriber {
   }
 
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
-    const plan = this.plan(pcm.length, opts);
+    // No language given: the first window's encoder pass identifies it, and is then decoded.
+    let firstEncoder: ort.Tensor | undefined;
+    let language = opts.language;
+    if (language === undefined) {
+      await opts.turn?.();
+      firstEncoder = await this.encodeWindow(this.mel.extract(pcm.subarray(0, WINDOW_SAMPLES)));
+      await opts.turn?.();
+      language = await this.detectLanguage(firstEncoder);
+    }
+    const plan = this.plan(pcm.length, language, opts);
     const rng = mulberry32(pcm.length);
     const contentFrames = Math.floor(pcm.length / HOP);
     const audioEndS = pcm.length / SAMPLE_RATE;
@@ -143,7 +158,7 @@ export class WhisperTranscriber {
         const offsetS = (seek * HOP) / SAMPLE_RATE;
         const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
         const features = this.mel.extract(pcm.subarray(seek * HOP, seek * HOP + WINDOW_SAMPLES));
-        const prefill = await this.prefillWindow(features, pcm.length, plan, opts, releases);
+        const prefill = await this.prefillWindow(features, pcm.length, plan, opts, releases, seek === 0 ? firstEncoder : undefined);
         const best = await this.decodeWindow(prefill, plan, opts, rng);
         await opts.onWindow?.({ cross: prefill.cache.cross, offsetS });
         if (best.noSpeechProb > NO_SPEECH_THRESHOLD && best.avgLogprob < LOG_PROB_THRESHOLD) {
@@ -152,26 +167,46 @@ export class WhisperTranscriber {
           continue;
         }
         const split = splitAtTimestamps(best.tokens, best.tokenLogprobs, this.model.tokens.timestampBegin, offsetS, segmentFrames);
+        const windowSeek = seek;
         seek += split.seekFrames;
         let words: SegmentWord[] | undefined;
         if (opts.wordTimestamps) {
           await opts.turn?.();
-          words = await this.alignWindow(prefill.cache.cross, plan.sotSequence, split.segments, segmentFrames, offsetS, opts.language);
+          words = await this.alignWindow(prefill.cache.cross, plan.sotSequence, split.segments, segmentFrames, offsetS, language);
         }
-        segments.push(...windowSegments(split.segments, (t) => this.decodeText(t), best, audioEndS, words));
+        const decode = { seek: windowSeek, temperature: best.temperature, compressionRatio: best.compressionRatio };
+        segments.push(...windowSegments(split.segments, (t) => this.decodeText(t), { ...best, decode }, audioEndS, words));
       }
     } finally {
       for (const release of releases) release();
     }
-    return transcriptOf(segments, opts.language, audioEndS);
+    return transcriptOf(segments, language, audioEndS);
+  }
+
+  /**
+   * Whisper's language identification: the language token the decoder likes best right after
+   * start-of-transcript, on the first window (openai-whisper's detect_language).
+   */
+  private async detectLanguage(encoderOut: ort.Tensor): Promise<string> {
+    const { logits } = await this.runner.prefill([this.model.tokens.sot], encoderOut);
+    let best: string | undefined;
+    let bestLogit = -Infinity;
+    for (const [code, id] of this.model.langToId) {
+      if (logits[id] > bestLogit) {
+        bestLogit = logits[id];
+        best = code;
+      }
+    }
+    if (best === undefined) throw new Error(`model ${this.model.name} lists no languages`);
+    return best;
   }
 
   /** The prompt, keyword bias and decoder prefix of a request of `samples` samples. */
-  private plan(samples: number, opts: WhisperOptions): RequestPlan {
-    const langId = this.model.langToId.get(opts.language);
-    if (langId === undefined) throw new Error(`model ${this.model.name} does not know language "${opts.language}"`);
-    const { sot, sotPrev, transcribe, noTimestamps } = this.model.tokens;
-    const sotSequence = [sot, langId, transcribe];
+  private plan(samples: number, language: string, opts: WhisperOptions): RequestPlan {
+    const langId = this.model.langToId.get(language);
+    if (langId === undefined) throw new UnsupportedLanguageError(`model ${this.model.name} does not know language "${language}"`);
+    const { sot, sotPrev, transcribe, translate, noTimestamps } = this.model.tokens;
+    const sotSequence = [sot, langId, opts.task === 'translate' ? translate : transcribe];
     const maxPromptTokens = Math.floor(this.model.maxLength / 2) - 1;
     const keywords = opts.boost?.keywords.filter((k) => k.trim() !== '') ?? [];
     let promptText = opts.prompt;
@@ -188,8 +223,8 @@ export class WhisperTranscriber {
     // Audio that fits one window is decoded without timestamp tokens. Measured on the quick set
     // at beam 5 (errors, timestamps -> text only): en 48 -> 45, ko 111 -> 109, zh 93 -> 90,
     // ja 74 -> 77, 326 -> 321 in all, and fewer decoder steps. Longer audio keeps timestamps:
-    // the seek loop cuts segments at them.
-    const textOnly = samples <= WINDOW_SAMPLES;
+    // the seek loop cuts segments at them; so does a caller that wants Whisper's segments.
+    const textOnly = samples <= WINDOW_SAMPLES && opts.segmentTimestamps !== true;
     const prefix = [...promptIds, ...sotSequence, ...(textOnly ? [noTimestamps] : [])];
     const sampleLen = Math.min(Math.floor(this.model.maxLength / 2), this.model.maxLength - prefix.length);
     return { sotSequence, prefix, sotIndex: promptIds.length, sampleLen, textOnly, bias };
@@ -202,8 +237,11 @@ export class WhisperTranscriber {
    */
   private async prefillWindow(
     features: Float32Array, audioSamples: number, plan: RequestPlan, opts: WhisperOptions, releases: (() => void)[],
+    encoded?: ort.Tensor,
   ): Promise<PrefillResult> {
     await opts.turn?.();
+    // Already encoded (to identify the language): decode that.
+    if (encoded !== undefined) return await this.runner.prefill(plan.prefix, encoded);
     if (plan.textOnly && opts.shortContext === true && this.shortEncoder !== undefined && this.paddedCross !== undefined) {
       const head = await this.shortEncoder.encode(features, contextFrames(audioSamples, SHORT_CONTEXT));
       await opts.turn?.();
@@ -295,7 +333,8 @@ export class WhisperTranscriber {
     sampleLen: number, timestamps: boolean, opts: WhisperOptions, rng: () => number, bias: KeywordBias | undefined,
     head?: DraftHead,
   ): Promise<WindowResult> {
-    const temps = opts.temperatureFallback ? TEMPERATURES : [0];
+    const first = opts.temperature ?? 0;
+    const temps = opts.temperatureFallback ? [first, ...TEMPERATURES.filter((t) => t > first)] : [first];
     const all: WindowResult[] = [];
     const repaired: WindowResult[] = [];
     for (const temperature of temps) {

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, type SpeechEngine } from '../../../src/speech/index.js';
+import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, UnsupportedLanguageError, type SpeechEngine } from '../../../src/speech/index.js';
 import { decodeFile } from '../../../src/media/decode.js';
 import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
@@ -59,8 +59,8 @@ test('silence yields no text', async () => {
   assert.equal(r.text, '');
 });
 
-test('an unknown language is an engine failure, not a crash', async () => {
-  await assert.rejects(engine.transcribe(jfk, { language: 'xx' }), EngineFailedError);
+test('an unknown language is the caller\'s mistake (UnsupportedLanguageError), not a crash', async () => {
+  await assert.rejects(engine.transcribe(jfk, { language: 'xx' }), UnsupportedLanguageError);
   // and the worker still serves the next request
   const r = await engine.transcribe(jfk.subarray(0, 16000 * 3), { language: 'en', beamSize: 1 });
   assert.equal(typeof r.text, 'string');

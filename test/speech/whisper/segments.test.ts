@@ -91,7 +91,10 @@ test('windowSegments and transcriptOf: trimmed text, blank segments dropped, end
     { start: 2, end: 3.5, text: 'Bye.', avgLogProb: -0.25, noSpeechProb: 0.01, words: [words[1].word] },
   ]);
   const plain = windowSegments(segments, decode, window, 3.5, undefined);
-  assert.ok(plain.every((s) => !('words' in s)));
+  assert.ok(plain.every((s) => !('words' in s) && !('tokens' in s)));
+  // With how the window was decoded: each segment's tokens and the window's details.
+  const detailed = windowSegments(segments, decode, { ...window, decode: { seek: 3000, temperature: 0.2, compressionRatio: 1.234567 } }, 3.5, undefined);
+  assert.deepEqual(detailed.map((s) => [s.tokens, s.seek, s.temperature, s.compressionRatio]), [[[1], 3000, 0.2, 1.2346], [[3], 3000, 0.2, 1.2346]]);
   assert.deepEqual(transcriptOf(timed, 'en', 3.5), { text: 'Hello there. Bye.', language: 'en', segments: timed, durationS: 3.5 });
   assert.deepEqual(transcriptOf([], 'ko', 1), { text: '', language: 'ko', segments: [], durationS: 1 });
 });

@@ -63,3 +63,54 @@ test('searches of two requests interleaved step by step give what each gives alo
   assert.equal(mixedGreedy.text, aloneGreedy.text);
   assert.deepEqual(mixed.segments.map((s) => s.avgLogProb), alone.segments.map((s) => s.avgLogProb));
 });
+
+test('no language given: identified from the first window (en, ko), and the same text as when named', async () => {
+  const { pcm: ko } = await decodeFile(join(testdataDir(), 'ko/etts_ema00003.flac'));
+  const en = await transcriber.transcribe(pcm, { ...greedy, language: undefined });
+  assert.equal(en.language, 'en');
+  assert.equal(en.text, (await transcriber.transcribe(pcm, greedy)).text);
+  const detected = await transcriber.transcribe(ko, { ...greedy, language: undefined });
+  assert.equal(detected.language, 'ko');
+  assert.equal(detected.text, (await transcriber.transcribe(ko, { ...greedy, language: 'ko' })).text);
+  await assert.rejects(transcriber.transcribe(pcm, { ...greedy, language: 'xx' }), { name: 'UnsupportedLanguageError' });
+});
+
+test('task translate: Korean speech comes out as English text', async () => {
+  const { pcm: ko } = await decodeFile(join(testdataDir(), 'ko/etts_neb00001.flac'));
+  const transcribed = await transcriber.transcribe(ko, { ...greedy, language: 'ko' });
+  assert.match(transcribed.text, /\p{Script=Hangul}/u);
+  for (const language of ['ko', undefined]) {
+    const translated = await transcriber.transcribe(ko, { ...greedy, language, task: 'translate' });
+    assert.equal(translated.language, 'ko');
+    assert.doesNotMatch(translated.text, /\p{Script=Hangul}/u, translated.text);
+    assert.match(translated.text, /[a-z]{3,}/i, translated.text);
+    assert.match(translated.text, /internet|CPR|certificate|license|apply/i, translated.text);
+  }
+});
+
+test('segmentTimestamps: audio of one window gets Whisper\'s own timed segments, with their decoding details', async () => {
+  const plain = await transcriber.transcribe(pcm, greedy);
+  assert.equal(plain.segments.length, 1);
+  const timed = await transcriber.transcribe(pcm, { ...greedy, segmentTimestamps: true });
+  assert.match(timed.text, JFK);
+  // (whisper-base hears JFK's sentence as one segment, 0.00 -> 11.00, as openai-whisper does.)
+  assert.ok(timed.segments.length >= 1, JSON.stringify(timed.segments));
+  assert.notDeepEqual(plain.segments[0].tokens?.[0], timed.segments[0].tokens?.[0], 'text-only decoding starts with text');
+  for (const [i, s] of timed.segments.entries()) {
+    assert.ok(s.start < s.end && s.end <= 11.01, `segment ${i}: ${s.start}-${s.end}`);
+    if (i > 0) assert.ok(s.start >= timed.segments[i - 1].end - 0.001);
+    assert.equal(s.seek, 0);
+    assert.equal(s.temperature, 0);
+    assert.ok(s.compressionRatio !== undefined && s.compressionRatio > 0.5 && s.compressionRatio < 2.4);
+    // Timestamp tokens open and close the segment's text tokens.
+    const tokens = s.tokens ?? [];
+    assert.ok(tokens.length > 2 && tokens[0] >= model.tokens.timestampBegin && tokens.at(-1)! >= model.tokens.timestampBegin);
+  }
+});
+
+test('temperature: above 0 the first decode samples at it (reproducibly), and fallback climbs from there', async () => {
+  const warm = await transcriber.transcribe(pcm, { ...greedy, temperature: 0.4, temperatureFallback: false });
+  assert.match(warm.text, /ask/i);
+  assert.ok(warm.segments.every((s) => s.temperature === 0.4));
+  assert.equal((await transcriber.transcribe(pcm, { ...greedy, temperature: 0.4, temperatureFallback: false })).text, warm.text);
+});

@@ -7,6 +7,7 @@ import { adminSurface } from './admin.js';
 import { buildMediaFiles, mediaSurface } from './media.js';
 import { websocketSurface } from './websocket.js';
 import { grpcSurface } from './grpc.js';
+import { openaiSurface } from './openai.js';
 
 export function hardeningSurfaces(clip: Uint8Array): Record<string, () => Surface> {
   return {
@@ -15,6 +16,7 @@ export function hardeningSurfaces(clip: Uint8Array): Record<string, () => Surfac
     admin: () => adminSurface,
     websocket: () => websocketSurface,
     grpc: () => grpcSurface,
+    openai: () => openaiSurface(clip),
     media: () => {
       const files = buildMediaFiles(clip);
       process.once('exit', () => rmSync(files.dir, { recursive: true, force: true }));
