@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { startServer, freePort, type ServerHandle } from '../../bench/lib/server-process.js';
 import { modelsDir } from '../../bench/lib/paths.js';
 import { fuzzClip } from '../../bench/lib/fuzz/clip.js';
-import { serverErrorsSince, type FuzzTarget, type Surface } from '../../bench/lib/fuzz/harness.js';
+import { documentedProperty, serverErrorsSince, type FuzzTarget, type Surface } from '../../bench/lib/fuzz/harness.js';
 import { hardeningSurfaces } from '../../bench/lib/fuzz/surfaces/index.js';
 
 const SEED = 20261206;
@@ -38,10 +38,7 @@ async function sample(name: string, numRuns: number): Promise<void> {
   const surface = surfaces[name]();
   const logFrom = statSync(server.logPath).size;
   await fc.assert(
-    fc.asyncProperty(surface.cases, async (c) => {
-      const outcome = await c.run(target);
-      assert.ok(outcome.documented, `${c.family}: ${c.describe} -> ${outcome.label} ${outcome.detail ?? ''}`);
-    }),
+    documentedProperty(surface, target),
     { seed: SEED, numRuns, endOnFailure: true },
   );
   assert.equal(server.child.exitCode, null, 'the server exited');

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { configMessage, grpcSurface, NEST_METHOD } from '../../bench/lib/fuzz/surfaces/grpc.js';
+import { documentedProperty } from '../../bench/lib/fuzz/harness.js';
 import { eventually, STREAM_LIMIT, startStreamFuzzServer, type StreamFuzzServer } from '../helpers/stream-fuzz-target.js';
 
 const SEED = 18_0002;
@@ -52,10 +53,7 @@ async function allAcknowledged(count: number): Promise<boolean> {
 describe('gRPC NestService under hostile clients (seeded fuzz sample)', () => {
   it(`${RUNS} cases (seed ${SEED}) each get a documented status`, { timeout: 180_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(grpcSurface.cases, async (c) => {
-        const o = await c.run(fuzz.target);
-        assert.ok(o.documented, `${c.family}: ${c.describe}\n  -> ${o.label}${o.detail ? ` (${o.detail})` : ''}`);
-      }),
+      documentedProperty(grpcSurface, fuzz.target),
       { seed: SEED, numRuns: RUNS },
     );
   });

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { websocketSurface, WS_PATH } from '../../bench/lib/fuzz/surfaces/websocket.js';
+import { documentedProperty } from '../../bench/lib/fuzz/harness.js';
 import { eventually, STREAM_LIMIT, startStreamFuzzServer, type StreamFuzzServer } from '../helpers/stream-fuzz-target.js';
 
 const SEED = 18_0001;
@@ -46,10 +47,7 @@ async function allAcknowledged(count: number): Promise<boolean> {
 describe('WebSocket streaming under hostile clients (seeded fuzz sample)', () => {
   it(`${RUNS} cases (seed ${SEED}) each get a documented answer`, { timeout: 180_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(websocketSurface.cases, async (c) => {
-        const o = await c.run(fuzz.target);
-        assert.ok(o.documented, `${c.family}: ${c.describe}\n  -> ${o.label}${o.detail ? ` (${o.detail})` : ''}`);
-      }),
+      documentedProperty(websocketSurface, fuzz.target),
       { seed: SEED, numRuns: RUNS },
     );
   });

@@ -52,6 +52,17 @@ export interface SurfaceReport {
   families: Record<string, FamilyReport>;
 }
 
+/**
+ * The property the seeded samples in `npm test` check: every case of `surface` gets a documented
+ * answer (fast-check shrinks a failure and prints its seed).
+ */
+export function documentedProperty(surface: Surface, target: FuzzTarget): fc.IAsyncPropertyWithHooks<[FuzzCase]> {
+  return fc.asyncProperty(surface.cases, async (c) => {
+    const o = await c.run(target);
+    if (!o.documented) throw new Error(`${c.family}: ${c.describe}\n  -> ${o.label}${o.detail ? ` (${o.detail})` : ''}`);
+  });
+}
+
 /** The cases of a surface for `seed`, in order: case i is the same on every machine. */
 export function generate(surface: Surface, seed: number, count: number): FuzzCase[] {
   return fc.sample(surface.cases, { seed, numRuns: count });

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { exchange, requestBytes } from '../raw-http.js';
 import { httpOutcome, type FuzzCase, type FuzzTarget, type Outcome, type Surface } from '../harness.js';
+import { multipart, type Part } from '../multipart.js';
 import { anyJson, invalidUtf8, jsonishText, oddString, pctEncode } from '../arbitraries.js';
 import { httpLevel } from './short.js';
 
@@ -26,19 +27,6 @@ function documented(status: number, code: string | undefined): boolean {
 
 const prefix = fc.constantFrom('', '', '', '/external/v1/12345/abcdef', '/external/v1/%00/..');
 
-interface Part {
-  headers: string[];
-  body: Uint8Array;
-}
-
-function multipart(boundary: string, parts: readonly Part[], close: boolean): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  for (const p of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\n${p.headers.join('\r\n')}\r\n\r\n`, 'latin1'), p.body, Buffer.from('\r\n', 'latin1'));
-  }
-  if (close) chunks.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
-  return Buffer.concat(chunks);
-}
 
 function post(family: string, path: string, contentType: string | undefined, body: Uint8Array, what: string, opts: { key?: string; clientCut?: boolean } = {}): FuzzCase {
   return {

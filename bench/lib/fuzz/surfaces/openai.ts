@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { exchange, requestBytes } from '../raw-http.js';
 import { httpOutcome, type FuzzCase, type FuzzTarget, type Outcome, type Surface } from '../harness.js';
+import { multipart, type Part } from '../multipart.js';
 import { invalidUtf8, oddString, pctEncode } from '../arbitraries.js';
 import { httpLevel } from './short.js';
 
@@ -23,19 +24,6 @@ function documented(status: number, code: string | undefined): boolean {
   return httpLevel(status, code) || (code === undefined && status === 404);
 }
 
-interface Part {
-  headers: string[];
-  body: Uint8Array;
-}
-
-function multipart(boundary: string, parts: readonly Part[], close: boolean): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  for (const p of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\n${p.headers.join('\r\n')}\r\n\r\n`, 'latin1'), p.body, Buffer.from('\r\n', 'latin1'));
-  }
-  if (close) chunks.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
-  return Buffer.concat(chunks);
-}
 
 const field = (name: string, value: string | Uint8Array): Part => ({
   headers: [`Content-Disposition: form-data; name="${name}"`],
