@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { wavFile } from './wav.js';
 
 const run = promisify(execFile);
 
@@ -93,22 +94,8 @@ export function mixAtSnr(clean: Float32Array, noise: Float32Array, targetSnrDb: 
 
 /** A 32-bit float WAV (WAVE_FORMAT_IEEE_FLOAT), so the mix reaches ffmpeg unquantised. */
 export async function writeFloatWav(path: string, pcm: Float32Array, sampleRate = MIX_SAMPLE_RATE): Promise<void> {
-  const data = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8, 'ascii');
-  h.write('fmt ', 12, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(3, 20); // IEEE float
-  h.writeUInt16LE(1, 22); // mono
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 4, 28);
-  h.writeUInt16LE(4, 32);
-  h.writeUInt16LE(32, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(data.length, 40);
-  await writeFile(path, Buffer.concat([h, data]));
+  const data = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  await writeFile(path, wavFile({ sampleRate, channels: 1, bitsPerSample: 32, format: 3 }, data));
 }
 
 export interface MixedClip {

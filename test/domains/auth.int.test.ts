@@ -25,6 +25,7 @@ import { forwardFrom, httpFrom, type HttpAnswer } from '../helpers/client-addres
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
 import { normalizeEnglish, startServer, testConfig, testDomain, testEngine, type TestServer } from '../helpers/server.js';
 import { testLogger } from '../helpers/test-logs.js';
+import { PCM16_MONO_16K, wavFile } from '../../bench/lib/wav.js';
 
 const KEY = 'auth-int-current-secret';
 const OLD_KEY = 'auth-int-previous-secret';
@@ -64,7 +65,7 @@ before(async () => {
   const pkg = grpc.loadPackageDefinition(def) as unknown as { com: { nbp: { cdncp: { nest: { grpc: { proto: { v1: { NestService: grpc.ServiceClientConstructor } } } } } } } };
   Client = pkg.com.nbp.cdncp.nest.grpc.proto.v1.NestService;
   jfk = await readFile(join(testdataDir(), 'en/jfk.flac'));
-  silence = wav(new Int16Array(16000));
+  silence = wavFile(PCM16_MONO_16K, new Uint8Array(32000));
 });
 
 after(async () => {
@@ -73,23 +74,6 @@ after(async () => {
   await engine?.close();
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
-
-function wav(samples: Int16Array): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + samples.byteLength, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(16000, 24);
-  header.writeUInt32LE(32000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(samples.byteLength, 40);
-  return Buffer.concat([header, Buffer.from(samples.buffer)]);
-}
 
 // ---------------------------------------------------------------------------------------------
 // One request per surface, from a chosen address

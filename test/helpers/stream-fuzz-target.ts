@@ -10,6 +10,7 @@ import { decodeFile } from '../../src/media/decode.js';
 import type { FuzzTarget } from '../../bench/lib/fuzz/harness.js';
 import { freePort, startServer, type ServerHandle } from '../../bench/lib/server-process.js';
 import { modelsDir, testdataDir } from './media-fixtures.js';
+import { PCM16_MONO_16K, pcm16Bytes, wavFile } from '../../bench/lib/wav.js';
 
 /** Streams a domain may have open at once (the default of `limits.maxConcurrentStreams`). */
 export const STREAM_LIMIT = 15;
@@ -23,27 +24,6 @@ export interface StreamFuzzServer {
   /** Log lines at level error (50) or fatal (60). */
   errorLines(): string[];
   stop(): Promise<void>;
-}
-
-/** 16 kHz mono 16-bit WAV. */
-export function wav16(pcm: Float32Array): Uint8Array {
-  const data = Buffer.alloc(pcm.length * 2);
-  for (let i = 0; i < pcm.length; i++) data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(pcm[i] * 32767))), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8, 'ascii');
-  h.write('fmt ', 12, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(16_000, 24);
-  h.writeUInt32LE(32_000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
 }
 
 export async function startStreamFuzzServer(): Promise<StreamFuzzServer> {
@@ -65,7 +45,7 @@ export async function startStreamFuzzServer(): Promise<StreamFuzzServer> {
     },
   });
   return {
-    target: { host: '127.0.0.1', port: server.port, baseUrl: server.baseUrl, grpcPort, key, clip: wav16(pcm) },
+    target: { host: '127.0.0.1', port: server.port, baseUrl: server.baseUrl, grpcPort, key, clip: wavFile(PCM16_MONO_16K, pcm16Bytes(pcm)) },
     server,
     alive: () => server.child.exitCode === null && server.child.signalCode === null,
     healthz: () => fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0),

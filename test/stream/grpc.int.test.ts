@@ -3,6 +3,7 @@
  * server, engine (greedy for speed), VAD and audio.
  */
 import assert from 'node:assert/strict';
+import { PCM16_MONO_16K, wavFile } from '../../bench/lib/wav.js';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -147,20 +148,7 @@ describe('NestService/recognize', () => {
   });
 
   it('tolerates DATA without CONFIG, a leading WAV header and odd chunk sizes', async () => {
-    const header = Buffer.alloc(44);
-    header.write('RIFF', 0, 'ascii');
-    header.writeUInt32LE(36 + jfkPcm16.length, 4);
-    header.write('WAVEfmt ', 8, 'ascii');
-    header.writeUInt32LE(16, 16);
-    header.writeUInt16LE(1, 20);
-    header.writeUInt16LE(1, 22);
-    header.writeUInt32LE(16000, 24);
-    header.writeUInt32LE(32000, 28);
-    header.writeUInt16LE(2, 32);
-    header.writeUInt16LE(16, 34);
-    header.write('data', 36, 'ascii');
-    header.writeUInt32LE(jfkPcm16.length, 40);
-    const wav = Buffer.concat([header, jfkPcm16]);
+    const wav = wavFile(PCM16_MONO_16K, jfkPcm16);
     const msgs: Msg[] = [];
     for (let i = 0; i < wav.length; i += 7777) msgs.push({ type: 'DATA', data: { chunk: wav.subarray(i, i + 7777) } });
     const o = await run(msgs);

@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { decodeFile, MediaError } from '../../../../src/media/decode.js';
 import type { FuzzCase, Outcome, Surface } from '../harness.js';
 import { mangled } from '../arbitraries.js';
+import { wavHeader } from '../../wav.js';
 
 /** The short route's limit: a decode asked for at most this many seconds. */
 const MAX_SECONDS = 60;
@@ -68,29 +69,17 @@ export function buildMediaFiles(clip: Uint8Array): MediaFiles {
     { family: 'tiny file, hours of audio', name: 'hours.flac', bytes: file('hours.flac', ['-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', '10800', '-c:a', 'flac', '-frame_size', '32768']) },
     { family: 'tiny file, hours of audio', name: 'hours.mka', bytes: file('hours.mka', ['-i', join(dir, 'hours.flac'), '-c:a', 'copy']) },
     { family: 'video without audio', name: 'silent.mp4', bytes: file('silent.mp4', ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5', '-t', '2', '-c:v', 'mpeg4']) },
-    { family: 'zero-length stream', name: 'empty.wav', bytes: wavHeader(16000, 1, 16, 0) },
+    { family: 'zero-length stream', name: 'empty.wav', bytes: lyingWav(16000, 1, 16, 0) },
     { family: 'zero-length stream', name: 'empty.mp4', bytes: file('empty.mp4', ['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-t', '0', '-c:a', 'aac']) },
   ];
   return { dir, bases, specials };
 }
 
-/** A RIFF/WAVE header for PCM with the given fields (lying ones included), then `dataBytes` of a tone. */
-export function wavHeader(rate: number, channels: number, bits: number, dataBytes: number, claimedData = dataBytes): Uint8Array {
-  const b = Buffer.alloc(44 + dataBytes);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE((36 + claimedData) >>> 0, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(channels & 0xffff, 22);
-  b.writeUInt32LE(rate >>> 0, 24);
-  b.writeUInt32LE(((rate * channels * bits) / 8) >>> 0, 28);
-  b.writeUInt16LE(((channels * bits) / 8) & 0xffff, 32);
-  b.writeUInt16LE(bits & 0xffff, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(claimedData >>> 0, 40);
-  for (let i = 44; i < b.length; i++) b[i] = Math.round(128 + 100 * Math.sin(i / 3)) & 0xff;
-  return b;
+/** A PCM WAV with the given header fields (lying ones included), then `dataBytes` of a tone. */
+export function lyingWav(rate: number, channels: number, bits: number, dataBytes: number, claimedData = dataBytes): Uint8Array {
+  const tone = Buffer.alloc(dataBytes);
+  for (let i = 0; i < dataBytes; i++) tone[i] = Math.round(128 + 100 * Math.sin((i + 44) / 3)) & 0xff;
+  return Buffer.concat([wavHeader({ sampleRate: rate, channels, bitsPerSample: bits }, claimedData), tone]);
 }
 
 async function decodeCase(dir: string, name: string, bytes: Uint8Array): Promise<Outcome> {
@@ -128,7 +117,7 @@ export function mediaSurface(files: MediaFiles): Surface {
       return {
         family: 'WAV header fields',
         describe: `WAV rate ${rate} channels ${channels} bits ${bits}, ${dataBytes} data bytes (${lie})`,
-        run: () => decodeCase(files.dir, 'h.wav', wavHeader(rate, channels, bits, dataBytes, claimed)),
+        run: () => decodeCase(files.dir, 'h.wav', lyingWav(rate, channels, bits, dataBytes, claimed)),
       };
     });
   const special = fc.constantFrom(...files.specials).map((s): FuzzCase => ({ family: s.family, describe: s.name, run: () => decodeCase(files.dir, s.name, s.bytes) }));
