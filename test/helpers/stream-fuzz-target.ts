@@ -3,11 +3,11 @@
  * streaming fuzz samples, with a FuzzTarget pointing at it and the checks every sample ends
  * with: the process alive, /healthz answering, no error in its log, every stream slot back.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeFile } from '../../src/media/decode.js';
-import type { FuzzTarget } from '../../bench/lib/fuzz/harness.js';
+import { serverErrorsSince, type FuzzTarget } from '../../bench/lib/fuzz/harness.js';
 import { freePort, startServer, type ServerHandle } from '../../bench/lib/server-process.js';
 import { modelsDir, testdataDir } from './media-fixtures.js';
 import { PCM16_MONO_16K, pcm16Bytes, wavFile } from '../../bench/lib/wav.js';
@@ -49,7 +49,7 @@ export async function startStreamFuzzServer(): Promise<StreamFuzzServer> {
     server,
     alive: () => server.child.exitCode === null && server.child.signalCode === null,
     healthz: () => fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0),
-    errorLines: () => readFileSync(logPath, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)),
+    errorLines: () => serverErrorsSince(logPath, 0),
     stop: async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
