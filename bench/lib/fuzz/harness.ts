@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { percentile } from '../stats.js';
 import type { Exchange, RawTarget } from './raw-http.js';
 
 export interface FuzzTarget extends RawTarget {
@@ -135,11 +136,6 @@ export function httpOutcome(ex: Exchange, documented: (status: number, code: str
   return { label, documented: documented(ex.status, code), detail: ex.status >= 500 ? ex.body.slice(0, 300) : undefined };
 }
 
-export function percentile(values: readonly number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
 
 export interface HealthReport {
   probes: number;
@@ -181,7 +177,7 @@ export function startHealthProbe(probe: () => Promise<boolean>, everyMs = 500): 
     failing: () => consecutive >= 10,
     stop: () => {
       running = false;
-      const r = (n: number | null): number | null => (n === null ? null : Math.round(n));
+      const r = (n: number): number | null => (Number.isNaN(n) ? null : Math.round(n));
       return { probes: latencies.length, failures, p50Ms: r(percentile(latencies, 50)), p99Ms: r(percentile(latencies, 99)), maxMs: r(percentile(latencies, 100)) };
     },
   };
