@@ -13,7 +13,7 @@ import { SAMPLE_RATE } from '../audio.js';
 import { streamPcm } from '../media/pcm-stream.js';
 import type { SpeechEngine, Transcript } from '../speech/engine.js';
 import { DEFAULT_UNCOVERED, uncoveredSpans, type Span } from '../transcript/coverage.js';
-import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
+import { segmentsFromWindow, type ClovaWord, type LongformSegment } from '../transcript/segments.js';
 import type { SpeakerTurn } from '../transcript/speakers.js';
 import { SEGMENT_PAUSE_S, segmentFinisher, transcribeWhenFree, type RecognizeRequest } from './recognize.js';
 
@@ -28,6 +28,40 @@ const MAX_NO_SPEECH_PROB = 0.6;
 export function plausible(transcript: Transcript): boolean {
   if (!/[\p{L}\p{N}]/u.test(transcript.text)) return false;
   return transcript.segments.every((s) => s.avgLogProb >= MIN_AVG_LOG_PROB && s.noSpeechProb <= MAX_NO_SPEECH_PROB);
+}
+
+/**
+ * A word the second look heard again: a span is padded with context, so Whisper often re-decodes
+ * a word of the first pass at its edge ("Yeah." twice, 0.5 s apart). Timings of a word decoded
+ * from a short span are loose, so a repeat is a word that shares most of the shorter one's time
+ * with a first-pass word, or has the same text and lies within a moment of it.
+ */
+const REPEAT_OVERLAP = 0.5;
+const REPEAT_NEAR_MS = 300;
+
+const wordKey = (text: string): string => text.toLocaleLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+
+function isRepeat(start: number, end: number, text: string, heard: readonly ClovaWord[]): boolean {
+  const key = wordKey(text);
+  return heard.some(([hs, he, ht]) => {
+    const shared = Math.min(end, he) - Math.max(start, hs);
+    const shorter = Math.max(1, Math.min(end - start, he - hs));
+    if (shared >= REPEAT_OVERLAP * shorter) return true;
+    return key !== '' && key === wordKey(ht) && start - he <= REPEAT_NEAR_MS && hs - end <= REPEAT_NEAR_MS;
+  });
+}
+
+/**
+ * `transcript` (decoded from audio starting at `offsetMs`) without the words the first pass
+ * already heard; its text is rebuilt from the words left.
+ */
+export function withoutRepeats(transcript: Transcript, offsetMs: number, heard: readonly ClovaWord[]): Transcript {
+  const words = transcript.segments.flatMap((s) => s.words ?? []);
+  if (words.length === 0 || heard.length === 0) return transcript;
+  const at = (s: number): number => offsetMs + s * 1000;
+  const segments = transcript.segments.map((s) => ({ ...s, words: (s.words ?? []).filter((w) => !isRepeat(at(w.start), at(w.end), w.text, heard)) }));
+  const text = segments.flatMap((s) => s.words).map((w) => w.text).join('');
+  return { ...transcript, text, segments: segments.map((s) => ({ ...s, text: s.words.map((w) => w.text).join('') })) };
 }
 
 export interface SecondLookRequest extends Pick<RecognizeRequest, 'mediaPath' | 'language' | 'script' | 'keywords' | 'mask' | 'tools'> {
@@ -89,12 +123,14 @@ export async function secondLook(
   const spans = uncoveredSpans(segments, turns, { ...DEFAULT_UNCOVERED, mediaMs: req.mediaMs });
   if (spans.length === 0) return { segments: [], spans: 0, kept: 0 };
   const finish = segmentFinisher(req);
+  const heard = segments.flatMap((s) => s.words);
   const out: LongformSegment[] = [];
   let kept = 0;
   for await (const { span, pcm } of spanAudio(streamPcm(req.mediaPath, { ...req.tools, signal }), spans)) {
     if (pcm.length === 0) continue;
-    const transcript = await transcribeWhenFree(engine, pcm, req, signal);
-    if (!plausible(transcript)) continue;
+    const decoded = await transcribeWhenFree(engine, pcm, req, signal);
+    if (!plausible(decoded)) continue;
+    const transcript = withoutRepeats(decoded, span.start, heard);
     const start = samplesOf(span.start);
     const window = { start, end: start + pcm.length, speech: [{ start, end: start + pcm.length }] };
     const found = segmentsFromWindow(window, transcript, SEGMENT_PAUSE_S).map(finish);

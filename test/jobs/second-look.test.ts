@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { plausible, spanAudio } from '../../src/jobs/second-look.js';
+import { plausible, spanAudio, withoutRepeats } from '../../src/jobs/second-look.js';
 import type { Transcript } from '../../src/speech/engine.js';
 
 const transcript = (text: string, avgLogProb: number, noSpeechProb: number): Transcript => ({
@@ -31,4 +31,19 @@ test('spanAudio cuts each span from the stream at its own media time, however th
       { start: 9000, first: 144_000, length: 1600 },
     ], `chunks of ${size} samples`);
   }
+});
+
+test('a second look drops the words the first pass already heard at the edge of its span', () => {
+  // AMI trn02: the first pass heard "Yeah." at 20.80-20.98 s; the padded span from 20.05 s heard it again, looser.
+  const word = (start: number, end: number, text: string) => ({ start, end, text, probability: 0.9 });
+  const decoded: Transcript = {
+    text: ' Right. Yeah.', language: 'en', durationS: 1.4,
+    segments: [{ start: 0, end: 1.4, text: ' Right. Yeah.', avgLogProb: -0.3, noSpeechProb: 0.1, words: [word(0.05, 0.2, ' Right.'), word(0.25, 0.95, ' Yeah.')] }],
+  };
+  const kept = withoutRepeats(decoded, 20_050, [[20_802, 20_982, 'Yeah.']]);
+  assert.equal(kept.text, ' Right.');
+  assert.deepEqual(kept.segments[0].words?.map((w) => w.text), [' Right.']);
+  assert.equal(withoutRepeats(decoded, 20_050, [[20_802, 20_982, 'Yeah.'], [20_080, 20_260, 'right']]).text, '', 'everything heard before');
+  assert.equal(withoutRepeats(decoded, 20_050, [[25_000, 25_300, 'Yeah.']]).text, ' Right. Yeah.', 'the same word far away is new');
+  assert.equal(withoutRepeats(decoded, 20_050, []), decoded);
 });
