@@ -1,0 +1,2 @@
+// Live microphone transcription: filled in by the next step.
+export function setupLive() {}
