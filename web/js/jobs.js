@@ -3,6 +3,8 @@ import { json } from './api.js';
 import { byId, el, showError } from './ui.js';
 
 const PAGE = 20;
+/** While a listed job is unfinished and the list is on screen, it refreshes this often. */
+const LIVE_MS = 2000;
 
 /** @param {{ open: (token: string) => void }} hooks */
 export function setupJobs(hooks) {
@@ -10,8 +12,10 @@ export function setupJobs(hooks) {
   const newer = /** @type {HTMLButtonElement} */ (byId('jobs-newer'));
   const older = /** @type {HTMLButtonElement} */ (byId('jobs-older'));
   let offset = 0;
+  let timer = 0;
 
   const refresh = async () => {
+    clearTimeout(timer);
     try {
       const page = await json(`/recognizer?limit=${PAGE}&offset=${offset}`);
       body.replaceChildren(...page.jobs.map((/** @type {any} */ j) => el('tr', { 'data-token': j.token }, [
@@ -24,6 +28,8 @@ export function setupJobs(hooks) {
       ])));
       newer.disabled = offset === 0;
       older.disabled = page.next === null;
+      const running = page.jobs.some((/** @type {any} */ j) => j.state === 'WAITING' || j.state === 'PROCESSING');
+      if (running && !byId('jobs').hidden) timer = window.setTimeout(() => void refresh(), LIVE_MS);
     } catch (err) {
       showError(err);
     }
