@@ -18,6 +18,7 @@ function showTab(name) {
   }
   for (const s of document.querySelectorAll('section.tab')) /** @type {HTMLElement} */ (s).hidden = s.id !== name;
   clearError();
+  status('');
   onShow[name]?.();
 }
 
