@@ -200,6 +200,10 @@ export const settingsSchema = z.strictObject({
             '(gRPC: `x-forwarded-for` metadata) names the client the auth throttle counts. Empty: the client is the connection\'s ' +
             'address and X-Forwarded-For is ignored (anyone can write it).',
         }),
+        console: setting(z.boolean().default(true), {
+          env: 'SORI_CONSOLE',
+          description: 'Serve the web console (docs/console.md) at `/` on the HTTP port; false: not mounted (404).',
+        }),
       })
       .prefault({}),
     { description: 'Listening.' },

@@ -13,6 +13,9 @@ export const REDACT_PATHS: readonly string[] = [
   'req.headers.authorization',
   'headers["x-clovaspeech-api-key"]',
   'headers.authorization',
+  // A browser's WebSocket sends its secret as a subprotocol (stream/websocket.ts).
+  'req.headers["sec-websocket-protocol"]',
+  'headers["sec-websocket-protocol"]',
   'secret',
   '*.secret',
   'domains[*].secret',

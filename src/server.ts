@@ -8,6 +8,7 @@ import { adminBoostingsRoutes } from './api/admin/boostings.js';
 import { clovaLongformRoutes } from './api/clova/longform.js';
 import { DomainBoostings } from './domains/boostings.js';
 import { clovaShortRoutes } from './api/clova/short.js';
+import { consoleRoutes } from './api/console.js';
 import { limitConnections } from './api/connection-limits.js';
 import { DomainRequestLimits } from './domains/request-limits.js';
 import { openaiRoutes } from './api/openai/routes.js';
@@ -129,6 +130,7 @@ export async function buildServer({
     vad: vad ?? streaming?.vad ?? sharedVadLoader(config.models.dir),
     config,
   });
+  if (config.server.console) await app.register(consoleRoutes);
   if (streaming !== undefined) {
     await app.register(streamWebSocketRoutes, { auth, engine, boostings, ...streaming });
   }

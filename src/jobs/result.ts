@@ -7,7 +7,7 @@ import type { CompletedResult, EchoedParams, JobStatusBody, ResultSegment, Resul
 import type { LongformSegment } from '../transcript/segments.js';
 import { round4 } from '../transcript/segments.js';
 import type { JobRecord } from './store.js';
-import { writeSubtitles } from '../transcript/subtitles/index.js';
+import { writeSubtitles, type SubtitleFormat } from '../transcript/subtitles/index.js';
 import { eventTypes, type SoundEvent } from '../speech/events/index.js';
 import { DENOISE } from '../media/denoise.js';
 
@@ -125,4 +125,20 @@ export function statusBody(job: JobRecord): JobStatusBody {
     case 'PROCESSING':
       return { result: 'PROCESSING', message: 'Processing', token: job.token, progress: job.progress };
   }
+}
+
+/**
+ * Sori's addition: a COMPLETED job's subtitles in any format, written from its stored segments
+ * (speaker names included), whatever `format` it ran with. Undefined before it completes.
+ */
+export function subtitleOf(job: JobRecord, format: SubtitleFormat, lineChars?: Record<string, number>): string | undefined {
+  if (job.state !== 'COMPLETED') return undefined;
+  const result = job.result as CompletedResult;
+  const params = job.params as LongformParams;
+  return writeSubtitles(
+    format,
+    result.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, words: s.words, speaker: s.speaker?.name })),
+    engineLanguage(params.language).code,
+    lineChars,
+  );
 }

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import Database from 'libsql';
 import type {
   AttemptResult, DeliveryAttempt, DeliveryKind, DeliveryRecord, JobOutcome, JobRecord, JobSource, JobState,
-  JobStore, NewDelivery, NewJob,
+  JobStore, JobSummary, NewDelivery, NewJob,
 } from './store.js';
 
 const SCHEMA = `
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   error_message TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_domain ON jobs (domain, created_at);
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   token TEXT NOT NULL,
@@ -169,6 +170,23 @@ export class SqliteJobStore implements JobStore {
   async get(token: string): Promise<JobRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM jobs WHERE token = ?').get(token) as JobRow | undefined;
     return row === undefined ? undefined : toJob(row);
+  }
+
+  async list(domain: string, page: { limit: number; offset: number }): Promise<JobSummary[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT token, state, progress, created_at, finished_at, source FROM jobs WHERE domain = ?
+         ORDER BY created_at DESC, token DESC LIMIT ? OFFSET ?`,
+      )
+      .all(domain, page.limit, page.offset) as Array<Pick<JobRow, 'token' | 'state' | 'progress' | 'created_at' | 'finished_at' | 'source'>>;
+    return rows.map((r) => ({
+      token: r.token,
+      state: r.state as JobState,
+      progress: r.progress,
+      createdAt: r.created_at,
+      finishedAt: r.finished_at,
+      source: JSON.parse(r.source) as JobSource,
+    }));
   }
 
   async countUnfinished(): Promise<number> {

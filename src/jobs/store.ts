@@ -85,9 +85,21 @@ export type AttemptResult =
   | { outcome: 'retry'; nextAt: number; status: number | null; error: string; ms: number }
   | { outcome: 'gave-up'; status: number | null; error: string; ms: number };
 
+/** One line of a domain's job list: what a person picks a job by, without its result. */
+export interface JobSummary {
+  token: string;
+  state: JobState;
+  progress: number;
+  createdAt: number;
+  finishedAt: number | null;
+  source: JobSource;
+}
+
 export interface JobStore {
   create(job: NewJob): Promise<void>;
   get(token: string): Promise<JobRecord | undefined>;
+  /** A domain's jobs, newest first (ties: token descending), `offset` of them skipped. */
+  list(domain: string, page: { limit: number; offset: number }): Promise<JobSummary[]>;
   /** Jobs WAITING or PROCESSING (what ERROR_TOO_MANY_JOBS counts). */
   countUnfinished(): Promise<number>;
   /**

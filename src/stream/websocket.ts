@@ -2,8 +2,10 @@
  * The WebSocket flavour of streaming, for browsers: `GET /recognizer/stream` upgraded on the
  * HTTP port, carrying the same JSON as NestService.
  *
- * - Auth: `X-CLOVASPEECH-API-KEY` or `Authorization: Bearer` headers, or (browsers cannot set
- *   headers on a WebSocket) the `key` query parameter, which is redacted from logs.
+ * - Auth: `X-CLOVASPEECH-API-KEY` or `Authorization: Bearer` headers; for browsers, which cannot
+ *   set headers on a WebSocket, the subprotocols `sori` and `sori.key.<secret as base64url>`
+ *   (Sec-WebSocket-Protocol, which keeps the secret out of URLs; the server answers `sori`); or
+ *   the `key` query parameter, which is redacted from logs.
  * - Client -> server: binary frames are 16 kHz mono 16-bit PCM (DATA); a text frame is JSON:
  *   the first one with config sections is the CONFIG; `{"seqId":n,"epFlag":true}` is the
  *   extra contents of an (empty) DATA message; `{"end":true}` half-closes (flush, answer, close).
@@ -30,6 +32,25 @@ export const STREAM_WS_PATH = '/recognizer/stream';
 /** The largest frame (and message) a client may send; larger ones are closed with 1009. */
 export const WS_MAX_PAYLOAD = 4 * 1024 * 1024;
 const CONFIG_KEYS = ['transcription', 'keywordBoosting', 'forbidden', 'semanticEpd'];
+/** The subprotocol a browser offers (and the server selects) when it sends its secret as one. */
+export const WS_PROTOCOL = 'sori';
+/** The subprotocol carrying the secret: this prefix, then the secret in base64url (a token's characters only). */
+export const WS_KEY_PROTOCOL_PREFIX = 'sori.key.';
+
+/** The offered subprotocols (Sec-WebSocket-Protocol: comma-separated). */
+function offeredProtocols(header: string | string[] | undefined): string[] {
+  const text = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return text.split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/** The secret a browser sent as the subprotocol `sori.key.<base64url>`, if it did. */
+export function protocolKey(header: string | string[] | undefined): string | undefined {
+  const offered = offeredProtocols(header).find((p) => p.startsWith(WS_KEY_PROTOCOL_PREFIX));
+  if (offered === undefined) return undefined;
+  const encoded = offered.slice(WS_KEY_PROTOCOL_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
+  return Buffer.from(encoded, 'base64url').toString('utf8');
+}
 
 export interface WebSocketRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -45,7 +66,11 @@ export interface WebSocketRouteOptions {
 export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSocketRouteOptions): Promise<void> {
   const { auth } = options;
   await app.register(websocket, {
-    options: { maxPayload: WS_MAX_PAYLOAD },
+    options: {
+      maxPayload: WS_MAX_PAYLOAD,
+      // Never echo the key-carrying subprotocol back: select `sori` when offered, else none.
+      handleProtocols: (protocols: Set<string>) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+    },
     errorHandler: (err, socket, request) => {
       // ws has already answered a client's broken frame with a close frame (1002 protocol, 1007
       // not UTF-8, 1008 too many fragments, 1009 too big) and finishes the closing handshake
@@ -60,7 +85,8 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
   });
 
   app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
-    const key = request.headers[API_KEY_HEADER] ?? bearerToken(request.headers.authorization) ?? request.query.key;
+    const key = request.headers[API_KEY_HEADER] ?? bearerToken(request.headers.authorization)
+      ?? protocolKey(request.headers['sec-websocket-protocol']) ?? request.query.key;
     const outcome = auth.authenticate(httpOrigin(request), key);
     if (!outcome.ok) {
       if (outcome.reason === 'throttled') {

@@ -48,7 +48,7 @@ export function testDomain(name: string, secret: string, limits: Partial<DomainC
 
 export function testConfig(domains: DomainConfig[]): Config {
   return {
-    server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [] },
+    server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [], console: false },
     dataDir: '/nonexistent/sori-test-data',
     models: { dir: modelsDir(), asr: 'whisper-base' },
     engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 },

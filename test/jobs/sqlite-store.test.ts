@@ -129,4 +129,27 @@ describe('SqliteJobStore', () => {
     assert.equal(await s.get('r'), undefined);
     await s.close();
   });
+  it('lists one domain\'s jobs newest first with state, progress and source, a page at a time', async () => {
+    const s = new SqliteJobStore(join(dir, 'list.db'));
+    await s.create({ ...job('a', 1000), source: { kind: 'upload', path: '/d/a', filename: 'meeting.m4a' } });
+    await s.create(job('b', 3000));
+    await s.create(job('c', 2000));
+    await s.create({ ...job('other', 4000), domain: 'elsewhere' });
+    await s.claim('w', 10_000, 5000);
+    await s.heartbeat('a', 'w', 10_000, 40, 5001);
+    const all = await s.list('general', { limit: 10, offset: 0 });
+    assert.deepEqual(all.map((j) => j.token), ['b', 'c', 'a']);
+    const a = all[2];
+    assert.equal(a.state, 'PROCESSING');
+    assert.equal(a.progress, 40);
+    assert.equal(a.createdAt, 1000);
+    assert.equal(a.finishedAt, null);
+    assert.deepEqual(a.source, { kind: 'upload', path: '/d/a', filename: 'meeting.m4a' });
+    assert.deepEqual((await s.list('general', { limit: 2, offset: 0 })).map((j) => j.token), ['b', 'c']);
+    assert.deepEqual((await s.list('general', { limit: 2, offset: 2 })).map((j) => j.token), ['a']);
+    assert.deepEqual((await s.list('general', { limit: 2, offset: 4 })), []);
+    assert.deepEqual((await s.list('elsewhere', { limit: 10, offset: 0 })).map((j) => j.token), ['other']);
+    assert.deepEqual(await s.list('nobody', { limit: 10, offset: 0 }), []);
+    await s.close();
+  });
 });

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { decodeFile } from '../../src/media/decode.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { testdataDir } from '../helpers/media-fixtures.js';
+import { registerSecrets } from '../helpers/test-logs.js';
 import { normalizeEnglish, startServer, testDomain, testEngine, type TestServer } from '../helpers/server.js';
 
 const KEY = 'ws-secret-value';
@@ -84,5 +85,31 @@ describe('WebSocket streaming', () => {
     assert.equal(second.reason, 'Too many channels, the max channel is: 1');
     first.ws.close();
     await first.closed;
+  });
+
+  it('takes the secret as a subprotocol (browsers: no headers, no secret in the URL), selects "sori", never echoes the key', async () => {
+    const encoded = Buffer.from(KEY, 'utf8').toString('base64url');
+    registerSecrets('websocket subprotocol', `sori.key.${encoded}`, encoded);
+    const url = `${server.url.replace('http', 'ws')}/recognizer/stream`;
+    const ws = new WebSocket(url, ['sori', `sori.key.${encoded}`]);
+    const messages: Array<Record<string, unknown>> = [];
+    ws.on('message', (d) => messages.push(JSON.parse(String(d)) as Record<string, unknown>));
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    await new Promise((r) => ws.on('open', r));
+    assert.equal(ws.protocol, 'sori');
+    ws.send(JSON.stringify({ transcription: { language: 'en' } }));
+    ws.send(pcm16.subarray(0, 32000 * 3));
+    ws.send(JSON.stringify({ end: true }));
+    assert.equal(await closed, 1000);
+    assert.deepEqual(messages[0].responseType, ['config']);
+    // A wrong secret that way is refused like any other.
+    const bad = new WebSocket(url, ['sori', `sori.key.${Buffer.from('wrong-secret-x').toString('base64url')}`]);
+    assert.equal(await new Promise<number>((r) => bad.on('close', (code) => r(code))), 4401);
+    // Only the key as a protocol: authenticated, but the key is not selected (no protocol answered,
+    // which ws, as browsers, refuses: the client asked for one).
+    const keyOnly = new WebSocket(url, [`sori.key.${encoded}`]);
+    const err = await new Promise<Error>((r) => keyOnly.on('error', r));
+    assert.match(err.message, /Server sent no subprotocol/);
+    assert.ok(!server.logText().includes(encoded), 'the encoded secret is never logged');
   });
 });

@@ -14,9 +14,10 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Config, DomainConfig } from '../../config.js';
 import type { JobQueue } from '../../jobs/queue.js';
-import { statusBody } from '../../jobs/result.js';
+import { statusBody, subtitleOf } from '../../jobs/result.js';
 import { sendResult } from './subtitle-response.js';
 import { isDiskFull } from '../../jobs/failures.js';
 import { mediaPath } from '../../jobs/job-media.js';
@@ -27,6 +28,7 @@ import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
+import { SUBTITLE_CONTENT_TYPES, SUBTITLE_FORMATS } from '../../transcript/subtitles/index.js';
 
 export interface LongformRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -34,7 +36,7 @@ export interface LongformRouteOptions {
   store: JobStore;
   queue: JobQueue;
   runner: JobRunner;
-  config: Pick<Config, 'dataDir' | 'jobs' | 'longform'>;
+  config: Pick<Config, 'dataDir' | 'jobs' | 'longform'> & Partial<Pick<Config, 'subtitles'>>;
   objectStorageConfigured: boolean;
   /** Registered keywords for `useDomainBoostings` (default: the config file's). */
   boostings?: DomainBoostings;
@@ -50,6 +52,19 @@ const SYNC_POLL_MS = 1000;
 const UPLOAD_RETRY_AFTER_S = 10;
 /** Retry-After when the disk is full: the operator has to free space. */
 const DISK_FULL_RETRY_AFTER_S = 60;
+
+/** Sori's job list: `?limit=` (1-100, default 20) and `?offset=` (default 0). */
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+const subtitleQuery = z.object({ format: z.enum(SUBTITLE_FORMATS) });
+
+/** The first problem zod found, as `field: message`. */
+function queryProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}`;
+}
 
 function newToken(): string {
   return randomBytes(16).toString('hex');
@@ -243,6 +258,39 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, async (request, reply) => {
       const job = await ownJob(request);
       return sendResult(request, reply, statusBody(job));
+    });
+
+    // Sori's addition: the caller's domain's jobs, newest first, a page at a time.
+    app.get(`${prefix}/recognizer`, async (request) => {
+      const query = listQuery.safeParse(request.query);
+      if (!query.success) throw new LongformError('ERROR_REQUEST_PARAMETER', queryProblem(query.error));
+      const { limit, offset } = query.data;
+      const jobs = await store.list(domainOf(request).name, { limit, offset });
+      return {
+        jobs: jobs.map((j) => ({
+          token: j.token,
+          state: j.state,
+          progress: j.progress,
+          createdAt: new Date(j.createdAt).toISOString(),
+          finishedAt: j.finishedAt === null ? null : new Date(j.finishedAt).toISOString(),
+          source: j.source.kind,
+          fileName: j.source.kind === 'upload' ? (j.source.filename ?? null) : null,
+        })),
+        limit,
+        offset,
+        // A full page may have a next one; a short page is the last.
+        next: jobs.length === limit ? offset + limit : null,
+      };
+    });
+
+    // Sori's addition: a completed job's subtitles in any of CLOVA's formats, not only the one it ran with.
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/subtitle`, async (request, reply) => {
+      const query = subtitleQuery.safeParse(request.query);
+      if (!query.success) throw new LongformError('ERROR_REQUEST_PARAMETER', queryProblem(query.error));
+      const job = await ownJob(request);
+      const text = subtitleOf(job, query.data.format, config.subtitles?.lineChars);
+      if (text === undefined) return statusBody(job);
+      return reply.type(SUBTITLE_CONTENT_TYPES[query.data.format]).send(text);
     });
 
     // Sori's addition: every delivery of the job's result (callback, object storage) and each attempt.
