@@ -9,6 +9,7 @@
  *   ... --half tuning|evaluation        # one half of the labelled files (bench/lib/halves.ts)
  *   ... --speaker-model speaker-resemblyzer   # instead of the best one the models folder holds
  *   ... --no-extra                      # only the shared testdata (not bench/fetch-diarization-data.ts's)
+ *   ... --given                         # the true speaker count given (speakerCountMin = Max)
  *
  * Audio is streamed from ffmpeg into DiarizationSession.push() chunk by chunk, as the server
  * would. DER: collar 0.25 s each side of reference boundaries, overlapped speech scored,
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
       extra: { type: 'boolean', default: true },
       half: { type: 'string', default: 'all' },
       'speaker-model': { type: 'string' },
+      given: { type: 'boolean', default: false },
     },
   });
   const entries = labelledRecordings({ extra: values.extra }).filter(
@@ -80,16 +82,17 @@ async function main(): Promise<void> {
   try {
     for (const e of entries) {
       const ref = parseRttm(readFileSync(e.rttm, 'utf8'));
+      const refSpeakers = new Set(ref.map((s) => s.speaker)).size;
       const start = performance.now();
       const session = diarizer.session();
       for await (const pcm of streamPcm(e.path)) await session.push(pcm);
       const durationS = session.durationSeconds;
-      const turns = await session.finish();
+      const turns = await session.finish(values.given ? { speakerCountMin: refSpeakers, speakerCountMax: refSpeakers } : {});
       const seconds = (performance.now() - start) / 1000;
       const hyp = turns.map((t) => ({ start: t.start, end: t.end, speaker: String(t.speaker) }));
       const der = diarizationErrorRate(ref, hyp, { collar: COLLAR });
       results.push({
-        file: e.file, durationS, refSpeakers: new Set(ref.map((s) => s.speaker)).size,
+        file: e.file, durationS, refSpeakers,
         hypSpeakers: new Set(turns.map((t) => t.speaker)).size, der, seconds, turns,
       });
       if (values.rttm) {
@@ -126,7 +129,7 @@ async function main(): Promise<void> {
   rows.push(['pooled (by time)', '', '', '', pct(pooled), pct(sum((d) => d.missed) / sum((d) => d.total)),
     pct(sum((d) => d.falseAlarm) / sum((d) => d.total)), pct(sum((d) => d.confusion) / sum((d) => d.total)), '', '']);
   log(formatTable(['file', 'audio s', 'ref spk', 'hyp spk', 'DER', 'missed', 'false al.', 'confusion', 'time s', 'RTF'], rows));
-  log(`collar ${COLLAR} s each side, overlap scored, speaker count automatic`);
+  log(`collar ${COLLAR} s each side, overlap scored, speaker count ${values.given ? 'given (the reference\'s)' : 'automatic'}`);
 }
 
 main().catch((err: unknown) => {

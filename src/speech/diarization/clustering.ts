@@ -232,11 +232,15 @@ export function clusterEmbeddings(
   let atThreshold = 0;
   while (atThreshold < n - 1 && dg.height[atThreshold] <= p.threshold) atThreshold++;
 
+  const target = Math.min(Math.max(large[atThreshold], bounds.min, 1), bounds.max);
+  if (target > large[atThreshold]) {
+    const promoted = promoteSmallClusters(x, cutAfter(n, dg, Math.min(atThreshold, n - target)), minSize, target);
+    if (promoted !== undefined) return promoted;
+  }
   let cut = atThreshold;
   let foldSmall = true;
   const inRange = (k: number): boolean => k >= bounds.min && k <= bounds.max && k >= 1;
   if (!inRange(large[atThreshold])) {
-    const target = Math.min(Math.max(large[atThreshold], bounds.min, 1), bounds.max);
     // Closest cut (in merges) to the threshold's that gives the target number of large clusters.
     let found = -1;
     for (let delta = 1; delta < n && found < 0; delta++) {
@@ -260,6 +264,28 @@ export function clusterEmbeddings(
   return foldSmallClusters(x, labels, minSize);
 }
 
+/**
+ * A caller's minimum count above what the threshold finds (a 30 s meeting excerpt where one
+ * person talks and three say a word each). Cutting the dendrogram lower until there are that many
+ * large clusters splits the long talker in two; instead, the small clusters least like every
+ * large one become the missing speakers, and the other small ones fold as usual. Undefined when
+ * the cut has no large cluster or too few clusters in all.
+ */
+function promoteSmallClusters(x: readonly Float32Array[], labels: Int32Array, minSize: number, target: number): Int32Array | undefined {
+  const k = Math.max(...labels) + 1;
+  const counts = new Int32Array(k);
+  for (const l of labels) counts[l]++;
+  const largeIds = [...counts.keys()].filter((c) => counts[c] >= minSize);
+  if (largeIds.length === 0 || largeIds.length >= target || k < target) return undefined;
+  const cents = centroids(x, labels, k);
+  const likeness = (c: number): number => Math.max(...largeIds.map((l) => dot(cents[c], cents[l])));
+  const promoted = [...counts.keys()]
+    .filter((c) => counts[c] < minSize)
+    .sort((a, b) => likeness(a) - likeness(b) || counts[b] - counts[a])
+    .slice(0, target - largeIds.length);
+  return foldInto(x, labels, new Set([...largeIds, ...promoted]));
+}
+
 /** Members of clusters below minSize join the large cluster with the most similar centroid. */
 function foldSmallClusters(x: readonly Float32Array[], labels: Int32Array, minSize: number): Int32Array {
   const k = Math.max(...labels) + 1;
@@ -268,15 +294,22 @@ function foldSmallClusters(x: readonly Float32Array[], labels: Int32Array, minSi
   const largeIds = [...counts.keys()].filter((c) => counts[c] >= minSize);
   if (largeIds.length === 0) return new Int32Array(labels.length);
   if (largeIds.length === k) return labels;
+  return foldInto(x, labels, new Set(largeIds));
+}
+
+/** Clusters not in `kept` join the kept cluster with the most similar centroid; labels renumbered 0..K-1 by first member. */
+function foldInto(x: readonly Float32Array[], labels: Int32Array, kept: ReadonlySet<number>): Int32Array {
+  const k = Math.max(...labels) + 1;
+  const keptIds = [...kept];
   const cents = centroids(x, labels, k);
   const target = new Int32Array(k);
   for (let c = 0; c < k; c++) {
-    if (counts[c] >= minSize) {
+    if (kept.has(c)) {
       target[c] = c;
       continue;
     }
-    let best = largeIds[0];
-    for (const l of largeIds) if (dot(cents[c], cents[l]) > dot(cents[c], cents[best])) best = l;
+    let best = keptIds[0];
+    for (const l of keptIds) if (dot(cents[c], cents[l]) > dot(cents[c], cents[best])) best = l;
     target[c] = best;
   }
   // Renumber 0..K-1 by first member.
