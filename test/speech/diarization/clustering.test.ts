@@ -75,17 +75,22 @@ test('outliers too few to be a speaker join the nearest large cluster', () => {
   assert.equal(Math.max(...labels) + 1, 2);
 });
 
-test('a forced count above the natural one gives the people who said little their own speaker, not half of the long talker', () => {
-  // One person talks for the whole excerpt (spread out: a voice varies over 30 s); two say a word each.
-  const talker = speakers(1, 30, 0.1, 5);
-  const few = [speakers(1, 1, 0.05, 11).x[0], speakers(1, 1, 0.05, 12).x[0]];
-  const x = [...talker.x, ...few];
+test('a forced count above the natural one gives the people who said little their own speaker, not part of the long talker', () => {
+  // One person talks for the whole excerpt in three nearby modes (a voice varies over 30 s), two
+  // others say a word each. Cutting the dendrogram lower would split the talker by mode.
+  const r = rng(3);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  const direction = (): Float32Array => normalize(Float32Array.from({ length: 64 }, gauss));
+  const near = (c: Float32Array, spread: number): Float32Array => normalize(c.map((v) => v + spread * gauss()));
+  const voice = direction();
+  const modes = [near(voice, 0.08), near(voice, 0.08), near(voice, 0.08)];
+  const x = [...Array.from({ length: 30 }, (_, i) => near(modes[i % 3], 0.02)), direction(), direction()];
   const labels = clusterEmbeddings(x, P, { min: 3, max: 3 });
   assert.equal(Math.max(...labels) + 1, 3);
   assert.equal(new Set(labels.slice(0, 30)).size, 1, 'the long talker stays one speaker');
   assert.notEqual(labels[30], labels[31]);
   assert.notEqual(labels[30], labels[0]);
-  // Automatic: the two words are too few to be speakers and join the talker.
+  // Automatic: two words are too few to be speakers and join the talker.
   assert.equal(Math.max(...clusterEmbeddings(x, P, { min: 1, max: 30 })) + 1, 1);
 });
 
