@@ -10,9 +10,7 @@ import type { CompletedResult } from '../../clova/longform-result.js';
 import type { Io } from '../command-io.js';
 import { outputNames, parseTranscribeArgs, TRANSCRIBE_HELP, type OutputFormat, type TranscribeArgs } from './args.js';
 import { FileFailure, StillOnServer, type Backend } from './backend.js';
-import { openLocalBackend } from './local.js';
 import { createTranscribeReporter, type TranscribeReporter } from './progress.js';
-import { remoteBackend } from './remote.js';
 import { renderResult } from './render.js';
 
 export const EXIT_OK = 0;
@@ -51,20 +49,30 @@ export async function transcribeCommand(argv: string[], io: Io): Promise<number>
 }
 
 async function transcribeAll(args: TranscribeArgs, io: Io, interrupted: AbortSignal): Promise<number> {
-  const reporter = createTranscribeReporter(io.stderr, args.files);
+  // Missing and unreadable files are reported before any bar is drawn; the others go on.
+  const problems = await Promise.all(args.files.map((file) => unreadable(resolve(io.cwd, file))));
+  args.files.forEach((file, i) => {
+    if (problems[i] !== undefined) io.stderr.write(`${file}: failed: ${problems[i]}\n`);
+  });
+  const todo = args.files.map((file, i) => ({ file, i })).filter(({ i }) => problems[i] === undefined);
+  const output = new OrderedOutput(args, io);
+  for (const [i, problem] of problems.entries()) if (problem !== undefined) await output.settle(i, { kind: 'failed' });
+  if (todo.length === 0) return EXIT_FAILED;
+
+  const reporter = createTranscribeReporter(io.stderr, todo.map((t) => t.file));
   let backend: Backend | undefined;
   try {
     backend = await openBackend(args, io, reporter, interrupted);
     if (interrupted.aborted) return EXIT_INTERRUPTED;
     if (args.outDir !== undefined) await mkdir(args.outDir, { recursive: true });
-    const output = new OrderedOutput(args, io);
-    const outcomes = await runFiles(args.files, backend.concurrency, async (file, i) => {
-      const outcome = await transcribeOne(backend!, file, resolve(io.cwd, file), args.format, reporter, interrupted);
+    const open = backend;
+    const outcomes = await runAll(todo, backend.concurrency, async ({ file, i }) => {
+      const outcome = await transcribeOne(open, file, resolve(io.cwd, file), args.format, reporter, interrupted);
       await output.settle(i, outcome);
       return outcome;
     });
     if (interrupted.aborted || outcomes.some((o) => o.kind === 'interrupted')) return EXIT_INTERRUPTED;
-    return outcomes.every((o) => o.kind === 'done') ? EXIT_OK : EXIT_FAILED;
+    return outcomes.length === args.files.length && outcomes.every((o) => o.kind === 'done') ? EXIT_OK : EXIT_FAILED;
   } finally {
     reporter.stop();
     await backend?.close();
@@ -72,7 +80,12 @@ async function transcribeAll(args: TranscribeArgs, io: Io, interrupted: AbortSig
 }
 
 async function openBackend(args: TranscribeArgs, io: Io, reporter: TranscribeReporter, interrupted: AbortSignal): Promise<Backend> {
-  if (args.server !== undefined) return remoteBackend(args.server, args.params);
+  // Imported here: a usage error or --help should not wait for the engine's modules to load.
+  if (args.server !== undefined) {
+    const { remoteBackend } = await import('./remote.js');
+    return remoteBackend(args.server, args.params);
+  }
+  const { openLocalBackend } = await import('./local.js');
   const env = args.modelsDir === undefined ? io.env : { ...io.env, SORI_MODELS_DIR: args.modelsDir };
   const settings = await loadLocalSettings(env, { cwd: io.cwd });
   return openLocalBackend({
@@ -87,11 +100,6 @@ async function openBackend(args: TranscribeArgs, io: Io, reporter: TranscribeRep
 
 async function transcribeOne(backend: Backend, file: string, path: string, format: OutputFormat, reporter: TranscribeReporter, interrupted: AbortSignal): Promise<Outcome> {
   if (interrupted.aborted) return { kind: 'interrupted' };
-  const missing = await unreadable(path);
-  if (missing !== undefined) {
-    reporter.failed(file, missing);
-    return { kind: 'failed' };
-  }
   try {
     const result: CompletedResult = await backend.transcribe(path, {
       signal: interrupted,
@@ -170,17 +178,17 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   await rename(part, path);
 }
 
-/** Runs `work` over the items, at most `limit` at once; resolves with the outcomes in order. */
-export async function runFiles<T>(files: readonly string[], limit: number, work: (file: string, i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array<T>(files.length);
+/** Runs `work` over the items, at most `limit` at once, in order of start; resolves with the outcomes in order. */
+export async function runAll<I, T>(items: readonly I[], limit: number, work: (item: I) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array<T>(items.length);
   let next = 0;
   const lane = async (): Promise<void> => {
-    while (next < files.length) {
+    while (next < items.length) {
       const i = next++;
-      out[i] = await work(files[i]!, i);
+      out[i] = await work(items[i]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, files.length)) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   return out;
 }
 

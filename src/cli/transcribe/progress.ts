@@ -100,7 +100,7 @@ class Timings {
   }
 }
 
-/** `file: 40%` at most every few seconds, then `file: done in 12.3 s (4.1x real time)`. */
+/** `file: started (1:02 of media)`, `file: 40%` at most every few seconds, then `file: done in 12.3 s (4.1x real time)`. */
 class LineReporter implements TranscribeReporter {
   private readonly timings = new Timings();
   private readonly lastLine = new Map<string, { at: number; percent: number }>();
@@ -114,6 +114,7 @@ class LineReporter implements TranscribeReporter {
 
   duration(file: string, durationS: number | undefined): void {
     this.timings.get(file).durationS = durationS;
+    this.out.write(`${file}: started${durationS === undefined ? '' : ` (${formatClock(durationS)} of media)`}\n`);
   }
 
   progress(file: string, fraction: number): void {
