@@ -15,7 +15,6 @@ import { renderResult } from './render.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 /** After the first Ctrl-C, how long cleaning up may take before the process exits anyway. */
