@@ -49,7 +49,8 @@ export async function openLocalBackend(opts: LocalOptions): Promise<Backend> {
       onLog: opts.onLog,
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message} Download it with \`sori models pull ${settings.models.asr}\`, or name the folder with --dir.`);
+    // The registry's message already says how to get the model; where to look is this command's to add.
+    throw new Error(`${(err as Error).message} (another models folder: --dir or SORI_MODELS_DIR)`);
   }
   const enrich = lazyEnrichDeps(modelsDir);
   const deps: TranscribeMediaDeps = { engine, vad: sharedVadLoader(modelsDir), enrich, config: settings, tools: toolLimits(settings.media) };
