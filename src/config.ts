@@ -864,9 +864,28 @@ export async function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   opts: LoadConfigOptions = {},
 ): Promise<Config> {
-  const cwd = opts.cwd ?? process.cwd();
   const announce = opts.announce ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const { config, domains } = await readSettings(env, opts.cwd ?? process.cwd());
+  return {
+    ...config,
+    // Last: it may generate and save the default domain's secret.
+    domains: await domainsConfig(domains, env, config.dataDir, announce),
+  };
+}
 
+/** The settings of a process that recognises but never serves (`sori transcribe`): no secrets, nothing written. */
+export interface LocalSettings extends Omit<Config, 'domains'> {
+  /** The default domain's language: what a long-form request without `language` gets. */
+  defaultLanguage: Language;
+}
+
+/** As loadConfig reads them (file, environment, defaults), without the domains and their secrets. */
+export async function loadLocalSettings(env: NodeJS.ProcessEnv = process.env, opts: Pick<LoadConfigOptions, 'cwd'> = {}): Promise<LocalSettings> {
+  const { config, domains } = await readSettings(env, opts.cwd ?? process.cwd());
+  return { ...config, defaultLanguage: domains.find((d) => d.name === DEFAULT_DOMAIN)?.defaultLanguage ?? domainSchema.parse({ name: DEFAULT_DOMAIN }).defaultLanguage };
+}
+
+async function readSettings(env: NodeJS.ProcessEnv, cwd: string): Promise<{ config: Omit<Config, 'domains'>; domains: DomainSettings[] }> {
   const configFile = await findConfigFile(env, cwd);
   const tree = configFile === null ? {} : await readConfigFile(configFile);
   // Paths in the file are relative to the file, so a config keeps working wherever it is mounted.
@@ -893,12 +912,9 @@ export async function loadConfig(
   } catch (err) {
     throw new ConfigError(`config error: server.trustProxy: ${(err as Error).message}`);
   }
+  const { domains, ...rest } = settings;
   return {
-    ...settings,
-    server: tls === undefined ? server : { ...server, grpcTls: tls },
-    // Last: it may generate and save the default domain's secret.
-    domains: await domainsConfig(settings.domains, env, settings.dataDir, announce),
-    objectStorage,
-    configFile,
+    config: { ...rest, server: tls === undefined ? server : { ...server, grpcTls: tls }, objectStorage, configFile },
+    domains,
   };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, loadConfig, settingLeaves, type Config } from '../src/config.js';
+import { ConfigError, loadConfig, loadLocalSettings, settingLeaves, type Config } from '../src/config.js';
 import { tempDirs } from './helpers/temp-dirs.js';
 
 const { fresh: freshDir } = tempDirs('sori-config-test-');
@@ -410,5 +410,22 @@ describe('loadConfig', () => {
     const { config } = await load({ SORI_PORT: '', SORI_API_KEY: 'k', SORI_LOG_LEVEL: ' ' }, cwd);
     assert.equal(config.server.port, 8080);
     assert.equal(config.logLevel, 'info');
+  });
+});
+
+describe('loadLocalSettings (sori transcribe in-process)', () => {
+  it('reads what loadConfig reads, without secrets: nothing generated, nothing written', async () => {
+    const cwd = await freshDir();
+    const settings = await loadLocalSettings({ SORI_BEAM_SIZE: '2' }, { cwd });
+    assert.equal(settings.engine.beamSize, 2);
+    assert.equal(settings.defaultLanguage, 'ko');
+    assert.equal('domains' in settings, false);
+    await assert.rejects(stat(path.join(cwd, 'data')), { code: 'ENOENT' });
+  });
+
+  it('the default domain\'s language from the config file', async () => {
+    const cwd = await freshDir();
+    await writeFile(path.join(cwd, 'sori.yaml'), 'domains:\n  - name: general\n    defaultLanguage: en\n  - name: other\n    secret: other-secret-value\n    defaultLanguage: ja\n');
+    assert.equal((await loadLocalSettings({}, { cwd })).defaultLanguage, 'en');
   });
 });

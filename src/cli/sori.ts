@@ -10,11 +10,14 @@ import { z } from 'zod';
 import { DownloadError, pullModel } from '../speech/models/download.js';
 import { defaultModelsDir, getModel, listModels, statusOf, UnknownModelError, type ModelInfo } from '../speech/models/registry.js';
 import { createReporter, formatBytes } from './progress.js';
+import { isParseArgsError, UsageError, type Io } from './command-io.js';
 
 const HELP = `Usage: sori <command> [options]
 
 Commands:
   serve                 Start the speech recognition server
+  transcribe FILE...    Transcribe files, in this process or on a server
+                        (\`sori transcribe --help\` for its options)
   models list           List known models and whether they are installed
   models pull <name>    Download a model into the models folder
 
@@ -26,17 +29,11 @@ Options:
   -v, --version         Show the version
 
 Without internet, copy a model folder (e.g. whisper-base/) into the models folder instead.
+
+Exit codes: 0 done, 1 failed (transcribe: some file failed), 2 usage error, 130 interrupted.
 `;
 
-/** Bad input from the user: exit 2 with a hint to --help. */
-class UsageError extends Error {}
-
-export interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
+export type { Io };
 
 const MirrorSchema = z.url({ protocol: /^https?$/ });
 
@@ -46,7 +43,8 @@ export async function run(argv: string[], io: Io): Promise<number | undefined> {
     return await dispatch(argv, io);
   } catch (err) {
     if (err instanceof UsageError || isParseArgsError(err)) {
-      io.stderr.write(`sori: ${(err as Error).message}\nRun \`sori --help\` for usage.\n`);
+      const help = argv[0] === 'transcribe' ? 'sori transcribe --help' : 'sori --help';
+      io.stderr.write(`sori: ${(err as Error).message}\nRun \`${help}\` for usage.\n`);
       return 2;
     }
     io.stderr.write(`sori: ${err instanceof DownloadError ? err.message : describe(err)}\n`);
@@ -55,6 +53,11 @@ export async function run(argv: string[], io: Io): Promise<number | undefined> {
 }
 
 async function dispatch(argv: string[], io: Io): Promise<number | undefined> {
+  // Its own options (transcribe/args.ts); everything after the command name is its.
+  if (argv[0] === 'transcribe') {
+    const { transcribeCommand } = await import('./transcribe/command.js');
+    return transcribeCommand(argv.slice(1), io);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -180,11 +183,6 @@ async function serve(modelsDir: string | undefined): Promise<undefined> {
 function readVersion(): string {
   const raw: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   return z.object({ version: z.string() }).parse(raw).version;
-}
-
-function isParseArgsError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
 
 function describe(err: unknown): string {

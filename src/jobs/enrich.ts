@@ -1,13 +1,27 @@
 import { streamPcm } from '../media/pcm-stream.js';
 import type { ToolLimits } from '../media/decode.js';
-import type { Diarizer } from '../speech/diarization/index.js';
-import type { EventDetector, SoundEvent } from '../speech/events/index.js';
+import { loadDiarizer, type Diarizer } from '../speech/diarization/index.js';
+import { sharedEventDetector, type EventDetector, type SoundEvent } from '../speech/events/index.js';
 import type { SpeakerTurn } from '../transcript/speakers.js';
 
 export interface EnrichDeps {
   /** Loaded on first use, shared by every job. */
   diarizer: () => Promise<Diarizer>;
   events: () => EventDetector;
+}
+
+/** The models of a models folder, each loaded when a job first asks for it; `close` frees those that were. */
+export function lazyEnrichDeps(modelsDir: string): EnrichDeps & { close(): Promise<void> } {
+  let diarizer: Promise<Diarizer> | undefined;
+  let events: EventDetector | undefined;
+  return {
+    diarizer: () => (diarizer ??= loadDiarizer(modelsDir)),
+    events: () => (events ??= sharedEventDetector(modelsDir)),
+    async close() {
+      if (diarizer !== undefined) await (await diarizer.catch(() => undefined))?.close();
+      await events?.close();
+    },
+  };
 }
 
 export interface EnrichRequest {

@@ -17,8 +17,7 @@ import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
 import { SqliteJobStore } from './sqlite-store.js';
 import { JobSweeper } from './sweeper.js';
-import { loadDiarizer, type Diarizer } from '../speech/diarization/index.js';
-import { sharedEventDetector, type EventDetector } from '../speech/events/index.js';
+import { lazyEnrichDeps } from './enrich.js';
 import type { JobStore } from './store.js';
 
 export interface JobSystem {
@@ -36,12 +35,7 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
   const queue = new LocalJobQueue();
   const wait = (pollMs: number, signal: AbortSignal): Promise<void> => queue.wait(pollMs, signal);
   const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
-  let diarizer: Promise<Diarizer> | undefined;
-  let events: EventDetector | undefined;
-  const enrich = {
-    diarizer: () => (diarizer ??= loadDiarizer(config.models.dir)),
-    events: () => (events ??= sharedEventDetector(config.models.dir)),
-  };
+  const enrich = lazyEnrichDeps(config.models.dir);
   const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, enrich, config, logger });
   const jobWorker = new LeasedWorker(runner, {
     name: 'job', slots: config.jobs.workers, leaseMs: config.jobs.leaseSeconds * 1000, wait, logger,
@@ -78,8 +72,7 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
       await deliverer.close();
       await queue.close();
       objectStorage?.close();
-      if (diarizer !== undefined) await (await diarizer.catch(() => undefined))?.close();
-      await events?.close();
+      await enrich.close();
       await store.close();
     },
   };

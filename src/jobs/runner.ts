@@ -1,7 +1,7 @@
 /**
- * Runs one long-form job, claimed under a lease by a LeasedWorker: gets its media, probes it,
- * recognises it with speakers and sound events beside, and finishes it with its deliveries in
- * one transaction. Several run at once (config `jobs.workers`); their windows share the engine
+ * Runs one long-form job, claimed under a lease by a LeasedWorker: gets its media, transcribes it
+ * (transcribe-media.ts: probe, recognition with speakers and sound events beside), and finishes
+ * it with its deliveries in one transaction. Several run at once (config `jobs.workers`); their windows share the engine
  * at batch priority, below short requests and streams. Nothing heavy runs on this event loop:
  * ffmpeg and inference are child processes and VAD runs in onnxruntime's threads.
  *
@@ -12,13 +12,10 @@
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
-import { assignSpeakers, type SpeakerTurn } from '../transcript/speakers.js';
-import { secondLook } from './second-look.js';
-import { enrichMedia, type EnrichDeps, type Enrichment } from './enrich.js';
-import { boostingKeywords, engineLanguage, type LongformParams } from '../clova/longform-params.js';
+import type { EnrichDeps } from './enrich.js';
+import type { LongformParams } from '../clova/longform-params.js';
 import type { Config } from '../config.js';
-import { probeFile, toolLimits, type ToolLimits } from '../media/decode.js';
+import { toolLimits, type ToolLimits } from '../media/decode.js';
 import type { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
@@ -28,9 +25,7 @@ import { classifyFailure, failureOutcome, isDiskFull, JobFailure, timeoutMessage
 import { materializeMedia, mediaPath } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
-import { recognizeMedia, type RecognizeOutcome, type RecognizeRequest } from './recognize.js';
-import type { CompletedResult } from '../clova/longform-result.js';
-import { completedResult } from './result.js';
+import { transcribeMedia, type TranscribedMedia } from './transcribe-media.js';
 import type { JobOutcome, JobRecord, JobStore } from './store.js';
 
 export interface RunnerDeps {
@@ -44,13 +39,6 @@ export interface RunnerDeps {
   enrich: EnrichDeps;
   config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir' | 'subtitles' | 'media'>;
   logger: Logger;
-}
-
-/** What a completed job is stored with, and what its log line reports. */
-interface Transcribed {
-  result: CompletedResult;
-  audioMs: number;
-  segmentCount: number;
 }
 
 const CHECKPOINT_EVERY_MS = 15_000;
@@ -116,86 +104,19 @@ export class JobRunner implements LeasedWork<JobRecord> {
     }
   }
 
-  /** From the job's media to its CLOVA result body. */
-  private async transcribe(job: JobRecord, lease: Lease, log: Logger): Promise<Transcribed> {
-    const params = job.params as LongformParams;
+  /** From the job's media to its CLOVA result body: transcribe-media.ts, from the checkpoint on. */
+  private async transcribe(job: JobRecord, lease: Lease, log: Logger): Promise<TranscribedMedia> {
     const path = await materializeMedia(job, this.deps, lease.signal);
-    const durationS = await this.probeDuration(path, params, lease.signal);
-    const enrichment = this.startEnrichment(path, params, lease.signal);
-    const recognized = await this.recognize(job, path, durationS, lease, log);
-    const { turns, events } = await enrichment;
-    const language = engineLanguage(params.language).code;
-    const heard = turns === undefined ? recognized.segments : await this.withSecondLook(job, path, recognized, turns, lease, log);
-    const segments = turns === undefined ? heard : assignSpeakers(heard, turns, language);
-    const { engine, config } = this.deps;
-    const result = completedResult(
-      { token: job.token, domain: job.domain, params, version: engine.version, subtitleLineChars: config.subtitles.lineChars },
-      segments,
-      events,
-    );
-    return { result, audioMs: recognized.durationMs, segmentCount: recognized.segments.length };
-  }
-
-  /** The first pass's segments plus what a second look finds where speakers spoke and it heard nothing. */
-  private async withSecondLook(job: JobRecord, path: string, recognized: RecognizeOutcome, turns: SpeakerTurn[], lease: Lease, log: Logger): Promise<LongformSegment[]> {
-    const look = await secondLook(
-      this.deps.engine,
-      { ...textOptions(job.params as LongformParams, path, this.tools), mediaMs: recognized.durationMs },
-      recognized.segments,
-      turns,
-      lease.signal,
-    );
-    if (look.spans > 0) log.info({ spans: look.spans, kept: look.kept, segments: look.segments.length }, 'second look at uncovered speaker turns');
-    return [...recognized.segments, ...look.segments].sort((a, b) => a.start - b.start);
-  }
-
-  /** The container's duration (if it tells), refusing media longer than the request's completion accepts. */
-  private async probeDuration(path: string, params: LongformParams, signal: AbortSignal): Promise<number | undefined> {
-    const { durationS } = await probeFile(path, { ...this.tools, signal });
-    const maxS = this.maxSeconds(params);
-    if (durationS !== undefined && durationS > maxS + 1) {
-      throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is ${Math.round(durationS)} s long; ${params.completion} requests accept up to ${maxS} s`);
-    }
-    return durationS;
-  }
-
-  private maxSeconds(params: LongformParams): number {
-    const { longform } = this.deps.config;
-    return params.completion === 'sync' ? longform.syncMaxSeconds : longform.asyncMaxSeconds;
-  }
-
-  /** Speakers and sound events, over the whole file beside recognition; awaited after it. */
-  private startEnrichment(path: string, params: LongformParams, signal: AbortSignal): Promise<Enrichment> {
-    const enrichment = enrichMedia(this.deps.enrich, {
-      mediaPath: path,
-      diarization: params.diarization.enable ? params.diarization : undefined,
-      sed: params.sed.enable,
-      maxSeconds: this.maxSeconds(params),
-      tools: this.tools,
-      signal,
-    });
-    // Unobserved until recognition ends; a rejection meanwhile must not count as unhandled.
-    enrichment.catch(() => undefined);
-    return enrichment;
-  }
-
-  /**
-   * Recognition from the job's checkpoint on. Raises the lease's progress as windows finish, and
-   * checks the decoded length too: the container's duration may be missing or wrong.
-   */
-  private async recognize(job: JobRecord, path: string, durationS: number | undefined, lease: Lease, log: Logger): Promise<RecognizeOutcome> {
-    const params = job.params as LongformParams;
-    const outcome = await recognizeMedia(
-      this.deps.engine,
-      await this.deps.vad(),
+    const { engine, vad, enrich, config } = this.deps;
+    return transcribeMedia(
+      { engine, vad, enrich, config, tools: this.tools },
       {
-        ...textOptions(params, path, this.tools),
-        noiseFiltering: params.noiseFiltering,
+        token: job.token,
+        domain: job.domain,
+        params: job.params as LongformParams,
+        mediaPath: path,
         resumeAtMs: job.resumeAtMs,
         done: (job.partial as LongformSegment[] | null) ?? [],
-        durationS,
-        // A container may claim less than it holds: decoding stops at the limit instead of recognising hours first.
-        maxSeconds: this.maxSeconds(params),
       },
       {
         signal: lease.signal,
@@ -203,13 +124,9 @@ export class JobRunner implements LeasedWork<JobRecord> {
           lease.progress = Math.max(lease.progress, Math.floor(fraction * 100));
         },
         onWindowDone: this.checkpointer(job, lease.owner, log),
+        log,
       },
     );
-    const maxS = this.maxSeconds(params);
-    if (outcome.durationMs > (maxS + 1) * 1000) {
-      throw new JobFailure('ERROR_REQUEST_PARAMETER', `media is longer than the ${maxS} s limit of ${params.completion} requests`);
-    }
-    return outcome;
   }
 
   /**
@@ -264,17 +181,4 @@ export class JobRunner implements LeasedWork<JobRecord> {
     this.events.emit('finished', job.token);
     await rm(mediaPath(config.dataDir, job.token), { force: true });
   }
-}
-
-/** What the first pass and the second look both decode with: the media, ffmpeg's bounds, language, script, keywords and masking. */
-function textOptions(params: LongformParams, mediaPath: string, tools: ToolLimits): Pick<RecognizeRequest, 'mediaPath' | 'tools' | 'language' | 'script' | 'keywords' | 'mask'> {
-  const language = engineLanguage(params.language);
-  return {
-    mediaPath,
-    tools,
-    language: language.code,
-    script: language.script,
-    keywords: boostingKeywords(params),
-    mask: forbiddenMatcher(parseForbiddens(params.forbiddens)),
-  };
 }
