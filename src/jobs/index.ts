@@ -1,6 +1,7 @@
 /**
  * The long-form job system as one unit: store, queue, the workers that run jobs and deliveries,
- * and the sweeper. Embedded default: SQLite in the data dir and an in-process queue.
+ * and the sweeper. Embedded default: SQLite in the data dir and an in-process queue; with
+ * `database.url`, PostgreSQL, which several nodes share.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { LeasedWorker } from './leased-worker.js';
 import { isDeadLocalOwner } from './owner.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
+import { PostgresJobStore } from './postgres-store.js';
 import { SqliteJobStore } from './sqlite-store.js';
 import { JobSweeper } from './sweeper.js';
 import { loadDiarizer, type Diarizer } from '../speech/diarization/index.js';
@@ -30,9 +32,15 @@ export interface JobSystem {
   close(): Promise<void>;
 }
 
+function openStore(config: Config, logger: Logger): JobStore {
+  const { url, poolSize } = config.database;
+  if (url === undefined) return new SqliteJobStore(join(config.dataDir, 'sori.db'));
+  return new PostgresJobStore({ url, poolSize, logger: logger.child({ component: 'job-store' }) });
+}
+
 /** `loadVad` is the process's shared Silero loader (streams use the same model). */
 export function createJobSystem(config: Config, engine: SpeechEngine, logger: Logger, loadVad: () => Promise<SileroVad>): JobSystem {
-  const store = new SqliteJobStore(join(config.dataDir, 'sori.db'));
+  const store = openStore(config, logger);
   const queue = new LocalJobQueue();
   const wait = (pollMs: number, signal: AbortSignal): Promise<void> => queue.wait(pollMs, signal);
   const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
@@ -61,6 +69,11 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
     objectStorage,
     async start() {
       await mkdir(mediaDir(config.dataDir), { recursive: true });
+      // PostgreSQL: the schema is migrated (or found migrated by another node) before any job runs.
+      if (store instanceof PostgresJobStore) {
+        const applied = await store.ready();
+        logger.info({ migrationsApplied: applied }, 'job store: PostgreSQL schema up to date');
+      }
       // A previous process on this host cannot renew its leases: free its jobs and deliveries now
       // rather than when the leases expire.
       const released = await store.releaseLeases((owner) => isDeadLocalOwner(owner, jobWorker.owner));
