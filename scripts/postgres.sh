@@ -45,6 +45,10 @@ if [ "$(id -u)" -eq 0 ]; then
     id -u "$PG_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
   fi
   chown "$PG_USER" "$DIR"
+  runuser -u "$PG_USER" -- test -x "$DIR" || {
+    echo "$PG_USER cannot reach $DIR: every directory above it must be searchable by others (chmod o+x)" >&2
+    exit 1
+  }
 fi
 
 as_pg() {
