@@ -152,7 +152,7 @@ export class PostgresJobStore implements JobStore {
     // An idle connection dropped by the server (a restart) is an event, not a crash: the pool
     // removes it, and the next query opens a new one.
     this.pool.on('error', (err) => {
-      options.logger?.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'job store: an idle PostgreSQL connection was closed');
+      options.logger?.warn({ err }, 'job store: an idle PostgreSQL connection was closed');
     });
   }
 
@@ -382,7 +382,8 @@ export class PostgresJobStore implements JobStore {
       return await fn();
     } catch (err) {
       if (!isConnectionError(err)) throw err;
-      throw new JobStoreUnavailableError(`job store unavailable: PostgreSQL at ${this.where}: ${(err as Error).message}`, { cause: err });
+      // The reason in the message, not as `cause`: pino's serializer would print it twice.
+      throw new JobStoreUnavailableError(`job store unavailable: PostgreSQL at ${this.where}: ${(err as Error).message}`);
     }
   }
 }

@@ -15,8 +15,8 @@
  * same call may succeed once it is back. Callers answer "busy, retry later", never "failed".
  */
 export class JobStoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string) {
+    super(message);
     this.name = 'JobStoreUnavailableError';
   }
 }
