@@ -38,8 +38,10 @@ port_free() {
 # A process that exists and is not a zombie (nothing may reap it at once in a container).
 running() {
   local stat
-  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $stat != Z* ]]
+  # /proc/PID/stat: "pid (comm) state ...", comm may hold spaces; ps may not be installed.
+  read -r stat 2>/dev/null </proc/"$1"/stat || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
 }
 
 alive() {

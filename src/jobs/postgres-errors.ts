@@ -15,7 +15,11 @@ function unavailableSqlState(code: string): boolean {
 }
 
 /** node-postgres says these in plain Errors without a code (pg-pool and pg's Client). */
-const MESSAGES = [/^Connection terminated/, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/, /^Connection ended/];
+const MESSAGES = [
+  /^Connection terminated/, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/, /^Connection ended/,
+  // Our query_timeout: the server did not answer in time (frozen, or the network cut without a reset).
+  /^Query read timeout$/,
+];
 
 export function isConnectionError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;

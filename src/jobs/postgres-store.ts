@@ -30,6 +30,12 @@ export interface PostgresStoreOptions {
   poolSize: number;
   /** How long to wait for a connection (to be opened, or freed by the pool) before failing. */
   connectTimeoutMs?: number;
+  /**
+   * How long one statement may go unanswered before it fails as "unavailable" and its connection
+   * is dropped: a server that hangs (frozen, or cut off without a reset) must not hold a worker
+   * slot forever.
+   */
+  queryTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -144,6 +150,7 @@ export class PostgresJobStore implements JobStore {
       connectionString: options.url,
       max: options.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      query_timeout: options.queryTimeoutMs ?? 30_000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'sori',

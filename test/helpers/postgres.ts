@@ -4,7 +4,7 @@
  * of its own inside it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,10 @@ export interface PostgresServer {
   createDatabase(name: string): Promise<string>;
   /** `fast` ends sessions cleanly; `immediate` is a crash (recovery from the WAL at the next start). */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** SIGSTOPs the server and every backend: it hangs, neither answering nor closing connections. */
+  freeze(): Promise<void>;
+  /** SIGCONTs what freeze() stopped. */
+  thaw(): Promise<void>;
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>;
   /** Stops it and removes its data. */
@@ -38,6 +42,20 @@ async function script(args: string[], env: Record<string, string> = {}): Promise
     const e = err as { stderr?: string; message: string };
     throw new Error(`scripts/postgres.sh ${args[0]} failed: ${e.stderr?.trim() || e.message}`);
   }
+}
+
+/** The postmaster (first line of postmaster.pid) and its children, read from /proc. */
+async function serverProcesses(dataDir: string): Promise<number[]> {
+  const postmaster = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid ...": comm may hold spaces, so split after its closing parenthesis.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === postmaster) children.push(Number(entry));
+  }
+  return [postmaster, ...children];
 }
 
 export async function startPostgres(): Promise<PostgresServer> {
@@ -66,6 +84,12 @@ export async function startPostgres(): Promise<PostgresServer> {
     async stop(mode = 'fast') {
       await script(['stop', dir, mode]);
       running = false;
+    },
+    async freeze() {
+      for (const pid of await serverProcesses(join(dir, 'data'))) process.kill(pid, 'SIGSTOP');
+    },
+    async thaw() {
+      for (const pid of await serverProcesses(join(dir, 'data'))) process.kill(pid, 'SIGCONT');
     },
     async start() {
       await script(['start', dir]);

@@ -107,6 +107,28 @@ describe('PostgresJobStore in a cluster', () => {
     }
   });
 
+  it('fails a call clearly when PostgreSQL hangs (frozen, or cut off without a reset) instead of waiting forever', async () => {
+    const url = await server.createDatabase('frozen');
+    const store = new PostgresJobStore({ url, poolSize: 2, logger, connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
+    try {
+      await store.create(job('f'));
+      await server.freeze();
+      try {
+        const started = Date.now();
+        await assert.rejects(store.get('f'), (err: unknown) => err instanceof JobStoreUnavailableError && /Query read timeout|timeout/.test(err.message));
+        await assert.rejects(store.claim('w', 1000, 2000), JobStoreUnavailableError);
+        assert.ok(Date.now() - started < 30_000, 'each call ends at its timeout');
+      } finally {
+        await server.thaw();
+      }
+      // A call that timed out may still have been applied once the server woke (a claim then
+      // holds a lease nobody renews): past any such lease, the job is claimable again.
+      assert.equal((await store.claim('w', 1000, 10_000))?.token, 'f', 'works again once the server answers');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('starts while PostgreSQL is down: fails clearly, then migrates once it is up', async () => {
     const url = await server.createDatabase('boot_down');
     await server.stop();
