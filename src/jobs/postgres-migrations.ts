@@ -67,6 +67,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX attempts_by_token ON delivery_attempts (token);
     `,
   },
+  {
+    version: 2,
+    name: "a domain's jobs, newest first",
+    sql: 'CREATE INDEX jobs_by_domain ON jobs (domain, created_at)',
+  },
 ];
 
 /** Sori's advisory lock key for migrations ("sori" in ASCII, then 1). */

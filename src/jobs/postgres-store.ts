@@ -188,6 +188,26 @@ export class PostgresJobStore implements JobStore {
     return rows.length === 0 ? undefined : toJob(rows[0]);
   }
 
+  /** A domain's jobs, newest first (ties: token descending), `offset` of them skipped; the job list's lines. */
+  async list(
+    domain: string,
+    page: { limit: number; offset: number },
+  ): Promise<Array<Pick<JobRecord, 'token' | 'state' | 'progress' | 'createdAt' | 'finishedAt' | 'source'>>> {
+    const { rows } = await this.query<Pick<JobRow, 'token' | 'state' | 'progress' | 'created_at' | 'finished_at' | 'source'>>(
+      `SELECT token, state, progress, created_at, finished_at, source FROM jobs WHERE domain = $1
+       ORDER BY created_at DESC, token DESC LIMIT $2 OFFSET $3`,
+      [domain, page.limit, page.offset],
+    );
+    return rows.map((r) => ({
+      token: r.token,
+      state: r.state as JobState,
+      progress: r.progress,
+      createdAt: r.created_at,
+      finishedAt: r.finished_at,
+      source: JSON.parse(r.source) as JobSource,
+    }));
+  }
+
   async countUnfinished(): Promise<number> {
     const { rows } = await this.query<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE state IN ('WAITING', 'PROCESSING')`);
     return rows[0].n;
