@@ -21,7 +21,7 @@ import { SqliteJobStore } from './sqlite-store.js';
 import { JobSweeper } from './sweeper.js';
 import { loadDiarizer, type Diarizer } from '../speech/diarization/index.js';
 import { sharedEventDetector, type EventDetector } from '../speech/events/index.js';
-import type { JobStore } from './store.js';
+import { JobStoreUnavailableError, type JobStore } from './store.js';
 
 export interface JobSystem {
   store: JobStore;
@@ -36,6 +36,26 @@ function openStore(config: Config, logger: Logger): JobStore {
   const { url, poolSize } = config.database;
   if (url === undefined) return new SqliteJobStore(join(config.dataDir, 'sori.db'));
   return new PostgresJobStore({ url, poolSize, logger: logger.child({ component: 'job-store' }) });
+}
+
+/** How long a node starting waits for PostgreSQL before it gives up (exits). */
+const STORE_BOOT_WAIT_MS = 60_000;
+
+/**
+ * PostgreSQL may be starting at the same time as this node (one compose file, a machine's
+ * reboot): wait for it a while, saying so, rather than exit at once.
+ */
+async function migrateWhenReachable(store: PostgresJobStore, logger: Logger): Promise<number[]> {
+  const deadline = Date.now() + STORE_BOOT_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.ready();
+    } catch (err) {
+      if (!(err instanceof JobStoreUnavailableError) || Date.now() >= deadline) throw err;
+      if (attempt === 1) logger.warn({ err, waitSeconds: STORE_BOOT_WAIT_MS / 1000 }, 'job store: PostgreSQL unreachable; waiting for it');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** `loadVad` is the process's shared Silero loader (streams use the same model). */
@@ -71,7 +91,7 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
       await mkdir(mediaDir(config.dataDir), { recursive: true });
       // PostgreSQL: the schema is migrated (or found migrated by another node) before any job runs.
       if (store instanceof PostgresJobStore) {
-        const applied = await store.ready();
+        const applied = await migrateWhenReachable(store, logger);
         logger.info({ migrationsApplied: applied }, 'job store: PostgreSQL schema up to date');
       }
       // A previous process on this host cannot renew its leases: free its jobs and deliveries now

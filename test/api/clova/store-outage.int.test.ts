@@ -55,6 +55,23 @@ after(async () => {
 });
 
 describe('long-form jobs on PostgreSQL', () => {
+  it('a node started while PostgreSQL is down waits for it, then works', { timeout: 300_000 }, async () => {
+    const config = testConfig([testDomain('general', KEY)]);
+    config.dataDir = join(dataDir, 'late-node');
+    config.database = { url: await postgres.createDatabase('late'), poolSize: 2 };
+    await postgres.stop();
+    const starting = startServer(engine, [], { jobsConfig: config });
+    await pause(2500);
+    await postgres.start();
+    const late = await starting;
+    try {
+      assert.match(late.logText(), /job store: PostgreSQL unreachable; waiting for it/);
+      assert.match(late.logText(), /"migrationsApplied":\[1,2\]/);
+    } finally {
+      await late.close();
+    }
+  });
+
   it('runs a sync job end to end on the PostgreSQL store', { timeout: 300_000 }, async () => {
     const done = await upload('en/jfk.flac', 'sync');
     assert.equal(done.status, 200, JSON.stringify(done.body));
