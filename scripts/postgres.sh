@@ -15,17 +15,13 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CMD=${1:-}
+case "$CMD" in start | stop | url) ;; *) echo "usage: $0 start|stop|url [DIR] [stop mode]" >&2; exit 2 ;; esac
 DIR=${2:-$REPO/.cluster/postgres}
 mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
 DATA="$DIR/data"
 MODE=${3:-fast}
 case "$MODE" in fast | immediate) ;; *) echo "stop mode: fast or immediate, not $MODE" >&2; exit 2 ;; esac
-
-usage() {
-  echo "usage: $0 start|stop|url [DIR] [stop mode]" >&2
-  exit 2
-}
 
 bindir() {
   local found
@@ -125,5 +121,4 @@ case "$CMD" in
   start) start ;;
   stop) stop ;;
   url) [ -f "$DIR/port" ] || { echo "no PostgreSQL in $DIR: start it first" >&2; exit 1; }; url ;;
-  *) usage ;;
 esac
