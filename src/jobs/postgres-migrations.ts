@@ -84,6 +84,9 @@ const MIGRATION_LOCK = 0x736f726901;
 export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A connection cut while checked out also emits 'error', which would otherwise end the process.
+  const onLost = (): void => undefined;
+  client.on('error', onLost);
   try {
     await client.query('BEGIN');
     try {
@@ -111,6 +114,7 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
     broken = err as Error;
     throw err;
   } finally {
+    client.off('error', onLost);
     // A client whose connection failed is dropped from the pool rather than handed out again.
     client.release(broken);
   }

@@ -387,6 +387,10 @@ export class PostgresJobStore implements JobStore {
     return this.run(async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      const onLost = (): void => undefined;
+      // A connection cut while checked out emits 'error' besides failing the query in flight;
+      // without a listener that event would end the process. The query's own error is what counts.
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(client);
@@ -397,6 +401,7 @@ export class PostgresJobStore implements JobStore {
         if (!isConnectionError(err)) await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
+        client.off('error', onLost);
         // A connection that failed is closed rather than handed out again.
         client.release(broken !== undefined && isConnectionError(broken) ? broken : undefined);
       }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { MIGRATIONS } from '../../src/jobs/postgres-migrations.js';
 import { PostgresJobStore } from '../../src/jobs/postgres-store.js';
@@ -126,6 +127,60 @@ describe('PostgresJobStore in a cluster', () => {
       assert.equal((await store.claim('w', 1000, 10_000))?.token, 'f', 'works again once the server answers');
     } finally {
       await store.close();
+    }
+  });
+
+  it('survives its connection being reset in the middle of a transaction (the error is the call\'s, not the process\'s)', async () => {
+    const url = await server.createDatabase('cut');
+    // The store reaches PostgreSQL through a TCP relay this test can cut with a reset, as a
+    // network failure would (no goodbye from the server first).
+    const sockets = new Set<Socket>();
+    const relay = createServer((downstream) => {
+      const upstream = connect(server.port, '127.0.0.1');
+      for (const [a, b] of [[downstream, upstream], [upstream, downstream]] as const) {
+        sockets.add(a);
+        a.on('error', () => b.destroy());
+        a.pipe(b);
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayed = new URL(url);
+    relayed.port = String((relay.address() as AddressInfo).port);
+    const store = open(relayed.href);
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    // An 'error' event nobody listens to would be thrown here, not into the call.
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown): void => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await store.create(job('cut'));
+      await store.claim('w', 60_000, 1000);
+      // Another session holds the job's row, so finishing waits inside its transaction.
+      await locker.query('BEGIN');
+      await locker.query(`SELECT token FROM jobs WHERE token = 'cut' FOR UPDATE`);
+      const finishing = store.finish('cut', 'w', { state: 'COMPLETED', result: {} }, [{ kind: 'callback', target: 'http://cb' }], 2000);
+      let waiting = false;
+      for (let i = 0; i < 100 && !waiting; i++) {
+        const { rows } = await locker.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sori' AND wait_event_type = 'Lock'`);
+        waiting = rows.length > 0;
+        if (!waiting) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(waiting, 'the finish is waiting on the lock');
+      for (const socket of sockets) socket.resetAndDestroy();
+      await assert.rejects(finishing, JobStoreUnavailableError);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(uncaught.map(String), [], 'nothing escaped to the process');
+      await locker.query('ROLLBACK');
+      // PostgreSQL notices the dead session and rolls its transaction back; until then the row
+      // stays locked, so the retry may wait a moment.
+      assert.ok(await store.finish('cut', 'w', { state: 'COMPLETED', result: {} }, [{ kind: 'callback', target: 'http://cb' }], 3000), 'the same call succeeds on a new connection');
+      assert.equal((await store.deliveries('cut')).deliveries.length, 1, 'the cut transaction left nothing behind');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await locker.end();
+      await store.close();
+      relay.close();
     }
   });
 
