@@ -218,6 +218,43 @@ describe('scripts/cluster.sh', () => {
     assert.ok(segments.at(-1)!.end > 175_000, 'the whole file');
   });
 
+  it('PostgreSQL crashes and comes back: the nodes answer 503 meanwhile and recover by themselves', { timeout: 600_000 }, async () => {
+    // The node killed by the previous test stays down; the other runs on.
+    const up: typeof nodes = [];
+    for (const n of nodes) if (await fetch(`${n.base}/healthz`).then(() => true, () => false)) up.push(n);
+    assert.ok(up.length >= 1, 'a node is running');
+    const postgresScript = resolve(SCRIPT, '..', 'postgres.sh');
+    const pgDir = join(dir, 'postgres');
+    await run('bash', [postgresScript, 'stop', pgDir, 'immediate'], { env });
+    const refused = await fetch(`${up[0].base}/recognizer/upload`, {
+      method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY },
+      body: (() => {
+        const f = new FormData();
+        f.append('media', new Blob([new Uint8Array(1000)]), 'x.flac');
+        f.append('params', JSON.stringify({ language: 'en-US', completion: 'async' }));
+        return f;
+      })(),
+    });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    await run('bash', [postgresScript, 'start', pgDir], { env });
+
+    // No node restarted: each finds PostgreSQL again on its own and runs a new job.
+    for (const n of up) {
+      const form = new FormData();
+      form.append('media', new Blob([await readFile(join(testdataDir(), 'en/jfk.flac'))]), 'jfk.flac');
+      form.append('params', JSON.stringify({ language: 'en-US', completion: 'sync' }));
+      let res: Response | undefined;
+      for (let i = 0; i < 50; i++) {
+        res = await fetch(`${n.base}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY }, body: form });
+        if (res.status !== 503) break;
+        await pause(200);
+      }
+      const body = (await res!.json()) as Record<string, unknown>;
+      assert.equal(body.result, 'COMPLETED', JSON.stringify(body).slice(0, 300));
+    }
+  });
+
   it('down stops every node, the object store and PostgreSQL', { timeout: 120_000 }, async () => {
     await cluster('down');
     for (const node of nodes) await assert.rejects(fetch(`${node.base}/healthz`), `${node.base} stopped`);
