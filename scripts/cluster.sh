@@ -175,7 +175,8 @@ case "${1:-}" in
     start_s3
     write_env "$db_url"
     echo "$n" >"$CLUSTER/nodes"
-    for i in $(seq 1 "$n"); do start_node "$i"; done
+    # Nodes still running from an earlier `up` are kept.
+    for i in $(seq 1 "$n"); do alive "$CLUSTER/node$i.pid" || start_node "$i"; done
     for i in $(seq 1 "$n"); do wait_healthy "$i"; done
     for i in $(seq 1 "$n"); do print_node "$i"; done
     ;;
