@@ -128,7 +128,7 @@ const types = {
 };
 
 /** host:port/database, for messages: never the user or password. */
-function describe(url: string): string {
+function databaseLabel(url: string): string {
   try {
     const u = new URL(url);
     return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
@@ -145,7 +145,7 @@ export class PostgresJobStore implements JobStore {
   private migrated: Promise<number[]> | undefined;
 
   constructor(options: PostgresStoreOptions) {
-    this.where = describe(options.url);
+    this.where = databaseLabel(options.url);
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize,
