@@ -9,12 +9,15 @@ BIN="$PWD/.test-tools/bin"
 # openssl makes the certificate of the gRPC TLS test; sox makes the tones and noises that tests
 # lay over speech (sound events, waveform graphs); curl is one of the clients the compatibility
 # tests send requests with; chromium is the real browser the web console's tests drive
-# (test/web/, through playwright-core, which never downloads one).
+# (test/web/, through playwright-core, which never downloads one); postgresql is the cluster
+# mode's job store, which scripts/postgres.sh runs in a directory of its own (the package's own
+# cluster is not used).
 MISSING=""
 command -v openssl >/dev/null 2>&1 || MISSING="$MISSING openssl"
 command -v sox >/dev/null 2>&1 || MISSING="$MISSING sox"
 command -v curl >/dev/null 2>&1 || MISSING="$MISSING curl"
 command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || MISSING="$MISSING postgresql"
 if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -59,6 +59,7 @@ function numberRange(n: z.ZodNumber): string {
 export function describeType(schema: z.ZodType, meta?: SettingMeta): string {
   const { inner } = unwrapSetting(schema);
   const def = inner._zod.def as { type: string; format?: string };
+  if (meta?.typeText !== undefined) return meta.typeText;
   if (inner instanceof z.ZodNumber) return numberRange(inner);
   if (inner instanceof z.ZodBoolean) return 'boolean';
   if (inner instanceof z.ZodEnum) return `one of ${(inner.options as string[]).join(', ')}`;

@@ -57,6 +57,8 @@ export interface SettingMeta {
   path?: boolean;
   /** Never echoed in an error message. */
   secret?: boolean;
+  /** How the reference names the type, when its own description would mislead (a URL of another scheme). */
+  typeText?: string;
   /** How the reference shows a default computed at load time (e.g. "all cores"). */
   defaultText?: string;
   /** Shown, commented out, in config.example.yaml for a setting without a default. */
@@ -247,8 +249,28 @@ export const settingsSchema = z.strictObject({
     env: 'SORI_DATA_DIR',
     path: true,
     description:
-      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`), media of unfinished jobs, registered boosting keywords.',
+      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`, unless `database.url` names PostgreSQL), media of unfinished jobs, registered boosting keywords.',
   }),
+  database: setting(
+    z
+      .strictObject({
+        url: setting(z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional(), {
+          env: 'SORI_DATABASE_URL',
+          secret: true,
+          typeText: 'postgres:// URL',
+          description:
+            'PostgreSQL for the job store (`postgres://user:password@host:5432/database`), shared by every node of a cluster; ' +
+            'its schema is migrated at start. Absent: SQLite in `<dataDir>/sori.db`, for one node.',
+          example: 'postgres://sori:change-me@127.0.0.1:5432/sori',
+        }),
+        poolSize: setting(positiveInt.max(1000).default(10), {
+          env: 'SORI_DATABASE_POOL_SIZE',
+          description: 'PostgreSQL connections this node opens at most.',
+        }),
+      })
+      .prefault({}),
+    { description: 'Where long-form jobs are kept.' },
+  ),
   models: setting(
     z
       .strictObject({
@@ -503,6 +525,7 @@ export interface DomainConfig extends Omit<DomainSettings, 'secret' | 'previousS
 export type AuthConfig = Settings['auth'];
 export type LongformLimits = Settings['longform'];
 export type JobsConfig = Settings['jobs'];
+export type DatabaseConfig = Settings['database'];
 export type CallbacksConfig = Settings['callbacks'];
 export type NetworkConfig = Settings['network'];
 export type HttpLimits = Settings['http'];

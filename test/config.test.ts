@@ -162,6 +162,17 @@ describe('loadConfig', () => {
     assert.match((await loadError({ SORI_API_KEY: 'k', SORI_S3_ENDPOINT: 'ftp://x' }, cwd)).message, /^config error: SORI_S3_ENDPOINT: expected an http\(s\) URL, got "ftp:\/\/x"$/);
   });
 
+  it('takes the PostgreSQL job store from SORI_DATABASE_URL, refusing another scheme without echoing the URL', async () => {
+    const cwd = await freshDir();
+    assert.equal((await load({ SORI_API_KEY: 'k' }, cwd)).config.database.url, undefined);
+    const url = 'postgres://sori:pa%2Fss@db.internal:5432/sori';
+    const { config } = await load({ SORI_API_KEY: 'k', SORI_DATABASE_URL: url, SORI_DATABASE_POOL_SIZE: '20' }, cwd);
+    assert.deepEqual(config.database, { url, poolSize: 20 });
+    assert.equal((await load({ SORI_API_KEY: 'k', SORI_DATABASE_URL: 'postgresql://h/db' }, cwd)).config.database.url, 'postgresql://h/db');
+    const err = await loadError({ SORI_API_KEY: 'k', SORI_DATABASE_URL: 'mysql://root:hunter2@h/db' }, cwd);
+    assert.equal(err.message, 'config error: SORI_DATABASE_URL: expected a postgres:// URL');
+  });
+
   it('resolves the gRPC TLS files against the file or the working directory, and wants both', async () => {
     const cwd = await freshDir();
     await mkdir(path.join(cwd, 'etc'));

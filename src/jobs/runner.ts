@@ -26,7 +26,7 @@ import { materializeMedia, mediaPath } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
 import { transcribeMedia, type TranscribedMedia } from './transcribe-media.js';
-import type { JobOutcome, JobRecord, JobStore } from './store.js';
+import { JobStoreUnavailableError, type JobOutcome, type JobRecord, type JobStore } from './store.js';
 
 export interface RunnerDeps {
   store: JobStore;
@@ -156,6 +156,13 @@ export class JobRunner implements LeasedWork<JobRecord> {
     // it is claimed again once its lease lapses, which needs room to write too.
     if (isDiskFull(reason)) {
       log.error({ err: reason }, 'the data dir is full: job left unfinished; it resumes once there is room');
+      return;
+    }
+    // The store's server is away (PostgreSQL restarting): this outcome cannot be written now, and
+    // writing FAILED later would be wrong. Left unfinished, the job is claimed again from its
+    // checkpoint once its lease lapses and the store is back.
+    if (reason instanceof JobStoreUnavailableError) {
+      log.error({ err: reason }, 'the job store is unavailable: job left unfinished; it resumes once the store is back');
       return;
     }
     const failure = classifyFailure(reason);

@@ -1,6 +1,7 @@
 /**
- * What a long-form job is, and the narrow storage interface every backend implements (today only
- * SQLite, embedded; a cluster mode is planned). Durability rules live here, in the contract:
+ * What a long-form job is, and the narrow storage interface every backend implements (SQLite,
+ * embedded: sqlite-store.ts; PostgreSQL, for several nodes: postgres-store.ts). Durability rules
+ * live here, in the contract:
  *
  * - A job is accepted (the client gets 2xx) only after `create` has committed.
  * - A worker owns a job only while its lease is unexpired; every write a worker makes names its
@@ -8,6 +9,17 @@
  * - Finishing a job and queueing its deliveries (callback, object store) happen in one
  *   transaction: a crash between the two cannot lose a callback.
  */
+
+/**
+ * The store cannot be reached (its server is down or restarting): nothing was written, and the
+ * same call may succeed once it is back. Callers answer "busy, retry later", never "failed".
+ */
+export class JobStoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobStoreUnavailableError';
+  }
+}
 
 export type JobState = 'WAITING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT';
 

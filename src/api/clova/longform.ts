@@ -22,7 +22,7 @@ import { sendResult } from './subtitle-response.js';
 import { isDiskFull } from '../../jobs/failures.js';
 import { mediaPath } from '../../jobs/job-media.js';
 import type { JobRunner } from '../../jobs/runner.js';
-import type { JobSource, JobStore } from '../../jobs/store.js';
+import { JobStoreUnavailableError, type JobSource, type JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
 import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova/longform-errors.js';
@@ -52,6 +52,8 @@ const SYNC_POLL_MS = 1000;
 const UPLOAD_RETRY_AFTER_S = 10;
 /** Retry-After when the disk is full: the operator has to free space. */
 const DISK_FULL_RETRY_AFTER_S = 60;
+/** The job store's server restarting (cluster mode's PostgreSQL): back within seconds, usually. */
+const STORE_DOWN_RETRY_AFTER_S = 5;
 
 /** Sori's job list: `?limit=` (1-100, default 20) and `?offset=` (default 0). */
 const listQuery = z.object({
@@ -129,7 +131,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toLongformError(err);
     const domain = domains.get(request)?.name;
-    if (e.code === 'ERROR_INTERNAL_ERROR' || isDiskFull(err)) request.log.error({ err, domain }, 'long-form request failed');
+    if (e.code === 'ERROR_INTERNAL_ERROR' || isDiskFull(err) || err instanceof JobStoreUnavailableError) request.log.error({ err, domain }, 'long-form request failed');
     else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
     if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
     return reply.code(e.status).send(e.body());
@@ -406,6 +408,9 @@ function toLongformError(err: unknown): LongformError {
   // upload's files are removed, the job row never committed).
   if (isDiskFull(err)) {
     return new LongformError('ERROR_SERVER_BUSY', 'the server has no disk space left; nothing was stored, retry later', undefined, { retryAfterSeconds: DISK_FULL_RETRY_AFTER_S });
+  }
+  if (err instanceof JobStoreUnavailableError) {
+    return new LongformError('ERROR_SERVER_BUSY', 'the job store is unavailable; nothing was stored, retry later', undefined, { retryAfterSeconds: STORE_DOWN_RETRY_AFTER_S });
   }
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the media is larger than the upload limit', 413);
