@@ -1,0 +1,53 @@
+/**
+ * The best DER an answer of one-speaker segments can reach on each labelled recording: CLOVA's
+ * segments carry one speaker each, so where two people talk at once the second is missed
+ * whatever the diarizer knows. The "hypothesis" here is the reference itself flattened to one
+ * speaker at a time (at each 10 ms, the active speaker whose turn started first: the one a
+ * transcript most likely follows), scored as the API's answers are (collar 0.25 s, overlap
+ * scored). A file whose floor is above a target cannot reach it without overlapping segments.
+ *
+ *   node --import tsx bench/diarization-floor.ts
+ */
+import { readFileSync } from 'node:fs';
+import { diarizationErrorRate, parseRttm, type SpeakerSegment } from './lib/der.js';
+import { half } from './lib/halves.js';
+import { labelledRecordings } from './lib/labelled.js';
+import { formatTable, pct } from './lib/table.js';
+
+const COLLAR = 0.25;
+const STEP_S = 0.01;
+
+/** One speaker at a time: at each step the active turn that started first. */
+export function flattenToOneSpeaker(ref: readonly SpeakerSegment[]): SpeakerSegment[] {
+  const end = Math.max(0, ...ref.map((t) => t.end));
+  const out: SpeakerSegment[] = [];
+  for (let i = 0; i * STEP_S < end; i++) {
+    const t = (i + 0.5) * STEP_S;
+    let who: SpeakerSegment | undefined;
+    for (const turn of ref) if (turn.start <= t && t < turn.end && (who === undefined || turn.start < who.start)) who = turn;
+    if (who === undefined) continue;
+    const last = out.at(-1);
+    if (last !== undefined && last.speaker === who.speaker && Math.abs(last.end - i * STEP_S) < STEP_S / 2) last.end = (i + 1) * STEP_S;
+    else out.push({ start: i * STEP_S, end: (i + 1) * STEP_S, speaker: who.speaker });
+  }
+  return out;
+}
+
+function main(): void {
+  const rows: (string | number)[][] = [];
+  const floors: { file: string; meeting: boolean; der: number }[] = [];
+  for (const e of labelledRecordings()) {
+    const ref = parseRttm(readFileSync(e.rttm, 'utf8'));
+    const r = diarizationErrorRate(ref, flattenToOneSpeaker(ref), { collar: COLLAR });
+    floors.push({ file: e.file, meeting: e.meeting, der: r.der });
+    rows.push([e.file, half(e.file), e.meeting ? 'yes' : '', pct(r.der), pct(r.missed / r.total)]);
+  }
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  rows.push(['mean (per file)', '', '', pct(mean(floors.map((f) => f.der))), '']);
+  console.log(formatTable(['file', 'half', 'meeting', 'floor DER', 'of it missed'], rows));
+  const over = floors.filter((f) => f.meeting && f.der > 0.25);
+  console.log(`meetings whose floor is over 25%: ${over.length}/${floors.filter((f) => f.meeting).length}${over.length > 0 ? ` (${over.map((f) => f.file).join(', ')})` : ''}`);
+  console.log(`collar ${COLLAR} s each side, overlap scored; the reference flattened to one speaker at a time`);
+}
+
+main();
