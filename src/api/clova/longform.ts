@@ -29,6 +29,7 @@ import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
 import { SUBTITLE_CONTENT_TYPES, SUBTITLE_FORMATS } from '../../transcript/subtitles/index.js';
+import { longformRouteSchemas } from './longform-schema.js';
 
 export interface LongformRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -207,7 +208,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
   for (const prefix of PREFIXES) {
-    app.post(`${prefix}/recognizer/url`, async (request, reply) => {
+    const schemas = longformRouteSchemas(prefix !== '');
+    app.post(`${prefix}/recognizer/url`, { schema: schemas.url }, async (request, reply) => {
       const body = objectBody(request.body);
       const params = parseLongformParams(body, domainOf(request).defaultLanguage);
       const url = body.url;
@@ -224,7 +226,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       return accept(request, reply, newToken(), params, { kind: 'url', url: parsed.href });
     });
 
-    app.post(`${prefix}/recognizer/object-storage`, async (request, reply) => {
+    app.post(`${prefix}/recognizer/object-storage`, { schema: schemas.objectStorage }, async (request, reply) => {
       const body = objectBody(request.body);
       const params = parseLongformParams(body, domainOf(request).defaultLanguage);
       const key = body.dataKey ?? body.datakey;
@@ -233,7 +235,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       return accept(request, reply, newToken(), params, { kind: 'object-storage', key: key.replace(/^\/+/, '') });
     });
 
-    app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot }, async (request, reply) => {
+    app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot, schema: schemas.upload }, async (request, reply) => {
       if (!request.isMultipart()) throw new LongformError('ERROR_REQUEST_PARAMETER', 'expected multipart/form-data with parts "media" and "params"');
       const token = newToken();
       const dest = mediaPath(config.dataDir, token);
@@ -257,7 +259,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       }
     });
 
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, async (request, reply) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, { schema: schemas.status }, async (request, reply) => {
       const job = await ownJob(request);
       return sendResult(request, reply, statusBody(job));
     });
@@ -296,7 +298,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
     // Sori's addition: every delivery of the job's result (callback, object storage) and each attempt.
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/deliveries`, async (request) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/deliveries`, { schema: schemas.deliveries }, async (request) => {
       const job = await ownJob(request);
       return { token: job.token, ...(await store.deliveries(job.token)) };
     });

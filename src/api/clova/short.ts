@@ -33,6 +33,7 @@ import { isDiskFull } from '../../jobs/failures.js';
 import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
 import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
+import { shortRouteSchema } from './short-schema.js';
 
 export const SHORT_PATH = '/recog/v1/stt';
 
@@ -184,7 +185,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     return reply.code(spec.status).send(shortErrorBody(kind));
   });
 
-  app.post(SHORT_PATH, { bodyLimit: routeBodyLimit, onRequest: admit }, async (request, reply) => {
+  app.post(SHORT_PATH, { bodyLimit: routeBodyLimit, onRequest: admit, schema: shortRouteSchema }, async (request, reply) => {
     const ctx = contexts.get(request);
     if (ctx === undefined) throw new Error('short route reached its handler without admission');
     const body = request.body;
