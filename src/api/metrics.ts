@@ -9,6 +9,7 @@ import type { AuthCounts } from '../domains/auth.js';
 import type { JobStore } from '../jobs/store.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import { NO_SECRET, TAGS, textResponse } from './docs/common.js';
+import { schemasAreDocumentationOnly } from './docs/documentation-only.js';
 
 const LOOP_RESOLUTION_MS = 1;
 
@@ -161,6 +162,8 @@ const metricsSchema = {
 };
 
 export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
   app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const text = await opts.registry.metrics();
     return reply.type(opts.registry.contentType).send(text);

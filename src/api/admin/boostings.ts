@@ -19,6 +19,7 @@ import { API_KEY_HEADER, bearerToken, httpOrigin, throttledMessage, type AuthGat
 import { normaliseKeywords, type DomainBoostings } from '../../domains/boostings.js';
 import { CLOVA_KEY_OR_BEARER, jsonResponse, RETRY_AFTER, TAGS } from '../docs/common.js';
 import { jsonSchemaOf, type JsonSchema } from '../docs/json-schema.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
 /** A keyword is a word or a short phrase; longer text is a mistake (or an abuse of the store). */
@@ -99,6 +100,8 @@ function keywordsOf(body: unknown): string[] {
 }
 
 export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoostingsOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
   const { auth } = opts;
   const store = opts.boostings;
 

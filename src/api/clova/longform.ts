@@ -30,6 +30,7 @@ import { paramsFromText, parseLongformParams, type LongformParams } from '../../
 import type { DomainBoostings } from '../../domains/boostings.js';
 import { SUBTITLE_CONTENT_TYPES, SUBTITLE_FORMATS } from '../../transcript/subtitles/index.js';
 import { longformRouteSchemas } from './longform-schema.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export interface LongformRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -74,6 +75,8 @@ function newToken(): string {
 }
 
 export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRouteOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
   const { store, queue, runner, config, auth } = opts;
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
   const requestLimits = opts.requestLimits ?? new DomainRequestLimits();

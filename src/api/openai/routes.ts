@@ -35,6 +35,7 @@ import { recognizeAudio, type AudioSeen, type RecognizedPart } from './recognize
 import { receiveAudioUpload } from './upload.js';
 import { modelRouteSchema, modelsSchema, transcriptionsSchema, translationsSchema } from './schema.js';
 import { SAMPLE_RATE } from '../../audio.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export interface OpenAIRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -60,6 +61,8 @@ function hungUpDuringUpload(request: FastifyRequest, err: unknown): boolean {
 }
 
 export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
   const { auth, models } = opts;
   const { maxBytes, maxSeconds } = opts.config.openai;
   const limits = { maxBytes, maxSeconds };
