@@ -55,7 +55,8 @@ async function assertDocumented(method: string, path: string, res: Response): Pr
   const media = response.content?.[type];
   assert.ok(media?.schema, `${method} ${path} ${res.status}: no schema for ${type} (${Object.keys(response.content ?? {}).join(', ')})`);
   const body: unknown = type.endsWith('json') ? JSON.parse(text) : text;
-  const validate = ajv.compile(media.schema);
+  // The schema's `$ref`s point into the document's components.schemas.
+  const validate = ajv.compile({ ...media.schema, components: doc.components });
   assert.ok(validate(body), `${method} ${path} ${res.status}: ${ajv.errorsText(validate.errors)}\n${text.slice(0, 500)}`);
   return body;
 }

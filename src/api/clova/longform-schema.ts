@@ -7,7 +7,7 @@
 import type { FastifySchema } from 'fastify';
 import { LONGFORM_ERRORS } from '../../clova/longform-errors.js';
 import { longformParamsSchema, RESULT_FORMATS } from '../../clova/longform-params.js';
-import { CLOVA_KEY_ONLY, jsonResponse, RETRY_AFTER, TAGS } from '../docs/common.js';
+import { CLOVA_KEY_ONLY, jsonResponse, ref, RETRY_AFTER, TAGS, type SharedSchema } from '../docs/common.js';
 import { jsonSchemaOf, type JsonSchema } from '../docs/json-schema.js';
 
 const token = { type: 'string', pattern: '^[0-9a-f]{32}$', description: "The job's token." };
@@ -16,9 +16,10 @@ const tokenParam = { type: 'string', description: "The job's token, from the POS
 const ms = { type: 'integer', minimum: 0, description: 'Milliseconds from the start of the media.' };
 const errorCodes = Object.keys(LONGFORM_ERRORS);
 
-const paramsSchema = jsonSchemaOf(longformParamsSchema);
+const paramsSchema: SharedSchema = { $id: 'LongformParams', ...jsonSchemaOf(longformParamsSchema) };
 
-export const longformErrorSchema: JsonSchema = {
+export const longformErrorSchema: SharedSchema = {
+  $id: 'LongformError',
   type: 'object',
   required: ['result', 'message', 'token'],
   properties: {
@@ -29,7 +30,8 @@ export const longformErrorSchema: JsonSchema = {
   examples: [{ result: 'ERROR_INVALID_SECRET', message: 'Invalid secret', token: '' }],
 };
 
-const acceptedSchema: JsonSchema = {
+const acceptedSchema: SharedSchema = {
+  $id: 'LongformAccepted',
   type: 'object',
   required: ['result', 'message', 'token'],
   properties: { result: { const: 'SUCCEEDED' }, message: { type: 'string' }, token },
@@ -42,7 +44,8 @@ const speaker = {
   properties: { label: { type: 'string', examples: ['1'] }, name: { type: 'string', examples: ['A'] }, edited: { type: 'boolean' } },
 };
 
-export const completedSchema: JsonSchema = {
+export const completedSchema: SharedSchema = {
+  $id: 'LongformResult',
   type: 'object',
   required: ['result', 'message', 'token', 'version', 'params', 'progress', 'keywords', 'segments', 'confidence', 'speakers', 'events', 'eventTypes'],
   description: 'A finished job: the result (also what the callback receives).',
@@ -127,7 +130,8 @@ export const completedSchema: JsonSchema = {
   },
 };
 
-const pendingSchema: JsonSchema = {
+const pendingSchema: SharedSchema = {
+  $id: 'LongformPending',
   type: 'object',
   required: ['result', 'message', 'token', 'progress'],
   description: 'A job not finished yet.',
@@ -139,7 +143,8 @@ const pendingSchema: JsonSchema = {
   },
 };
 
-const failedSchema: JsonSchema = {
+const failedSchema: SharedSchema = {
+  $id: 'LongformFailed',
   type: 'object',
   required: ['result', 'message', 'token', 'errorCode', 'progress'],
   description: 'A job that failed, or ran past `jobs.timeoutSeconds`.',
@@ -152,9 +157,10 @@ const failedSchema: JsonSchema = {
   },
 };
 
-export const jobStatusSchema: JsonSchema = { oneOf: [completedSchema, pendingSchema, failedSchema] };
+const jobStatusSchema: JsonSchema = { oneOf: [ref(completedSchema), ref(pendingSchema), ref(failedSchema)] };
 
-const deliveriesSchema: JsonSchema = {
+const deliveriesSchema: SharedSchema = {
+  $id: 'LongformDeliveries',
   type: 'object',
   required: ['token', 'deliveries', 'attempts'],
   properties: {
@@ -195,6 +201,11 @@ const deliveriesSchema: JsonSchema = {
   },
 };
 
+/** The schemas the long-form routes share, by name (longform.ts adds them to its plugin). */
+export const LONGFORM_SHARED_SCHEMAS: readonly SharedSchema[] = [
+  paramsSchema, acceptedSchema, completedSchema, pendingSchema, failedSchema, deliveriesSchema, longformErrorSchema,
+];
+
 /** The subtitle file itself, for a client whose Accept prefers text (docs/api/long-form.md, Subtitles). */
 const SUBTITLE_TYPES = ['text/plain', 'text/vtt', 'application/x-subrip', 'application/smil'];
 
@@ -205,7 +216,7 @@ function errorResponses(statuses: readonly number[]): Record<number, JsonSchema>
     // A too-large upload or JSON body is ERROR_REQUEST_PARAMETER with 413.
     if (status === 413) codes.push('`ERROR_REQUEST_PARAMETER` (over the size limit)');
     const headers = status === 429 || status === 503 ? RETRY_AFTER : undefined;
-    out[status] = jsonResponse(codes.join(', '), longformErrorSchema, headers);
+    out[status] = jsonResponse(codes.join(', '), ref(longformErrorSchema), headers);
   }
   return out;
 }
@@ -218,7 +229,7 @@ const postAnswers = {
   200: {
     description: 'async: the token. sync: the result, or with `format` SRT/SMI/VTT and an Accept preferring text, the subtitle file.',
     content: {
-      'application/json': { schema: { oneOf: [acceptedSchema, completedSchema] } },
+      'application/json': { schema: { oneOf: [ref(acceptedSchema), ref(completedSchema)] } },
       ...Object.fromEntries(SUBTITLE_TYPES.map((type) => [type, { schema: { type: 'string' } }])),
     },
   },
@@ -237,11 +248,7 @@ function pathParams(prefixed: boolean, more: Record<string, JsonSchema> = {}): J
 }
 
 const jsonBody = (properties: Record<string, JsonSchema>, required: string[]): FastifySchema['body'] => ({
-  content: {
-    'application/json': {
-      schema: { ...paramsSchema, properties: { ...properties, ...(paramsSchema.properties as JsonSchema) }, required },
-    },
-  },
+  content: { 'application/json': { schema: { allOf: [ref(paramsSchema), { type: 'object', properties, required }] } } },
 });
 
 const COMMON = 'Also under the InvokeURL prefix `/external/v1/{domainId}/{invokeKey}`.';
@@ -268,7 +275,7 @@ export function longformRouteSchemas(prefixed: boolean): Record<'upload' | 'url'
               required: ['media'],
               properties: {
                 media: { type: 'string', format: 'binary', contentMediaType: 'application/octet-stream', description: 'The media, any container ffmpeg reads.' },
-                params: { type: 'string', contentMediaType: 'application/json', contentSchema: paramsSchema, description: 'The params as JSON text; absent: all defaults.' },
+                params: { type: 'string', contentMediaType: 'application/json', contentSchema: ref(paramsSchema), description: 'The params as JSON text; absent: all defaults.' },
               },
             },
           },
@@ -320,7 +327,7 @@ export function longformRouteSchemas(prefixed: boolean): Record<'upload' | 'url'
       description: `Callbacks and resultToObs writes, with every attempt's status. ${COMMON}`,
       operationId: id('getJobDeliveries'),
       params: pathParams(prefixed, { token: tokenParam }),
-      response: { 200: jsonResponse("The job's deliveries.", deliveriesSchema), ...errorResponses(GET_ERRORS) },
+      response: { 200: jsonResponse("The job's deliveries.", ref(deliveriesSchema)), ...errorResponses(GET_ERRORS) },
     },
   };
 }

@@ -29,7 +29,8 @@ import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
 import { SUBTITLE_CONTENT_TYPES, SUBTITLE_FORMATS } from '../../transcript/subtitles/index.js';
-import { longformRouteSchemas } from './longform-schema.js';
+import { LONGFORM_SHARED_SCHEMAS, longformRouteSchemas } from './longform-schema.js';
+import { addSharedSchemas } from '../docs/common.js';
 import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export interface LongformRouteOptions {
@@ -77,6 +78,7 @@ function newToken(): string {
 export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRouteOptions): Promise<void> {
   // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
   schemasAreDocumentationOnly(app);
+  addSharedSchemas(app, LONGFORM_SHARED_SCHEMAS);
   const { store, queue, runner, config, auth } = opts;
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
   const requestLimits = opts.requestLimits ?? new DomainRequestLimits();

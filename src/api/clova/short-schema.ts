@@ -6,12 +6,13 @@
 import type { FastifySchema } from 'fastify';
 import { SHORT_ERRORS } from '../../clova/short-errors.js';
 import { shortOptionsSchema } from '../../clova/short-query.js';
-import { CLOVA_KEY_ONLY, jsonResponse, RETRY_AFTER, TAGS } from '../docs/common.js';
+import { CLOVA_KEY_ONLY, jsonResponse, ref, RETRY_AFTER, TAGS, type SharedSchema } from '../docs/common.js';
 import { jsonSchemaOf, type JsonSchema } from '../docs/json-schema.js';
 
 const errorCodes = [...new Set(Object.values(SHORT_ERRORS).map((e) => e.errorCode))];
 
-export const shortErrorSchema: JsonSchema = {
+export const shortErrorSchema: SharedSchema = {
+  $id: 'ShortError',
   type: 'object',
   required: ['timestamp', 'error'],
   properties: {
@@ -25,7 +26,8 @@ export const shortErrorSchema: JsonSchema = {
   examples: [{ timestamp: 1_796_588_500_000, error: { errorCode: 'STT005', message: 'Invalid Language' } }],
 };
 
-export const shortSuccessSchema: JsonSchema = {
+export const shortSuccessSchema: SharedSchema = {
+  $id: 'ShortResult',
   type: 'object',
   required: ['text', 'quota'],
   properties: {
@@ -54,7 +56,10 @@ function errorsWithStatus(status: number): string {
     .join('; ');
 }
 
-const error = (status: number, headers?: JsonSchema) => jsonResponse(errorsWithStatus(status), shortErrorSchema, headers);
+const error = (status: number, headers?: JsonSchema) => jsonResponse(errorsWithStatus(status), ref(shortErrorSchema), headers);
+
+/** The schemas the short route refers to by name (short.ts adds them to its plugin). */
+export const SHORT_SHARED_SCHEMAS: readonly SharedSchema[] = [shortSuccessSchema, shortErrorSchema];
 
 export const shortRouteSchema: FastifySchema = {
   summary: 'Short recognition (up to 60 s)',
@@ -82,7 +87,7 @@ export const shortRouteSchema: FastifySchema = {
     },
   },
   response: {
-    200: jsonResponse('The transcript.', shortSuccessSchema),
+    200: jsonResponse('The transcript.', ref(shortSuccessSchema)),
     400: error(400),
     401: error(401),
     413: error(413),

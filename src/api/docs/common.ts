@@ -61,6 +61,23 @@ export const RETRY_AFTER: JsonSchema = {
   'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying.' },
 };
 
+/**
+ * A schema named by its `$id`, added to a route plugin with `addSharedSchemas`: written once in
+ * the document's components.schemas, referenced where a route uses it.
+ */
+export interface SharedSchema extends JsonSchema {
+  $id: string;
+}
+
+export function ref(schema: SharedSchema): JsonSchema {
+  return { $ref: `${schema.$id}#` };
+}
+
+/** Every plugin that refers to a shared schema adds it (fastify resolves `$ref`s per plugin). */
+export function addSharedSchemas(app: { addSchema(schema: unknown): unknown }, schemas: readonly SharedSchema[]): void {
+  for (const schema of schemas) app.addSchema(schema);
+}
+
 /** A response with a JSON body (its description stays on the response, not copied into the schema). */
 export function jsonResponse(description: string, schema: JsonSchema, headers?: JsonSchema): JsonSchema {
   return { description, ...(headers === undefined ? {} : { headers }), content: { 'application/json': { schema } } };

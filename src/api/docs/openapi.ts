@@ -44,6 +44,9 @@ export async function registerApiDocs(app: FastifyInstance): Promise<void> {
       tags: [...TAG_DESCRIPTIONS],
       components: { securitySchemes: SECURITY_SCHEMES },
     },
+    // A shared schema (common.ts: LongformResult, ShortError, ...) is written once, under its
+    // `$id` in components.schemas, and referenced wherever a route uses it.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,

@@ -33,7 +33,8 @@ import { deltaEvent, doneEvent, formatResult, joinTexts, sseEvent, type AudioRes
 import { parseAudioRequest, WHISPER_1 } from './params.js';
 import { recognizeAudio, type AudioSeen, type RecognizedPart } from './recognize.js';
 import { receiveAudioUpload } from './upload.js';
-import { modelRouteSchema, modelsSchema, transcriptionsSchema, translationsSchema } from './schema.js';
+import { modelRouteSchema, modelsSchema, OPENAI_SHARED_SCHEMAS, transcriptionsSchema, translationsSchema } from './schema.js';
+import { addSharedSchemas } from '../docs/common.js';
 import { SAMPLE_RATE } from '../../audio.js';
 import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
@@ -63,6 +64,7 @@ function hungUpDuringUpload(request: FastifyRequest, err: unknown): boolean {
 export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOptions): Promise<void> {
   // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
   schemasAreDocumentationOnly(app);
+  addSharedSchemas(app, OPENAI_SHARED_SCHEMAS);
   const { auth, models } = opts;
   const { maxBytes, maxSeconds } = opts.config.openai;
   const limits = { maxBytes, maxSeconds };

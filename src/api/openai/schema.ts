@@ -4,11 +4,12 @@
  * only (api/docs/documentation-only.ts): params.ts checks every field, for OpenAI's error body.
  */
 import type { FastifySchema } from 'fastify';
-import { BEARER_ONLY, jsonResponse, RETRY_AFTER, TAGS } from '../docs/common.js';
+import { BEARER_ONLY, jsonResponse, ref, RETRY_AFTER, TAGS, type SharedSchema } from '../docs/common.js';
 import type { JsonSchema } from '../docs/json-schema.js';
 import { RESPONSE_FORMATS, WHISPER_1 } from './params.js';
 
-export const openaiErrorSchema: JsonSchema = {
+export const openaiErrorSchema: SharedSchema = {
+  $id: 'OpenAIError',
   type: 'object',
   required: ['error'],
   properties: {
@@ -31,7 +32,8 @@ const usage = {
   properties: { type: { const: 'duration' }, seconds: { type: 'integer', minimum: 0, description: 'Audio seconds, rounded up.' } },
 };
 
-export const transcriptionSchema: JsonSchema = {
+export const transcriptionSchema: SharedSchema = {
+  $id: 'Transcription',
   type: 'object',
   required: ['text'],
   description: '`json` (the default): the text, with `usage` for transcriptions.',
@@ -55,7 +57,8 @@ const segment = {
   },
 };
 
-export const verboseTranscriptionSchema: JsonSchema = {
+export const verboseTranscriptionSchema: SharedSchema = {
+  $id: 'TranscriptionVerbose',
   type: 'object',
   required: ['task', 'language', 'duration', 'text'],
   description: '`verbose_json`: segments (unless only words were asked for), words with `timestamp_granularities[]=word`.',
@@ -73,7 +76,8 @@ export const verboseTranscriptionSchema: JsonSchema = {
   },
 };
 
-const modelSchema: JsonSchema = {
+const modelSchema: SharedSchema = {
+  $id: 'Model',
   type: 'object',
   required: ['id', 'object', 'created', 'owned_by'],
   properties: {
@@ -84,10 +88,11 @@ const modelSchema: JsonSchema = {
   },
 };
 
-const modelListSchema: JsonSchema = {
+const modelListSchema: SharedSchema = {
+  $id: 'ModelList',
   type: 'object',
   required: ['object', 'data'],
-  properties: { object: { const: 'list' }, data: { type: 'array', items: modelSchema } },
+  properties: { object: { const: 'list' }, data: { type: 'array', items: ref(modelSchema) } },
 };
 
 const formFields = (task: 'transcribe' | 'translate'): JsonSchema => ({
@@ -110,7 +115,7 @@ const formFields = (task: 'transcribe' | 'translate'): JsonSchema => ({
 });
 
 function errorResponse(description: string, headers?: JsonSchema): JsonSchema {
-  return jsonResponse(description, openaiErrorSchema, headers);
+  return jsonResponse(description, ref(openaiErrorSchema), headers);
 }
 
 const AUTH_ERRORS = {
@@ -141,7 +146,7 @@ function audioRoute(task: 'transcribe' | 'translate'): FastifySchema {
           'In the `response_format` asked for: `json`, `verbose_json` (JSON); `text`, `srt` (text/plain); `vtt` (text/vtt)' +
           (transcribe ? '; with `stream=true`, server-sent events `transcript.text.delta` ... `transcript.text.done`.' : '.'),
         content: {
-          'application/json': { schema: { anyOf: [transcriptionSchema, verboseTranscriptionSchema] } },
+          'application/json': { schema: { anyOf: [ref(transcriptionSchema), ref(verboseTranscriptionSchema)] } },
           'text/plain': { schema: { type: 'string' } },
           'text/vtt': { schema: { type: 'string' } },
           ...(transcribe ? { 'text/event-stream': { schema: { type: 'string', description: '`data: {"type":"transcript.text.delta","delta":"..."}` lines, then `transcript.text.done`.' } } } : {}),
@@ -158,6 +163,11 @@ function audioRoute(task: 'transcribe' | 'translate'): FastifySchema {
 }
 
 export const transcriptionsSchema = audioRoute('transcribe');
+
+/** The schemas the OpenAI routes refer to by name (routes.ts adds them to its plugin). */
+export const OPENAI_SHARED_SCHEMAS: readonly SharedSchema[] = [
+  transcriptionSchema, verboseTranscriptionSchema, modelSchema, modelListSchema, openaiErrorSchema,
+];
 export const translationsSchema = audioRoute('translate');
 
 export const modelsSchema: FastifySchema = {
@@ -166,7 +176,7 @@ export const modelsSchema: FastifySchema = {
   operationId: 'listModels',
   tags: [TAGS.openai],
   security: BEARER_ONLY,
-  response: { 200: jsonResponse('The models.', modelListSchema), ...AUTH_ERRORS },
+  response: { 200: jsonResponse('The models.', ref(modelListSchema)), ...AUTH_ERRORS },
 };
 
 export const modelRouteSchema: FastifySchema = {
@@ -176,7 +186,7 @@ export const modelRouteSchema: FastifySchema = {
   security: BEARER_ONLY,
   params: { type: 'object', properties: { id: { type: 'string', description: 'A model id from GET /v1/models.' } }, required: ['id'] },
   response: {
-    200: jsonResponse('The model.', modelSchema),
+    200: jsonResponse('The model.', ref(modelSchema)),
     ...AUTH_ERRORS,
     404: errorResponse('`model_not_found`.'),
   },
