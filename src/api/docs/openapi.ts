@@ -53,6 +53,7 @@ export async function registerApiDocs(app: FastifyInstance): Promise<void> {
     staticCSP: DOCS_CSP,
     // No call to swagger.io's online validator (nothing leaves the page).
     validatorUrl: false,
+    theme: { title: 'Sori API' },
     uiConfig: { deepLinking: true, docExpansion: 'list' },
   });
   app.get(

@@ -181,6 +181,7 @@ export const modelsSchema: FastifySchema = {
 
 export const modelRouteSchema: FastifySchema = {
   summary: 'One model (OpenAI)',
+  description: 'As listed by GET /v1/models; an id not listed is 404 `model_not_found`.',
   operationId: 'retrieveModel',
   tags: [TAGS.openai],
   security: BEARER_ONLY,
