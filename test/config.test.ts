@@ -87,6 +87,7 @@ describe('loadConfig', () => {
         SORI_PORT: '9000',
         SORI_HOST: '127.0.0.1',
         SORI_GRPC_PORT: '50052',
+        SORI_DOCS: 'false',
         SORI_DATA_DIR: 'var/sori',
         SORI_MODELS_DIR: '/opt/models',
         SORI_MODEL: 'whisper-small',
@@ -99,7 +100,7 @@ describe('loadConfig', () => {
       },
       cwd,
     );
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052, trustProxy: [], console: true, docs: true });
+    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052, trustProxy: [], console: true, docs: false });
     assert.equal(config.dataDir, path.join(cwd, 'var/sori'));
     assert.deepEqual(config.models, { dir: '/opt/models', asr: 'whisper-small' });
     assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 });
