@@ -7,12 +7,13 @@
  * the document cannot drift from the wire.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { WEB_ROOT } from '../../src/api/console.js';
 import type { Config } from '../../src/config.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { testdataDir } from '../helpers/media-fixtures.js';
@@ -84,6 +85,8 @@ async function jobsConfig(): Promise<Config> {
   dataDir = await mkdtemp(join(tmpdir(), 'sori-openapi-'));
   const c = testConfig([testDomain('general', KEY), testDomain('other', OTHER_KEY)]);
   c.dataDir = dataDir;
+  // Everything the server can mount, the web console included.
+  c.server.console = true;
   return c;
 }
 
@@ -111,14 +114,18 @@ describe('the OpenAPI document', () => {
     assert.equal(doc.openapi, '3.1.0');
   });
 
-  it('documents every route the server serves, and nothing it does not', () => {
-    const served = servedRoutes(server.app.printRoutes({ commonPrefix: false }))
+  it('documents every route the server serves, and nothing it does not', async () => {
+    // The web console's files are pages, not API: one route per file of web/, and `/`.
+    const consoleFiles = new Set(['/', ...(await readdir(WEB_ROOT, { recursive: true })).map((f) => `/${f}`)]);
+    const all = servedRoutes(server.app.printRoutes({ commonPrefix: false }));
+    assert.ok(all.some((r) => r.method === 'GET' && r.path === '/index.html'), 'the console is mounted');
+    const served = all
       // HEAD answers as GET does; /docs is the document's own viewer.
-      .filter((r) => r.method !== 'HEAD' && !r.path.startsWith('/docs'))
+      .filter((r) => r.method !== 'HEAD' && !r.path.startsWith('/docs') && !consoleFiles.has(r.path))
       .map((r) => `${r.method} ${openapiPath(r.path)}`)
       .sort();
     // The parse found the route tree (a change of printRoutes' drawing must fail here, not pass empty).
-    for (const known of ['POST /recog/v1/stt', 'GET /recognizer/{token}', 'POST /external/v1/{domainId}/{invokeKey}/recognizer/upload', 'GET /recognizer/stream', 'POST /v1/audio/transcriptions']) {
+    for (const known of ['POST /recog/v1/stt', 'GET /recognizer/{token}', 'GET /recognizer', 'GET /recognizer/{token}/subtitle', 'POST /external/v1/{domainId}/{invokeKey}/recognizer/upload', 'GET /recognizer/stream', 'POST /v1/audio/transcriptions']) {
       assert.ok(served.includes(known), `${known} not found in\n${served.join('\n')}`);
     }
     const documented = Object.entries(doc.paths)
@@ -216,6 +223,11 @@ describe('real answers match their documented schemas', () => {
     assert.equal(job.token, done.token);
     await assertDocumented('GET', '/recognizer/{token}', await fetch(`${server.url}/recognizer/${done.token}`, { headers: { ...clova, accept: 'text/vtt' } }));
     await assertDocumented('GET', '/recognizer/{token}/deliveries', await fetch(`${server.url}/recognizer/${done.token}/deliveries`, { headers: clova }));
+    await assertDocumented('GET', '/recognizer/{token}/subtitle', await fetch(`${server.url}/recognizer/${done.token}/subtitle?format=SRT`, { headers: clova }));
+    await assertDocumented('GET', '/recognizer/{token}/subtitle', await fetch(`${server.url}/recognizer/${done.token}/subtitle?format=TXT`, { headers: clova }));
+    const list = (await assertDocumented('GET', '/recognizer', await fetch(`${server.url}/recognizer?limit=1`, { headers: clova }))) as { jobs: unknown[] };
+    assert.equal(list.jobs.length, 1);
+    await assertDocumented('GET', '/recognizer', await fetch(`${server.url}/recognizer?limit=0`, { headers: clova }));
     await assertDocumented('GET', '/external/v1/{domainId}/{invokeKey}/recognizer/{token}', await fetch(`${server.url}/external/v1/1/abc/recognizer/${done.token}`, { headers: clova }));
 
     const asyncForm = new FormData();

@@ -5,8 +5,10 @@
  * itself, for CLOVA's ERROR_* codes.
  */
 import type { FastifySchema } from 'fastify';
+import type { z } from 'zod';
 import { LONGFORM_ERRORS } from '../../clova/longform-errors.js';
 import { longformParamsSchema, RESULT_FORMATS } from '../../clova/longform-params.js';
+import { SUBTITLE_CONTENT_TYPES, SUBTITLE_FORMATS } from '../../transcript/subtitles/index.js';
 import { CLOVA_KEY_ONLY, jsonResponse, ref, RETRY_AFTER, TAGS, type SharedSchema } from '../docs/common.js';
 import { jsonSchemaOf, type JsonSchema } from '../docs/json-schema.js';
 
@@ -201,9 +203,37 @@ const deliveriesSchema: SharedSchema = {
   },
 };
 
+const jobListSchema: SharedSchema = {
+  $id: 'LongformJobList',
+  type: 'object',
+  required: ['jobs', 'limit', 'offset', 'next'],
+  properties: {
+    jobs: {
+      type: 'array',
+      description: 'Newest first; no results (fetch a job with GET /recognizer/{token}).',
+      items: {
+        type: 'object',
+        required: ['token', 'state', 'progress', 'createdAt', 'finishedAt', 'source', 'fileName'],
+        properties: {
+          token,
+          state: { type: 'string', enum: ['WAITING', 'PROCESSING', 'COMPLETED', 'FAILED', 'TIMEOUT'] },
+          progress: { type: 'integer', minimum: 0, maximum: 100 },
+          createdAt: { type: 'string', format: 'date-time' },
+          finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          source: { type: 'string', enum: ['upload', 'url', 'object-storage'] },
+          fileName: { type: ['string', 'null'], description: "An upload's file name, if it had one." },
+        },
+      },
+    },
+    limit: { type: 'integer' },
+    offset: { type: 'integer' },
+    next: { type: ['integer', 'null'], description: 'The offset of the next page; null when this page was not full.' },
+  },
+};
+
 /** The schemas the long-form routes share, by name (longform.ts adds them to its plugin). */
 export const LONGFORM_SHARED_SCHEMAS: readonly SharedSchema[] = [
-  paramsSchema, acceptedSchema, completedSchema, pendingSchema, failedSchema, deliveriesSchema, longformErrorSchema,
+  paramsSchema, acceptedSchema, completedSchema, pendingSchema, failedSchema, deliveriesSchema, jobListSchema, longformErrorSchema,
 ];
 
 /** The subtitle file itself, for a client whose Accept prefers text (docs/api/long-form.md, Subtitles). */
@@ -223,6 +253,8 @@ function errorResponses(statuses: readonly number[]): Record<number, JsonSchema>
 
 const POST_ERRORS = [400, 401, 404, 409, 413, 429, 500, 502, 503, 504] as const;
 const GET_ERRORS = [401, 404, 429, 500] as const;
+const LIST_ERRORS = [400, 401, 429, 500] as const;
+const SUBTITLE_ERRORS = [400, 401, 404, 429, 500] as const;
 
 /** What a POST answers: the token (async), or the job's end (sync). */
 const postAnswers = {
@@ -253,8 +285,16 @@ const jsonBody = (properties: Record<string, JsonSchema>, required: string[]): F
 
 const COMMON = 'Also under the InvokeURL prefix `/external/v1/{domainId}/{invokeKey}`.';
 
-/** The schemas of the five routes, without (`prefixed` false) or with the InvokeURL prefix. */
-export function longformRouteSchemas(prefixed: boolean): Record<'upload' | 'url' | 'objectStorage' | 'status' | 'deliveries', FastifySchema> {
+/** The zod schemas longform.ts validates its own query strings with (Sori's additions). */
+export interface LongformQuerySchemas {
+  list: z.ZodType;
+  subtitle: z.ZodType;
+}
+
+type LongformRoute = 'upload' | 'url' | 'objectStorage' | 'status' | 'deliveries' | 'list' | 'subtitle';
+
+/** The schemas of the seven routes, without (`prefixed` false) or with the InvokeURL prefix. */
+export function longformRouteSchemas(prefixed: boolean, queries: LongformQuerySchemas): Record<LongformRoute, FastifySchema> {
   const id = (name: string) => (prefixed ? `${name}ViaInvokeUrl` : name);
   const base = { tags: [TAGS.longform], security: CLOVA_KEY_ONLY };
   const params = pathParams(prefixed);
@@ -328,6 +368,33 @@ export function longformRouteSchemas(prefixed: boolean): Record<'upload' | 'url'
       operationId: id('getJobDeliveries'),
       params: pathParams(prefixed, { token: tokenParam }),
       response: { 200: jsonResponse("The job's deliveries.", ref(deliveriesSchema)), ...errorResponses(GET_ERRORS) },
+    },
+    list: {
+      ...base,
+      summary: "The domain's jobs, newest first (Sori's addition)",
+      description: `A page at a time: \`limit\` 1-100 (default 20), \`offset\` (default 0). Another domain's jobs never appear. ${COMMON}`,
+      operationId: id('listJobs'),
+      ...(params === undefined ? {} : { params }),
+      querystring: jsonSchemaOf(queries.list),
+      response: { 200: jsonResponse('A page of jobs.', ref(jobListSchema)), ...errorResponses(LIST_ERRORS) },
+    },
+    subtitle: {
+      ...base,
+      summary: "A completed job's subtitles in any format (Sori's addition)",
+      description: `Written from the stored segments (with speaker names) whatever \`format\` the job ran with; before the job completes, its status JSON. ${COMMON}`,
+      operationId: id('getJobSubtitle'),
+      params: pathParams(prefixed, { token: tokenParam }),
+      querystring: jsonSchemaOf(queries.subtitle),
+      response: {
+        200: {
+          description: 'The subtitle file, or the status of a job not completed.',
+          content: {
+            ...Object.fromEntries(SUBTITLE_FORMATS.map((f) => [SUBTITLE_CONTENT_TYPES[f].split(';')[0], { schema: { type: 'string' } }])),
+            'application/json': { schema: jobStatusSchema },
+          },
+        },
+        ...errorResponses(SUBTITLE_ERRORS),
+      },
     },
   };
 }

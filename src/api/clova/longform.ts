@@ -213,7 +213,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
   for (const prefix of PREFIXES) {
-    const schemas = longformRouteSchemas(prefix !== '');
+    const schemas = longformRouteSchemas(prefix !== '', { list: listQuery, subtitle: subtitleQuery });
     app.post(`${prefix}/recognizer/url`, { schema: schemas.url }, async (request, reply) => {
       const body = objectBody(request.body);
       const params = parseLongformParams(body, domainOf(request).defaultLanguage);
@@ -270,7 +270,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
     // Sori's addition: the caller's domain's jobs, newest first, a page at a time.
-    app.get(`${prefix}/recognizer`, async (request) => {
+    app.get(`${prefix}/recognizer`, { schema: schemas.list }, async (request) => {
       const query = listQuery.safeParse(request.query);
       if (!query.success) throw new LongformError('ERROR_REQUEST_PARAMETER', queryProblem(query.error));
       const { limit, offset } = query.data;
@@ -293,7 +293,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
     // Sori's addition: a completed job's subtitles in any of CLOVA's formats, not only the one it ran with.
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/subtitle`, async (request, reply) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/subtitle`, { schema: schemas.subtitle }, async (request, reply) => {
       const query = subtitleQuery.safeParse(request.query);
       if (!query.success) throw new LongformError('ERROR_REQUEST_PARAMETER', queryProblem(query.error));
       const job = await ownJob(request);
