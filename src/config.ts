@@ -206,6 +206,10 @@ export const settingsSchema = z.strictObject({
           env: 'SORI_CONSOLE',
           description: 'Serve the web console (docs/console.md) at `/` on the HTTP port; false: not mounted (404).',
         }),
+        docs: setting(z.boolean().default(true), {
+          env: 'SORI_DOCS',
+          description: 'Serve the OpenAPI 3.1 document at /openapi.json and Swagger UI at /docs (no secret needed: they describe the API, docs/api/openapi.md).',
+        }),
       })
       .prefault({}),
     { description: 'Listening.' },

@@ -14,6 +14,8 @@ import { DomainRequestLimits } from './domains/request-limits.js';
 import { openaiRoutes } from './api/openai/routes.js';
 import { healthRoutes, watchEngine } from './api/health.js';
 import { createMetrics, metricsRoutes } from './api/metrics.js';
+import { schemasAreDocumentationOnly } from './api/docs/documentation-only.js';
+import { registerApiDocs } from './api/docs/openapi.js';
 import type { Config } from './config.js';
 import { configuredAuthGate, type AuthGate } from './domains/auth.js';
 import type { JobSystem } from './jobs/index.js';
@@ -76,6 +78,8 @@ export async function buildServer({
       connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.round(headersTimeout / 4))),
     },
   });
+  // Before any route: route schemas describe the API (OpenAPI), the routes validate with zod.
+  schemasAreDocumentationOnly(app);
   const metrics = createMetrics(engine, jobs?.store, auth);
   onlyWebSocketUpgrades(app.server);
   const connections = limitConnections(app.server, {
@@ -119,6 +123,8 @@ export async function buildServer({
     });
   });
 
+  // Before the routes it documents: it collects them as they are added.
+  if (config.server.docs) await registerApiDocs(app);
   await app.register(healthRoutes, { engineState: watchEngine(engine) });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(clovaShortRoutes, { engine, domains: config.domains, auth, requestLimits, media: config.media });

@@ -31,7 +31,7 @@ describe('loadConfig', () => {
   it('uses the documented defaults with no file and no env', async () => {
     const cwd = await freshDir();
     const { config } = await load({ SORI_API_KEY: 'k' }, cwd);
-    assert.deepEqual(config.server, { host: '0.0.0.0', port: 8080, grpcPort: 50051, trustProxy: [], console: true });
+    assert.deepEqual(config.server, { host: '0.0.0.0', port: 8080, grpcPort: 50051, trustProxy: [], console: true, docs: true });
     assert.deepEqual(config.auth, { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 });
     assert.equal(config.dataDir, path.join(cwd, 'data'));
     assert.deepEqual(config.models, { dir: path.join(cwd, 'models'), asr: 'whisper-base' });
@@ -87,6 +87,7 @@ describe('loadConfig', () => {
         SORI_PORT: '9000',
         SORI_HOST: '127.0.0.1',
         SORI_GRPC_PORT: '50052',
+        SORI_DOCS: 'false',
         SORI_DATA_DIR: 'var/sori',
         SORI_MODELS_DIR: '/opt/models',
         SORI_MODEL: 'whisper-small',
@@ -99,7 +100,7 @@ describe('loadConfig', () => {
       },
       cwd,
     );
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052, trustProxy: [], console: true });
+    assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052, trustProxy: [], console: true, docs: false });
     assert.equal(config.dataDir, path.join(cwd, 'var/sori'));
     assert.deepEqual(config.models, { dir: '/opt/models', asr: 'whisper-small' });
     assert.deepEqual(config.engine, { threads: 3, parallel: 2, queueLimit: 7, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 });
@@ -222,7 +223,7 @@ describe('loadConfig', () => {
     );
     const fromFile = (await load({}, cwd)).config;
     assert.equal(fromFile.configFile, path.join(cwd, 'sori.yaml'));
-    assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100, trustProxy: [], console: true });
+    assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100, trustProxy: [], console: true, docs: true });
     assert.equal(fromFile.dataDir, path.join(cwd, 'state'));
     assert.deepEqual(fromFile.models, { dir: path.join(cwd, 'weights'), asr: 'whisper-tiny' });
     assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, queueLimit: 4, beamSize: 3, streamBeamSize: 1, referenceCacheSize: 256 });

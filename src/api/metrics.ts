@@ -8,6 +8,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AuthCounts } from '../domains/auth.js';
 import type { JobStore } from '../jobs/store.js';
 import type { SpeechEngine } from '../speech/engine.js';
+import { NO_SECRET, TAGS, textResponse } from './docs/common.js';
+import { schemasAreDocumentationOnly } from './docs/documentation-only.js';
 
 const LOOP_RESOLUTION_MS = 1;
 
@@ -150,8 +152,19 @@ export function createMetrics(engine: SpeechEngine, jobs?: JobStore, auth?: { co
   };
 }
 
+const metricsSchema = {
+  summary: 'Prometheus metrics',
+  description: 'HTTP requests by route and status, engine queue, jobs, auth failures, event-loop delay, process metrics (docs/operations.md).',
+  operationId: 'getMetrics',
+  tags: [TAGS.operations],
+  security: NO_SECRET,
+  response: { 200: textResponse("Prometheus' text exposition format.", ['text/plain']) },
+};
+
 export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
-  app.get('/metrics', async (_request, reply) => {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const text = await opts.registry.metrics();
     return reply.type(opts.registry.contentType).send(text);
   });

@@ -70,28 +70,31 @@ const lowerEnum = <T extends string>(values: readonly T[]) =>
     return values.find((x) => x.toLowerCase() === v.trim().toLowerCase()) ?? v;
   }, z.enum(values as [T, ...T[]]).optional());
 
-const schema = z.object({
-  language: z.preprocess(absent, z.string().optional()),
-  completion: lowerEnum(['sync', 'async'] as const),
+/** The params as a client writes them; the OpenAPI document is written from it too (io: 'input'). */
+export const longformParamsSchema = z.object({
+  language: z.preprocess(absent, z.string().optional()).meta({
+    description: `${LONGFORM_LANGUAGES.join(', ')} (any case; also ko, en, ja, zh, ...); absent: the domain's default language.`,
+  }),
+  completion: lowerEnum(['sync', 'async'] as const).meta({ description: 'sync: the answer is the result; async (default): the answer is a token to poll or a callback.' }),
   // Trimmed: a URL pasted with a space around it is still that URL (and is echoed as such).
-  callback: z.preprocess((v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim()) : absent(v)), z.string().optional()),
-  resultToObs: bool,
-  userdata: z.unknown().optional(),
-  wordAlignment: bool,
-  fullText: bool,
-  noiseFiltering: bool,
-  boostings: z.preprocess(
-    absent,
-    z.array(z.object({ words: z.preprocess(absent, z.string().optional()) })).optional(),
-  ),
-  useDomainBoostings: bool,
-  forbiddens: z.preprocess(absent, z.string().optional()),
-  diarization: z.preprocess(
-    absent,
-    z.object({ enable: bool, speakerCountMin: int, speakerCountMax: int }).optional(),
-  ),
-  sed: z.preprocess(absent, z.object({ enable: bool }).optional()),
-  format: lowerEnum(RESULT_FORMATS),
+  callback: z
+    .preprocess((v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim()) : absent(v)), z.string().optional())
+    .meta({ description: 'An http(s) URL the finished result (or the failure) is POSTed to, with retries.' }),
+  resultToObs: bool.meta({ description: 'Also write the result to the object storage bucket.' }),
+  userdata: z.unknown().optional().meta({ description: 'Any JSON, echoed back in the result.' }),
+  wordAlignment: bool.meta({ description: 'Word timings in each segment (default true).' }),
+  fullText: bool.meta({ description: 'The whole text in `text` (default true).' }),
+  noiseFiltering: bool.meta({ description: 'Accepted and echoed; a no-op by measurement (default true, docs/decisions.md).' }),
+  boostings: z
+    .preprocess(absent, z.array(z.object({ words: z.preprocess(absent, z.string().optional()) })).optional())
+    .meta({ description: `Keywords to boost, comma-separated in \`words\`; at most ${MAX_BOOSTING_KEYWORDS} in all.` }),
+  useDomainBoostings: bool.meta({ description: "Boost the domain's registered keywords (not with `boostings`: ERROR_DATA_CONFLICT)." }),
+  forbiddens: z.preprocess(absent, z.string().optional()).meta({ description: 'Comma-separated words masked with `*` everywhere in the result.' }),
+  diarization: z.preprocess(absent, z.object({ enable: bool, speakerCountMin: int, speakerCountMax: int }).optional()).meta({
+    description: `Speakers (enabled by default); counts -1 (automatic) or 1 to ${MAX_SPEAKERS}.`,
+  }),
+  sed: z.preprocess(absent, z.object({ enable: bool }).optional()).meta({ description: 'Sound events (off by default).' }),
+  format: lowerEnum(RESULT_FORMATS).meta({ description: 'JSON (default), or a subtitle file in `subtitle` as well: SRT, SMI, VTT.' }),
 });
 
 function describe(error: z.ZodError): string {
@@ -121,7 +124,7 @@ export function parseLongformParams(raw: unknown, defaultLanguage: Language): Lo
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new LongformError('ERROR_PARAMS_FORMAT_INVALID', 'params must be a JSON object');
   }
-  const parsed = schema.safeParse(raw);
+  const parsed = longformParamsSchema.safeParse(raw);
   if (!parsed.success) throw new LongformError('ERROR_REQUEST_PARAMETER', describe(parsed.error));
   const p = parsed.data;
 

@@ -36,11 +36,14 @@ const flag = z
   .pipe(z.enum(['true', 'false', '1', '0']))
   .transform((v) => v === 'true' || v === '1');
 
-const optionsSchema = z.object({
-  assessment: flag.optional(),
-  graph: flag.optional(),
-  utterance: z.string().optional(),
-  boostings: z.string().max(BOOSTINGS_MAX_CHARS).optional(),
+/** The query's keys other than `lang` (which has its own error codes, below); the OpenAPI document is written from it too. */
+export const shortOptionsSchema = z.object({
+  assessment: flag.optional().meta({ description: 'Pronunciation assessment (Eng, Kor; ignored for Jpn, Chn): `true`/`false` or `1`/`0`.' }),
+  graph: flag.optional().meta({ description: 'Adds `usr_graph`, the amplitude envelope (50 values per second); with `assessment`, `ref_graph` too.' }),
+  utterance: z.string().optional().meta({ description: 'With `assessment`: the text the speaker was asked to read (at most 500 characters); absent: what was recognised.' }),
+  boostings: z.string().max(BOOSTINGS_MAX_CHARS).optional().meta({
+    description: `Tab-separated keywords to boost; keywords shorter than ${BOOSTING_MIN_CHARS} characters are dropped.`,
+  }),
 });
 
 const UTTERANCE_PROBLEMS = {
@@ -70,7 +73,7 @@ export function boostingKeywords(boostings: string | undefined): string[] {
 export function parseShortQuery(query: unknown): ShortQuery {
   const q: Record<string, unknown> = typeof query === 'object' && query !== null ? (query as Record<string, unknown>) : {};
   const language = parseLanguage(q.lang);
-  const parsed = optionsSchema.safeParse(q);
+  const parsed = shortOptionsSchema.safeParse(q);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
     throw new ClovaShortError('badParams', `invalid query parameter(s): ${fields}`);

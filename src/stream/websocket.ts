@@ -52,6 +52,32 @@ export function protocolKey(header: string | string[] | undefined): string | und
   return Buffer.from(encoded, 'base64url').toString('utf8');
 }
 
+/**
+ * The route in the OpenAPI document (documentation only, as every route schema: server.ts).
+ * OpenAPI cannot describe frames; this says how to open the socket. The security schemes are
+ * named as src/api/docs/common.ts declares them (stream/ may not import api/).
+ */
+const webSocketSchema = {
+  summary: 'Real-time streaming over a WebSocket',
+  description:
+    'Upgrade to a WebSocket. Then a text frame with the CONFIG JSON (as NestService\'s), binary frames of 16 kHz mono ' +
+    '16-bit PCM, `{"seqId":n,"epFlag":true}` to end an utterance, `{"end":true}` to finish; each answer is a text frame ' +
+    "with NestResponse's contents JSON. Refusals close the socket: 4401 (secret), 4429 (a limit). Browsers, which cannot " +
+    'set headers, offer the subprotocols `sori` and `sori.key.<secret in base64url>` (Sec-WebSocket-Protocol), or pass ' +
+    '`?key=` (redacted from logs). docs/api/streaming.md.',
+  operationId: 'streamWebSocket',
+  tags: ['CLOVA streaming'],
+  security: [{ clovaApiKey: [] }, { bearerAuth: [] }, { queryKey: [] }] as Array<Record<string, string[]>>,
+  querystring: {
+    type: 'object',
+    properties: { key: { type: 'string', description: "A domain's secret, for clients that cannot set headers." } },
+  },
+  response: {
+    101: { description: 'Switching Protocols: the WebSocket is open.', type: 'null' },
+    404: { description: 'Not a WebSocket upgrade request.', type: 'null' },
+  },
+};
+
 export interface WebSocketRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
   auth: AuthGate;
@@ -84,7 +110,16 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
     },
   });
 
-  app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true }, (socket: WebSocket, request) => {
+  const documented = {
+    // A copy: @fastify/websocket writes `hide` into the schema it is given.
+    schema: { ...webSocketSchema },
+    // Documentation only, wherever the route is mounted: the handler reads `key` itself (its
+    // documented answers have no body, so there is nothing to serialize).
+    validatorCompiler: () => () => true,
+    // @fastify/websocket marks its routes hidden from the OpenAPI document; this one is documented.
+    config: { swaggerTransform: ({ schema, url }: { schema: object; url: string }) => ({ schema: { ...schema, hide: false }, url }) },
+  };
+  app.get<{ Querystring: { key?: string } }>(STREAM_WS_PATH, { websocket: true, ...documented }, (socket: WebSocket, request) => {
     const key = request.headers[API_KEY_HEADER] ?? bearerToken(request.headers.authorization)
       ?? protocolKey(request.headers['sec-websocket-protocol']) ?? request.query.key;
     const outcome = auth.authenticate(httpOrigin(request), key);

@@ -48,7 +48,7 @@ export function testDomain(name: string, secret: string, limits: Partial<DomainC
 
 export function testConfig(domains: DomainConfig[]): Config {
   return {
-    server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [], console: false },
+    server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [], console: false, docs: true },
     dataDir: '/nonexistent/sori-test-data',
     database: { url: undefined, poolSize: 10 },
     models: { dir: modelsDir(), asr: 'whisper-base' },

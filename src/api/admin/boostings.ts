@@ -12,11 +12,14 @@
  * manages its own domain only. Wrong secrets count against the client like on every surface:
  * past the limit, 429 TOO_MANY_AUTH_FAILURES with Retry-After.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { z } from 'zod';
 import { MAX_DOMAIN_BOOSTINGS } from '../../config.js';
 import { API_KEY_HEADER, bearerToken, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
 import { normaliseKeywords, type DomainBoostings } from '../../domains/boostings.js';
+import { CLOVA_KEY_OR_BEARER, jsonResponse, RETRY_AFTER, TAGS } from '../docs/common.js';
+import { jsonSchemaOf, type JsonSchema } from '../docs/json-schema.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
 /** A keyword is a word or a short phrase; longer text is a mistake (or an abuse of the store). */
@@ -33,6 +36,47 @@ const bodySchema = z.union([
   z.strictObject({ keywords: z.array(keyword) }),
   z.strictObject({ boostings: z.array(z.object({ words: z.string() })) }),
 ]);
+
+// The routes' OpenAPI description (documentation only: the handlers check everything themselves).
+const adminErrorSchema: JsonSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+};
+const viewSchema: JsonSchema = {
+  type: 'object',
+  required: ['domain', 'source', 'count', 'keywords'],
+  properties: {
+    domain: { type: 'string' },
+    source: { type: 'string', enum: ['config', 'admin'], description: 'config: the config file\'s set; admin: one set here at runtime.' },
+    count: { type: 'integer', minimum: 0 },
+    keywords: { type: 'array', items: { type: 'string' } },
+  },
+};
+const adminError = (description: string, headers?: JsonSchema) => jsonResponse(description, adminErrorSchema, headers);
+const adminResponses = {
+  200: jsonResponse("The domain's registered keywords now.", viewSchema),
+  401: adminError('`INVALID_SECRET`.'),
+  403: adminError('`FORBIDDEN`: the secret is not this domain\'s.'),
+  429: adminError('`TOO_MANY_AUTH_FAILURES`: this client address presented too many wrong secrets lately.', RETRY_AFTER),
+  500: adminError('`INTERNAL_ERROR`.'),
+};
+function adminSchema(method: 'get' | 'put' | 'delete'): FastifySchema {
+  const summaries = { get: "A domain's registered boosting keywords", put: "Replace a domain's registered boosting keywords", delete: "Drop the runtime set: back to the config file's" };
+  return {
+    summary: summaries[method],
+    description: 'With the secret of that same domain (`X-CLOVASPEECH-API-KEY` or `Authorization: Bearer`); changes are kept in the data directory.',
+    operationId: { get: 'getDomainBoostings', put: 'putDomainBoostings', delete: 'deleteDomainBoostings' }[method],
+    tags: [TAGS.admin],
+    security: CLOVA_KEY_OR_BEARER,
+    params: { type: 'object', properties: { domain: { type: 'string', description: "The domain's name." } }, required: ['domain'] },
+    ...(method === 'put' ? { body: { content: { 'application/json': { schema: jsonSchemaOf(bodySchema) } } } } : {}),
+    response:
+      method === 'put'
+        ? { ...adminResponses, 400: adminError(`\`INVALID_BODY\`, \`TOO_MANY_KEYWORDS\` (at most ${MAX_DOMAIN_BOOSTINGS}), \`INVALID_REQUEST\`.`) }
+        : adminResponses,
+  };
+}
 
 class AdminError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly retryAfterSeconds?: number) {
@@ -56,6 +100,8 @@ function keywordsOf(body: unknown): string[] {
 }
 
 export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoostingsOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
   const { auth } = opts;
   const store = opts.boostings;
 
@@ -92,9 +138,9 @@ export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoos
     return reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
   });
 
-  app.get<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, async (request) => view(authorise(request)));
+  app.get<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, { schema: adminSchema('get') }, async (request) => view(authorise(request)));
 
-  app.put<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, async (request) => {
+  app.put<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, { schema: adminSchema('put') }, async (request) => {
     const domain = authorise(request);
     const keywords = keywordsOf(request.body);
     await store.set(domain, keywords);
@@ -102,7 +148,7 @@ export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoos
     return view(domain);
   });
 
-  app.delete<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, async (request) => {
+  app.delete<{ Params: { domain: string } }>(ADMIN_BOOSTINGS_PATH, { schema: adminSchema('delete') }, async (request) => {
     const domain = authorise(request);
     await store.reset(domain);
     request.log.info({ domain }, 'domain boostings reset to the config file');

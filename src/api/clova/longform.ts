@@ -29,6 +29,9 @@ import { isLongformErrorCode, LONGFORM_ERRORS, LongformError } from '../../clova
 import { paramsFromText, parseLongformParams, type LongformParams } from '../../clova/longform-params.js';
 import type { DomainBoostings } from '../../domains/boostings.js';
 import { SUBTITLE_CONTENT_TYPES, SUBTITLE_FORMATS } from '../../transcript/subtitles/index.js';
+import { LONGFORM_SHARED_SCHEMAS, longformRouteSchemas } from './longform-schema.js';
+import { addSharedSchemas } from '../docs/common.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export interface LongformRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -73,6 +76,9 @@ function newToken(): string {
 }
 
 export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRouteOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
+  addSharedSchemas(app, LONGFORM_SHARED_SCHEMAS);
   const { store, queue, runner, config, auth } = opts;
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
   const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
@@ -207,7 +213,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
   for (const prefix of PREFIXES) {
-    app.post(`${prefix}/recognizer/url`, async (request, reply) => {
+    const schemas = longformRouteSchemas(prefix !== '', { list: listQuery, subtitle: subtitleQuery });
+    app.post(`${prefix}/recognizer/url`, { schema: schemas.url }, async (request, reply) => {
       const body = objectBody(request.body);
       const params = parseLongformParams(body, domainOf(request).defaultLanguage);
       const url = body.url;
@@ -224,7 +231,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       return accept(request, reply, newToken(), params, { kind: 'url', url: parsed.href });
     });
 
-    app.post(`${prefix}/recognizer/object-storage`, async (request, reply) => {
+    app.post(`${prefix}/recognizer/object-storage`, { schema: schemas.objectStorage }, async (request, reply) => {
       const body = objectBody(request.body);
       const params = parseLongformParams(body, domainOf(request).defaultLanguage);
       const key = body.dataKey ?? body.datakey;
@@ -233,7 +240,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       return accept(request, reply, newToken(), params, { kind: 'object-storage', key: key.replace(/^\/+/, '') });
     });
 
-    app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot }, async (request, reply) => {
+    app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot, schema: schemas.upload }, async (request, reply) => {
       if (!request.isMultipart()) throw new LongformError('ERROR_REQUEST_PARAMETER', 'expected multipart/form-data with parts "media" and "params"');
       const token = newToken();
       const dest = mediaPath(config.dataDir, token);
@@ -257,13 +264,13 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       }
     });
 
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, async (request, reply) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token`, { schema: schemas.status }, async (request, reply) => {
       const job = await ownJob(request);
       return sendResult(request, reply, statusBody(job));
     });
 
     // Sori's addition: the caller's domain's jobs, newest first, a page at a time.
-    app.get(`${prefix}/recognizer`, async (request) => {
+    app.get(`${prefix}/recognizer`, { schema: schemas.list }, async (request) => {
       const query = listQuery.safeParse(request.query);
       if (!query.success) throw new LongformError('ERROR_REQUEST_PARAMETER', queryProblem(query.error));
       const { limit, offset } = query.data;
@@ -286,7 +293,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
     // Sori's addition: a completed job's subtitles in any of CLOVA's formats, not only the one it ran with.
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/subtitle`, async (request, reply) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/subtitle`, { schema: schemas.subtitle }, async (request, reply) => {
       const query = subtitleQuery.safeParse(request.query);
       if (!query.success) throw new LongformError('ERROR_REQUEST_PARAMETER', queryProblem(query.error));
       const job = await ownJob(request);
@@ -296,7 +303,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     });
 
     // Sori's addition: every delivery of the job's result (callback, object storage) and each attempt.
-    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/deliveries`, async (request) => {
+    app.get<{ Params: { token: string } }>(`${prefix}/recognizer/:token/deliveries`, { schema: schemas.deliveries }, async (request) => {
       const job = await ownJob(request);
       return { token: job.token, ...(await store.deliveries(job.token)) };
     });

@@ -33,6 +33,9 @@ import { isDiskFull } from '../../jobs/failures.js';
 import { DomainRequestLimits } from '../../domains/request-limits.js';
 import { ClovaShortError, SHORT_ERRORS, shortErrorBody, type ShortErrorKind } from '../../clova/short-errors.js';
 import { parseShortQuery, type ShortQuery } from '../../clova/short-query.js';
+import { SHORT_SHARED_SCHEMAS, shortRouteSchema } from './short-schema.js';
+import { addSharedSchemas } from '../docs/common.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export const SHORT_PATH = '/recog/v1/stt';
 
@@ -126,6 +129,9 @@ function assessmentFields(transcript: Transcript, userGraph: number[] | undefine
 }
 
 export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
+  addSharedSchemas(app, SHORT_SHARED_SCHEMAS);
   const { engine, auth } = opts;
   const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
   const tools = toolLimits(opts.media);
@@ -184,7 +190,7 @@ export async function clovaShortRoutes(app: FastifyInstance, opts: ShortRouteOpt
     return reply.code(spec.status).send(shortErrorBody(kind));
   });
 
-  app.post(SHORT_PATH, { bodyLimit: routeBodyLimit, onRequest: admit }, async (request, reply) => {
+  app.post(SHORT_PATH, { bodyLimit: routeBodyLimit, onRequest: admit, schema: shortRouteSchema }, async (request, reply) => {
     const ctx = contexts.get(request);
     if (ctx === undefined) throw new Error('short route reached its handler without admission');
     const body = request.body;

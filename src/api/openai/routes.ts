@@ -33,7 +33,10 @@ import { deltaEvent, doneEvent, formatResult, joinTexts, sseEvent, type AudioRes
 import { parseAudioRequest, WHISPER_1 } from './params.js';
 import { recognizeAudio, type AudioSeen, type RecognizedPart } from './recognize.js';
 import { receiveAudioUpload } from './upload.js';
+import { modelRouteSchema, modelsSchema, OPENAI_SHARED_SCHEMAS, transcriptionsSchema, translationsSchema } from './schema.js';
+import { addSharedSchemas } from '../docs/common.js';
 import { SAMPLE_RATE } from '../../audio.js';
+import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export interface OpenAIRouteOptions {
   /** The process's one gate: the domains' secrets plus the per-client throttle. */
@@ -59,6 +62,9 @@ function hungUpDuringUpload(request: FastifyRequest, err: unknown): boolean {
 }
 
 export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOptions): Promise<void> {
+  // This plugin's schemas describe its routes (OpenAPI); it checks its input itself, wherever it is mounted.
+  schemasAreDocumentationOnly(app);
+  addSharedSchemas(app, OPENAI_SHARED_SCHEMAS);
   const { auth, models } = opts;
   const { maxBytes, maxSeconds } = opts.config.openai;
   const limits = { maxBytes, maxSeconds };
@@ -185,8 +191,8 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOption
     }
   };
 
-  app.post('/audio/transcriptions', audioRoute('transcribe'));
-  app.post('/audio/translations', audioRoute('translate'));
+  app.post('/audio/transcriptions', { schema: transcriptionsSchema }, audioRoute('transcribe'));
+  app.post('/audio/translations', { schema: translationsSchema }, audioRoute('translate'));
 
   const modelObject = (id: string, createdS: number) => ({ id, object: 'model', created: createdS, owned_by: 'sori' });
   const modelList = () => {
@@ -194,8 +200,8 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRouteOption
     const [own] = available;
     return [modelObject(WHISPER_1, own.createdS), ...available.map((m) => modelObject(m.name, m.createdS))];
   };
-  app.get('/models', async () => ({ object: 'list', data: modelList() }));
-  app.get<{ Params: { id: string } }>('/models/:id', async (request) => {
+  app.get('/models', { schema: modelsSchema }, async () => ({ object: 'list', data: modelList() }));
+  app.get<{ Params: { id: string } }>('/models/:id', { schema: modelRouteSchema }, async (request) => {
     const found = modelList().find((m) => m.id === request.params.id);
     if (found === undefined) throw modelNotFound(request.params.id);
     return found;
