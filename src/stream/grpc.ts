@@ -139,7 +139,11 @@ export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerH
         options.logger.warn({ err, stream: 'grpc', domain: domain.name }, 'stream refused: its slot could not be counted');
         if (!gone) call.emit('error', { code: grpc.status.UNAVAILABLE, details: SLOTS_UNAVAILABLE_MESSAGE });
       },
-    );
+    ).catch((err: unknown) => {
+      // A throw while setting the stream up must not become an unhandled rejection (it ends the process).
+      options.logger.error({ err, stream: 'grpc', domain: domain.name }, 'stream failed to start');
+      call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
+    });
   };
 
   const serve = (

@@ -133,7 +133,11 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
         // 1013 "Try Again Later" (RFC 6455's registry).
         if (!gone) socket.close(1013, SLOTS_UNAVAILABLE_MESSAGE);
       },
-    );
+    ).catch((err: unknown) => {
+      // A throw while setting the stream up must not become an unhandled rejection (it ends the process).
+      log.error({ err }, 'stream failed to start');
+      socket.close(1011, 'internal error');
+    });
   });
 
   /** Runs the stream on its slot; returns the message handler (for the messages that came early). */
