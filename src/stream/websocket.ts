@@ -103,6 +103,8 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
     const log = (request.log as unknown as Logger).child({ stream: 'websocket', domain: domain.name });
     // Counting the stream may take a round trip to PostgreSQL (cluster mode); ws emits messages
     // whether anyone listens or not, so those arriving meanwhile are kept and replayed in order.
+    // The socket is paused meanwhile so that a client cannot pile messages up while PostgreSQL is
+    // slow to answer (only what was already read arrives).
     const early: Array<[Buffer, boolean]> = [];
     const keep = (data: Buffer, isBinary: boolean): void => void early.push([data, isBinary]);
     let gone = false;
@@ -111,10 +113,12 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
     };
     socket.on('message', keep);
     socket.once('close', onGone);
+    socket.pause();
     options.slots.take(domain).then(
       (release) => {
         socket.off('message', keep);
         socket.off('close', onGone);
+        socket.resume();
         if (gone) {
           release?.();
           return;
@@ -129,6 +133,7 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
       (err: unknown) => {
         socket.off('message', keep);
         socket.off('close', onGone);
+        socket.resume();
         log.warn({ err }, 'stream refused: its slot could not be counted');
         // 1013 "Try Again Later" (RFC 6455's registry).
         if (!gone) socket.close(1013, SLOTS_UNAVAILABLE_MESSAGE);

@@ -3,7 +3,8 @@
  * `maxConcurrentStreams: 1` has one stream in the whole cluster (a WebSocket stream on node 1
  * makes node 2 refuse one by WebSocket and by gRPC); when node 1 is SIGKILLed with its stream
  * open, node 2 refuses until the dead node's slot lease lapses, then accepts; while PostgreSQL is
- * stopped a node's /healthz answers 503 (a load balancer takes it out), and 200 once it is back.
+ * stopped a node's /healthz answers 503 (a load balancer takes it out) and new streams are refused
+ * as "try again later" (WebSocket 1013, gRPC UNAVAILABLE); 200 once it is back.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -209,6 +210,7 @@ describe('limits across scripts/cluster.sh nodes', () => {
       assert.match(String(body.message), /^job store unavailable: /);
       // A stream cannot be counted: refused as "try again later", not accepted past the limit.
       assert.deepEqual(await stream(node.base).outcome, { kind: 'closed', code: 1013, reason: 'Service unavailable, try again later' });
+      assert.deepEqual(await grpcOutcome(node.grpc), { code: grpc.status.UNAVAILABLE, details: 'Service unavailable, try again later' });
     } finally {
       await run('bash', [postgresScript, 'start', pgDir], { env });
     }
