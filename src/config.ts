@@ -88,7 +88,7 @@ const limitsSchema = z.strictObject({
     description: 'Largest body accepted by POST /recog/v1/stt, in bytes (larger: 413 STT001).',
   }),
   maxConcurrentStreams: setting(positiveInt.default(15), {
-    description: 'Streams (gRPC and WebSocket) of the domain open at once; more are refused ("Too many channels").',
+    description: 'Streams (gRPC and WebSocket) of the domain open at once, over every node with `database.url`; more are refused ("Too many channels").',
   }),
   requestsPerSecond: setting(z.number().min(0).default(0), {
     description:
@@ -145,7 +145,7 @@ const domainSchema = z.strictObject({
     {
       description:
         `Registered boosting keywords (at most ${MAX_DOMAIN_BOOSTINGS}), used by long-form \`useDomainBoostings: true\` and a stream's ` +
-        '`keywordBoosting.boostingIDs`: a list, or CLOVA\'s comma-separated string. `PUT /admin/domains/<name>/boostings` replaces them at runtime (kept in `<dataDir>`).',
+        '`keywordBoosting.boostingIDs`: a list, or CLOVA\'s comma-separated string. `PUT /admin/domains/<name>/boostings` replaces them at runtime (kept in `<dataDir>`, or in PostgreSQL for every node with `database.url`).',
       example: ['하나님', '예수', '찬송가'],
     },
   ),
@@ -421,7 +421,9 @@ export const settingsSchema = z.strictObject({
           description: 'Jobs waiting or running beyond which new ones get 429 ERROR_TOO_MANY_JOBS (sync: 503).',
         }),
         leaseSeconds: setting(z.number().min(2).default(30), {
-          description: 'A worker that stops renewing its lease this long loses the job to another.',
+          description:
+            'A worker that stops renewing its lease this long loses the job to another. With `database.url`, also the lease of a stream slot: ' +
+            'a dead node\'s streams stop counting against `maxConcurrentStreams` within this long.',
         }),
         maxAttempts: setting(positiveInt.default(5), {
           description: 'A job whose processing killed its worker this many times is failed instead of retried.',

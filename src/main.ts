@@ -9,9 +9,10 @@ import { createLogger } from './logger.js';
 import { createJobSystem } from './jobs/index.js';
 import { sharedVadLoader } from './speech/vad/silero.js';
 import { startGrpcServer, type GrpcServerHandle } from './stream/grpc.js';
-import { StreamSlots } from './stream/stream-slots.js';
+import { streamSlotsFor } from './stream/postgres-stream-slots.js';
 import { buildServer } from './server.js';
-import { DomainBoostings } from './domains/boostings.js';
+import { openDomainBoostings } from './jobs/postgres-boostings.js';
+import { newOwnerId } from './jobs/owner.js';
 import { configuredAuthGate } from './domains/auth.js';
 import { createEngine } from './speech/index.js';
 import { memoryLimitEnforceable } from './media/decode.js';
@@ -47,9 +48,21 @@ export async function main(): Promise<void> {
   // One VAD model for jobs and streams; one per-domain stream count for gRPC and WebSocket alike.
   const loadVad = sharedVadLoader(config.models.dir);
   const jobs = createJobSystem(config, engine, logger, loadVad);
-  const slots = new StreamSlots();
-  // Registered boosting keywords: one store for every route, admin changes kept in the data dir.
-  const boostings = await DomainBoostings.open(config.domains, config.dataDir);
+  // With PostgreSQL, streams are counted in it, so a domain's limit holds across the cluster.
+  const slots = streamSlotsFor(jobs.store, {
+    owner: newOwnerId(), leaseMs: config.jobs.leaseSeconds * 1000, logger: logger.child({ component: 'stream-slots' }),
+  });
+  // Registered boosting keywords: one store for every route, admin changes kept in the data dir
+  // (one node) or in PostgreSQL, which every node reloads each second.
+  let refreshWarnedAt = 0;
+  const boostings = await openDomainBoostings(config.domains, jobs.store, config.dataDir, {
+    onRefreshError: (err) => {
+      // Once a minute at most: the reload is tried every second while PostgreSQL is away.
+      if (Date.now() - refreshWarnedAt < 60_000) return;
+      refreshWarnedAt = Date.now();
+      logger.warn({ err }, 'registered boostings: could not reload the shared sets; the last ones loaded stay in use');
+    },
+  });
   // Secrets and the throttle of failed authentications: one gate for HTTP, WebSocket and gRPC.
   const auth = configuredAuthGate(config, logger);
   const app = await buildServer({
@@ -69,6 +82,8 @@ export async function main(): Promise<void> {
     jobs.runner.events.emit('closing');
     Promise.resolve(grpcServer?.close())
       .then(() => app.close())
+      .then(() => slots.close())
+      .then(() => boostings.close())
       .then(() => jobs.close())
       .then(() => models.close())
       .then(() => engine.close())
@@ -97,6 +112,7 @@ export async function main(): Promise<void> {
   }
   // Jobs left unfinished by a previous process resume now; they wait for the engine like any job.
   await jobs.start();
+  await slots.start();
   // And the temp files of requests it was decoding when it died go (media/temp-files.ts).
   removeOrphanedMediaTempDirs().then(
     (removed) => {

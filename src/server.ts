@@ -23,7 +23,7 @@ import type { Logger } from './logger.js';
 import type { SpeechEngine } from './speech/engine.js';
 import { ModelEngines } from './speech/model-engines.js';
 import { sharedVadLoader, type SileroVad } from './speech/vad/silero.js';
-import type { StreamSlots } from './stream/stream-slots.js';
+import type { StreamSlotPool } from './stream/stream-slots.js';
 import { streamWebSocketRoutes } from './stream/websocket.js';
 
 export interface ServerDeps {
@@ -33,7 +33,7 @@ export interface ServerDeps {
   /** Long-form recognition; without it the /recognizer routes are not mounted. */
   jobs?: JobSystem;
   /** Real-time streaming over WebSocket; without it the route is not mounted. */
-  streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlots; finalBeamSize?: number };
+  streaming?: { vad: () => Promise<SileroVad>; slots: StreamSlotPool; finalBeamSize?: number };
   /** Domains' registered boosting keywords; default: the config file's, admin changes in memory only. */
   boostings?: DomainBoostings;
   /** Secrets and the per-client throttle; default: one from the config. main.ts shares one with gRPC. */
@@ -125,7 +125,8 @@ export async function buildServer({
 
   // Before the routes it documents: it collects them as they are added.
   if (config.server.docs) await registerApiDocs(app);
-  await app.register(healthRoutes, { engineState: watchEngine(engine) });
+  const pingStore = jobs?.store.ping?.bind(jobs.store);
+  await app.register(healthRoutes, { engineState: watchEngine(engine), pingStore });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(clovaShortRoutes, { engine, domains: config.domains, auth, requestLimits, media: config.media });
   await app.register(adminBoostingsRoutes, { auth, boostings });

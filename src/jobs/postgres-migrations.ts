@@ -72,6 +72,34 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "a domain's jobs, newest first",
     sql: 'CREATE INDEX jobs_by_domain ON jobs (domain, created_at)',
   },
+  // Version 3 is left to another change made at the same time (shared media).
+  {
+    version: 4,
+    name: 'stream slots held across the cluster',
+    // Times are the database's (TIMESTAMPTZ, now()): nodes' clocks never compare with each other.
+    sql: `
+      CREATE TABLE stream_slots (
+        id TEXT PRIMARY KEY,
+        domain TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        acquired_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX stream_slots_by_domain ON stream_slots (domain, expires_at);
+      CREATE INDEX stream_slots_by_owner ON stream_slots (owner);
+    `,
+  },
+  {
+    version: 5,
+    name: 'registered boosting keywords shared by every node',
+    sql: `
+      CREATE TABLE domain_boostings (
+        domain TEXT PRIMARY KEY,
+        keywords TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** Sori's advisory lock key for migrations ("sori" in ASCII, then 1). */

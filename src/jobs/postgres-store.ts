@@ -137,7 +137,7 @@ function databaseLabel(url: string): string {
   }
 }
 
-type Queryable = Pick<pg.PoolClient, 'query'>;
+export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 export class PostgresJobStore implements JobStore {
   private readonly pool: pg.Pool;
@@ -376,13 +376,26 @@ export class PostgresJobStore implements JobStore {
     await this.pool.end();
   }
 
-  private async query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+  /**
+   * One `SELECT 1` round trip (after the migrations): resolves when PostgreSQL answers, rejects
+   * with JobStoreUnavailableError when it cannot be reached. /healthz asks it.
+   */
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  /**
+   * One statement on the pool, once the schema is migrated; "unreachable" becomes
+   * JobStoreUnavailableError. Public for the other cluster-wide state kept in the same database
+   * (stream slots, registered boostings), so it shares this pool and its error semantics.
+   */
+  async query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
     await this.ready();
     return this.run(() => this.pool.query<Row>(text, values));
   }
 
-  /** `fn` in one transaction on one connection; rolled back if it throws. */
-  private async transaction<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+  /** `fn` in one transaction on one connection; rolled back if it throws. Public as query() is. */
+  async transaction<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
     await this.ready();
     return this.run(async () => {
       const client = await this.pool.connect();

@@ -142,4 +142,9 @@ export interface JobStore {
   /** Deletes finished jobs older than `before`; returns the tokens (their files go too). */
   purge(before: number): Promise<string[]>;
   close(): Promise<void>;
+  /**
+   * A store on another machine (PostgreSQL): resolves once it answers a round trip, rejects with
+   * JobStoreUnavailableError when it cannot be reached. Absent for an embedded store.
+   */
+  ping?(): Promise<void>;
 }

@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
+import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import { bearerToken, throttledMessage, type AuthGate, type ClientOrigin } from '../domains/auth.js';
 import type { DomainBoostings } from '../domains/boostings.js';
 import { StreamSession } from './session.js';
-import { StreamSlots, tooManyStreamsMessage } from './stream-slots.js';
+import { SLOTS_UNAVAILABLE_MESSAGE, StreamSlots, tooManyStreamsMessage, type ReleaseSlot, type StreamSlotPool } from './stream-slots.js';
 
 export const NEST_PROTO = fileURLToPath(new URL('../../proto/nest.proto', import.meta.url));
 
@@ -37,7 +38,7 @@ export interface GrpcOptions {
   tls?: { cert: string; key: string };
   finalBeamSize?: number;
   /** Shared with the WebSocket route so a domain's limit covers both. */
-  slots?: StreamSlots;
+  slots?: StreamSlotPool;
   /** Registered keywords a stream's `boostingIDs` refers to (default: the config file's). */
   boostings?: DomainBoostings;
 }
@@ -95,7 +96,7 @@ export function grpcOrigin(call: { getPeer(): string; metadata: grpc.Metadata })
 
 export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerHandle> {
   const { auth } = options;
-  const slots = options.slots ?? new StreamSlots();
+  const slots: StreamSlotPool = options.slots ?? new StreamSlots();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 
   const recognize = (call: grpc.ServerDuplexStream<NestRequest | UndecodableRequest, { contents: string }>): void => {
@@ -112,11 +113,44 @@ export async function startGrpcServer(options: GrpcOptions): Promise<GrpcServerH
       return;
     }
     const { domain } = outcome;
-    const release = slots.take(domain);
-    if (release === undefined) {
-      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: tooManyStreamsMessage(domain) });
-      return;
-    }
+    // Counting the stream may take a round trip to PostgreSQL (cluster mode). grpc-js holds the
+    // client's messages until a 'data' listener is attached, so none is lost meanwhile; a client
+    // gone before the answer gets its slot given back at once.
+    let gone = false;
+    const onGone = (): void => {
+      gone = true;
+    };
+    call.once('cancelled', onGone);
+    slots.take(domain).then(
+      (release) => {
+        call.off('cancelled', onGone);
+        if (gone) {
+          release?.();
+          return;
+        }
+        if (release === undefined) {
+          call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: tooManyStreamsMessage(domain) });
+          return;
+        }
+        serve(call, domain, release);
+      },
+      (err: unknown) => {
+        call.off('cancelled', onGone);
+        options.logger.warn({ err, stream: 'grpc', domain: domain.name }, 'stream refused: its slot could not be counted');
+        if (!gone) call.emit('error', { code: grpc.status.UNAVAILABLE, details: SLOTS_UNAVAILABLE_MESSAGE });
+      },
+    ).catch((err: unknown) => {
+      // A throw while setting the stream up must not become an unhandled rejection (it ends the process).
+      options.logger.error({ err, stream: 'grpc', domain: domain.name }, 'stream failed to start');
+      call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
+    });
+  };
+
+  const serve = (
+    call: grpc.ServerDuplexStream<NestRequest | UndecodableRequest, { contents: string }>,
+    domain: DomainConfig,
+    release: ReleaseSlot,
+  ): void => {
     const log = options.logger.child({ stream: 'grpc', domain: domain.name });
     let ended = false;
     const send = (contents: Record<string, unknown>): void => {

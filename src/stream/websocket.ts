@@ -21,12 +21,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
+import type { DomainConfig } from '../config.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import { API_KEY_HEADER, bearerToken, httpOrigin, throttledMessage, type AuthGate } from '../domains/auth.js';
 import type { DomainBoostings } from '../domains/boostings.js';
 import { StreamSession } from './session.js';
-import { tooManyStreamsMessage, type StreamSlots } from './stream-slots.js';
+import { SLOTS_UNAVAILABLE_MESSAGE, tooManyStreamsMessage, type ReleaseSlot, type StreamSlotPool } from './stream-slots.js';
 
 export const STREAM_WS_PATH = '/recognizer/stream';
 /** The largest frame (and message) a client may send; larger ones are closed with 1009. */
@@ -83,7 +84,7 @@ export interface WebSocketRouteOptions {
   auth: AuthGate;
   engine: SpeechEngine;
   vad: () => Promise<SileroVad>;
-  slots: StreamSlots;
+  slots: StreamSlotPool;
   finalBeamSize?: number;
   /** Registered keywords a stream's `boostingIDs` refers to (default: the config file's). */
   boostings?: DomainBoostings;
@@ -133,13 +134,54 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
       return;
     }
     const { domain } = outcome;
-    const release = options.slots.take(domain);
-    if (release === undefined) {
-      socket.close(4429, tooManyStreamsMessage(domain));
-      return;
-    }
     // request.log is a child of the pino logger the server was built with.
     const log = (request.log as unknown as Logger).child({ stream: 'websocket', domain: domain.name });
+    // Counting the stream may take a round trip to PostgreSQL (cluster mode); ws emits messages
+    // whether anyone listens or not, so those arriving meanwhile are kept and replayed in order.
+    // The socket is paused meanwhile so that a client cannot pile messages up while PostgreSQL is
+    // slow to answer (only what was already read arrives).
+    const early: Array<[Buffer, boolean]> = [];
+    const keep = (data: Buffer, isBinary: boolean): void => void early.push([data, isBinary]);
+    let gone = false;
+    const onGone = (): void => {
+      gone = true;
+    };
+    socket.on('message', keep);
+    socket.once('close', onGone);
+    socket.pause();
+    options.slots.take(domain).then(
+      (release) => {
+        socket.off('message', keep);
+        socket.off('close', onGone);
+        socket.resume();
+        if (gone) {
+          release?.();
+          return;
+        }
+        if (release === undefined) {
+          socket.close(4429, tooManyStreamsMessage(domain));
+          return;
+        }
+        const onMessage = serve(socket, domain, log, release);
+        for (const [data, isBinary] of early) onMessage(data, isBinary);
+      },
+      (err: unknown) => {
+        socket.off('message', keep);
+        socket.off('close', onGone);
+        socket.resume();
+        log.warn({ err }, 'stream refused: its slot could not be counted');
+        // 1013 "Try Again Later" (RFC 6455's registry).
+        if (!gone) socket.close(1013, SLOTS_UNAVAILABLE_MESSAGE);
+      },
+    ).catch((err: unknown) => {
+      // A throw while setting the stream up must not become an unhandled rejection (it ends the process).
+      log.error({ err }, 'stream failed to start');
+      socket.close(1011, 'internal error');
+    });
+  });
+
+  /** Runs the stream on its slot; returns the message handler (for the messages that came early). */
+  function serve(socket: WebSocket, domain: DomainConfig, log: Logger, release: ReleaseSlot): (data: Buffer, isBinary: boolean) => void {
     let open = true;
     const send = (contents: Record<string, unknown>): void => {
       if (open && socket.readyState === socket.OPEN) socket.send(JSON.stringify(contents));
@@ -159,7 +201,7 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
       });
     };
 
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
+    const onMessage = (data: Buffer, isBinary: boolean): void => {
       then(async (s) => {
         if (!open) return;
         if (isBinary) {
@@ -191,11 +233,13 @@ export async function streamWebSocketRoutes(app: FastifyInstance, options: WebSo
           socket.close(1007, 'Invalid format');
         }
       });
-    });
+    };
+    socket.on('message', onMessage);
     socket.on('close', () => {
       open = false;
       release();
       void sessionReady.then((s) => s.close(), () => undefined);
     });
-  });
+    return onMessage;
+  }
 }

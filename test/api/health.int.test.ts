@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createEngine } from '../../src/speech/index.js';
-import { startServer, testDomain, testEngine } from '../helpers/server.js';
+import { startPostgres } from '../helpers/postgres.js';
+import { startServer, testConfig, testDomain, testEngine } from '../helpers/server.js';
 
 const domains = [testDomain('general', 'health-test-secret')];
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -53,5 +54,39 @@ describe('GET /healthz', () => {
     assert.equal(body.status, 'error');
     assert.equal(typeof body.message, 'string');
     assert.ok((body.message as string).length > 0);
+  });
+
+  it('with a PostgreSQL job store: 503 with the reason while PostgreSQL is stopped, 200 again once it is back', { timeout: 180_000 }, async () => {
+    const postgres = await startPostgres();
+    cleanups.push(() => postgres.close());
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sori-health-pg-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const engine = testEngine();
+    cleanups.push(() => engine.close());
+    const config = testConfig(domains);
+    config.dataDir = dataDir;
+    config.database = { url: await postgres.createDatabase('health'), poolSize: 2 };
+    const server = await startServer(engine, [], { jobsConfig: config });
+    cleanups.push(() => server.close());
+    await engine.ready();
+    assert.deepEqual(await getHealth(server.url), { status: 200, body: { status: 'ok', model: engine.version } });
+
+    await postgres.stop('fast');
+    const down = await getHealth(server.url);
+    assert.equal(down.status, 503);
+    const body = down.body as { status: string; message: string; store: string };
+    assert.equal(body.status, 'error');
+    assert.equal(body.store, 'unavailable');
+    assert.match(body.message, /^job store unavailable: PostgreSQL at 127\.0\.0\.1:\d+\/health: /);
+    assert.ok(!body.message.includes(new URL(config.database.url!).password), 'no password in the body');
+
+    await postgres.start();
+    let back = await getHealth(server.url);
+    // The pool opens a new connection on the next query; a probe in flight during the restart may still fail.
+    for (let i = 0; i < 40 && back.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      back = await getHealth(server.url);
+    }
+    assert.deepEqual(back, { status: 200, body: { status: 'ok', model: engine.version } });
   });
 });

@@ -11,7 +11,9 @@ import { createLogger } from '../../src/logger.js';
 import { createJobSystem } from '../../src/jobs/index.js';
 import { buildServer } from '../../src/server.js';
 import { sharedVadLoader } from '../../src/speech/vad/silero.js';
-import { StreamSlots } from '../../src/stream/stream-slots.js';
+import { openDomainBoostings } from '../../src/jobs/postgres-boostings.js';
+import { newOwnerId } from '../../src/jobs/owner.js';
+import { streamSlotsFor } from '../../src/stream/postgres-stream-slots.js';
 import type { EngineConfig, SpeechEngine } from '../../src/speech/engine.js';
 import { createEngine } from '../../src/speech/index.js';
 import { modelsDir } from './media-fixtures.js';
@@ -103,11 +105,17 @@ export async function startServer(engine: SpeechEngine, domains: DomainConfig[],
   const auth = recordKeys(opts.auth ?? configuredAuthGate(config, logger));
   const loadVad = sharedVadLoader(modelsDir());
   const jobs = opts.jobsConfig === undefined ? undefined : createJobSystem(opts.jobsConfig, engine, logger, loadVad);
+  // As main() wires them: with a PostgreSQL job store, stream slots and boostings live in it too.
+  const slots = streamSlotsFor(jobs?.store, { owner: newOwnerId(), leaseMs: config.jobs.leaseSeconds * 1000, logger });
+  const boostings = await openDomainBoostings(config.domains, jobs?.store, undefined, {
+    onRefreshError: (err) => logger.debug({ err }, 'registered boostings: reload failed'),
+  });
   const streaming = opts.streaming
-    ? { vad: loadVad, slots: new StreamSlots() }
+    ? { vad: loadVad, slots }
     : undefined;
-  const app = await buildServer({ config, engine, logger, jobs, streaming, auth });
+  const app = await buildServer({ config, engine, logger, jobs, streaming, auth, boostings });
   await jobs?.start();
+  await slots.start();
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
@@ -118,6 +126,8 @@ export async function startServer(engine: SpeechEngine, domains: DomainConfig[],
     close: async () => {
       jobs?.runner.events.emit('closing');
       await app.close();
+      await slots.close();
+      boostings.close();
       await jobs?.close();
     },
   };

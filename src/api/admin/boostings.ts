@@ -10,18 +10,21 @@
  * Authenticated like the CLOVA routes: `X-CLOVASPEECH-API-KEY` (or `Authorization: Bearer`)
  * with the secret of that same domain (a previous secret too, during a rotation). A secret
  * manages its own domain only. Wrong secrets count against the client like on every surface:
- * past the limit, 429 TOO_MANY_AUTH_FAILURES with Retry-After.
+ * past the limit, 429 TOO_MANY_AUTH_FAILURES with Retry-After. In cluster mode the sets live in
+ * PostgreSQL; while it cannot be reached a PUT or DELETE answers 503 STORE_UNAVAILABLE.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { z } from 'zod';
 import { MAX_DOMAIN_BOOSTINGS } from '../../config.js';
 import { API_KEY_HEADER, bearerToken, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
 import { normaliseKeywords, type DomainBoostings } from '../../domains/boostings.js';
+import { JobStoreUnavailableError } from '../../jobs/store.js';
 import { CLOVA_KEY_OR_BEARER, jsonResponse, RETRY_AFTER, TAGS } from '../docs/common.js';
 import { jsonSchemaOf, type JsonSchema } from '../docs/json-schema.js';
 import { schemasAreDocumentationOnly } from '../docs/documentation-only.js';
 
 export const ADMIN_BOOSTINGS_PATH = '/admin/domains/:domain/boostings';
+const STORE_RETRY_AFTER_SECONDS = 5;
 /** A keyword is a word or a short phrase; longer text is a mistake (or an abuse of the store). */
 const MAX_KEYWORD_CHARS = 100;
 
@@ -129,6 +132,12 @@ export async function adminBoostingsRoutes(app: FastifyInstance, opts: AdminBoos
       request.log.info({ reason: err.message }, 'boostings admin request refused');
       if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
       return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    }
+    if (err instanceof JobStoreUnavailableError) {
+      // Cluster mode with PostgreSQL away: nothing was changed, and the same request works later.
+      request.log.warn({ err }, 'boostings admin request refused: the shared store is unavailable');
+      void reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
+      return reply.code(503).send({ error: { code: 'STORE_UNAVAILABLE', message: 'the shared store is unavailable; try again later' } });
     }
     const status = (err as { statusCode?: number } | null)?.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {

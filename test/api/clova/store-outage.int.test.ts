@@ -9,6 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { MIGRATIONS } from '../../../src/jobs/postgres-migrations.js';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
 import { answer, type Answer } from '../../helpers/answer.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
@@ -66,7 +67,7 @@ describe('long-form jobs on PostgreSQL', () => {
     const late = await starting;
     try {
       assert.match(late.logText(), /job store: PostgreSQL unreachable; waiting for it/);
-      assert.match(late.logText(), /"migrationsApplied":\[1,2\]/);
+      assert.ok(late.logText().includes(`"migrationsApplied":${JSON.stringify(MIGRATIONS.map((m) => m.version))}`), 'every migration applied');
     } finally {
       await late.close();
     }
