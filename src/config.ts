@@ -249,7 +249,7 @@ export const settingsSchema = z.strictObject({
     env: 'SORI_DATA_DIR',
     path: true,
     description:
-      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`, unless `database.url` names PostgreSQL), media of unfinished jobs, registered boosting keywords.',
+      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`, unless `database.url` names PostgreSQL), media of unfinished jobs (of those this node runs, with `media.store: s3`), registered boosting keywords.',
   }),
   database: setting(
     z
@@ -382,7 +382,8 @@ export const settingsSchema = z.strictObject({
         }),
         store: setting(z.enum(['local', 's3']).optional(), {
           env: 'SORI_MEDIA_STORE',
-          typeText: '`local` or `s3`',
+          typeText: 'local or s3',
+          example: 's3',
           description:
             'Where uploaded long-form media waits for its job: `local` (`<dataDir>/media`, this node only) or `s3` (`objectStorage` under `objectStorage.mediaPrefix`, ' +
             'so any node can run the job: cluster mode). Default: `s3` when `database.url` and `objectStorage` are both set, else `local`.',
