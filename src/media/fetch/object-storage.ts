@@ -67,14 +67,18 @@ export class ObjectStorage {
    * buffered; a stream body cannot be replayed, so a failed PUT fails at once rather than retried.
    */
   async uploadFile(key: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const { size } = await stat(path);
+    const body = createReadStream(path);
     try {
-      const { size } = await stat(path);
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: createReadStream(path), ContentLength: size, ContentType: 'application/octet-stream' }),
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: body, ContentLength: size, ContentType: 'application/octet-stream' }),
         { abortSignal: opts.signal },
       );
     } catch (err) {
       throw this.translate(err, key);
+    } finally {
+      // A PUT that failed before reading it all leaves the file open otherwise.
+      body.destroy();
     }
   }
 
