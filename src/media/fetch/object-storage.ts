@@ -27,6 +27,9 @@ export class ObjectStorageError extends Error {
   }
 }
 
+const ignore = (): void => undefined;
+const SILENT_SDK_LOGGER = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore };
+
 export class ObjectStorage {
   private readonly client: S3Client;
 
@@ -46,6 +49,9 @@ export class ObjectStorage {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
+      // Failures reach our log as errors the caller reports; the SDK would also print some to the
+      // console (a streamed PUT that cannot be retried), outside the structured log.
+      logger: SILENT_SDK_LOGGER,
     });
   }
 
