@@ -110,6 +110,8 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
     endedPollMs: url === undefined ? LOCAL_ENDED_POLL_MS : config.database.notifyFallbackSeconds * 1000,
     async start() {
       await mkdir(mediaDir(config.dataDir), { recursive: true });
+      const cleared = await media.clearCopies();
+      if (cleared > 0) logger.info({ files: cleared }, 'removed media copies a previous process left (the uploads are in the object store)');
       // PostgreSQL: the schema is migrated (or found migrated by another node) before any job runs.
       if (store instanceof PostgresJobStore) {
         const applied = await migrateWhenReachable(store, logger);

@@ -4,7 +4,7 @@
  * the node running a job has its media as a local file for ffmpeg; the media goes when the job
  * ends or is purged.
  */
-import { rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { ObjectStorageError, type ObjectStorage } from '../media/fetch/object-storage.js';
@@ -79,6 +79,20 @@ export class UploadedMedia {
     if (source.kind !== 'upload') return;
     if ('path' in source) await rm(source.path, { force: true });
     else await this.bucket?.delete(source.key);
+  }
+
+  /**
+   * Cluster mode, at start: every file in the media dir is a copy (uploads are in the bucket,
+   * URLs and objects are fetched again) that a process killed mid-job left behind, and whose job
+   * another node may have finished since, so nothing else would remove it. Removes them all and
+   * returns how many; with local media, nothing (the uploads themselves live there).
+   */
+  async clearCopies(): Promise<number> {
+    if (this.bucket === undefined) return 0;
+    const dir = mediaDir(this.dataDir);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.map((name) => rm(join(dir, name), { force: true, recursive: true })));
+    return names.length;
   }
 
   /**

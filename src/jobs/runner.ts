@@ -45,7 +45,11 @@ export interface RunnerDeps {
 const CHECKPOINT_EVERY_MS = 15_000;
 
 export class JobRunner implements LeasedWork<JobRecord> {
-  /** Emits `finished` with the token when a job this process ran ends. */
+  /**
+   * Emits `finished` with the token when a job ends: one this process ran, one its sweeper timed
+   * out, or (PostgreSQL) one any node ended, as NOTIFY says; `recheck` when such notifications
+   * may have been missed (the listening connection was reopened); `closing` at shutdown.
+   */
   readonly events = new EventEmitter();
 
   /** ffmpeg's time, stall and memory bounds (config `media`). */

@@ -95,6 +95,16 @@ describe('UploadedMedia with the object store', () => {
     await new UploadedMedia(nodeB, storage).remove(token);
   });
 
+  it('clearCopies empties the media dir in cluster mode (copies a killed process left), never with local media', async () => {
+    const node = await nodeDir('copies');
+    await writeFile(join(mediaDir(node), 'ab'.repeat(16)), 'a copy');
+    await writeFile(join(mediaDir(node), `${'cd'.repeat(16)}.part`), 'half a download');
+    assert.equal(await new UploadedMedia(node, undefined).clearCopies(), 0);
+    assert.equal((await readdir(mediaDir(node))).length, 2, 'local uploads are the media itself');
+    assert.equal(await new UploadedMedia(node, bucket()).clearCopies(), 2);
+    assert.deepEqual(await readdir(mediaDir(node)), []);
+  });
+
   it('discard removes an upload whose job was not created', async () => {
     const nodeA = await nodeDir('c');
     const storage = bucket();

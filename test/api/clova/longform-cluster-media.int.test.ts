@@ -107,6 +107,31 @@ describe('long-form uploads in cluster mode', () => {
     }
   });
 
+  it('a sync request that times out on a node with no workers leaves the job and its media for the node that comes later', { timeout: 300_000 }, async () => {
+    const url = await postgres.createDatabase('late_worker');
+    const a = await start(await nodeConfig('late-a', url, s3.endpoint, (c) => {
+      c.jobs.workers = 0;
+      c.jobs.syncTimeoutSeconds = 1;
+    }));
+    const timedOut = await upload(a, 'sync');
+    assert.equal(timedOut.status, 504, JSON.stringify(timedOut.body));
+    assert.equal(timedOut.body.result, 'ERROR_GATEWAY_TIMEOUT');
+    const token = /poll GET \/recognizer\/([0-9a-f]{32})/.exec(String(timedOut.body.message))?.[1];
+    assert.ok(token, String(timedOut.body.message));
+    assert.deepEqual(await mediaKeys(), [`sori-media/${token}`], 'the job keeps its media');
+
+    const b = await start(await nodeConfig('late-b', url, s3.endpoint));
+    let status: Answer = { status: 0, body: {} };
+    for (let i = 0; i < 1200; i++) {
+      status = await fetch(`${b.url}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } }).then(answer);
+      if (status.body.result !== 'WAITING' && status.body.result !== 'PROCESSING') break;
+      await pause(100);
+    }
+    assert.equal(status.body.result, 'COMPLETED', JSON.stringify(status.body).slice(0, 300));
+    for (let i = 0; i < 100 && (await mediaKeys()).length > 0; i++) await pause(100);
+    assert.deepEqual(await mediaKeys(), []);
+  });
+
   it('an object store that is down: 503 ERROR_SERVER_BUSY with Retry-After, and no job', { timeout: 120_000 }, async () => {
     const url = await postgres.createDatabase('s3_down');
     const config = await nodeConfig('down', url, `http://127.0.0.1:${await freePort()}`);
