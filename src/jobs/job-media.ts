@@ -98,11 +98,14 @@ export class UploadedMedia {
   /**
    * A job ended or was purged: its local copy (an upload, a download, a copy of a bucket upload)
    * and, in cluster mode, its upload in the bucket. The key is the token's, so a purge that only
-   * knows tokens finds it.
+   * knows tokens finds it; with the job's `source` at hand, a job that had no upload there costs
+   * no DELETE.
    */
-  async remove(token: string): Promise<void> {
+  async remove(token: string, source?: JobSource): Promise<void> {
     await rm(mediaPath(this.dataDir, token), { force: true });
-    if (this.bucket !== undefined) await this.bucket.delete(mediaKey(this.bucket.mediaPrefix, token));
+    if (this.bucket === undefined) return;
+    if (source !== undefined && !(source.kind === 'upload' && 'key' in source)) return;
+    await this.bucket.delete(mediaKey(this.bucket.mediaPrefix, token));
   }
 }
 

@@ -197,6 +197,6 @@ export class JobRunner implements LeasedWork<JobRecord> {
     if (deliveries.length > 0) void queue.notify();
     this.events.emit('finished', job.token);
     // Left behind, the media is removed again when the job is purged.
-    await media.remove(job.token).catch((err: unknown) => log.warn({ err }, 'removing the job\'s media failed'));
+    await media.remove(job.token, job.source).catch((err: unknown) => log.warn({ err }, 'removing the job\'s media failed'));
   }
 }
