@@ -10,9 +10,11 @@
 #
 # Node I listens on HTTP SORI_PORT+I-1 (default 8080) and gRPC SORI_GRPC_PORT+I-1 (default
 # 50051), on SORI_HOST (default 127.0.0.1). Every node shares SORI_API_KEY (generated into the
-# cluster directory when unset), the PostgreSQL job store and the bucket; each has its own data
-# directory. Other SORI_* variables (SORI_MODELS_DIR, ...) pass through to the nodes. State, logs
-# and data live in SORI_CLUSTER_DIR (default .cluster/, git-ignored).
+# cluster directory when unset), the PostgreSQL job store and the bucket, in cluster mode
+# (SORI_MEDIA_STORE=s3: uploads wait in the bucket, so any node runs any job); each has its own data
+# directory, which no other node reads. Other SORI_* variables (SORI_MODELS_DIR, SORI_JOB_WORKERS,
+# ...) pass through to the nodes, also to `start I` alone. State, logs and data live in
+# SORI_CLUSTER_DIR (default .cluster/, git-ignored).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
@@ -91,6 +93,7 @@ write_env() {
       printf 'export SORI_S3_ACCESS_KEY_ID=%q\n' "$S3_ACCESS"
       printf 'export SORI_S3_SECRET_ACCESS_KEY=%q\n' "$(cat "$CLUSTER/s3-secret")"
       printf 'export SORI_S3_PATH_STYLE=true\n'
+      printf 'export SORI_MEDIA_STORE=s3\n'
       printf 'export CLUSTER_HOST=%q\n' "${SORI_HOST:-127.0.0.1}"
       printf 'export CLUSTER_PORT=%q\n' "${SORI_PORT:-8080}"
       printf 'export CLUSTER_GRPC_PORT=%q\n' "${SORI_GRPC_PORT:-50051}"

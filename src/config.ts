@@ -253,7 +253,7 @@ export const settingsSchema = z.strictObject({
     env: 'SORI_DATA_DIR',
     path: true,
     description:
-      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`, unless `database.url` names PostgreSQL), media of unfinished jobs, registered boosting keywords.',
+      'State: the generated secret (`secret`, mode 0600), the job database (`sori.db`, unless `database.url` names PostgreSQL), media of unfinished jobs (of those this node runs, with `media.store: s3`), registered boosting keywords.',
   }),
   database: setting(
     z
@@ -270,6 +270,12 @@ export const settingsSchema = z.strictObject({
         poolSize: setting(positiveInt.max(1000).default(10), {
           env: 'SORI_DATABASE_POOL_SIZE',
           description: 'PostgreSQL connections this node opens at most.',
+        }),
+        notifyFallbackSeconds: setting(z.number().min(1).max(3600).default(10), {
+          env: 'SORI_DATABASE_NOTIFY_FALLBACK_SECONDS',
+          description:
+            'With PostgreSQL, nodes wake each other with LISTEN/NOTIFY (a job accepted, a job ended); a sync request waiting for a job another node runs ' +
+            'also re-reads it this often, in case a notification was lost (its node\'s listening connection was down).',
         }),
       })
       .prefault({}),
@@ -378,6 +384,14 @@ export const settingsSchema = z.strictObject({
           description:
             'A long-form decode (ffmpeg streaming hours of audio) that produces nothing this long while it is read is killed (ERROR_AUDIO_CONVERSION).',
         }),
+        store: setting(z.enum(['local', 's3']).optional(), {
+          env: 'SORI_MEDIA_STORE',
+          typeText: 'local or s3',
+          example: 's3',
+          description:
+            'Where uploaded long-form media waits for its job: `local` (`<dataDir>/media`, this node only) or `s3` (`objectStorage` under `objectStorage.mediaPrefix`, ' +
+            'so any node can run the job: cluster mode). Default: `s3` when `database.url` and `objectStorage` are both set, else `local`.',
+        }),
         memoryLimitMb: setting(z.int().min(0).default(1024), {
           description:
             'Address space of each ffmpeg and ffprobe process, in MiB, set with prlimit (util-linux; without it the limit is not enforced, and the log says so at start). ' +
@@ -386,7 +400,7 @@ export const settingsSchema = z.strictObject({
         }),
       })
       .prefault({}),
-    { description: 'Decoding media with ffmpeg: time and memory bounds.' },
+    { description: 'Long-form media: where uploads are kept; decoding with ffmpeg: time and memory bounds.' },
   ),
   openai: setting(
     z
@@ -413,9 +427,10 @@ export const settingsSchema = z.strictObject({
   jobs: setting(
     z
       .strictObject({
-        workers: setting(positiveInt.max(64).default(2), {
+        workers: setting(z.int().min(0).max(64).default(2), {
           env: 'SORI_JOB_WORKERS',
-          description: 'Long-form jobs processed at once by this process (their windows share the engine).',
+          description:
+            'Long-form jobs processed at once by this process (their windows share the engine). 0 (PostgreSQL only): this node accepts and answers, other nodes run the jobs.',
         }),
         queueLimit: setting(positiveInt.default(100), {
           description: 'Jobs waiting or running beyond which new ones get 429 ERROR_TOO_MANY_JOBS (sync: 503).',
@@ -500,6 +515,10 @@ export const settingsSchema = z.strictObject({
           description: 'Path-style addressing (http://host/bucket/key) instead of virtual-host (bucket.host).',
         }),
         resultPrefix: setting(z.string().default('sori-results/'), { description: 'Where resultToObs writes `<prefix><token>.json`.' }),
+        mediaPrefix: setting(z.string().min(1).default('sori-media/'), {
+          env: 'SORI_S3_MEDIA_PREFIX',
+          description: 'With `media.store: s3`, uploads wait for their job as `<prefix><token>`; deleted when the job ends (or is purged).',
+        }),
       })
       .optional(),
     {
@@ -551,8 +570,16 @@ export interface ServerConfig extends Omit<Settings['server'], 'grpcTlsCert' | '
 }
 
 /** The settings as the server uses them: paths absolute, domains complete with their secrets. */
-export interface Config extends Omit<Settings, 'server' | 'domains' | 'objectStorage'> {
+/** Uploaded media's home, resolved: `s3` only with object storage configured. */
+export type MediaStoreKind = 'local' | 's3';
+
+export interface MediaConfig extends Omit<MediaLimits, 'store'> {
+  store: MediaStoreKind;
+}
+
+export interface Config extends Omit<Settings, 'server' | 'domains' | 'objectStorage' | 'media'> {
   server: ServerConfig;
+  media: MediaConfig;
   /** The default domain first unless the file lists it elsewhere. */
   domains: DomainConfig[];
   /** Absent: /recognizer/object-storage and resultToObs answer that none is configured. */
@@ -818,6 +845,25 @@ function objectStorageConfig(s: ObjectStorageSettings | undefined): ObjectStorag
   return { endpoint, bucket, accessKeyId, secretAccessKey, ...rest };
 }
 
+/** A single PUT holds at most 5 GiB (S3's limit), and an upload is one PUT of a file on disk. */
+const MAX_S3_UPLOAD_BYTES = 5 * 1024 * MiB;
+
+/**
+ * `media.store`, resolved: cluster mode (PostgreSQL and object storage) keeps uploads in the
+ * bucket unless told otherwise; `s3` without a bucket cannot work.
+ */
+function mediaConfig(settings: Settings, objectStorage: ObjectStorageConfig | undefined): MediaConfig {
+  const { store, ...rest } = settings.media;
+  const resolved = store ?? (settings.database.url !== undefined && objectStorage !== undefined ? 's3' : 'local');
+  if (resolved === 's3' && objectStorage === undefined) {
+    throw new ConfigError('config error: media.store: s3 needs objectStorage (a bucket and credentials, or SORI_S3_BUCKET and SORI_S3_ACCESS_KEY_ID / SORI_S3_SECRET_ACCESS_KEY)');
+  }
+  if (resolved === 's3' && settings.longform.maxBytes > MAX_S3_UPLOAD_BYTES) {
+    throw new ConfigError(`config error: longform.maxBytes: at most ${MAX_S3_UPLOAD_BYTES} with media.store: s3 (one PUT per upload)`);
+  }
+  return { ...rest, store: resolved };
+}
+
 /**
  * The default domain's secret when neither env nor file gives one: read from
  * `<dataDir>/secret`, or generated there on first start and announced once.
@@ -941,9 +987,13 @@ async function readSettings(env: NodeJS.ProcessEnv, cwd: string): Promise<{ conf
   } catch (err) {
     throw new ConfigError(`config error: server.trustProxy: ${(err as Error).message}`);
   }
+  const media = mediaConfig(settings, objectStorage);
+  if (settings.jobs.workers === 0 && settings.database.url === undefined) {
+    throw new ConfigError('config error: jobs.workers: 0 needs database.url (PostgreSQL): with SQLite no other node would run this node\'s jobs');
+  }
   const { domains, ...rest } = settings;
   return {
-    config: { ...rest, server: tls === undefined ? server : { ...server, grpcTls: tls }, objectStorage, configFile },
+    config: { ...rest, media, server: tls === undefined ? server : { ...server, grpcTls: tls }, objectStorage, configFile },
     domains,
   };
 }

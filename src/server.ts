@@ -149,6 +149,8 @@ export async function buildServer({
       runner: jobs.runner,
       config,
       objectStorageConfigured: jobs.objectStorage !== undefined,
+      media: jobs.media,
+      endedPollMs: jobs.endedPollMs,
       boostings,
       requestLimits,
     });

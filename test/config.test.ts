@@ -54,7 +54,7 @@ describe('loadConfig', () => {
       keepAliveTimeoutSeconds: 72,
       maxConnectionsPerAddress: 64,
     });
-    assert.deepEqual(config.media, { decodeTimeoutSeconds: 120, stallTimeoutSeconds: 120, memoryLimitMb: 1024 });
+    assert.deepEqual(config.media, { decodeTimeoutSeconds: 120, stallTimeoutSeconds: 120, memoryLimitMb: 1024, store: 'local' });
   });
 
   it('reads resource bounds: HTTP timeouts, per-domain rates and uploads, ffmpeg limits', async () => {
@@ -154,6 +154,7 @@ describe('loadConfig', () => {
     const { config } = await load({ SORI_API_KEY: 'k', SORI_S3_BUCKET: 'b', SORI_S3_ACCESS_KEY_ID: 'a', SORI_S3_SECRET_ACCESS_KEY: 's' }, cwd);
     assert.deepEqual(config.objectStorage, {
       endpoint: undefined, region: 'us-east-1', bucket: 'b', accessKeyId: 'a', secretAccessKey: 's', forcePathStyle: true, resultPrefix: 'sori-results/',
+      mediaPrefix: 'sori-media/',
     });
 
     await writeFile(path.join(cwd, 'sori.yaml'), 'objectStorage: { region: kr-standard, accessKeyId: a, secretAccessKey: s }\n');
@@ -168,10 +169,42 @@ describe('loadConfig', () => {
     assert.equal((await load({ SORI_API_KEY: 'k' }, cwd)).config.database.url, undefined);
     const url = 'postgres://sori:pa%2Fss@db.internal:5432/sori';
     const { config } = await load({ SORI_API_KEY: 'k', SORI_DATABASE_URL: url, SORI_DATABASE_POOL_SIZE: '20' }, cwd);
-    assert.deepEqual(config.database, { url, poolSize: 20 });
+    assert.deepEqual(config.database, { url, poolSize: 20, notifyFallbackSeconds: 10 });
     assert.equal((await load({ SORI_API_KEY: 'k', SORI_DATABASE_URL: 'postgresql://h/db' }, cwd)).config.database.url, 'postgresql://h/db');
     const err = await loadError({ SORI_API_KEY: 'k', SORI_DATABASE_URL: 'mysql://root:hunter2@h/db' }, cwd);
     assert.equal(err.message, 'config error: SORI_DATABASE_URL: expected a postgres:// URL');
+  });
+
+  it('keeps uploads in the bucket in cluster mode (PostgreSQL and object storage), on disk otherwise, and refuses what cannot work', async () => {
+    const cwd = await freshDir();
+    const s3 = { SORI_S3_BUCKET: 'b', SORI_S3_ACCESS_KEY_ID: 'a', SORI_S3_SECRET_ACCESS_KEY: 's' };
+    const db = { SORI_DATABASE_URL: 'postgres://sori:pw@db.internal:5432/sori' };
+    const store = async (env: Record<string, string>) => (await load({ SORI_API_KEY: 'k', ...env }, cwd)).config.media.store;
+    assert.equal(await store({}), 'local');
+    assert.equal(await store(s3), 'local', 'one node with a bucket for dataKey and resultToObs');
+    assert.equal(await store(db), 'local', 'PostgreSQL without a bucket: nodes share a data dir, or run alone');
+    assert.equal(await store({ ...db, ...s3 }), 's3');
+    assert.equal(await store({ ...db, ...s3, SORI_MEDIA_STORE: 'local' }), 'local', 'said explicitly');
+    assert.equal(await store({ ...s3, SORI_MEDIA_STORE: 's3' }), 's3');
+    assert.equal(
+      (await loadError({ SORI_API_KEY: 'k', ...db, SORI_MEDIA_STORE: 's3' }, cwd)).message,
+      'config error: media.store: s3 needs objectStorage (a bucket and credentials, or SORI_S3_BUCKET and SORI_S3_ACCESS_KEY_ID / SORI_S3_SECRET_ACCESS_KEY)',
+    );
+    assert.match((await loadError({ SORI_API_KEY: 'k', SORI_MEDIA_STORE: 'nfs' }, cwd)).message, /^config error: SORI_MEDIA_STORE: /);
+    await writeFile(path.join(cwd, 'sori.yaml'), `longform: { maxBytes: ${6 * 1024 ** 3} }\n`);
+    assert.match((await loadError({ SORI_API_KEY: 'k', ...db, ...s3 }, cwd)).message, /^config error: longform\.maxBytes: at most 5368709120 with media\.store: s3/);
+    await writeFile(path.join(cwd, 'sori.yaml'), 'objectStorage: { mediaPrefix: uploads/ }\n');
+    assert.equal((await load({ SORI_API_KEY: 'k', ...db, ...s3 }, cwd)).config.objectStorage?.mediaPrefix, 'uploads/');
+  });
+
+  it('lets a PostgreSQL node run no jobs (jobs.workers: 0), never a SQLite one', async () => {
+    const cwd = await freshDir();
+    const db = { SORI_DATABASE_URL: 'postgres://sori:pw@db.internal:5432/sori' };
+    assert.equal((await load({ SORI_API_KEY: 'k', ...db, SORI_JOB_WORKERS: '0' }, cwd)).config.jobs.workers, 0);
+    assert.equal(
+      (await loadError({ SORI_API_KEY: 'k', SORI_JOB_WORKERS: '0' }, cwd)).message,
+      "config error: jobs.workers: 0 needs database.url (PostgreSQL): with SQLite no other node would run this node's jobs",
+    );
   });
 
   it('resolves the gRPC TLS files against the file or the working directory, and wants both', async () => {

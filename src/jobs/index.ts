@@ -1,7 +1,8 @@
 /**
  * The long-form job system as one unit: store, queue, the workers that run jobs and deliveries,
- * and the sweeper. Embedded default: SQLite in the data dir and an in-process queue; with
- * `database.url`, PostgreSQL, which several nodes share.
+ * and the sweeper. Embedded default: SQLite and uploads in the data dir, in-process wake-ups;
+ * with `database.url`, PostgreSQL, which several nodes share, and LISTEN/NOTIFY between them;
+ * with `media.store: s3` too (cluster mode), uploads in the bucket, so any node runs any job.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,11 +12,12 @@ import { ObjectStorage } from '../media/fetch/object-storage.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import { deliveryLeaseMs, ResultDeliverer } from './deliveries.js';
-import { mediaDir } from './job-media.js';
+import { mediaDir, UploadedMedia } from './job-media.js';
 import { LeasedWorker } from './leased-worker.js';
 import { isDeadLocalOwner } from './owner.js';
 import { LocalJobQueue, type JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
+import { PostgresListener } from './postgres-notifications.js';
 import { PostgresJobStore } from './postgres-store.js';
 import { SqliteJobStore } from './sqlite-store.js';
 import { JobSweeper } from './sweeper.js';
@@ -27,6 +29,13 @@ export interface JobSystem {
   queue: JobQueue;
   runner: JobRunner;
   objectStorage: ObjectStorage | undefined;
+  /** Where uploads are kept (`media.store`). */
+  media: UploadedMedia;
+  /**
+   * How often a sync request re-reads a job it waits for: the end of a job run here (or, with
+   * PostgreSQL, anywhere) comes as `runner.events` 'finished'; this is the fallback.
+   */
+  endedPollMs: number;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,6 +45,9 @@ function openStore(config: Config, logger: Logger): JobStore {
   if (url === undefined) return new SqliteJobStore(join(config.dataDir, 'sori.db'));
   return new PostgresJobStore({ url, poolSize, logger: logger.child({ component: 'job-store' }) });
 }
+
+/** SQLite: another process on this disk (a restart's overlap) may end a job; a store read is cheap. */
+const LOCAL_ENDED_POLL_MS = 1000;
 
 /** How long a node starting waits for PostgreSQL before it gives up (exits). */
 const STORE_BOOT_WAIT_MS = 60_000;
@@ -63,13 +75,26 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
   const queue = new LocalJobQueue();
   const wait = (pollMs: number, signal: AbortSignal): Promise<void> => queue.wait(pollMs, signal);
   const objectStorage = config.objectStorage === undefined ? undefined : new ObjectStorage(config.objectStorage);
+  const media = new UploadedMedia(config.dataDir, config.media.store === 's3' ? objectStorage : undefined);
   const enrich = lazyEnrichDeps(config.models.dir);
-  const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, enrich, config, logger });
+  const runner = new JobRunner({ store, queue, engine, vad: loadVad, objectStorage, media, enrich, config, logger });
+  const { url } = config.database;
+  const listener = url === undefined ? undefined : new PostgresListener({ url, logger: logger.child({ component: 'job-notifications' }) });
+  if (listener !== undefined) {
+    // Other nodes' news as this node's own events: workers wake, sync requests answer.
+    listener.on('work', () => void queue.notify());
+    listener.on('job-ended', (token: string) => runner.events.emit('finished', token));
+    // Notifications sent while the connection was down are lost: look again now.
+    listener.on('connected', () => {
+      void queue.notify();
+      runner.events.emit('recheck');
+    });
+  }
   const jobWorker = new LeasedWorker(runner, {
     name: 'job', slots: config.jobs.workers, leaseMs: config.jobs.leaseSeconds * 1000, wait, logger,
   });
   const sweeper = new JobSweeper({
-    store, config, logger,
+    store, config, logger, media,
     isRunning: (token) => jobWorker.isRunning(token),
     onFinished: (token) => runner.events.emit('finished', token),
   });
@@ -81,12 +106,23 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
     queue,
     runner,
     objectStorage,
+    media,
+    endedPollMs: url === undefined ? LOCAL_ENDED_POLL_MS : config.database.notifyFallbackSeconds * 1000,
     async start() {
       await mkdir(mediaDir(config.dataDir), { recursive: true });
+      const cleared = await media.clearCopies();
+      if (cleared > 0) logger.info({ files: cleared }, 'removed media copies a previous process left (the uploads are in the object store)');
       // PostgreSQL: the schema is migrated (or found migrated by another node) before any job runs.
       if (store instanceof PostgresJobStore) {
         const applied = await migrateWhenReachable(store, logger);
         logger.info({ migrationsApplied: applied }, 'job store: PostgreSQL schema up to date');
+        await listener?.start();
+        logger.info(
+          { mediaStore: config.media.store, workers: config.jobs.workers },
+          config.media.store === 's3'
+            ? 'cluster mode: jobs in PostgreSQL, uploads in the object store'
+            : 'jobs in PostgreSQL, uploads on this node\'s disk: other nodes can run them only if they share this data directory',
+        );
       }
       // A previous process on this host cannot renew its leases: free its jobs and deliveries now
       // rather than when the leases expire.
@@ -104,6 +140,7 @@ export function createJobSystem(config: Config, engine: SpeechEngine, logger: Lo
       await deliveryWorker.close();
       await deliverer.close();
       await queue.close();
+      await listener?.close();
       objectStorage?.close();
       await enrich.close();
       await store.close();

@@ -17,6 +17,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { migrate } from './postgres-migrations.js';
 import { isConnectionError } from './postgres-errors.js';
+import { JOB_ENDED_CHANNEL, WORK_CHANNEL } from './postgres-notifications.js';
 import {
   JobStoreUnavailableError,
   type AttemptResult, type DeliveryAttempt, type DeliveryKind, type DeliveryRecord, type JobOutcome, type JobRecord,
@@ -176,9 +177,12 @@ export class PostgresJobStore implements JobStore {
     return this.migrated;
   }
 
+  /** Every node's idle workers are woken (NOTIFY, sent when the insert commits). */
   async create(job: NewJob): Promise<void> {
     await this.query(
-      `INSERT INTO jobs (token, domain, state, params, source, created_at) VALUES ($1, $2, 'WAITING', $3, $4, $5)`,
+      `WITH created AS (
+         INSERT INTO jobs (token, domain, state, params, source, created_at) VALUES ($1, $2, 'WAITING', $3, $4, $5) RETURNING token)
+       SELECT pg_notify('${WORK_CHANNEL}', '') FROM created`,
       [job.token, job.domain, JSON.stringify(job.params), JSON.stringify(job.source), job.createdAt],
     );
   }
@@ -283,6 +287,9 @@ export class PostgresJobStore implements JobStore {
           [token, d.kind, d.target, now],
         );
       }
+      // Sent at COMMIT, to every node: sync requests waiting for this job, delivery workers.
+      await db.query(`SELECT pg_notify('${JOB_ENDED_CHANNEL}', $1)`, [token]);
+      if (deliveries.length > 0) await db.query(`SELECT pg_notify('${WORK_CHANNEL}', '')`);
       return true;
     });
   }

@@ -1,8 +1,9 @@
 /**
  * How workers learn that there may be work. Claiming itself is the store's job (a lease taken
- * atomically), so a queue only has to wake workers up: in one process an event is enough; a
- * cluster-mode queue (planned, not built) would publish the same wake-ups across machines. A
- * lost wake-up costs at most one poll interval, never a job.
+ * atomically), so a queue only has to wake workers up: in one process an event is enough. With
+ * PostgreSQL, other nodes' wake-ups arrive through LISTEN/NOTIFY (postgres-notifications.ts),
+ * which index.ts turns into `notify()` here. A lost wake-up costs at most one poll interval,
+ * never a job.
  */
 import { EventEmitter } from 'node:events';
 

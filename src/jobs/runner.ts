@@ -10,7 +10,6 @@
  * A job that keeps killing its worker fails after `jobs.maxAttempts` instead of looping.
  */
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { EnrichDeps } from './enrich.js';
 import type { LongformParams } from '../clova/longform-params.js';
@@ -22,7 +21,7 @@ import type { SileroVad } from '../speech/vad/silero.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { deliveriesFor } from './deliveries.js';
 import { classifyFailure, failureOutcome, isDiskFull, JobFailure, timeoutMessage } from './failures.js';
-import { materializeMedia, mediaPath } from './job-media.js';
+import { materializeMedia, MediaStoreUnavailableError, type UploadedMedia } from './job-media.js';
 import type { Lease, LeasedWork } from './leased-worker.js';
 import type { JobQueue } from './queue.js';
 import { transcribeMedia, type TranscribedMedia } from './transcribe-media.js';
@@ -35,6 +34,8 @@ export interface RunnerDeps {
   /** Loaded on first use. */
   vad: () => Promise<SileroVad>;
   objectStorage: ObjectStorage | undefined;
+  /** Uploads' home (local disk or the bucket): a finished job's media is removed from it. */
+  media: UploadedMedia;
   /** Diarization and sound-event models, loaded on first use. */
   enrich: EnrichDeps;
   config: Pick<Config, 'jobs' | 'longform' | 'network' | 'dataDir' | 'subtitles' | 'media'>;
@@ -44,7 +45,11 @@ export interface RunnerDeps {
 const CHECKPOINT_EVERY_MS = 15_000;
 
 export class JobRunner implements LeasedWork<JobRecord> {
-  /** Emits `finished` with the token when a job this process ran ends. */
+  /**
+   * Emits `finished` with the token when a job ends: one this process ran, one its sweeper timed
+   * out, or (PostgreSQL) one any node ended, as NOTIFY says; `recheck` when such notifications
+   * may have been missed (the listening connection was reopened); `closing` at shutdown.
+   */
   readonly events = new EventEmitter();
 
   /** ffmpeg's time, stall and memory bounds (config `media`). */
@@ -165,6 +170,11 @@ export class JobRunner implements LeasedWork<JobRecord> {
       log.error({ err: reason }, 'the job store is unavailable: job left unfinished; it resumes once the store is back');
       return;
     }
+    // Likewise the bucket holding an upload (cluster mode): the media is there, out of reach now.
+    if (reason instanceof MediaStoreUnavailableError) {
+      log.error({ err: reason }, 'the object store is unavailable: job left unfinished; it resumes once the store is back');
+      return;
+    }
     const failure = classifyFailure(reason);
     if (failure.code === 'ERROR_INTERNAL_ERROR') log.error({ err: reason }, 'job failed');
     else log.info({ errorCode: failure.code, reason: failure.message }, 'job failed');
@@ -177,7 +187,7 @@ export class JobRunner implements LeasedWork<JobRecord> {
 
   /** Ends the job and queues its deliveries in one transaction (refused if the lease has passed on). */
   private async finish(job: JobRecord, owner: string, outcome: JobOutcome, log: Logger): Promise<void> {
-    const { store, queue, objectStorage, config } = this.deps;
+    const { store, queue, objectStorage, media } = this.deps;
     const deliveries = deliveriesFor(job.token, job.params as LongformParams, outcome.state, objectStorage);
     const done = await store.finish(job.token, owner, outcome, deliveries, Date.now());
     if (!done) {
@@ -186,6 +196,7 @@ export class JobRunner implements LeasedWork<JobRecord> {
     }
     if (deliveries.length > 0) void queue.notify();
     this.events.emit('finished', job.token);
-    await rm(mediaPath(config.dataDir, job.token), { force: true });
+    // Left behind, the media is removed again when the job is purged.
+    await media.remove(job.token, job.source).catch((err: unknown) => log.warn({ err }, 'removing the job\'s media failed'));
   }
 }

@@ -25,6 +25,8 @@ export type JobState = 'WAITING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'TIME
 
 export type JobSource =
   | { kind: 'upload'; path: string; filename: string | undefined }
+  /** Cluster mode (`media.store: s3`): the upload waits in the bucket for whichever node runs the job. */
+  | { kind: 'upload'; key: string; filename: string | undefined }
   | { kind: 'url'; url: string }
   | { kind: 'object-storage'; key: string };
 

@@ -3,18 +3,19 @@
  * that is running times itself out), and finished jobs past `jobs.retentionHours` are deleted
  * with their media.
  */
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { LongformParams } from '../clova/longform-params.js';
 import type { Config } from '../config.js';
 import { deliveriesFor } from './deliveries.js';
 import { failureOutcome, timeoutMessage } from './failures.js';
-import { mediaPath } from './job-media.js';
+import type { UploadedMedia } from './job-media.js';
 import type { JobStore } from './store.js';
 
 export interface SweeperDeps {
   store: JobStore;
-  config: Pick<Config, 'jobs' | 'dataDir'>;
+  config: Pick<Config, 'jobs'>;
+  /** Where purged jobs' media is removed from (this node's disk, and the bucket in cluster mode). */
+  media: UploadedMedia;
   logger: Logger;
   /** Whether this process is running the job (it then times itself out). */
   isRunning: (token: string) => boolean;
@@ -66,9 +67,9 @@ export class JobSweeper {
   }
 
   private async purgeExpired(now: number): Promise<void> {
-    const { store, config } = this.deps;
+    const { store, config, media, logger } = this.deps;
     for (const token of await store.purge(now - config.jobs.retentionHours * 3600_000)) {
-      await rm(mediaPath(config.dataDir, token), { force: true });
+      await media.remove(token).catch((err: unknown) => logger.warn({ err, token }, 'removing a purged job\'s media failed'));
     }
   }
 }

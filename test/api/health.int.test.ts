@@ -65,7 +65,7 @@ describe('GET /healthz', () => {
     cleanups.push(() => engine.close());
     const config = testConfig(domains);
     config.dataDir = dataDir;
-    config.database = { url: await postgres.createDatabase('health'), poolSize: 2 };
+    config.database = { ...config.database, url: await postgres.createDatabase('health'), poolSize: 2 };
     const server = await startServer(engine, [], { jobsConfig: config });
     cleanups.push(() => server.close());
     await engine.ready();

@@ -74,7 +74,7 @@ export async function startStage(): Promise<Stage> {
   config.network.allowList = ['127.0.0.1'];
   config.objectStorage = {
     endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY,
-    secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/',
+    secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/', mediaPrefix: 'sori-media/',
   };
   // Streaming mounted as in `sori` itself: its upgrade handler changes how Node routes some requests.
   // One gate for HTTP and gRPC, as in `sori`.

@@ -52,7 +52,7 @@ export function testConfig(domains: DomainConfig[]): Config {
   return {
     server: { host: '127.0.0.1', port: 0, grpcPort: 0, trustProxy: [], console: false, docs: true },
     dataDir: '/nonexistent/sori-test-data',
-    database: { url: undefined, poolSize: 10 },
+    database: { url: undefined, poolSize: 10, notifyFallbackSeconds: 10 },
     models: { dir: modelsDir(), asr: 'whisper-base' },
     engine: { threads: 2, parallel: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, referenceCacheSize: 256 },
     logLevel: 'info',
@@ -67,7 +67,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     network: { allowPrivate: false, allowList: [] },
     subtitles: { lineChars: {} },
     http: { ...DEFAULT_SETTINGS.http },
-    media: { ...DEFAULT_SETTINGS.media },
+    media: { ...DEFAULT_SETTINGS.media, store: 'local' },
     objectStorage: undefined,
     configFile: null,
   };

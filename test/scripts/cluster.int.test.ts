@@ -5,12 +5,15 @@
  * SIGKILLed and the other takes the job over from its checkpoint once the lease lapses, calling
  * back once; `down` stops everything.
  *
- * Both nodes run on this machine, so node 2 can read the media node 1 wrote to its own data
- * directory: shared media (the object store) is not needed for this, and not tested here.
+ * The nodes run in cluster mode (uploads in the bucket), each with its own data directory. Both
+ * run on this machine, so a node could read another's files: the shared-media test deletes node
+ * 1's data directory before node 2 runs the job node 1 accepted, and node 1 runs no jobs
+ * (`SORI_JOB_WORKERS=0`) and waits for node 2's NOTIFY alone (a one-hour safety poll) to answer a
+ * sync request.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,8 +38,13 @@ let callbackUrl: string;
 const callbacks: Array<{ token: string; result: string }> = [];
 
 async function cluster(...args: string[]): Promise<string> {
+  return clusterWith({}, ...args);
+}
+
+/** cluster.sh with extra environment variables (they reach the nodes it starts). */
+async function clusterWith(extra: Record<string, string>, ...args: string[]): Promise<string> {
   try {
-    const { stdout } = await run('bash', [SCRIPT, ...args], { env, timeout: 600_000 });
+    const { stdout } = await run('bash', [SCRIPT, ...args], { env: { ...env, ...extra }, timeout: 600_000 });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -81,6 +89,35 @@ async function jobLines(token: string): Promise<Array<Record<string, unknown>>> 
     }
   }
   return out;
+}
+
+/** Every file under `path` (recursively), relative to it; [] if it does not exist. */
+async function filesUnder(path: string): Promise<string[]> {
+  const entries = await readdir(path, { recursive: true }).catch(() => [] as string[]);
+  const files: string[] = [];
+  for (const e of entries) if ((await stat(join(path, e)).catch(() => undefined))?.isFile()) files.push(e);
+  return files.sort();
+}
+
+/** The uploads waiting in the bucket (versitygw's posix backend keeps a bucket as a directory). */
+const bucketMedia = () => filesUnder(join(dir, 's3', 'sori-cluster', 'sori-media'));
+
+async function uploadJfk(base: string, completion: 'sync' | 'async'): Promise<Response> {
+  const form = new FormData();
+  form.append('media', new Blob([await readFile(join(testdataDir(), 'en/jfk.flac'))]), 'jfk.flac');
+  form.append('params', JSON.stringify({ language: 'en-US', completion }));
+  return fetch(`${base}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY }, body: form });
+}
+
+async function isUp(base: string): Promise<boolean> {
+  return fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+}
+
+/** Node I's pid from the line `cluster.sh start I` printed. */
+function startedPid(line: string): number {
+  const m = / pid (\d+)$/.exec(line.trim());
+  assert.ok(m, line);
+  return Number(m[1]);
 }
 
 before(async () => {
@@ -253,6 +290,70 @@ describe('scripts/cluster.sh', () => {
       const body = (await res!.json()) as Record<string, unknown>;
       assert.equal(body.result, 'COMPLETED', JSON.stringify(body).slice(0, 300));
     }
+  });
+
+  it('shared media: node 1 (no workers) accepts an upload and is SIGKILLed with its disk wiped; node 2 runs the job from the bucket', { timeout: 900_000 }, async () => {
+    // Node 1 takes requests but runs no jobs, and learns of job ends only by NOTIFY.
+    await cluster('kill', '1');
+    await cluster('kill', '2');
+    const node1 = { SORI_JOB_WORKERS: '0', SORI_DATABASE_NOTIFY_FALLBACK_SECONDS: '3600' };
+    nodes[0].pid = startedPid(await clusterWith(node1, 'start', '1'));
+
+    const accepted = (await (await uploadJfk(nodes[0].base, 'async')).json()) as Record<string, unknown>;
+    assert.equal(accepted.result, 'SUCCEEDED', JSON.stringify(accepted));
+    const token = String(accepted.token);
+    assert.deepEqual(await bucketMedia(), [token], 'the upload waits in the bucket');
+    assert.ok(!(await filesUnder(join(dir, 'node1', 'data', 'media'))).includes(token), 'and not on node 1');
+    assert.equal((await get(nodes[0].base, `/recognizer/${token}`)).result, 'WAITING');
+
+    await cluster('kill', '1');
+    await rm(join(dir, 'node1', 'data'), { recursive: true, force: true });
+    nodes[1].pid = startedPid(await cluster('start', '2'));
+    let done: Record<string, unknown> = {};
+    for (let i = 0; i < 3000; i++) {
+      done = await get(nodes[1].base, `/recognizer/${token}`);
+      if (done.result !== 'WAITING' && done.result !== 'PROCESSING') break;
+      await pause(100);
+    }
+    assert.equal(done.result, 'COMPLETED', JSON.stringify(done).slice(0, 300));
+    assert.match(String(done.text), /ask not what your country can do for you/i);
+    const started = (await jobLines(token)).filter((l) => l.msg === 'job started');
+    assert.deepEqual(started.map((l) => l.pid), [nodes[1].pid], 'run by node 2 alone');
+    for (let i = 0; i < 100 && (await bucketMedia()).length > 0; i++) await pause(100);
+    assert.deepEqual(await bucketMedia(), [], 'removed from the bucket once the job ended');
+    assert.deepEqual(await filesUnder(join(dir, 'node2', 'data', 'media')), [], 'and from node 2\'s disk');
+  });
+
+  it('every node answers everything: a sync request on node 1 (no workers) is run by node 2 and answered through NOTIFY', { timeout: 600_000 }, async () => {
+    const node1 = { SORI_JOB_WORKERS: '0', SORI_DATABASE_NOTIFY_FALLBACK_SECONDS: '3600' };
+    await cluster('kill', '1');
+    nodes[0].pid = startedPid(await clusterWith(node1, 'start', '1'));
+    if (!(await isUp(nodes[1].base))) nodes[1].pid = startedPid(await cluster('start', '2'));
+    // Node 1 re-reads the job once an hour: within this test's time only node 2's NOTIFY ends its wait.
+    const res = await uploadJfk(nodes[0].base, 'sync');
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(res.status, 200, JSON.stringify(body).slice(0, 300));
+    assert.equal(body.result, 'COMPLETED');
+    assert.match(String(body.text), /ask not what your country can do for you/i);
+    const lines = await jobLines(String(body.token));
+    assert.deepEqual(lines.filter((l) => l.msg === 'job started').map((l) => l.pid), [nodes[1].pid], 'run by node 2');
+    assert.deepEqual(lines.filter((l) => l.msg === 'job accepted').map((l) => l.pid), [nodes[0].pid], 'accepted by node 1');
+  });
+
+  it('the object store down during an upload: 503 ERROR_SERVER_BUSY with Retry-After, and no job', { timeout: 120_000 }, async () => {
+    const up: typeof nodes = [];
+    for (const n of nodes) if (await isUp(n.base)) up.push(n);
+    assert.ok(up.length >= 1, 'a node is running');
+    const before = (await get(up[0].base, '/recognizer?limit=100')).jobs as unknown[];
+    process.kill(Number(await readFile(join(dir, 's3.pid'), 'utf8')), 'SIGKILL');
+    for (let i = 0; i < 50 && (await fetch(`http://127.0.0.1:${(await readFile(join(dir, 's3.port'), 'utf8')).trim()}/`).then(() => true, () => false)); i++) await pause(100);
+    for (const node of up) {
+      const res = await uploadJfk(node.base, 'async');
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '10');
+      assert.deepEqual(await res.json(), { result: 'ERROR_SERVER_BUSY', message: 'the media store is unavailable; nothing was stored, retry later', token: '' });
+    }
+    assert.deepEqual((await get(up[0].base, '/recognizer?limit=100')).jobs, before, 'no job was created');
   });
 
   it('down stops every node, the object store and PostgreSQL', { timeout: 120_000 }, async () => {

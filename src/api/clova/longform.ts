@@ -3,13 +3,14 @@
  * and `GET /recognizer/{token}`, also under an InvokeURL-style prefix
  * (`/external/v1/{domainId}/{invokeKey}/recognizer/...`).
  *
- * A request becomes a durable job before any 2xx: uploads stream to the data dir and the job row
- * commits, then `async` answers with the token while `sync` waits for the job to end. The job
- * itself runs in the JobRunner, which survives this request (and this process).
+ * A request becomes a durable job before any 2xx: uploads stream to the data dir (and on to the
+ * object store in cluster mode) and the job row commits, then `async` answers with the token
+ * while `sync` waits for the job to end, wherever it runs. The job itself runs in a JobRunner,
+ * which survives this request (and this process).
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
@@ -20,7 +21,7 @@ import type { JobQueue } from '../../jobs/queue.js';
 import { statusBody, subtitleOf } from '../../jobs/result.js';
 import { sendResult } from './subtitle-response.js';
 import { isDiskFull } from '../../jobs/failures.js';
-import { mediaPath } from '../../jobs/job-media.js';
+import { mediaPath, MediaStoreUnavailableError, UploadedMedia } from '../../jobs/job-media.js';
 import type { JobRunner } from '../../jobs/runner.js';
 import { JobStoreUnavailableError, type JobSource, type JobStore } from '../../jobs/store.js';
 import { API_KEY_HEADER, httpOrigin, throttledMessage, type AuthGate } from '../../domains/auth.js';
@@ -41,6 +42,13 @@ export interface LongformRouteOptions {
   runner: JobRunner;
   config: Pick<Config, 'dataDir' | 'jobs' | 'longform'> & Partial<Pick<Config, 'subtitles'>>;
   objectStorageConfigured: boolean;
+  /** Where uploads are kept (default: the data dir). */
+  media?: UploadedMedia;
+  /**
+   * How often a sync request re-reads its job besides listening for its end (`runner.events`
+   * 'finished'; with PostgreSQL, notifications from every node). Default 1 s.
+   */
+  endedPollMs?: number;
   /** Registered keywords for `useDomainBoostings` (default: the config file's). */
   boostings?: DomainBoostings;
   /** Per-domain request rate and uploads at once, shared with the short route (default: these routes' own). */
@@ -50,13 +58,15 @@ export interface LongformRouteOptions {
 const PREFIXES = ['', '/external/v1/:domainId/:invokeKey'];
 const TOKEN_PATTERN = /^[0-9a-f]{32}$/;
 const JSON_BODY_LIMIT = 1024 * 1024;
-const SYNC_POLL_MS = 1000;
+const DEFAULT_ENDED_POLL_MS = 1000;
 /** Retry-After of a refused upload: another upload of the domain has to finish first. */
 const UPLOAD_RETRY_AFTER_S = 10;
 /** Retry-After when the disk is full: the operator has to free space. */
 const DISK_FULL_RETRY_AFTER_S = 60;
 /** The job store's server restarting (cluster mode's PostgreSQL): back within seconds, usually. */
 const STORE_DOWN_RETRY_AFTER_S = 5;
+/** The object store holding uploads (cluster mode) unreachable or refusing. */
+const MEDIA_STORE_DOWN_RETRY_AFTER_S = 10;
 
 /** Sori's job list: `?limit=` (1-100, default 20) and `?offset=` (default 0). */
 const listQuery = z.object({
@@ -82,6 +92,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   const { store, queue, runner, config, auth } = opts;
   const domains = new WeakMap<FastifyRequest, DomainConfig>();
   const requestLimits = opts.requestLimits ?? new DomainRequestLimits();
+  const media = opts.media ?? new UploadedMedia(config.dataDir, undefined);
+  const endedPollMs = opts.endedPollMs ?? DEFAULT_ENDED_POLL_MS;
 
   // Clients send `application/json;UTF-8` and other odd types: any body that is not multipart is
   // read as JSON text.
@@ -137,7 +149,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toLongformError(err);
     const domain = domains.get(request)?.name;
-    if (e.code === 'ERROR_INTERNAL_ERROR' || isDiskFull(err) || err instanceof JobStoreUnavailableError) request.log.error({ err, domain }, 'long-form request failed');
+    if (e.code === 'ERROR_INTERNAL_ERROR' || isDiskFull(err) || err instanceof JobStoreUnavailableError || err instanceof MediaStoreUnavailableError) request.log.error({ err, domain }, 'long-form request failed');
     else request.log.info({ errorCode: e.code, reason: e.message, domain }, 'long-form request refused');
     if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
     return reply.code(e.status).send(e.body());
@@ -156,6 +168,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     token: string,
     params: LongformParams,
     source: JobSource,
+    /** Called once the job exists: its media belongs to it from then on, whatever this request becomes. */
+    onCreated: () => void = () => undefined,
   ): Promise<unknown> => {
     const domain = domainOf(request);
     if ((await store.countUnfinished()) >= config.jobs.queueLimit) {
@@ -165,6 +179,7 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     // The domain's set as registered now: a job resumed later still uses what it was accepted with.
     if (params.useDomainBoostings) params.domainKeywords = opts.boostings?.keywords(domain.name) ?? domain.boostings ?? [];
     await store.create({ token, domain: domain.name, params, source, createdAt: Date.now() });
+    onCreated();
     await queue.notify();
     request.log.info({ token, domain: domain.name, source: source.kind, completion: params.completion, language: params.language }, 'job accepted');
     if (params.completion === 'async') return { result: 'SUCCEEDED', message: 'Succeeded', token };
@@ -184,7 +199,11 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     return reply.code(status).send({ result: code, message: job.errorMessage ?? code, token });
   };
 
-  /** Local jobs end with an event; jobs another process runs are seen by polling the store. */
+  /**
+   * The end of a job comes as an event: run here, or (PostgreSQL) on any node, through NOTIFY.
+   * The store is re-read when the notification connection comes back and every `endedPollMs`,
+   * for an end whose event was missed.
+   */
   const waitForEnd = (token: string, timeoutMs: number): Promise<boolean> =>
     new Promise((resolve) => {
       let settled = false;
@@ -195,7 +214,13 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
         clearInterval(poll);
         runner.events.off('finished', onFinished);
         runner.events.off('closing', onClosing);
+        runner.events.off('recheck', recheck);
         resolve(value);
+      };
+      const recheck = (): void => {
+        store.get(token).then((j) => {
+          if (j !== undefined && j.state !== 'WAITING' && j.state !== 'PROCESSING') done(true);
+        }, () => undefined);
       };
       const onFinished = (t: string): void => {
         if (t === token) done(true);
@@ -203,13 +228,10 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       // Shutting down: answer now (the job resumes after the restart; the token is in the answer).
       const onClosing = (): void => done(false);
       const timer = setTimeout(() => done(false), timeoutMs);
-      const poll = setInterval(() => {
-        store.get(token).then((j) => {
-          if (j !== undefined && j.state !== 'WAITING' && j.state !== 'PROCESSING') done(true);
-        }, () => undefined);
-      }, SYNC_POLL_MS);
+      const poll = setInterval(recheck, endedPollMs);
       runner.events.on('finished', onFinished);
       runner.events.on('closing', onClosing);
+      runner.events.on('recheck', recheck);
     });
 
   for (const prefix of PREFIXES) {
@@ -243,8 +265,8 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
     app.post(`${prefix}/recognizer/upload`, { onRequest: takeUploadSlot, schema: schemas.upload }, async (request, reply) => {
       if (!request.isMultipart()) throw new LongformError('ERROR_REQUEST_PARAMETER', 'expected multipart/form-data with parts "media" and "params"');
       const token = newToken();
-      const dest = mediaPath(config.dataDir, token);
-      const part = `${dest}.part`;
+      const part = `${mediaPath(config.dataDir, token)}.part`;
+      let kept: JobSource | undefined;
       let accepted = false;
       try {
         const upload = await receiveUpload(request, part)
@@ -254,13 +276,17 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
           .finally(() => uploadSlots.get(request)?.());
         if (upload.bytes === 0) throw new LongformError('ERROR_AUDIO_EMPTY', upload.hadMedia ? 'the media part is empty' : 'no "media" part in the request');
         const params = parseLongformParams(upload.params, domainOf(request).defaultLanguage);
-        await rename(part, dest);
-        const answer = await accept(request, reply, token, params, { kind: 'upload', path: dest, filename: upload.filename });
-        accepted = true;
-        return answer;
+        // On this disk, or (cluster mode) in the object store, before the job exists.
+        kept = await media.keep(token, part, upload.filename);
+        // A sync request that then times out (504) leaves a job that still needs its media.
+        return await accept(request, reply, token, params, kept, () => {
+          accepted = true;
+        });
       } finally {
         await rm(part, { force: true });
-        if (!accepted) await rm(dest, { force: true }).catch(() => undefined);
+        if (!accepted && kept !== undefined) {
+          await media.discard(kept).catch((err: unknown) => request.log.warn({ err, token }, 'removing the media of a refused upload failed'));
+        }
       }
     });
 
@@ -418,6 +444,9 @@ function toLongformError(err: unknown): LongformError {
   }
   if (err instanceof JobStoreUnavailableError) {
     return new LongformError('ERROR_SERVER_BUSY', 'the job store is unavailable; nothing was stored, retry later', undefined, { retryAfterSeconds: STORE_DOWN_RETRY_AFTER_S });
+  }
+  if (err instanceof MediaStoreUnavailableError) {
+    return new LongformError('ERROR_SERVER_BUSY', 'the media store is unavailable; nothing was stored, retry later', undefined, { retryAfterSeconds: MEDIA_STORE_DOWN_RETRY_AFTER_S });
   }
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new LongformError('ERROR_REQUEST_PARAMETER', 'the media is larger than the upload limit', 413);

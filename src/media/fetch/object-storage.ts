@@ -1,17 +1,18 @@
 /**
  * The configured S3-compatible bucket (NCP Object Storage, AWS S3, MinIO, ...), through the AWS
- * SDK v3: `/recognizer/object-storage` downloads media from it and `resultToObs` writes results
- * to it. Downloads stream to disk, never into memory.
+ * SDK v3: `/recognizer/object-storage` downloads media from it, `resultToObs` writes results
+ * to it, and in cluster mode uploads wait there for whichever node runs their job. Downloads and
+ * uploads stream between the bucket and disk, never through memory.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LookupFunction } from 'node:net';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ObjectStorageConfig } from '../../config.js';
 
@@ -25,6 +26,9 @@ export class ObjectStorageError extends Error {
     this.kind = kind;
   }
 }
+
+const ignore = (): void => undefined;
+const SILENT_SDK_LOGGER = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore };
 
 export class ObjectStorage {
   private readonly client: S3Client;
@@ -45,6 +49,9 @@ export class ObjectStorage {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
+      // Failures reach our log as errors the caller reports; the SDK would also print some to the
+      // console (a streamed PUT that cannot be retried), outside the structured log.
+      logger: SILENT_SDK_LOGGER,
     });
   }
 
@@ -54,6 +61,42 @@ export class ObjectStorage {
 
   get resultPrefix(): string {
     return this.config.resultPrefix;
+  }
+
+  get mediaPrefix(): string {
+    return this.config.mediaPrefix;
+  }
+
+  /**
+   * Streams the file at `path` to `key` in one PUT (up to 5 GiB: config refuses a larger
+   * `longform.maxBytes` with media in the bucket). The length is known from disk, so nothing is
+   * buffered; a stream body cannot be replayed, so a failed PUT fails at once rather than retried.
+   */
+  async uploadFile(key: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const { size } = await stat(path);
+    const body = createReadStream(path);
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: body, ContentLength: size, ContentType: 'application/octet-stream' }),
+        { abortSignal: opts.signal },
+      );
+    } catch (err) {
+      throw this.translate(err, key);
+    } finally {
+      // A PUT that failed before reading it all leaves the file open otherwise.
+      body.destroy();
+    }
+  }
+
+  /** Deletes `key`; an object already gone is not an error (S3 answers 204 either way). */
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+    } catch (err) {
+      const translated = this.translate(err, key);
+      if (translated instanceof ObjectStorageError && translated.kind === 'not-found') return;
+      throw translated;
+    }
   }
 
   /** Streams `key` to `dest` (via dest.part, renamed when complete). */

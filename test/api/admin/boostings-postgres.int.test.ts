@@ -36,7 +36,7 @@ before(async () => {
     config.dataDir = await mkdtemp(join(tmpdir(), `sori-boostings-node${i + 1}-`));
     dirs.push(config.dataDir);
     config.engine.beamSize = 5;
-    config.database = { url, poolSize: 4 };
+    config.database = { ...config.database, url, poolSize: 4 };
     nodes.push(await startServer(engine, [], { jobsConfig: config }));
   }
 });

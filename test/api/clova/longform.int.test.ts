@@ -447,7 +447,7 @@ describe('object storage (a real S3-compatible server)', () => {
       jobsConfig: await jobsConfig((c) => {
         c.objectStorage = {
           endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY,
-          secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/',
+          secretAccessKey: S3_SECRET_KEY, forcePathStyle: true, resultPrefix: 'results/', mediaPrefix: 'sori-media/',
         };
       }),
     });

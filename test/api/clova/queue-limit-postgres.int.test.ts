@@ -31,7 +31,7 @@ before(async () => {
     const config = testConfig([testDomain('general', KEY)]);
     config.dataDir = await mkdtemp(join(tmpdir(), `sori-queue-limit-node${i + 1}-`));
     dirs.push(config.dataDir);
-    config.database = { url, poolSize: 4 };
+    config.database = { ...config.database, url, poolSize: 4 };
     config.jobs.queueLimit = 1;
     nodes.push(await startServer(engine, [], { jobsConfig: config }));
   }

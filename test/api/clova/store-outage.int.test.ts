@@ -42,7 +42,7 @@ before(async () => {
   engine = testEngine();
   const config = testConfig([testDomain('general', KEY)]);
   config.dataDir = dataDir;
-  config.database = { url: await postgres.createDatabase('outage'), poolSize: 4 };
+  config.database = { url: await postgres.createDatabase('outage'), poolSize: 4, notifyFallbackSeconds: 10 };
   // A job left unfinished by the outage is claimed again soon after PostgreSQL is back.
   config.jobs.leaseSeconds = 2;
   server = await startServer(engine, [], { jobsConfig: config });
@@ -59,7 +59,7 @@ describe('long-form jobs on PostgreSQL', () => {
   it('a node started while PostgreSQL is down waits for it, then works', { timeout: 300_000 }, async () => {
     const config = testConfig([testDomain('general', KEY)]);
     config.dataDir = join(dataDir, 'late-node');
-    config.database = { url: await postgres.createDatabase('late'), poolSize: 2 };
+    config.database = { url: await postgres.createDatabase('late'), poolSize: 2, notifyFallbackSeconds: 10 };
     await postgres.stop();
     const starting = startServer(engine, [], { jobsConfig: config });
     await pause(2500);

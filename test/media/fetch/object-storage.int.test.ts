@@ -20,7 +20,7 @@ let dir: string;
 function config(overrides: Partial<ObjectStorageConfig> = {}): ObjectStorageConfig {
   return {
     endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY,
-    forcePathStyle: true, resultPrefix: 'results/', ...overrides,
+    forcePathStyle: true, resultPrefix: 'results/', mediaPrefix: 'sori-media/', ...overrides,
   };
 }
 
