@@ -91,7 +91,8 @@ async function portFree(port: number): Promise<boolean> {
 /** A random port p with p .. p+n-1 free (cluster.sh puts node I on p+I-1). */
 async function freeRun(n: number, avoid: number[] = []): Promise<number> {
   for (;;) {
-    const p = 20000 + Math.floor(Math.random() * 40000);
+    // Below the ephemeral range (32768-60999), where outgoing connections could take a port first.
+    const p = 20000 + Math.floor(Math.random() * 12000);
     let ok = true;
     for (let i = 0; i < n && ok; i++) ok = !avoid.includes(p + i) && (await portFree(p + i));
     if (ok) return p;
