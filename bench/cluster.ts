@@ -282,6 +282,8 @@ interface Kill {
   /** Per running job: ms from the kill to its next start in another process, and that process's node (null: never). */
   takeovers: { ms: number; node: number; resumeAtMs: number }[];
   neverTakenOver: number;
+  /** The jobs not started again after the kill: their end state, and `job completed` lines anywhere. */
+  notTakenOver: { token: string; state: string; completedLines: number }[];
 }
 
 async function main(): Promise<void> {
@@ -383,7 +385,7 @@ async function main(): Promise<void> {
             await sleep(2000);
           }
         }
-        kills.push({ node: victim, pid: node.pid, atMs: killAt, atS: round((killAt - failureStart) / 1000, 1), restartS, running: [], takeovers: [], neverTakenOver: 0 });
+        kills.push({ node: victim, pid: node.pid, atMs: killAt, atS: round((killAt - failureStart) / 1000, 1), restartS, running: [], takeovers: [], neverTakenOver: 0, notTakenOver: [] });
       }
     })();
     await submitter;
@@ -426,7 +428,10 @@ async function main(): Promise<void> {
       for (const t of k.running) {
         const next = lines.find((l) => l.token === t && l.msg === 'job started' && l.time > k.atMs && l.pid !== k.pid);
         if (next) k.takeovers.push({ ms: next.time - k.atMs, node: next.node, resumeAtMs: next.resumeAtMs ?? 0 });
-        else k.neverTakenOver += 1;
+        else {
+          k.neverTakenOver += 1;
+          k.notTakenOver.push({ token: t, state: states.get(t) ?? 'unknown', completedLines: completedLog.get(t) ?? 0 });
+        }
       }
     }
     const takeovers = kills.flatMap((k) => k.takeovers.map((x) => x.ms));
