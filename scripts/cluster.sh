@@ -4,7 +4,7 @@
 #   scripts/cluster.sh up N      PostgreSQL (scripts/postgres.sh), the S3-compatible test server
 #                                (.test-tools/bin/versitygw) and N nodes; prints one line per node
 #                                and returns once every node's /healthz answers 200
-#   scripts/cluster.sh kill I    SIGKILLs node I
+#   scripts/cluster.sh kill I    SIGKILLs node I; returns once its ports are free
 #   scripts/cluster.sh start I   starts node I again (same ports, same data directory)
 #   scripts/cluster.sh down      stops everything `up` started
 #
@@ -187,6 +187,11 @@ case "${1:-}" in
     node_index "${2:-}"
     if alive "$CLUSTER/node$2.pid"; then kill_now "$(cat "$CLUSTER/node$2.pid")"; fi
     rm -f "$CLUSTER/node$2.pid"
+    # The main thread turns zombie before the other threads are gone, and they hold the
+    # listening sockets a little longer: return once the ports are free, so `start I` can follow.
+    . "$CLUSTER/env"
+    node_ports "$2"
+    for _ in $(seq 1 100); do port_free "$HTTP_PORT" && port_free "$GRPC_PORT" && break; sleep 0.1; done
     ;;
   start)
     node_index "${2:-}"

@@ -11,13 +11,14 @@ BIN="$PWD/.test-tools/bin"
 # tests send requests with; chromium is the real browser the web console's tests drive
 # (test/web/, through playwright-core, which never downloads one); postgresql is the cluster
 # mode's job store, which scripts/postgres.sh runs in a directory of its own (the package's own
-# cluster is not used).
+# cluster is not used); haproxy checks deploy/haproxy.cfg (test/deploy/).
 MISSING=""
 command -v openssl >/dev/null 2>&1 || MISSING="$MISSING openssl"
 command -v sox >/dev/null 2>&1 || MISSING="$MISSING sox"
 command -v curl >/dev/null 2>&1 || MISSING="$MISSING curl"
 command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || MISSING="$MISSING postgresql"
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || MISSING="$MISSING haproxy"
 if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -32,6 +33,12 @@ if [ ! -x "$BIN/versitygw" ]; then
   fi
   echo "installing versitygw (S3-compatible server for the tests)..." >&2
   GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+# deploy/compose.yaml is checked by compose-go, the library `docker compose` is built on
+# (deploy/validate, pinned in its go.mod); no Docker daemon or compose plugin needed.
+if [ ! -x "$BIN/compose-config" ] || [ deploy/validate/go.sum -nt "$BIN/compose-config" ]; then
+  echo "building compose-config (compose-go) for the deployment tests..." >&2
+  (cd deploy/validate && GOFLAGS=-buildvcs=false go build -o "$BIN/compose-config" .)
 fi
 
 # Python's grpcio: a second, independent gRPC client proves NestService wire compatibility.
