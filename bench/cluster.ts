@@ -459,6 +459,8 @@ async function main(): Promise<void> {
           exactlyOnce: perJobCallbacks.filter((n) => n === 1).length,
           missing: perJobCallbacks.filter((n) => n === 0).length,
           moreThanOnce: perJobCallbacks.filter((n) => n > 1).length,
+          /** The jobs called back more than once, to find in the nodes' logs (--keep). */
+          moreThanOnceTokens: accepted.map((x) => x.token).filter((t) => (byToken.get(t)?.length ?? 0) > 1),
           forTokensNoClientWasGiven: [...byToken.keys()].filter((t) => !tokens.has(t)).length,
         },
         kills: kills.map(({ atMs: _atMs, ...k }) => k),

@@ -85,6 +85,7 @@ export async function main(): Promise<void> {
       .then(() => slots.close())
       .then(() => boostings.close())
       .then(() => jobs.close())
+      .then(() => loadVad.close())
       .then(() => models.close())
       .then(() => engine.close())
       .then(
@@ -106,6 +107,7 @@ export async function main(): Promise<void> {
   } catch (err) {
     // e.g. the port is taken: stop the inference workers so the process can end.
     await jobs.close();
+    await loadVad.close();
     await models.close();
     await engine.close();
     throw err;

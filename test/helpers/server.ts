@@ -129,6 +129,7 @@ export async function startServer(engine: SpeechEngine, domains: DomainConfig[],
       await slots.close();
       boostings.close();
       await jobs?.close();
+      await loadVad.close();
     },
   };
 }

@@ -53,10 +53,12 @@ export async function openLocalBackend(opts: LocalOptions): Promise<Backend> {
     throw new Error(`${(err as Error).message} (another models folder: --dir or SORI_MODELS_DIR)`);
   }
   const enrich = lazyEnrichDeps(modelsDir);
-  const deps: TranscribeMediaDeps = { engine, vad: sharedVadLoader(modelsDir), enrich, config: settings, tools: toolLimits(settings.media) };
+  const vad = sharedVadLoader(modelsDir);
+  const deps: TranscribeMediaDeps = { engine, vad, enrich, config: settings, tools: toolLimits(settings.media) };
   const close = async (): Promise<void> => {
     await engine.close();
     await enrich.close();
+    await vad.close();
   };
   try {
     await engine.ready();

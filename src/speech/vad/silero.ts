@@ -33,19 +33,29 @@ export const DEFAULT_VAD_OPTIONS: VadOptions = {
   maxSpeechS: Infinity,
 };
 
+/** The process's Silero loader; `close()` releases the model once nothing uses it any more. */
+export type VadLoader = (() => Promise<SileroVad>) & { close(): Promise<void> };
+
 /**
  * One Silero model per process, loaded on first use (long-form jobs and streams share it); a
  * failed load is retried on the next call rather than remembered.
  */
-export function sharedVadLoader(modelsDir: string): () => Promise<SileroVad> {
+export function sharedVadLoader(modelsDir: string): VadLoader {
   let vad: Promise<SileroVad> | undefined;
-  return () => {
+  const load = (): Promise<SileroVad> => {
     vad ??= SileroVad.load(join(modelsDir, 'silero-vad')).catch((err: unknown) => {
       vad = undefined;
       throw err;
     });
     return vad;
   };
+  return Object.assign(load, {
+    async close(): Promise<void> {
+      const loaded = vad;
+      vad = undefined;
+      await (await loaded?.catch(() => undefined))?.close();
+    },
+  });
 }
 
 export class SileroVad {
@@ -57,6 +67,15 @@ export class SileroVad {
       interOpNumThreads: 1,
     });
     return new SileroVad(session);
+  }
+
+  /**
+   * Released explicitly: an ONNX session left to the garbage collector is finalised while Node
+   * tears the process down, which can abort it ("terminate called after throwing an instance of
+   * 'Napi::Error'", seen at the end of a test file).
+   */
+  async close(): Promise<void> {
+    await this.session.release();
   }
 
   /** A stateful stream: feed windows in order (streaming uses this across chunks). */
