@@ -59,7 +59,11 @@ export function withoutRepeats(transcript: Transcript, offsetMs: number, heard: 
   const words = transcript.segments.flatMap((s) => s.words ?? []);
   if (words.length === 0 || heard.length === 0) return transcript;
   const at = (s: number): number => offsetMs + s * 1000;
-  const segments = transcript.segments.map((s) => ({ ...s, words: (s.words ?? []).filter((w) => !isRepeat(at(w.start), at(w.end), w.text, heard)) }));
+  // Only first-pass words near this span can be repeated in it (`heard` is the whole file's).
+  const from = at(Math.min(...words.map((w) => w.start))) - REPEAT_NEAR_MS;
+  const to = at(Math.max(...words.map((w) => w.end))) + REPEAT_NEAR_MS;
+  const near = heard.filter(([hs, he]) => he >= from && hs <= to);
+  const segments = transcript.segments.map((s) => ({ ...s, words: (s.words ?? []).filter((w) => !isRepeat(at(w.start), at(w.end), w.text, near)) }));
   const text = segments.flatMap((s) => s.words).map((w) => w.text).join('');
   return { ...transcript, text, segments: segments.map((s) => ({ ...s, text: s.words.map((w) => w.text).join('') })) };
 }

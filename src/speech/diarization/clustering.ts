@@ -272,36 +272,40 @@ export function clusterEmbeddings(
  * the cut has no large cluster or too few clusters in all.
  */
 function promoteSmallClusters(x: readonly Float32Array[], labels: Int32Array, minSize: number, target: number): Int32Array | undefined {
-  const k = Math.max(...labels) + 1;
-  const counts = new Int32Array(k);
-  for (const l of labels) counts[l]++;
-  const largeIds = [...counts.keys()].filter((c) => counts[c] >= minSize);
+  const { k, counts, largeIds } = clusterSizes(labels, minSize);
   if (largeIds.length === 0 || largeIds.length >= target || k < target) return undefined;
   const cents = centroids(x, labels, k);
-  const likeness = (c: number): number => Math.max(...largeIds.map((l) => dot(cents[c], cents[l])));
+  const likeness = Array.from(counts, (_, c) => Math.max(...largeIds.map((l) => dot(cents[c], cents[l]))));
   const promoted = [...counts.keys()]
     .filter((c) => counts[c] < minSize)
-    .sort((a, b) => likeness(a) - likeness(b) || counts[b] - counts[a])
+    .sort((a, b) => likeness[a] - likeness[b] || counts[b] - counts[a])
     .slice(0, target - largeIds.length);
-  return foldInto(x, labels, new Set([...largeIds, ...promoted]));
+  return foldInto(labels, cents, new Set([...largeIds, ...promoted]));
 }
 
 /** Members of clusters below minSize join the large cluster with the most similar centroid. */
 function foldSmallClusters(x: readonly Float32Array[], labels: Int32Array, minSize: number): Int32Array {
+  const { k, largeIds } = clusterSizes(labels, minSize);
+  if (largeIds.length === 0) return new Int32Array(labels.length);
+  if (largeIds.length === k) return labels;
+  return foldInto(labels, centroids(x, labels, k), new Set(largeIds));
+}
+
+/** The number of clusters, each one's size, and those with at least `minSize` members. */
+function clusterSizes(labels: Int32Array, minSize: number): { k: number; counts: Int32Array; largeIds: number[] } {
   const k = Math.max(...labels) + 1;
   const counts = new Int32Array(k);
   for (const l of labels) counts[l]++;
-  const largeIds = [...counts.keys()].filter((c) => counts[c] >= minSize);
-  if (largeIds.length === 0) return new Int32Array(labels.length);
-  if (largeIds.length === k) return labels;
-  return foldInto(x, labels, new Set(largeIds));
+  return { k, counts, largeIds: [...counts.keys()].filter((c) => counts[c] >= minSize) };
 }
 
-/** Clusters not in `kept` join the kept cluster with the most similar centroid; labels renumbered 0..K-1 by first member. */
-function foldInto(x: readonly Float32Array[], labels: Int32Array, kept: ReadonlySet<number>): Int32Array {
-  const k = Math.max(...labels) + 1;
+/**
+ * Clusters not in `kept` join the kept cluster with the most similar centroid (`cents`, one per
+ * label); labels renumbered 0..K-1 by first member.
+ */
+function foldInto(labels: Int32Array, cents: readonly Float32Array[], kept: ReadonlySet<number>): Int32Array {
+  const k = cents.length;
   const keptIds = [...kept];
-  const cents = centroids(x, labels, k);
   const target = new Int32Array(k);
   for (let c = 0; c < k; c++) {
     if (kept.has(c)) {
