@@ -3,9 +3,11 @@
  * scripts/install-test-services.sh), driven by playwright-core, which never downloads a browser.
  * No browser is a failure with a clear message, not a skip: CI installs it.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import { testLogDir } from '../helpers/test-logs.js';
 
@@ -35,6 +37,29 @@ export async function launchChromium(args: string[] = []): Promise<Browser> {
     // Containers and CI runners often run as root, where Chromium's sandbox cannot start.
     args: ['--no-sandbox', '--disable-dev-shm-usage', ...args],
   });
+}
+
+/**
+ * A Chromium whose microphone plays `clip` once (its fake capture device, which reads 16-bit PCM
+ * WAV: the clip is converted into `dir` with ffmpeg, `padSeconds` of silence after it).
+ */
+export async function launchWithMicrophone(clip: string, dir: string, opts: { padSeconds?: number; args?: string[] } = {}): Promise<Browser> {
+  const wav = join(dir, 'microphone.wav');
+  const pad = opts.padSeconds === undefined ? [] : ['-af', `apad=pad_dur=${opts.padSeconds}`];
+  await promisify(execFile)('ffmpeg', ['-nostdin', '-v', 'error', '-i', clip, ...pad, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', wav]);
+  return launchChromium([
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}%noloop`,
+    ...(opts.args ?? []),
+  ]);
+}
+
+/** Opens the console at `url` and signs in with `key` as a user would. */
+export async function signIn(page: Page, url: string, key: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Domain secret').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /** Where screenshots go: `<run's log dir>/screenshots`, or `.test-logs/screenshots` (both git-ignored). */

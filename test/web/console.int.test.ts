@@ -16,7 +16,7 @@ import type { Config } from '../../src/config.js';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { testdataDir } from '../helpers/media-fixtures.js';
 import { startServer, testConfig, testDomain, testEngine, type TestServer } from '../helpers/server.js';
-import { launchChromium, screenshot, watchPage } from './browser.js';
+import { launchChromium, screenshot, signIn, watchPage } from './browser.js';
 
 const KEY = 'console-secret-value';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -50,11 +50,7 @@ after(async () => {
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function signIn(page: Page, key = KEY): Promise<void> {
-  await page.goto(server.url);
-  await page.getByLabel('Domain secret').fill(key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+const openAndSignIn = (page: Page, key = KEY): Promise<void> => signIn(page, server.url, key);
 
 describe('web console', () => {
   it('serves its files with a strict CSP and security headers; the API answers keep theirs', async () => {
@@ -93,7 +89,7 @@ describe('web console', () => {
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
     const page = await context.newPage();
     const { problems, urls } = watchPage(page);
-    await signIn(page, 'not-the-secret');
+    await openAndSignIn(page, 'not-the-secret');
     await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
     await screenshot(page, 'console-sign-in');
     await page.getByLabel('Domain secret').fill(KEY);
@@ -190,7 +186,7 @@ describe('web console', () => {
 
   it('takes a dropped file, and the job list follows a running job until it completes without a click', async () => {
     const page = await browser.newPage();
-    await signIn(page);
+    await openAndSignIn(page);
     await page.getByRole('heading', { name: 'Transcribe a recording' }).waitFor();
     const bytes = (await readFile(join(testdataDir(), 'en/jfk.flac'))).toString('base64');
     const dropped = await page.evaluateHandle((b64) => {
@@ -218,7 +214,7 @@ describe('web console', () => {
     // Only here is the CSP bypassed: axe is injected as a script, which the policy rightly refuses.
     const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 900 } });
     const page = await context.newPage();
-    await signIn(page);
+    await openAndSignIn(page);
     await page.getByRole('heading', { name: 'Transcribe a recording' }).waitFor();
     await page.getByRole('button', { name: 'Jobs' }).click();
     await page.locator('#jobs-table tbody tr', { hasText: 'COMPLETED' }).first().getByRole('button', { name: /Open job/ }).click();

@@ -4,20 +4,17 @@
  * a subprotocol), and partials then finals appear with their end-point types.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { testdataDir } from '../helpers/media-fixtures.js';
 import { normalizeEnglish, startServer, testConfig, testDomain, testEngine, type TestServer } from '../helpers/server.js';
 import { registerSecrets } from '../helpers/test-logs.js';
-import { launchChromium, screenshot, watchPage } from './browser.js';
+import { launchWithMicrophone, screenshot, signIn, watchPage } from './browser.js';
 
-const run = promisify(execFile);
 const KEY = 'microphone-secret-value';
 // One long sentence read without pauses: partials while it is read, whatever the machine's load.
 const CLIP = 'en/librispeech_1089-134686-0000.flac';
@@ -30,15 +27,8 @@ let browser: Browser;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sori-mic-'));
-  // Chromium's fake capture reads 16-bit PCM WAV; 3 s of silence after the speech lets a gap end it.
-  const wav = join(dir, 'speech.wav');
-  await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', join(testdataDir(), CLIP), '-af', 'apad=pad_dur=3', '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', wav]);
-  browser = await launchChromium([
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${wav}%noloop`,
-    '--autoplay-policy=no-user-gesture-required',
-  ]);
+  // 3 s of silence after the speech lets a gap end it.
+  browser = await launchWithMicrophone(join(testdataDir(), CLIP), dir, { padSeconds: 3, args: ['--autoplay-policy=no-user-gesture-required'] });
   engine = testEngine();
   const config = testConfig([testDomain('general', KEY)]);
   config.dataDir = join(dir, 'data');
@@ -59,9 +49,7 @@ describe('web console: live microphone', () => {
     await context.grantPermissions(['microphone']);
     const page = await context.newPage();
     const { problems, urls } = watchPage(page);
-    await page.goto(server.url);
-    await page.getByLabel('Domain secret').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, server.url, KEY);
     await page.getByRole('button', { name: 'Live' }).click();
     await page.locator('#live-language').selectOption('en');
     // Every partial shown, as the page saw them.

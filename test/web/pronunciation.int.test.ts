@@ -4,19 +4,16 @@
  * waveform envelopes drawn, from the real short API with assessment.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { SpeechEngine } from '../../src/speech/engine.js';
 import { testdataDir } from '../helpers/media-fixtures.js';
 import { startServer, testConfig, testDomain, testEngine, type TestServer } from '../helpers/server.js';
-import { launchChromium, screenshot, watchPage } from './browser.js';
+import { launchWithMicrophone, screenshot, signIn, watchPage } from './browser.js';
 
-const run = promisify(execFile);
 const KEY = 'practice-secret-value';
 const SENTENCE = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
 
@@ -27,13 +24,7 @@ let browser: Browser;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sori-practice-'));
-  const wav = join(dir, 'jfk.wav');
-  await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', join(testdataDir(), 'en/jfk.flac'), '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', wav]);
-  browser = await launchChromium([
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${wav}%noloop`,
-  ]);
+  browser = await launchWithMicrophone(join(testdataDir(), 'en/jfk.flac'), dir);
   engine = testEngine();
   const config = testConfig([testDomain('general', KEY)]);
   config.dataDir = join(dir, 'data');
@@ -53,9 +44,7 @@ describe('web console: pronunciation practice', () => {
     await context.grantPermissions(['microphone']);
     const page = await context.newPage();
     const { problems, urls } = watchPage(page);
-    await page.goto(server.url);
-    await page.getByLabel('Domain secret').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, server.url, KEY);
     await page.getByRole('button', { name: 'Practice' }).click();
     await page.getByLabel('Pick a sentence').selectOption(SENTENCE);
     assert.equal(await page.getByLabel('Sentence to read').inputValue(), SENTENCE);
