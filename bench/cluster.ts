@@ -25,10 +25,10 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { portFree, runClusterSh } from './lib/cluster-sh.js';
 import { startCallbackReceiver, type CallbackRecord } from './lib/callback-receiver.js';
 import { sleep, weightedPicker } from './lib/crash-cycle.js';
 import { FINISHED, getJob, LONGFORM_LANG, uploadLongform } from './lib/longform-client.js';
@@ -67,7 +67,6 @@ const LEASE_S = Number(a.lease);
 const API_KEY = `bench-cluster-${Math.random().toString(36).slice(2)}-key`;
 
 const run = promisify(execFile);
-const CLUSTER_SH = resolve(REPO_ROOT, 'scripts', 'cluster.sh');
 const POSTGRES_SH = resolve(REPO_ROOT, 'scripts', 'postgres.sh');
 
 /** mulberry32: a seeded generator, so a run's kill order can be replayed. */
@@ -85,14 +84,6 @@ const random = seeded(Number(a.seed));
 const t0 = Date.now();
 const at = () => round((Date.now() - t0) / 1000, 1);
 const say = (msg: string) => console.error(`[${at().toFixed(1)} s] ${msg}`);
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
-}
 
 /** A random port p with p .. p+n-1 free (cluster.sh puts node I on p+I-1). */
 async function freeRun(n: number, avoid: number[] = []): Promise<number> {
@@ -115,14 +106,8 @@ let clusterDir = '';
 let env: NodeJS.ProcessEnv = {};
 const nodes = new Map<number, Node>();
 
-async function cluster(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run('bash', [CLUSTER_SH, ...args], { env, timeout: 900_000 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`cluster.sh ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
+function cluster(...args: string[]): Promise<string> {
+  return runClusterSh(args, env, 900_000);
 }
 
 function parseNodeLines(out: string): void {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { runClusterSh, twoFreePorts } from '../../bench/lib/cluster-sh.js';
 import { streamClip, toPcm16 } from '../../bench/lib/stream-client.js';
 import { decodeFile } from '../../src/media/decode.js';
 import { freePort } from '../helpers/ports.js';
@@ -29,29 +30,8 @@ let haproxyLog = '';
 let lbHttp: string;
 let lbGrpc: string;
 
-async function cluster(...args: string[]): Promise<string> {
-  try {
-    return (await run('bash', [join(REPO_ROOT, 'scripts', 'cluster.sh'), ...args], { env, timeout: 600_000 })).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`cluster.sh ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((r) => {
-    const s = createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
-}
-
-async function twoFreePorts(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p < 65535 && (await portFree(p + 1))) return p;
-  }
+function cluster(...args: string[]): Promise<string> {
+  return runClusterSh(args, env);
 }
 
 /** deploy/haproxy.cfg with this machine's addresses: the listeners, and nodes 1-2 (node 3 dropped). */

@@ -11,19 +11,17 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import WebSocket from 'ws';
 import { NEST_PROTO } from '../../src/stream/grpc.js';
+import { CLUSTER_SH, runClusterSh, twoFreePorts } from '../../bench/lib/cluster-sh.js';
 import { modelsDir } from '../helpers/media-fixtures.js';
-import { freePort } from '../helpers/ports.js';
 import { logSink, registerSecrets } from '../helpers/test-logs.js';
 
 const run = promisify(execFile);
-const SCRIPT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'scripts', 'cluster.sh');
 const KEY = 'cluster-limits-secret-0123';
 const LEASE_SECONDS = 8;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,30 +30,8 @@ let dir: string;
 let env: NodeJS.ProcessEnv;
 let nodes: Array<{ base: string; grpc: string }> = [];
 
-async function cluster(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run('bash', [SCRIPT, ...args], { env, timeout: 600_000 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`cluster.sh ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((r) => {
-    const s = createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
-}
-
-async function twoFreePorts(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p < 65535 && (await portFree(p + 1))) return p;
-  }
+function cluster(...args: string[]): Promise<string> {
+  return runClusterSh(args, env);
 }
 
 interface Stream {
@@ -196,7 +172,7 @@ describe('limits across scripts/cluster.sh nodes', () => {
   });
 
   it('/healthz answers 503 while PostgreSQL is stopped, 200 once it is back', { timeout: 300_000 }, async () => {
-    const postgresScript = resolve(SCRIPT, '..', 'postgres.sh');
+    const postgresScript = resolve(CLUSTER_SH, '..', 'postgres.sh');
     const pgDir = join(dir, 'postgres');
     const node = nodes[1];
     assert.equal((await fetch(`${node.base}/healthz`)).status, 200);

@@ -18,15 +18,13 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { CLUSTER_SH, runClusterSh, twoFreePorts } from '../../bench/lib/cluster-sh.js';
 import { modelsDir, testdataDir } from '../helpers/media-fixtures.js';
-import { freePort } from '../helpers/ports.js';
 import { logSink, registerSecrets } from '../helpers/test-logs.js';
 
 const run = promisify(execFile);
-const SCRIPT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'scripts', 'cluster.sh');
 const KEY = 'cluster-test-secret-0123';
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,36 +35,13 @@ let receiver: Server;
 let callbackUrl: string;
 const callbacks: Array<{ token: string; result: string }> = [];
 
-async function cluster(...args: string[]): Promise<string> {
+function cluster(...args: string[]): Promise<string> {
   return clusterWith({}, ...args);
 }
 
 /** cluster.sh with extra environment variables (they reach the nodes it starts). */
-async function clusterWith(extra: Record<string, string>, ...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run('bash', [SCRIPT, ...args], { env: { ...env, ...extra }, timeout: 600_000 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`cluster.sh ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
-/** A port p with p + 1 free as well (two nodes on consecutive ports). */
-async function twoFreePorts(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p < 65535 && (await portFree(p + 1))) return p;
-  }
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((r) => {
-    const s = createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
+function clusterWith(extra: Record<string, string>, ...args: string[]): Promise<string> {
+  return runClusterSh(args, { ...env, ...extra });
 }
 
 async function get(base: string, path: string): Promise<Record<string, unknown>> {
@@ -260,7 +235,7 @@ describe('scripts/cluster.sh', () => {
     const up: typeof nodes = [];
     for (const n of nodes) if (await fetch(`${n.base}/healthz`).then(() => true, () => false)) up.push(n);
     assert.ok(up.length >= 1, 'a node is running');
-    const postgresScript = resolve(SCRIPT, '..', 'postgres.sh');
+    const postgresScript = resolve(CLUSTER_SH, '..', 'postgres.sh');
     const pgDir = join(dir, 'postgres');
     await run('bash', [postgresScript, 'stop', pgDir, 'immediate'], { env });
     const refused = await fetch(`${up[0].base}/recognizer/upload`, {
