@@ -9,30 +9,12 @@
  *   node --import tsx bench/diarization-floor.ts
  */
 import { readFileSync } from 'node:fs';
-import { diarizationErrorRate, parseRttm, type SpeakerSegment } from './lib/der.js';
+import { diarizationErrorRate, flattenToOneSpeaker, parseRttm } from './lib/der.js';
 import { half } from './lib/halves.js';
 import { labelledRecordings } from './lib/labelled.js';
 import { formatTable, pct } from './lib/table.js';
 
 const COLLAR = 0.25;
-const STEP_S = 0.01;
-
-/** One speaker at a time: at each step the active turn that started first. */
-export function flattenToOneSpeaker(ref: readonly SpeakerSegment[]): SpeakerSegment[] {
-  const end = Math.max(0, ...ref.map((t) => t.end));
-  const out: SpeakerSegment[] = [];
-  for (let i = 0; i * STEP_S < end; i++) {
-    const t = (i + 0.5) * STEP_S;
-    let who: SpeakerSegment | undefined;
-    for (const turn of ref) if (turn.start <= t && t < turn.end && (who === undefined || turn.start < who.start)) who = turn;
-    if (who === undefined) continue;
-    const last = out.at(-1);
-    if (last !== undefined && last.speaker === who.speaker && Math.abs(last.end - i * STEP_S) < STEP_S / 2) last.end = (i + 1) * STEP_S;
-    else out.push({ start: i * STEP_S, end: (i + 1) * STEP_S, speaker: who.speaker });
-  }
-  return out;
-}
-
 function main(): void {
   const rows: (string | number)[][] = [];
   const floors: { file: string; meeting: boolean; der: number }[] = [];

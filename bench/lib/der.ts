@@ -155,3 +155,25 @@ export function diarizationErrorRate(reference: readonly SpeakerSegment[], hypot
   });
   return { total, missed, falseAlarm, confusion, der: total > 0 ? errors / total : errors > 0 ? Infinity : 0, mapping };
 }
+
+/** The floor's time step: 10 ms. */
+const FLATTEN_STEP_S = 0.01;
+
+/**
+ * Turns with one speaker at a time: at each 10 ms the active turn that started first (the one a
+ * transcript most likely follows). What one-speaker segments (CLOVA's) can at best return.
+ */
+export function flattenToOneSpeaker(ref: readonly SpeakerSegment[]): SpeakerSegment[] {
+  const end = Math.max(0, ...ref.map((t) => t.end));
+  const out: SpeakerSegment[] = [];
+  for (let i = 0; i * FLATTEN_STEP_S < end; i++) {
+    const t = (i + 0.5) * FLATTEN_STEP_S;
+    let who: SpeakerSegment | undefined;
+    for (const turn of ref) if (turn.start <= t && t < turn.end && (who === undefined || turn.start < who.start)) who = turn;
+    if (who === undefined) continue;
+    const last = out.at(-1);
+    if (last !== undefined && last.speaker === who.speaker && Math.abs(last.end - i * FLATTEN_STEP_S) < FLATTEN_STEP_S / 2) last.end = (i + 1) * FLATTEN_STEP_S;
+    else out.push({ start: i * FLATTEN_STEP_S, end: (i + 1) * FLATTEN_STEP_S, speaker: who.speaker });
+  }
+  return out;
+}

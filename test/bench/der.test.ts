@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diarizationErrorRate, parseRttm, toRttm, type SpeakerSegment } from '../../bench/lib/der.js';
+import { diarizationErrorRate, flattenToOneSpeaker, parseRttm, toRttm, type SpeakerSegment } from '../../bench/lib/der.js';
 
 const seg = (start: number, end: number, speaker: string): SpeakerSegment => ({ start, end, speaker });
 const near = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-9, `${msg ?? ''} ${a} != ${b}`);
@@ -95,4 +95,22 @@ test('RTTM round trip', () => {
   assert.deepEqual(again.map((s) => s.speaker), ['MEE012', 'MEE009']);
   near(again[1].end, 11.776);
   assert.throws(() => parseRttm('SPEAKER f 1 x 1 <NA> <NA> A'), /bad start/);
+});
+
+test('flattenToOneSpeaker keeps one speaker at a time, the one whose turn started first', () => {
+  const flat = flattenToOneSpeaker([
+    { start: 0, end: 2, speaker: 'A' },
+    { start: 1, end: 3, speaker: 'B' },
+    { start: 4, end: 5, speaker: 'A' },
+  ]);
+  const rounded = flat.map((s) => ({ start: Math.round(s.start * 100) / 100, end: Math.round(s.end * 100) / 100, speaker: s.speaker }));
+  assert.deepEqual(rounded, [
+    { start: 0, end: 2, speaker: 'A' },
+    { start: 2, end: 3, speaker: 'B' },
+    { start: 4, end: 5, speaker: 'A' },
+  ]);
+  // Without overlap the reference scores 0 against itself flattened; with it, B's overlapped second is missed.
+  const ref = [{ start: 0, end: 2, speaker: 'A' }, { start: 1, end: 3, speaker: 'B' }];
+  const r = diarizationErrorRate(ref, flattenToOneSpeaker(ref), { collar: 0 });
+  assert.ok(Math.abs(r.missed - 1) < 0.02 && r.confusion < 0.02 && r.falseAlarm < 0.02, JSON.stringify(r));
 });
