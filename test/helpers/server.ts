@@ -4,6 +4,9 @@
  * directory, with every secret configured or presented, for the check that none is logged:
  * test-logs.ts).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { settingsSchema, type Config, type DomainConfig, type OpenAIConfig } from '../../src/config.js';
 import { configuredAuthGate, type AuthGate } from '../../src/domains/auth.js';
@@ -175,4 +178,34 @@ export function normalizeEnglish(text: string): string {
     .replace(/[^\p{L}\p{N}\s']/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/**
+ * `count` servers ("nodes") sharing the PostgreSQL database `url`, each with its own data
+ * directory; `tweak` adjusts a node's configuration before it starts. `close()` stops them all.
+ */
+export async function startNodesOnDatabase(
+  engine: SpeechEngine,
+  opts: { url: string; key: string; count: number; name: string; tweak?: (config: Config) => void },
+): Promise<{ nodes: TestServer[]; close(): Promise<void> }> {
+  const nodes: TestServer[] = [];
+  const dirs: string[] = [];
+  const close = async (): Promise<void> => {
+    for (const n of nodes) await n.close();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < opts.count; i++) {
+      const config = testConfig([testDomain('general', opts.key)]);
+      config.dataDir = await mkdtemp(join(tmpdir(), `sori-${opts.name}-node${i + 1}-`));
+      dirs.push(config.dataDir);
+      config.database = { ...config.database, url: opts.url, poolSize: 4 };
+      opts.tweak?.(config);
+      nodes.push(await startServer(engine, [], { jobsConfig: config }));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { nodes, close };
 }

@@ -6,15 +6,14 @@
  * changed) while GET keeps answering the last set loaded.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SHARED_BOOSTINGS_REFRESH_MS } from '../../../src/domains/boostings.js';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
-import { startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
+import { startNodesOnDatabase, testEngine, type TestServer } from '../../helpers/server.js';
 
 const KEY = 'boostings-cluster-secret';
 const PATH = '/admin/domains/general/boostings';
@@ -23,29 +22,22 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let postgres: PostgresServer;
 let engine: SpeechEngine;
-const nodes: TestServer[] = [];
-const dirs: string[] = [];
+let nodes: TestServer[] = [];
+let stopNodes: (() => Promise<void>) | undefined;
 
 before(async () => {
   postgres = await startPostgres();
   const url = await postgres.createDatabase('boostings');
   // Beam 5, as longform-boostings.int.test.ts (its clip and word were chosen for it).
   engine = testEngine({ beamSize: 5 });
-  for (let i = 0; i < 2; i++) {
-    const config = testConfig([testDomain('general', KEY)]);
-    config.dataDir = await mkdtemp(join(tmpdir(), `sori-boostings-node${i + 1}-`));
-    dirs.push(config.dataDir);
-    config.engine.beamSize = 5;
-    config.database = { ...config.database, url, poolSize: 4 };
-    nodes.push(await startServer(engine, [], { jobsConfig: config }));
-  }
+  const started = await startNodesOnDatabase(engine, { url, key: KEY, count: 2, name: 'boostings', tweak: (config) => { config.engine.beamSize = 5; } });
+  ({ nodes, close: stopNodes } = started);
 });
 
 after(async () => {
-  for (const n of nodes) await n.close();
+  await stopNodes?.();
   await engine?.close();
   await postgres?.close();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 async function admin(node: TestServer, method: 'GET' | 'PUT' | 'DELETE', body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {

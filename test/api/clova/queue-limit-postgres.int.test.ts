@@ -5,43 +5,35 @@
  * job is finished, wherever it ran.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
 import { answer, type Answer } from '../../helpers/answer.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
-import { startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
+import { startNodesOnDatabase, testEngine, type TestServer } from '../../helpers/server.js';
 
 const KEY = 'queue-limit-cluster-secret';
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let postgres: PostgresServer;
 let engine: SpeechEngine;
-const nodes: TestServer[] = [];
-const dirs: string[] = [];
+let nodes: TestServer[] = [];
+let stopNodes: (() => Promise<void>) | undefined;
 
 before(async () => {
   postgres = await startPostgres();
   const url = await postgres.createDatabase('queue_limit');
   engine = testEngine();
-  for (let i = 0; i < 2; i++) {
-    const config = testConfig([testDomain('general', KEY)]);
-    config.dataDir = await mkdtemp(join(tmpdir(), `sori-queue-limit-node${i + 1}-`));
-    dirs.push(config.dataDir);
-    config.database = { ...config.database, url, poolSize: 4 };
-    config.jobs.queueLimit = 1;
-    nodes.push(await startServer(engine, [], { jobsConfig: config }));
-  }
+  const started = await startNodesOnDatabase(engine, { url, key: KEY, count: 2, name: 'queue-limit', tweak: (config) => { config.jobs.queueLimit = 1; } });
+  ({ nodes, close: stopNodes } = started);
 });
 
 after(async () => {
-  for (const n of nodes) await n.close();
+  await stopNodes?.();
   await engine?.close();
   await postgres?.close();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 async function upload(node: TestServer, clip: string, completion: 'sync' | 'async'): Promise<Answer> {
