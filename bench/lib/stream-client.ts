@@ -1,7 +1,7 @@
 /**
  * Simulated real-time streaming clients, gRPC NestService (`streamClip`) and the WebSocket route
- * (`streamClipWs`): each sends 16-bit PCM in 100 ms chunks at the pace of the clock, then
- * `epFlag:true`, and records when every response arrived. A stream the server ends early (an
+ * (`streamClipWs`): each sends 16-bit PCM in chunks (100 ms by default) at the pace of the clock,
+ * then `epFlag:true`, and records when every response arrived. A stream the server ends early (an
  * error, a dropped connection) stops sending at once.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -68,12 +68,17 @@ class Answers {
   }
 }
 
+/**
+ * `epOnLastChunk`: the last audio chunk itself carries `epFlag:true` (CLOVA's official samples,
+ * 1 s chunks); otherwise an empty chunk with `epFlag:true` follows the audio.
+ */
 export async function streamClip(
   target: string,
   secret: string,
   pcm16: Buffer,
   language: string,
   chunkMs = 100,
+  epOnLastChunk = false,
 ): Promise<StreamRun> {
   const Client = clientCtor();
   const client = new Client(target, grpc.credentials.createInsecure()) as unknown as NestClient;
@@ -88,12 +93,16 @@ export async function streamClip(
     call.on('end', () => resolve(null));
   }).finally(() => (ended = true));
   call.write({ type: 'CONFIG', config: { config: JSON.stringify({ transcription: { language } }) } });
-  await sendPaced(pcm16, chunkMs, answers.started, () => ended, (chunk) => {
-    call.write({ type: 'DATA', data: { chunk, extra_contents: JSON.stringify({ seqId: 0, epFlag: false }) } });
+  await sendPaced(pcm16, chunkMs, answers.started, () => ended, (chunk, last) => {
+    const ep = epOnLastChunk && last;
+    if (ep) answers.epSentAt = performance.now();
+    call.write({ type: 'DATA', data: { chunk, extra_contents: JSON.stringify({ seqId: ep ? 1 : 0, epFlag: ep }) } });
   });
   if (!ended) {
-    answers.epSentAt = performance.now();
-    call.write({ type: 'DATA', data: { chunk: Buffer.alloc(0), extra_contents: JSON.stringify({ seqId: 1, epFlag: true }) } });
+    if (!epOnLastChunk) {
+      answers.epSentAt = performance.now();
+      call.write({ type: 'DATA', data: { chunk: Buffer.alloc(0), extra_contents: JSON.stringify({ seqId: 1, epFlag: true }) } });
+    }
     call.end();
   }
   const error = await done;
@@ -101,15 +110,20 @@ export async function streamClip(
   return answers.run(error);
 }
 
-/** Sends `pcm16` in `chunkMs` pieces paced by the clock from `started`, until done or `stopped()`. */
-async function sendPaced(pcm16: Buffer, chunkMs: number, started: number, stopped: () => boolean, send: (chunk: Buffer) => void): Promise<void> {
+/**
+ * Sends `pcm16` in `chunkMs` pieces paced by the clock from `started`, until done or `stopped()`.
+ * A chunk goes out when its audio would have been recorded (at its end), as from a microphone:
+ * sent at its start, a 1 s chunk would reach the server a second ahead of real time.
+ */
+async function sendPaced(pcm16: Buffer, chunkMs: number, started: number, stopped: () => boolean, send: (chunk: Buffer, last: boolean) => void): Promise<void> {
   const bytesPerChunk = Math.round((16000 * 2 * chunkMs) / 1000);
-  for (let i = 0, n = 0; i < pcm16.length && !stopped(); i += bytesPerChunk, n++) {
+  for (let i = 0; i < pcm16.length && !stopped(); i += bytesPerChunk) {
+    const chunk = pcm16.subarray(i, i + bytesPerChunk);
     // Paced by the clock from the start, so a slow send never shifts later chunks.
-    const due = started + n * chunkMs;
+    const due = started + (i + chunk.length) / 32; // 32 bytes per ms at 16 kHz, 16-bit
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    if (!stopped()) send(pcm16.subarray(i, i + bytesPerChunk));
+    if (!stopped()) send(chunk, i + bytesPerChunk >= pcm16.length);
   }
 }
 
