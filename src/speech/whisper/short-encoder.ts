@@ -34,7 +34,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { ENCODER_FILE } from './model.js';
+import { ENCODER_FILE, encoderSessionOptions } from './model.js';
 import { HOP, LogMelExtractor, WINDOW_FRAMES } from './features.js';
 import { SAMPLE_RATE } from '../../audio.js';
 import {
@@ -267,12 +267,7 @@ export async function loadShortEncoder(modelDir: string, threads: number, opts: 
   if (info.externalData) {
     throw new Error('short encoder: encoders with external data are not supported (the rewritten model would lose the data file)');
   }
-  const session = await ort.InferenceSession.create(bytes, opts.sessionOptions ?? {
-    intraOpNumThreads: Math.max(1, threads),
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const session = await ort.InferenceSession.create(bytes, opts.sessionOptions ?? encoderSessionOptions(threads));
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   const maxFrames = info.positionalDims[0] * FRAMES_PER_POSITION;

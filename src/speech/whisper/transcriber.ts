@@ -130,8 +130,8 @@ export class WhisperTranscriber {
     this.mel = new LogMelExtractor(model.nMels);
     this.runner = new DecoderRunner(model);
     this.rules = new LogitRules(model);
-    // The padding comes from the full-window encoder: run on the short session, a 30 s input would
-    // grow that session's arena to full-window size for good (~100 MB more resident).
+    // The padding: the encoder output of a silent full window (the worker's encoder session may be
+    // the short encoder's own; it computes full windows exactly as the shipped graph).
     this.paddedCross = shortEncoder === undefined ? undefined : new PaddedCross(this.runner, () => this.encodeWindow(this.mel.extract(new Float32Array(0))));
   }
 

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { loadWhisperModel } from './model.js';
+import { loadWhisperModel, modelMelBins } from './model.js';
 import { WhisperTranscriber } from './transcriber.js';
 import { loadShortEncoder, type ShortEncoder } from './short-encoder.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -29,16 +29,17 @@ const gate = new RunGate(PRIORITIES.length);
 process.on('disconnect', () => process.exit(0));
 
 try {
-  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads);
-  // A second encoder session over the same weights, for callers that ask for shortContext. An
-  // export the graph edit does not recognise keeps working with the full-window encoder.
+  // The rewritten encoder takes any length up to a full window and computes full windows exactly
+  // as the shipped one: it serves both, one copy of the weights. An export the graph edit does not
+  // recognise keeps working with the shipped encoder, without shortContext.
   let short: ShortEncoder | undefined;
   let shortNote = '';
   try {
-    short = await loadShortEncoder(init.modelDir, init.threads, { nMels: model.nMels, precomputeSilence: false });
+    short = await loadShortEncoder(init.modelDir, init.threads, { nMels: modelMelBins(init.modelDir), precomputeSilence: false });
   } catch (err) {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }
+  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session });
   const transcriber = new WhisperTranscriber(model, short);
   // Its models load on the first assessment request, not here: most servers never get one.
   const scorer = new ForcedTextScorer(model);

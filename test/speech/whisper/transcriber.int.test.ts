@@ -114,3 +114,16 @@ test('temperature: above 0 the first decode samples at it (reproducibly), and fa
   assert.ok(warm.segments.every((s) => s.temperature === 0.4));
   assert.equal((await transcriber.transcribe(pcm, { ...greedy, temperature: 0.4, temperatureFallback: false })).text, warm.text);
 });
+
+test('one encoder session for both: the short encoder serving full windows gives the same transcript', async () => {
+  // What the inference process does to load the encoder's weights once (worker.ts).
+  const shared = await loadWhisperModel(MODEL_DIR, 'whisper-base', 2, { encoder: short.session });
+  const one = new WhisperTranscriber(shared, short);
+  const opts: WhisperOptions = { language: 'en', beamSize: 5, wordTimestamps: true, temperatureFallback: true };
+  const own = await transcriber.transcribe(pcm, opts);
+  const same = await one.transcribe(pcm, opts);
+  assert.equal(same.text, own.text);
+  assert.deepEqual(same.segments.flatMap((s) => (s.words ?? []).map((w) => w.text)), own.segments.flatMap((s) => (s.words ?? []).map((w) => w.text)));
+  assert.match((await one.transcribe(pcm, { ...opts, beamSize: 2, shortContext: true })).text, JFK);
+  await shared.decoder.release();
+});
