@@ -126,6 +126,9 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 
 // ONNX field numbers (onnx.proto, stable since IR version 3).
 export const MODEL_GRAPH = 7;
+export const MODEL_OPSET_IMPORT = 8;
+export const OPSET_DOMAIN = 1;
+export const OPSET_VERSION = 2;
 export const GRAPH_NODE = 1;
 export const GRAPH_INITIALIZER = 5;
 export const GRAPH_INPUT = 11;
@@ -166,5 +169,6 @@ export const ATTR_TYPE_INTS = 7;
 export const ONNX_FLOAT = 1;
 export const ONNX_UINT8 = 2;
 export const ONNX_INT8 = 3;
+export const ONNX_INT32 = 6;
 export const ONNX_INT64 = 7;
 export const DATA_LOCATION_EXTERNAL = 1;

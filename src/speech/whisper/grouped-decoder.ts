@@ -40,132 +40,14 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { DECODER_FILE } from './model.js';
 import {
-  ATTR_G, ATTR_I, ATTR_INTS, ATTR_NAME, ATTR_T, ATTR_TYPE, ATTR_TYPE_INT, ATTR_TYPE_INTS, DATA_LOCATION_EXTERNAL,
-  GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_OUTPUT, GRAPH_VALUE_INFO, MODEL_GRAPH, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT,
-  NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, ONNX_INT64, TENSOR_DATA_LOCATION, TENSOR_DATA_TYPE, TENSOR_DIMS, TENSOR_NAME,
-  TENSOR_RAW_DATA, WT_LEN, WT_VARINT,
-  concat, intField, lenField, parseMessage, readVarint, str, strField, type WireField,
+  ATTR_G, ATTR_NAME, DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_OUTPUT, GRAPH_VALUE_INFO, MODEL_GRAPH,
+  MODEL_OPSET_IMPORT, NODE_ATTRIBUTE, OPSET_DOMAIN, OPSET_VERSION, TENSOR_DATA_LOCATION, TENSOR_NAME, WT_LEN,
+  concat, lenField, parseMessage, str, type WireField,
 } from '../onnx-proto.js';
-
-interface ParsedNode {
-  /** Index of the node's field in the graph's field list. */
-  index: number;
-  op: string;
-  name: string;
-  inputs: string[];
-  outputs: string[];
-  fields: WireField[];
-}
-
-function parseNode(index: number, payload: Uint8Array): ParsedNode {
-  const fields = parseMessage(payload);
-  const one = (no: number): string => {
-    const f = fields.find((x) => x.no === no);
-    return f ? str(f) : '';
-  };
-  return {
-    index,
-    op: one(NODE_OP_TYPE),
-    name: one(NODE_NAME),
-    inputs: fields.filter((x) => x.no === NODE_INPUT).map(str),
-    outputs: fields.filter((x) => x.no === NODE_OUTPUT).map(str),
-    fields,
-  };
-}
-
-/** The AttributeProto fields of a node's attribute `name`, or undefined. */
-function attribute(node: ParsedNode, name: string): WireField[] | undefined {
-  for (const f of node.fields) {
-    if (f.no !== NODE_ATTRIBUTE || f.wt !== WT_LEN) continue;
-    const a = parseMessage(f.payload);
-    const n = a.find((x) => x.no === ATTR_NAME);
-    if (n && str(n) === name) return a;
-  }
-  return undefined;
-}
-
-/** The int64 varint at `pos` (negative numbers are 10-byte two's complement: a double would round them). */
-function readInt64(buf: Uint8Array, pos: number): [number, number] {
-  let v = 0n;
-  let shift = 0n;
-  for (;;) {
-    if (pos >= buf.length) throw new Error('grouped decoder: truncated varint');
-    const b = buf[pos++];
-    v |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return [Number(BigInt.asIntN(64, v)), pos];
-    shift += 7n;
-  }
-}
-
-/** A VARINT field's value as a signed int64 (WireField.value is a double). */
-const int64Of = (f: WireField): number => readInt64(f.raw, readInt64(f.raw, 0)[1])[0];
-
-function intsAttr(node: ParsedNode, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  if (!a) return undefined;
-  const out: number[] = [];
-  for (const x of a) {
-    if (x.no !== ATTR_INTS) continue;
-    if (x.wt === WT_VARINT) out.push(int64Of(x));
-    else if (x.wt === WT_LEN) { // packed
-      let p = 0;
-      while (p < x.payload.length) { const [v, q] = readInt64(x.payload, p); out.push(v); p = q; }
-    }
-  }
-  return out;
-}
-
-function intAttr(node: ParsedNode, name: string): number | undefined {
-  const f = attribute(node, name)?.find((x) => x.no === ATTR_I && x.wt === WT_VARINT);
-  return f ? int64Of(f) : undefined;
-}
-
-/** A Constant node's value holds a single element (a scalar, or any shape of one element). */
-function isScalarConstant(node: ParsedNode): boolean {
-  if (node.op !== 'Constant') return false;
-  const t = attribute(node, 'value')?.find((x) => x.no === ATTR_T && x.wt === WT_LEN);
-  if (!t) return false;
-  const dims: number[] = [];
-  for (const x of parseMessage(t.payload)) {
-    if (x.no !== TENSOR_DIMS) continue;
-    if (x.wt === WT_VARINT) dims.push(x.value);
-    else if (x.wt === WT_LEN) {
-      let p = 0;
-      while (p < x.payload.length) { const [v, q] = readVarint(x.payload, p); dims.push(v); p = q; }
-    }
-  }
-  return dims.every((d) => d === 1);
-}
-
-function nodeProto(
-  opType: string, name: string, inputs: string[], outputs: string[],
-  attrs: { int?: Record<string, number>; ints?: Record<string, number[]> } = {},
-): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const i of inputs) parts.push(strField(NODE_INPUT, i));
-  for (const o of outputs) parts.push(strField(NODE_OUTPUT, o));
-  parts.push(strField(NODE_NAME, name), strField(NODE_OP_TYPE, opType));
-  for (const [k, v] of Object.entries(attrs.int ?? {})) {
-    parts.push(lenField(NODE_ATTRIBUTE, concat([strField(ATTR_NAME, k), intField(ATTR_I, v), intField(ATTR_TYPE, ATTR_TYPE_INT)])));
-  }
-  for (const [k, vs] of Object.entries(attrs.ints ?? {})) {
-    parts.push(lenField(NODE_ATTRIBUTE, concat([
-      strField(ATTR_NAME, k), ...vs.map((v) => intField(ATTR_INTS, v)), intField(ATTR_TYPE, ATTR_TYPE_INTS),
-    ])));
-  }
-  parts.push(strField(NODE_DOMAIN, ''));
-  return lenField(GRAPH_NODE, concat(parts));
-}
-
-function int64Initializer(name: string, values: number[]): Uint8Array {
-  const raw = new Uint8Array(values.length * 8);
-  const view = new DataView(raw.buffer);
-  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return lenField(GRAPH_INITIALIZER, concat([
-    intField(TENSOR_DIMS, values.length), intField(TENSOR_DATA_TYPE, ONNX_INT64),
-    strField(TENSOR_NAME, name), lenField(TENSOR_RAW_DATA, raw),
-  ]));
-}
+import { rewriteRowQuantization, type RowQuantizationInfo } from './row-quantization.js';
+import {
+  int64Initializer, intAttr, intsAttr, isScalarConstant, nodeProto, parseNode, renameNode, type ParsedNode,
+} from '../onnx-nodes.js';
 
 const P = 'sori_grouped';
 /** 1-D int64 constants the inserted nodes share; initializers of the top graph (outer scope). */
@@ -189,7 +71,19 @@ export interface GroupedLayerInfo {
 export interface GroupedDecoderGraphInfo {
   ifNode: string;
   layers: GroupedLayerInfo[];
+  /** Set when the cached branch's activations are quantised per row (row-quantization.ts). */
+  rowQuantization?: RowQuantizationInfo;
   externalData: boolean;
+}
+
+export interface GroupedDecoderOptions {
+  /**
+   * Also quantise the cached branch's activations per row (row-quantization.ts): every row then
+   * gets exactly what it would get alone, whatever else is in the batch, at a few ms per step.
+   * Off: the export's per-tensor quantisation, under which batched rows move each other's
+   * logits slightly (as beams of one request already do today).
+   */
+  rowQuantization?: boolean;
 }
 
 interface LayerMatch {
@@ -259,16 +153,6 @@ function matchLayers(nodes: ParsedNode[], outputs: Set<string>): LayerMatch[] {
   });
 }
 
-function rebuildNode(node: ParsedNode, rename: { input?: [number, string]; output?: [number, string] }): Uint8Array {
-  let i = -1;
-  let o = -1;
-  return lenField(GRAPH_NODE, concat(node.fields.map((f) => {
-    if (f.no === NODE_INPUT && rename.input && ++i === rename.input[0]) return strField(NODE_INPUT, rename.input[1]);
-    if (f.no === NODE_OUTPUT && rename.output && ++o === rename.output[0]) return strField(NODE_OUTPUT, rename.output[1]);
-    return f.raw;
-  })));
-}
-
 /** The cached branch with every layer's cross-attention regrouped (file comment). */
 function rewriteCachedBranch(graph: Uint8Array): { graph: Uint8Array; layers: GroupedLayerInfo[] } {
   const fields = parseMessage(graph);
@@ -287,38 +171,53 @@ function rewriteCachedBranch(graph: Uint8Array): { graph: Uint8Array; layers: Gr
   // Their shapes change (grouped layout); the runtime infers them again.
   const regrouped = new Set(matches.flatMap((m) => [m.scores, ...m.between].map((n) => n.outputs[0])));
 
+  // Q has the same shape [B, h, L, d] in every layer and every layer's K/V the same G: the
+  // shapes are computed once, at the first layer (which comes first in the node order).
+  const sh = (v: string): string => `${P}/shape/${v}`;
+  let scoresShapes = false;
+  let contextShapes = false;
   const parts: Uint8Array[] = [];
   fields.forEach((f, i) => {
     const s = atScores.get(i);
     const x = atContext.get(i);
     if (s) {
       const p = `${P}/l${s.layer}`;
+      if (!scoresShapes) {
+        scoresShapes = true;
+        parts.push(
+          nodeProto('Shape', sh('q'), [s.q], [sh('q')]), // [B, h, L, d]
+          nodeProto('Shape', sh('kv'), [s.key], [sh('kv')]), // [G, h, T, d]
+          nodeProto('Slice', sh('groups'), [sh('kv'), c('0'), c('1'), c('0')], [sh('groups')]),
+          nodeProto('Slice', sh('h_l_d'), [sh('q'), c('1'), c('4'), c('0')], [sh('h_l_d')]),
+          nodeProto('Concat', sh('q5'), [sh('groups'), c('-1'), sh('h_l_d')], [sh('q5')], { int: { axis: 0 } }),
+          nodeProto('Slice', sh('d'), [sh('q'), c('3'), c('4'), c('0')], [sh('d')]),
+          nodeProto('Concat', sh('qg'), [c('0,0,-1'), sh('d')], [sh('qg')], { int: { axis: 0 } }),
+        );
+      }
       parts.push(
-        nodeProto('Shape', `${p}/q_shape`, [s.q], [`${p}/q_shape`]), // [B, h, L, d]
-        nodeProto('Shape', `${p}/kv_shape`, [s.key], [`${p}/kv_shape`]), // [G, h, T, d]
-        nodeProto('Slice', `${p}/groups`, [`${p}/kv_shape`, c('0'), c('1'), c('0')], [`${p}/groups`]),
-        nodeProto('Slice', `${p}/h_l_d`, [`${p}/q_shape`, c('1'), c('4'), c('0')], [`${p}/h_l_d`]),
-        nodeProto('Concat', `${p}/q5_shape`, [`${p}/groups`, c('-1'), `${p}/h_l_d`], [`${p}/q5_shape`], { int: { axis: 0 } }),
-        nodeProto('Reshape', `${p}/q5`, [s.q, `${p}/q5_shape`], [`${p}/q5`]), // [G, n, h, L, d]
+        nodeProto('Reshape', `${p}/q5`, [s.q, sh('q5')], [`${p}/q5`]), // [G, n, h, L, d]
         nodeProto('Transpose', `${p}/q5t`, [`${p}/q5`], [`${p}/q5t`], { ints: { perm: PERM_5D } }), // [G, h, n, L, d]
-        nodeProto('Slice', `${p}/d`, [`${p}/q_shape`, c('3'), c('4'), c('0')], [`${p}/d`]),
-        nodeProto('Concat', `${p}/qg_shape`, [c('0,0,-1'), `${p}/d`], [`${p}/qg_shape`], { int: { axis: 0 } }),
-        nodeProto('Reshape', `${p}/qg`, [`${p}/q5t`, `${p}/qg_shape`], [`${p}/qg`]), // [G, h, n·L, d]
-        rebuildNode(s.scores, { input: [0, `${p}/qg`] }),
+        nodeProto('Reshape', `${p}/qg`, [`${p}/q5t`, sh('qg')], [`${p}/qg`]), // [G, h, n·L, d]
+        renameNode(s.scores, { input: [0, `${p}/qg`] }),
       );
       return;
     }
     if (x) {
       const p = `${P}/l${x.layer}`;
       const out = x.context.outputs[0];
+      parts.push(renameNode(x.context, { output: [0, `${p}/og`] })); // [G, h, n·L, d]
+      if (!contextShapes) {
+        contextShapes = true;
+        parts.push(
+          nodeProto('Slice', sh('h'), [sh('q'), c('1'), c('2'), c('0')], [sh('h')]),
+          nodeProto('Slice', sh('l_d'), [sh('q'), c('2'), c('4'), c('0')], [sh('l_d')]),
+          nodeProto('Concat', sh('o5'), [sh('groups'), sh('h'), c('-1'), sh('l_d')], [sh('o5')], { int: { axis: 0 } }),
+        );
+      }
       parts.push(
-        rebuildNode(x.context, { output: [0, `${p}/og`] }), // [G, h, n·L, d]
-        nodeProto('Slice', `${p}/h`, [`${p}/q_shape`, c('1'), c('2'), c('0')], [`${p}/h`]),
-        nodeProto('Slice', `${p}/l_d`, [`${p}/q_shape`, c('2'), c('4'), c('0')], [`${p}/l_d`]),
-        nodeProto('Concat', `${p}/o5_shape`, [`${p}/groups`, `${p}/h`, c('-1'), `${p}/l_d`], [`${p}/o5_shape`], { int: { axis: 0 } }),
-        nodeProto('Reshape', `${p}/o5`, [`${p}/og`, `${p}/o5_shape`], [`${p}/o5`]), // [G, h, n, L, d]
+        nodeProto('Reshape', `${p}/o5`, [`${p}/og`, sh('o5')], [`${p}/o5`]), // [G, h, n, L, d]
         nodeProto('Transpose', `${p}/o5t`, [`${p}/o5`], [`${p}/o5t`], { ints: { perm: PERM_5D } }), // [G, n, h, L, d]
-        nodeProto('Reshape', `${p}/o`, [`${p}/o5t`, `${p}/q_shape`], [out]), // [B, h, L, d], as before
+        nodeProto('Reshape', `${p}/o`, [`${p}/o5t`, sh('q')], [out]), // [B, h, L, d], as before
       );
       return;
     }
@@ -341,11 +240,27 @@ function rewriteCachedBranch(graph: Uint8Array): { graph: Uint8Array; layers: Gr
  * model's bytes; throws if the graph is not an optimum merged Whisper decoder or its
  * cross-attention does not look as described.
  */
-export function buildGroupedDecoderModel(model: Uint8Array): { bytes: Uint8Array; info: GroupedDecoderGraphInfo } {
+export function buildGroupedDecoderModel(model: Uint8Array, opts: GroupedDecoderOptions = {}): { bytes: Uint8Array; info: GroupedDecoderGraphInfo } {
   const top = parseMessage(model);
   const graphField = top.find((f) => f.no === MODEL_GRAPH && f.wt === WT_LEN);
   if (!graphField) throw new Error('grouped decoder: model has no graph');
   const graph = parseMessage(graphField.payload);
+  const initializers = new Map<string, WireField[]>();
+  for (const f of graph) {
+    if (f.no !== GRAPH_INITIALIZER || f.wt !== WT_LEN) continue;
+    const t = parseMessage(f.payload);
+    const name = t.find((x) => x.no === TENSOR_NAME);
+    if (name) initializers.set(str(name), t);
+  }
+  let opset = 0;
+  for (const f of top) {
+    if (f.no !== MODEL_OPSET_IMPORT || f.wt !== WT_LEN) continue;
+    const o = parseMessage(f.payload);
+    const domain = o.find((x) => x.no === OPSET_DOMAIN);
+    if (!domain || str(domain) === '' || str(domain) === 'ai.onnx') opset = o.find((x) => x.no === OPSET_VERSION)?.value ?? opset;
+  }
+  let rowQuantization: RowQuantizationInfo | undefined;
+  const extra: Uint8Array[] = [];
   const ifs = graph
     .map((f, i) => (f.no === GRAPH_NODE && f.wt === WT_LEN ? parseNode(i, f.payload) : undefined))
     .filter((n): n is ParsedNode => n !== undefined && n.op === 'If' && n.inputs[0] === 'use_cache_branch');
@@ -363,20 +278,21 @@ export function buildGroupedDecoderModel(model: Uint8Array): { bytes: Uint8Array
       if (x.no !== ATTR_G || x.wt !== WT_LEN) return x.raw;
       const r = rewriteCachedBranch(x.payload);
       layers = r.layers;
-      return lenField(ATTR_G, r.graph);
+      if (!opts.rowQuantization) return lenField(ATTR_G, r.graph);
+      const q = rewriteRowQuantization(r.graph, (name) => initializers.get(name), opset);
+      rowQuantization = q.info;
+      extra.push(...q.initializers);
+      return lenField(ATTR_G, q.graph);
     })));
   })));
   if (!found || layers.length === 0) throw new Error('grouped decoder: the If node has no then_branch graph');
 
-  let externalData = false;
-  for (const f of graph) {
-    if (f.no !== GRAPH_INITIALIZER || f.wt !== WT_LEN) continue;
-    if (parseMessage(f.payload).some((x) => x.no === TENSOR_DATA_LOCATION && x.value === DATA_LOCATION_EXTERNAL)) externalData = true;
-  }
+  const externalData = [...initializers.values()].some((t) => t.some((x) => x.no === TENSOR_DATA_LOCATION && x.value === DATA_LOCATION_EXTERNAL));
   const parts = graph.map((f, i) => (i === ifNode.index ? newIf : f.raw));
   for (const [name, values] of Object.entries(CONSTS)) parts.push(int64Initializer(name, values));
+  parts.push(...extra);
   const bytes = concat(top.map((f) => (f === graphField ? lenField(MODEL_GRAPH, concat(parts)) : f.raw)));
-  return { bytes, info: { ifNode: ifNode.name, layers, externalData } };
+  return { bytes, info: { ifNode: ifNode.name, layers, rowQuantization, externalData } };
 }
 
 /**
@@ -384,8 +300,10 @@ export function buildGroupedDecoderModel(model: Uint8Array): { bytes: Uint8Array
  * memory as above (nothing is written to disk), with model.ts's session options. It serves every
  * call the original does (the prefill branch is unchanged; G = 1 is the original's broadcast).
  */
-export async function loadGroupedDecoder(modelDir: string, threads: number): Promise<{ session: ort.InferenceSession; info: GroupedDecoderGraphInfo }> {
-  const { bytes, info } = buildGroupedDecoderModel(readFileSync(join(modelDir, DECODER_FILE)));
+export async function loadGroupedDecoder(
+  modelDir: string, threads: number, opts: GroupedDecoderOptions = {},
+): Promise<{ session: ort.InferenceSession; info: GroupedDecoderGraphInfo }> {
+  const { bytes, info } = buildGroupedDecoderModel(readFileSync(join(modelDir, DECODER_FILE)), opts);
   if (info.externalData) {
     throw new Error('grouped decoder: decoders with external data are not supported (the rewritten model would lose the data file)');
   }
