@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -70,15 +70,32 @@ async function prefillClips(model: WhisperModel, runner: DecoderRunner): Promise
   return { caches, first };
 }
 
-test('grouped decoder: one run for several requests matches running each alone (greedy, 30 steps; beams of 2); G = 1 matches the original', async (t) => {
-  const model = await loadWhisperModel(MODEL_DIR, 'whisper-base', 2);
-  const { session, info } = await loadGroupedDecoder(MODEL_DIR, 2);
-  try {
+describe('grouped decoder', () => {
+  let model: WhisperModel;
+  let alone: DecoderRunner;
+  let caches: KvCache[];
+  let first: Float32Array[];
+  const sessions: ort.InferenceSession[] = [];
+
+  before(async () => {
+    model = await loadWhisperModel(MODEL_DIR, 'whisper-base', 2);
+    alone = new DecoderRunner(model);
+    ({ caches, first } = await prefillClips(model, alone));
+  });
+
+  after(async () => {
+    await model.encoder.release();
+    await model.decoder.release();
+    for (const s of sessions) await s.release();
+  });
+
+  test('one run for several requests matches running each alone (greedy, 30 steps; beams of 2); G = 1 matches the original', async (t) => {
+    const { session, info } = await loadGroupedDecoder(MODEL_DIR, 2);
+    sessions.push(session);
     assert.equal(info.layers.length, model.layers);
     for (const l of info.layers) assert.deepEqual(l.between, ['Mul', 'Softmax']);
-    const alone = new DecoderRunner(model);
+    assert.equal(info.rowQuantization, undefined);
     const grouped = new GroupedRunner(model, session);
-    const { caches, first } = await prefillClips(model, alone);
     const G = caches.length;
     const eot = model.tokens.eot;
 
@@ -216,9 +233,51 @@ test('grouped decoder: one run for several requests matches running each alone (
 
     // Unequal self-cache lengths are refused, not decoded at wrong positions.
     assert.throws(() => GroupedRunner.join([caches[0], ref[1]], GroupedRunner.stackCross([caches[0].cross, caches[1].cross])), /tokens/);
-  } finally {
-    await model.encoder.release();
-    await model.decoder.release();
-    await session.release();
-  }
+  });
+
+  test('with per-row quantisation every group gets exactly what it gets alone from the original model', async (t) => {
+    const { session, info } = await loadGroupedDecoder(MODEL_DIR, 2, { rowQuantization: true });
+    sessions.push(session);
+    assert.deepEqual(info.rowQuantization, { quantizers: 37, matmuls: 49 }); // whisper base: 6 layers, + proj_out
+    const grouped = new GroupedRunner(model, session);
+    const G = caches.length;
+    const stack = GroupedRunner.stackCross(caches.map((c) => c.cross));
+
+    // G groups of one row, 30 greedy steps: the same logits as each alone on the original.
+    let ref = caches;
+    let grp = caches;
+    let tok = first.map((l) => argmaxRows(l, 1)[0]);
+    let worst = 0;
+    for (let s = 0; s < STEPS; s++) {
+      const outs = await inTurn(ref, (c, g) => alone.step([tok[g]], c));
+      const gout = await grouped.stepGroups(tok, grp, stack);
+      for (let g = 0; g < G; g++) worst = Math.max(worst, maxAbsDiff(outs[g].logits, gout.logits[g]));
+      const gTok = gout.logits.map((l) => argmaxRows(l, 1)[0]);
+      tok = outs.map((o) => argmaxRows(o.logits, 1)[0]);
+      assert.deepEqual(gTok, tok, `step ${s}`);
+      ref = outs.map((o) => o.cache);
+      grp = gout.caches;
+    }
+    t.diagnostic(`G=${G} n=1, ${STEPS} greedy steps: max |logit diff| vs each alone on the original model ${worst}`);
+    // Bit-identical here (every op sees a row as it would alone); the bound only leaves room for
+    // another CPU's kernels.
+    assert.ok(worst < 1e-4, `${worst}`);
+
+    // Beams: each row of each group against that row alone (batch 1) on the original model.
+    const n = 2;
+    const tiled = caches.map((c) => alone.tile(c, n));
+    const rows = first.map((l) => [argmaxRows(l, 1)[0], secondBest(l)]);
+    const gout = await grouped.stepGroups(rows.flat(), tiled, stack);
+    let worstBeam = 0;
+    for (let g = 0; g < G; g++) {
+      for (let j = 0; j < n; j++) {
+        const a = await alone.step([rows[g][j]], caches[g]);
+        const v = a.logits.length;
+        worstBeam = Math.max(worstBeam, maxAbsDiff(a.logits, gout.logits[g].subarray(j * v, (j + 1) * v)));
+      }
+    }
+    t.diagnostic(`G=${G} n=${n}: max |logit diff| of a row vs that row alone on the original model ${worstBeam.toExponential(2)}`);
+    // One GEMM of n rows in cross-attention instead of one per row: float summation order only.
+    assert.ok(worstBeam < 1e-3, `${worstBeam}`);
+  });
 });
