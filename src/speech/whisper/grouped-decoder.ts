@@ -20,10 +20,17 @@
  *   O  = Reshape(Transpose(Reshape(MatMul(P, V), [G, 8, -1, L, 64]), [0,2,1,3,4]), Shape(Q))
  *
  * G is read from the K/V input's batch dim and every other dim from Q's shape at run time, so
- * the graph takes any G, n and L with rows ordered group-major (row = g·n + j). With G = 1 it
- * computes what the original does (one GEMM of n rows instead of n broadcast GEMVs; the test
- * checks the logits match). The prefill branch (`else_branch`, which projects K/V from
- * encoder_hidden_states) is not touched.
+ * the graph takes any G, n and L with rows ordered group-major (row = g·n + j); the shape nodes
+ * are shared by all layers. With G = 1 it computes what the original does: bit-identical for
+ * one row, ~1e-5 apart for n rows (one GEMM of n rows instead of n broadcast GEMVs). For G > 1
+ * it is bit-identical to the original graph fed every row's K/V tiled (what costs ~37 MB a row).
+ * The prefill branch (`else_branch`, which projects K/V from encoder_hidden_states) is not
+ * touched.
+ *
+ * Batching rows of different requests still moves their logits a little (up to ~1.7 on real
+ * clips, a near-tie token flipped now and then): the export quantises activations per tensor,
+ * so each row's int8 scale depends on the others, exactly as it already does between the beams
+ * of one request. The `rowQuantization` option (row-quantization.ts) removes that.
  *
  * Consequences callers must know:
  * - `cross_attentions.l` of a grouped run is [G, heads, n·L, T] (row j of group g, token i at
@@ -33,7 +40,8 @@
  *
  * The edit works on the protobuf wire format (../onnx-proto.ts) as short-encoder.ts does: only
  * the then_branch's node list and value_info, the If node holding it and the top graph's
- * initializers (a few int64 constants) are rebuilt; everything else is copied byte for byte.
+ * initializers (a few constants, plus the weights' column sums with rowQuantization) are
+ * rebuilt; everything else is copied byte for byte.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
