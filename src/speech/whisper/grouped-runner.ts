@@ -13,7 +13,9 @@ import type { WhisperModel } from './model.js';
  *
  * Cross K/V: `stackCross` copies the groups' [1, heads, T, hd] tensors into one [G, heads, T, hd]
  * per layer (~37 MB per group for base); build it once per set of groups and pass it to every
- * step while the set does not change. T must be equal for all groups (1500 with PaddedCross).
+ * step while the set does not change. When requests come and go, CrossSlots (cross-slots.ts)
+ * keeps the stack up to date copying only the one joining. T must be equal for all groups
+ * (1500 with PaddedCross).
  */
 export class GroupedRunner {
   /** A DecoderRunner over the grouped session: step / reorder work on joined caches as is. */
