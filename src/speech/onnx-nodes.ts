@@ -83,13 +83,6 @@ export function intAttr(node: ParsedNode, name: string): number | undefined {
   return f ? int64Of(f) : undefined;
 }
 
-/** A Constant node's value holds a single element (a scalar, or any shape of one element). */
-export function isScalarConstant(node: ParsedNode): boolean {
-  if (node.op !== 'Constant') return false;
-  const t = attribute(node, 'value')?.find((x) => x.no === ATTR_T && x.wt === WT_LEN);
-  return t !== undefined && tensorDims(parseMessage(t.payload)).every((d) => d === 1);
-}
-
 export function nodeProto(
   opType: string, name: string, inputs: string[], outputs: string[],
   attrs: { int?: Record<string, number>; ints?: Record<string, number[]> } = {},

@@ -12,31 +12,36 @@
  *   ...Transpose(O, [0,2,1,3]) -> Reshape [B, L, 512] -> out_proj
  *
  * with B rows of input_ids. The MatMuls broadcast Bk = 1 over B (how beams share one request's
- * K/V), but Bk = G > 1 with B = G·n does not broadcast. This module folds the rows of a group
- * into the MatMuls' M dimension instead, around the two MatMuls and nothing else:
+ * K/V), but Bk = G > 1 with B = G·n does not broadcast. This module gives the MatMuls a group
+ * axis so that they broadcast within each group, and changes nothing else:
  *
- *   Qg = Reshape(Transpose(Reshape(Q, [G, -1, 8, L, 64]), [0,2,1,3,4]), [G, 8, n·L, 64])
- *   P  = Softmax(Mul(MatMul(Qg, Kt), 1.0))                                      [G, 8, n·L, T]
- *   O  = Reshape(Transpose(Reshape(MatMul(P, V), [G, 8, -1, L, 64]), [0,2,1,3,4]), Shape(Q))
+ *   Kt = Transpose(Unsqueeze(key, 1), [0,1,2,4,3])                               [G, 1, 8, 64, T]
+ *   S  = Reshape(MatMul(Reshape(Q, [G, -1, 8, L, 64]), Kt), [-1, 8, L, T])         [B, 8, L, T]
+ *   P  = Softmax(Mul(S, 1.0))                                    = cross_attentions.l  [B, 8, L, T]
+ *   O  = Reshape(MatMul(Reshape(P, [G, -1, 8, L, T]), Unsqueeze(value, 1)), Shape(Q))  [B, 8, L, 64]
  *
- * G is read from the K/V input's batch dim and every other dim from Q's shape at run time, so
- * the graph takes any G, n and L with rows ordered group-major (row = g·n + j); the shape nodes
- * are shared by all layers. With G = 1 it computes what the original does: bit-identical for
- * one row, ~1e-5 apart for n rows (one GEMM of n rows instead of n broadcast GEMVs). For G > 1
- * it is bit-identical to the original graph fed every row's K/V tiled (what costs ~37 MB a row).
- * The prefill branch (`else_branch`, which projects K/V from encoder_hidden_states) is not
- * touched.
+ * Every Reshape only relabels dims (no copy); Unsqueeze before the Transpose keeps ORT's
+ * Transpose+MatMul fusion (FusedMatMul with transB), which an Unsqueeze after it would block
+ * (an explicit 18 MB transpose per group and step: 49 instead of 35 ms for 4 requests). G is
+ * read from the K/V input's batch dim, every other dim from Q's and K's shapes at run time
+ * (computed once for all layers), so the graph takes any G, n and L with rows ordered
+ * group-major (row = g·n + j), and `cross_attentions.l` keeps its [B, heads, L, T] layout.
+ *
+ * Each row still gets the same per-row MatMuls as in the original, so the numbers are the
+ * original's: bit-identical for G = 1 (any n), and for G > 1 bit-identical to the original
+ * graph fed every row's K/V tiled (what costs ~37 MB a row). An earlier version folded the n
+ * rows into one GEMM instead (Q as [G, 8, n·L, 64]): no faster here, and its other summation
+ * order, through the int8 rounding of the next layer's input, moved logits by up to 0.3 on
+ * random inputs. The prefill branch (`else_branch`, which projects K/V from
+ * encoder_hidden_states) is not touched.
  *
  * Batching rows of different requests still moves their logits a little (up to ~1.7 on real
  * clips, a near-tie token flipped now and then): the export quantises activations per tensor,
  * so each row's int8 scale depends on the others, exactly as it already does between the beams
  * of one request. The `rowQuantization` option (row-quantization.ts) removes that.
  *
- * Consequences callers must know:
- * - `cross_attentions.l` of a grouped run is [G, heads, n·L, T] (row j of group g, token i at
- *   [g, h, j·L + i]), not [G·n, heads, L, T].
- * - The decoder's positions come from the self cache's length and there is no attention mask,
- *   so every group's self cache must be equally long (see grouped-runner.ts).
+ * The caller's part: every group's self cache must be equally long. The decoder's positions
+ * come from the self cache's length and there is no attention mask (see grouped-runner.ts).
  *
  * The edit works on the protobuf wire format (../onnx-proto.ts) as short-encoder.ts does: only
  * the then_branch's node list and value_info, the If node holding it and the top graph's
@@ -48,32 +53,28 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { DECODER_FILE } from './model.js';
 import {
-  ATTR_G, ATTR_NAME, DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_OUTPUT, GRAPH_VALUE_INFO, MODEL_GRAPH,
+  ATTR_G, ATTR_NAME, DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_VALUE_INFO, MODEL_GRAPH,
   MODEL_OPSET_IMPORT, NODE_ATTRIBUTE, OPSET_DOMAIN, OPSET_VERSION, TENSOR_DATA_LOCATION, TENSOR_NAME, WT_LEN,
   concat, lenField, parseMessage, str, type WireField,
 } from '../onnx-proto.js';
 import { rewriteRowQuantization, type RowQuantizationInfo } from './row-quantization.js';
 import {
-  int64Initializer, intAttr, intsAttr, isScalarConstant, nodeProto, parseNode, renameNode, type ParsedNode,
+  int64Initializer, intsAttr, nodeProto, parseNode, renameNode, type ParsedNode,
 } from '../onnx-nodes.js';
 
 const P = 'sori_grouped';
 /** 1-D int64 constants the inserted nodes share; initializers of the top graph (outer scope). */
 const CONSTS: Record<string, number[]> = {
-  [`${P}/0`]: [0], [`${P}/1`]: [1], [`${P}/2`]: [2], [`${P}/3`]: [3], [`${P}/4`]: [4],
-  [`${P}/-1`]: [-1], [`${P}/0,0,-1`]: [0, 0, -1],
+  [`${P}/0`]: [0], [`${P}/1`]: [1], [`${P}/2`]: [2], [`${P}/3`]: [3], [`${P}/4`]: [4], [`${P}/-1`]: [-1],
 };
 const c = (v: string): string => `${P}/${v}`;
-const PERM_5D = [0, 2, 1, 3, 4];
 
 /** What the rewrite found and changed, per decoder layer. */
 export interface GroupedLayerInfo {
   layer: number;
-  /** MatMul(Q, K^T) and MatMul(P, V): the nodes now fed with / followed by regrouping. */
+  /** MatMul(Q, K^T) and MatMul(P, V): the nodes now run on [G, n, ...] views. */
   scoresMatMul: string;
   contextMatMul: string;
-  /** Ops between the two MatMuls, in order (Mul by 1.0 and Softmax in the optimum export). */
-  between: string[];
 }
 
 export interface GroupedDecoderGraphInfo {
@@ -96,23 +97,22 @@ export interface GroupedDecoderOptions {
 
 interface LayerMatch {
   layer: number;
-  q: string;
   key: string;
+  value: string;
+  /** Transpose(key, [0,1,3,2]). */
+  keyT: ParsedNode;
   scores: ParsedNode;
   context: ParsedNode;
-  between: ParsedNode[];
 }
 
 /** Finds each layer's cross-attention in the cached branch; throws on anything unexpected. */
-function matchLayers(nodes: ParsedNode[], outputs: Set<string>): LayerMatch[] {
+function matchLayers(nodes: ParsedNode[]): LayerMatch[] {
   const consumers = new Map<string, ParsedNode[]>();
-  const producer = new Map<string, ParsedNode>();
   for (const n of nodes) {
     for (const i of n.inputs) {
       if (!consumers.has(i)) consumers.set(i, []);
       consumers.get(i)?.push(n);
     }
-    for (const o of n.outputs) producer.set(o, n);
   }
   const layers = new Set<number>();
   for (const n of nodes) {
@@ -129,117 +129,96 @@ function matchLayers(nodes: ParsedNode[], outputs: Set<string>): LayerMatch[] {
   return [...layers].sort((a, b) => a - b).map((layer) => {
     const key = `past_key_values.${layer}.encoder.key`;
     const value = `past_key_values.${layer}.encoder.value`;
-    const kt = only(`consumer of ${key}`, consumers.get(key));
-    const perm = intsAttr(kt, 'perm');
-    if (kt.op !== 'Transpose' || perm?.join(',') !== '0,1,3,2') {
-      throw new Error(`grouped decoder: ${key} feeds ${kt.op} ${kt.name} (perm ${perm?.join(',')}), not Transpose [0,1,3,2]`);
+    const keyT = only(`consumer of ${key}`, consumers.get(key));
+    const perm = intsAttr(keyT, 'perm');
+    if (keyT.op !== 'Transpose' || perm?.join(',') !== '0,1,3,2') {
+      throw new Error(`grouped decoder: ${key} feeds ${keyT.op} ${keyT.name} (perm ${perm?.join(',')}), not Transpose [0,1,3,2]`);
     }
-    const scores = only(`consumer of ${kt.outputs[0]}`, consumers.get(kt.outputs[0]));
-    if (scores.op !== 'MatMul' || scores.inputs[1] !== kt.outputs[0]) throw new Error(`grouped decoder: K^T of layer ${layer} feeds ${scores.op} ${scores.name}`);
+    const scores = only(`consumer of ${keyT.outputs[0]}`, consumers.get(keyT.outputs[0]));
+    if (scores.op !== 'MatMul' || scores.inputs[1] !== keyT.outputs[0]) throw new Error(`grouped decoder: K^T of layer ${layer} feeds ${scores.op} ${scores.name}`);
     const context = only(`consumer of ${value}`, consumers.get(value));
     if (context.op !== 'MatMul' || context.inputs[1] !== value) throw new Error(`grouped decoder: ${value} feeds ${context.op} ${context.name}`);
-    // Between the MatMuls only row-wise ops may sit: they see [G, h, n·L, T] instead of
-    // [G·n, h, L, T] and must not care. A mask Add, say, would.
-    const between: ParsedNode[] = [];
-    let t = scores.outputs[0];
-    while (t !== context.inputs[0]) {
-      const n = only(`consumer of ${t}`, consumers.get(t));
-      const ok =
-        (n.op === 'Softmax' && [-1, 3].includes(intAttr(n, 'axis') ?? NaN)) ||
-        ((n.op === 'Mul' || n.op === 'Div') && n.inputs[0] === t && producer.get(n.inputs[1]) !== undefined &&
-          isScalarConstant(producer.get(n.inputs[1]) as ParsedNode));
-      if (!ok || between.length > 4) throw new Error(`grouped decoder: unexpected ${n.op} ${n.name} between the cross-attention MatMuls of layer ${layer}`);
-      between.push(n);
-      t = n.outputs[0];
-    }
-    for (const x of [scores, ...between]) {
-      if (outputs.has(x.outputs[0]) && x !== between[between.length - 1]) {
-        throw new Error(`grouped decoder: ${x.outputs[0]} is a graph output`);
-      }
-    }
-    return { layer, q: scores.inputs[0], key, scores, context, between };
+    return { layer, key, value, keyT, scores, context };
   });
 }
 
-/** The cached branch with every layer's cross-attention regrouped (file comment). */
-function rewriteCachedBranch(graph: Uint8Array): { graph: Uint8Array; layers: GroupedLayerInfo[] } {
+/** The cached branch with every layer's cross-attention run on [G, n, ...] views (file comment). */
+function rewriteCachedBranch(graph: Uint8Array, opset: number): { graph: Uint8Array; layers: GroupedLayerInfo[] } {
   const fields = parseMessage(graph);
   const nodes: ParsedNode[] = [];
-  const outputs = new Set<string>();
   fields.forEach((f, i) => {
     if (f.no === GRAPH_NODE && f.wt === WT_LEN) nodes.push(parseNode(i, f.payload));
-    if (f.no === GRAPH_OUTPUT && f.wt === WT_LEN) {
-      const n = parseMessage(f.payload).find((x) => x.no === 1);
-      if (n) outputs.add(str(n));
-    }
   });
-  const matches = matchLayers(nodes, outputs);
+  const matches = matchLayers(nodes);
+  const atKeyT = new Map(matches.map((m) => [m.keyT.index, m]));
   const atScores = new Map(matches.map((m) => [m.scores.index, m]));
   const atContext = new Map(matches.map((m) => [m.context.index, m]));
-  // Their shapes change (grouped layout); the runtime infers them again.
-  const regrouped = new Set(matches.flatMap((m) => [m.scores, ...m.between].map((n) => n.outputs[0])));
+  // K^T is 5-D now; the runtime infers its shape again.
+  const reshaped = new Set(matches.map((m) => m.keyT.outputs[0]));
+  // Unsqueeze takes its axes as an input from opset 13 on.
+  const unsqueeze = (name: string, x: string, out: string): Uint8Array =>
+    opset >= 13 ? nodeProto('Unsqueeze', name, [x, c('1')], [out]) : nodeProto('Unsqueeze', name, [x], [out], { ints: { axes: [1] } });
 
-  // Q has the same shape [B, h, L, d] in every layer and every layer's K/V the same G: the
-  // shapes are computed once, at the first layer (which comes first in the node order).
+  // Every layer's Q is [B, h, L, d] and every layer's K/V [G, h, T, d]: the target shapes are
+  // computed once, at the first scores MatMul (Q exists there; every use comes later).
   const sh = (v: string): string => `${P}/shape/${v}`;
-  let scoresShapes = false;
-  let contextShapes = false;
+  let shapes = false;
   const parts: Uint8Array[] = [];
   fields.forEach((f, i) => {
+    const k = atKeyT.get(i);
     const s = atScores.get(i);
     const x = atContext.get(i);
+    if (k) {
+      const p = `${P}/l${k.layer}`;
+      parts.push(
+        unsqueeze(`${p}/k5`, k.key, `${p}/k5`), // [G, 1, h, T, d]
+        nodeProto('Transpose', k.keyT.name, [`${p}/k5`], [k.keyT.outputs[0]], { ints: { perm: [0, 1, 2, 4, 3] } }), // [G, 1, h, d, T]
+      );
+      return;
+    }
     if (s) {
       const p = `${P}/l${s.layer}`;
-      if (!scoresShapes) {
-        scoresShapes = true;
+      if (!shapes) {
+        shapes = true;
+        const q = s.scores.inputs[0];
         parts.push(
-          nodeProto('Shape', sh('q'), [s.q], [sh('q')]), // [B, h, L, d]
+          nodeProto('Shape', sh('q'), [q], [sh('q')]), // [B, h, L, d]
           nodeProto('Shape', sh('kv'), [s.key], [sh('kv')]), // [G, h, T, d]
           nodeProto('Slice', sh('groups'), [sh('kv'), c('0'), c('1'), c('0')], [sh('groups')]),
           nodeProto('Slice', sh('h_l_d'), [sh('q'), c('1'), c('4'), c('0')], [sh('h_l_d')]),
-          nodeProto('Concat', sh('q5'), [sh('groups'), c('-1'), sh('h_l_d')], [sh('q5')], { int: { axis: 0 } }),
-          nodeProto('Slice', sh('d'), [sh('q'), c('3'), c('4'), c('0')], [sh('d')]),
-          nodeProto('Concat', sh('qg'), [c('0,0,-1'), sh('d')], [sh('qg')], { int: { axis: 0 } }),
+          nodeProto('Slice', sh('h_l'), [sh('q'), c('1'), c('3'), c('0')], [sh('h_l')]),
+          nodeProto('Slice', sh('t'), [sh('kv'), c('2'), c('3'), c('0')], [sh('t')]),
+          nodeProto('Concat', sh('q5'), [sh('groups'), c('-1'), sh('h_l_d')], [sh('q5')], { int: { axis: 0 } }), // [G, n, h, L, d]
+          nodeProto('Concat', sh('p5'), [sh('groups'), c('-1'), sh('h_l'), sh('t')], [sh('p5')], { int: { axis: 0 } }), // [G, n, h, L, T]
+          nodeProto('Concat', sh('p4'), [c('-1'), sh('h_l'), sh('t')], [sh('p4')], { int: { axis: 0 } }), // [B, h, L, T]
         );
       }
       parts.push(
-        nodeProto('Reshape', `${p}/q5`, [s.q, sh('q5')], [`${p}/q5`]), // [G, n, h, L, d]
-        nodeProto('Transpose', `${p}/q5t`, [`${p}/q5`], [`${p}/q5t`], { ints: { perm: PERM_5D } }), // [G, h, n, L, d]
-        nodeProto('Reshape', `${p}/qg`, [`${p}/q5t`, sh('qg')], [`${p}/qg`]), // [G, h, n·L, d]
-        renameNode(s.scores, { input: [0, `${p}/qg`] }),
+        nodeProto('Reshape', `${p}/q5`, [s.scores.inputs[0], sh('q5')], [`${p}/q5`]),
+        renameNode(s.scores, { input: [0, `${p}/q5`], output: [0, `${p}/s5`] }), // [G, n, h, L, T]
+        nodeProto('Reshape', `${p}/s4`, [`${p}/s5`, sh('p4')], [s.scores.outputs[0]]), // [B, h, L, T], as before
       );
       return;
     }
     if (x) {
       const p = `${P}/l${x.layer}`;
-      const out = x.context.outputs[0];
-      parts.push(renameNode(x.context, { output: [0, `${p}/og`] })); // [G, h, n·L, d]
-      if (!contextShapes) {
-        contextShapes = true;
-        parts.push(
-          nodeProto('Slice', sh('h'), [sh('q'), c('1'), c('2'), c('0')], [sh('h')]),
-          nodeProto('Slice', sh('l_d'), [sh('q'), c('2'), c('4'), c('0')], [sh('l_d')]),
-          nodeProto('Concat', sh('o5'), [sh('groups'), sh('h'), c('-1'), sh('l_d')], [sh('o5')], { int: { axis: 0 } }),
-        );
-      }
       parts.push(
-        nodeProto('Reshape', `${p}/o5`, [`${p}/og`, sh('o5')], [`${p}/o5`]), // [G, h, n, L, d]
-        nodeProto('Transpose', `${p}/o5t`, [`${p}/o5`], [`${p}/o5t`], { ints: { perm: PERM_5D } }), // [G, n, h, L, d]
-        nodeProto('Reshape', `${p}/o`, [`${p}/o5t`, sh('q')], [out]), // [B, h, L, d], as before
+        nodeProto('Reshape', `${p}/p5`, [x.context.inputs[0], sh('p5')], [`${p}/p5`]),
+        unsqueeze(`${p}/v5`, x.value, `${p}/v5`), // [G, 1, h, T, d]
+        nodeProto(x.context.op, x.context.name, [`${p}/p5`, `${p}/v5`], [`${p}/o5`]), // [G, n, h, L, d]
+        nodeProto('Reshape', `${p}/o4`, [`${p}/o5`, sh('q')], [x.context.outputs[0]]), // [B, h, L, d], as before
       );
       return;
     }
     if (f.no === GRAPH_VALUE_INFO) {
       const n = parseMessage(f.payload).find((y) => y.no === 1);
-      if (n && regrouped.has(str(n))) return;
+      if (n && reshaped.has(str(n))) return;
     }
     parts.push(f.raw);
   });
   return {
     graph: concat(parts),
-    layers: matches.map((m) => ({
-      layer: m.layer, scoresMatMul: m.scores.name, contextMatMul: m.context.name, between: m.between.map((n) => n.op),
-    })),
+    layers: matches.map((m) => ({ layer: m.layer, scoresMatMul: m.scores.name, contextMatMul: m.context.name })),
   };
 }
 
@@ -284,7 +263,7 @@ export function buildGroupedDecoderModel(model: Uint8Array, opts: GroupedDecoder
     found = true;
     return lenField(NODE_ATTRIBUTE, concat(a.map((x) => {
       if (x.no !== ATTR_G || x.wt !== WT_LEN) return x.raw;
-      const r = rewriteCachedBranch(x.payload);
+      const r = rewriteCachedBranch(x.payload, opset);
       layers = r.layers;
       if (!opts.rowQuantization) return lenField(ATTR_G, r.graph);
       const q = rewriteRowQuantization(r.graph, (name) => initializers.get(name), opset);
