@@ -9,7 +9,11 @@ import type { WhisperModel } from './model.js';
 export interface KvCache {
   /** Per layer: decoder self-attention key, value — [batch, heads, length, headDim]. */
   self: ort.Tensor[];
-  /** Per layer: cross-attention key, value — [batch, heads, 1500, headDim]; identical across the batch. */
+  /**
+   * Per layer: cross-attention key, value — [1, heads, 1500, headDim], broadcast over the batch;
+   * [G, heads, 1500, headDim] in a cache of G requests joined for the grouped decoder
+   * (grouped-runner.ts), where rows g·n .. g·n + n - 1 belong to request g.
+   */
   cross: ort.Tensor[];
   batch: number;
   length: number;
