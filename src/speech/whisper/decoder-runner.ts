@@ -115,9 +115,12 @@ export class DecoderRunner {
     return { logits: out.logits.data as Float32Array, crossAttentions: crossAttentionLayers.map((l) => out[`cross_attentions.${l}`]) };
   }
 
-  /** One token per sequence; returns [batch, vocab] logits and the grown cache. */
-  async step(tokens: number[], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
-    return this.run(BigInt64Array.from(tokens, (x) => BigInt(x)), [cache.batch, 1], cache);
+  /**
+   * One token per sequence; returns [batch, vocab] logits and the grown cache. `extra`: inputs
+   * a rewritten decoder adds (self-padding.ts's positions and mask).
+   */
+  async step(tokens: number[], cache: KvCache, extra: Record<string, ort.Tensor> = {}): Promise<{ logits: Float32Array; cache: KvCache }> {
+    return this.run(BigInt64Array.from(tokens, (x) => BigInt(x)), [cache.batch, 1], cache, extra);
   }
 
   /**
@@ -129,8 +132,9 @@ export class DecoderRunner {
     return this.run(BigInt64Array.from(tokens, (x) => BigInt(x)), [1, tokens.length], cache);
   }
 
-  private async run(ids: BigInt64Array, dims: [number, number], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+  private async run(ids: BigInt64Array, dims: [number, number], cache: KvCache, extra: Record<string, ort.Tensor> = {}): Promise<{ logits: Float32Array; cache: KvCache }> {
     const feeds: Record<string, ort.Tensor> = {
+      ...extra,
       input_ids: new ort.Tensor('int64', ids, dims),
       // Not read on the cached branch, but the graph still wants a tensor of the right rank.
       encoder_hidden_states: this.dummyEncoderStates,

@@ -58,6 +58,7 @@ import {
   concat, lenField, parseMessage, str, type WireField,
 } from '../onnx-proto.js';
 import { rewriteRowQuantization, type RowQuantizationInfo } from './row-quantization.js';
+import { POSITION_IDS, SELF_MASK, rewriteSelfPadding } from './self-padding.js';
 import {
   int64Initializer, intsAttr, nodeProto, parseNode, renameNode, type ParsedNode,
 } from '../onnx-nodes.js';
@@ -82,6 +83,8 @@ export interface GroupedDecoderGraphInfo {
   layers: GroupedLayerInfo[];
   /** Set when the cached branch's activations are quantised per row (row-quantization.ts). */
   rowQuantization?: RowQuantizationInfo;
+  /** The inputs the padding option added (self-padding.ts), else empty. */
+  paddingInputs: string[];
   externalData: boolean;
 }
 
@@ -93,6 +96,12 @@ export interface GroupedDecoderOptions {
    * logits slightly (as beams of one request already do today).
    */
   rowQuantization?: boolean;
+  /**
+   * Also take each row's positions and an extra self-attention mask as inputs (self-padding.ts),
+   * so groups whose self caches differ in length can share a run, the shorter ones left-padded
+   * (GroupedRunner does that). The session then needs those inputs on every run.
+   */
+  padding?: boolean;
 }
 
 interface LayerMatch {
@@ -265,11 +274,19 @@ export function buildGroupedDecoderModel(model: Uint8Array, opts: GroupedDecoder
       if (x.no !== ATTR_G || x.wt !== WT_LEN) return x.raw;
       const r = rewriteCachedBranch(x.payload, opset);
       layers = r.layers;
-      if (!opts.rowQuantization) return lenField(ATTR_G, r.graph);
-      const q = rewriteRowQuantization(r.graph, (name) => initializers.get(name), opset);
-      rowQuantization = q.info;
-      extra.push(...q.initializers);
-      return lenField(ATTR_G, q.graph);
+      let branch = r.graph;
+      if (opts.rowQuantization) {
+        const q = rewriteRowQuantization(branch, (name) => initializers.get(name), opset);
+        rowQuantization = q.info;
+        extra.push(...q.initializers);
+        branch = q.graph;
+      }
+      if (opts.padding) {
+        const p = rewriteSelfPadding(branch, (name) => initializers.has(name) && name.includes('embed_positions'));
+        extra.push(...p.inputs);
+        branch = p.graph;
+      }
+      return lenField(ATTR_G, branch);
     })));
   })));
   if (!found || layers.length === 0) throw new Error('grouped decoder: the If node has no then_branch graph');
@@ -279,7 +296,8 @@ export function buildGroupedDecoderModel(model: Uint8Array, opts: GroupedDecoder
   for (const [name, values] of Object.entries(CONSTS)) parts.push(int64Initializer(name, values));
   parts.push(...extra);
   const bytes = concat(top.map((f) => (f === graphField ? lenField(MODEL_GRAPH, concat(parts)) : f.raw)));
-  return { bytes, info: { ifNode: ifNode.name, layers, rowQuantization, externalData } };
+  const paddingInputs = opts.padding ? [POSITION_IDS, SELF_MASK] : [];
+  return { bytes, info: { ifNode: ifNode.name, layers, rowQuantization, paddingInputs, externalData } };
 }
 
 /**

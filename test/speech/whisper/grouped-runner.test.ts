@@ -48,3 +48,27 @@ test('join refuses groups the grouped decoder cannot run together', () => {
   assert.throws(() => GroupedRunner.join([cache(1, 2, 0), cache(2, 2, 0)], cross), /same beam count/);
   assert.throws(() => GroupedRunner.join([cache(1, 2, 0)], cross), /stacks 2 groups for 1/);
 });
+
+test('joinPadded left-pads shorter groups; paddingFeeds masks the padding and numbers each row from its own length; split cuts it off', () => {
+  const groups = [cache(2, 3, 0), cache(2, 1, 100)];
+  const cross = GroupedRunner.stackCross(groups.map((g) => g.cross));
+  const { cache: joined, pads } = GroupedRunner.joinPadded(groups, cross);
+  assert.deepEqual(pads, [0, 2]);
+  assert.equal(joined.length, 3);
+  assert.deepEqual(joined.self[0].dims, [4, 1, 3, 2]);
+  // Group 1, row 0: two padded positions, then its one token.
+  assert.deepEqual([...(joined.self[0].data as Float32Array).subarray(12, 18)], [0, 0, 0, 0, 100, 101]);
+
+  const feeds = GroupedRunner.paddingFeeds(pads, 2, joined.length);
+  assert.deepEqual([...(feeds.sori_position_ids.data as BigInt64Array)], [3n, 3n, 1n, 1n]);
+  assert.deepEqual(feeds.sori_self_mask.dims, [4, 1, 1, 4]);
+  const mask = feeds.sori_self_mask.data as Float32Array;
+  assert.deepEqual([...mask.subarray(0, 4)], [0, 0, 0, 0]);
+  assert.ok(mask[8] < -1e38 && mask[9] < -1e38 && mask[10] === 0 && mask[11] === 0);
+
+  const back = GroupedRunner.split(joined, groups.map((g) => g.cross), pads);
+  back.forEach((c, g) => {
+    assert.equal(c.length, groups[g].length);
+    c.self.forEach((t, i) => assert.deepEqual([...(t.data as Float32Array)], [...(groups[g].self[i].data as Float32Array)]));
+  });
+});
