@@ -10,7 +10,9 @@
  *   kept      one run on a joined cache kept from step to step (no join copy): the floor for a
  *             caller that keeps a fixed set of requests batched;
  *   row-q     as grouped, on the decoder whose activations are quantised per row
- *             (src/speech/whisper/row-quantization.ts: batching changes no row's numbers).
+ *             (src/speech/whisper/row-quantization.ts: batching changes no row's numbers);
+ *   padded    as row-q, on the decoder that also takes positions and a padding mask
+ *             (self-padding.ts: requests at different lengths may share a run), fed them.
  * Median of --steps steps after --warmup, the methods interleaved step by step so load
  * drift hits all, each step in a rotated order; each starts from the same caches (prompt +
  * --past greedy tokens) of distinct real clips. Tokens are each method's own argmax (counted in
@@ -74,9 +76,11 @@ async function main(): Promise<void> {
   const model = await loadWhisperModel(MODEL_DIR, a.model, THREADS);
   const { session } = await loadGroupedDecoder(MODEL_DIR, THREADS);
   const { session: rowSession } = await loadGroupedDecoder(MODEL_DIR, THREADS, { rowQuantization: true });
+  const { session: padSession } = await loadGroupedDecoder(MODEL_DIR, THREADS, { rowQuantization: true, padding: true });
   const alone = new DecoderRunner(model);
   const grouped = new GroupedRunner(model, session);
   const rowGrouped = new GroupedRunner(model, rowSession);
+  const padGrouped = new GroupedRunner(model, padSession);
   const mel = new LogMelExtractor(model.nMels);
 
   // Distinct requests: quick-set clips, languages in turn.
@@ -119,10 +123,11 @@ async function main(): Promise<void> {
       const sep = start();
       const grp = start();
       const rowq = start();
+      const pad = start();
       let kept = GroupedRunner.join(caches0, stack);
       let keptTok = grp.tokens.flat();
-      type Method = 'separate' | 'grouped' | 'kept' | 'rowq';
-      const times: Record<Method, number[]> = { separate: [], grouped: [], kept: [], rowq: [] };
+      type Method = 'separate' | 'grouped' | 'kept' | 'rowq' | 'padded';
+      const times: Record<Method, number[]> = { separate: [], grouped: [], kept: [], rowq: [], padded: [] };
       const run: Record<Method, () => Promise<void>> = {
         separate: async () => {
           const outs: { logits: Float32Array; cache: KvCache }[] = [];
@@ -145,8 +150,13 @@ async function main(): Promise<void> {
           rowq.caches = r.caches;
           rowq.tokens = r.logits.map((l) => argmaxRows(l, n));
         },
+        padded: async () => {
+          const r = await padGrouped.stepGroups(pad.tokens.flat(), pad.caches, stack);
+          pad.caches = r.caches;
+          pad.tokens = r.logits.map((l) => argmaxRows(l, n));
+        },
       };
-      const order: Method[] = ['separate', 'grouped', 'kept', 'rowq'];
+      const order: Method[] = ['separate', 'grouped', 'kept', 'rowq', 'padded'];
       for (let s = 0; s < WARMUP + STEPS; s++) {
         // A different method first each step: none always runs on the caches another just left.
         for (let m = 0; m < order.length; m++) {
@@ -156,21 +166,24 @@ async function main(): Promise<void> {
           if (s >= WARMUP) times[method].push(performance.now() - t);
         }
       }
-      const ms = { separate: median(times.separate), grouped: median(times.grouped), kept: median(times.kept), rowq: median(times.rowq) };
+      const ms = {
+        separate: median(times.separate), grouped: median(times.grouped), kept: median(times.kept),
+        rowq: median(times.rowq), padded: median(times.padded),
+      };
       rows.push([
-        G, n, ms.separate.toFixed(1), ms.grouped.toFixed(1), ms.kept.toFixed(1), ms.rowq.toFixed(1),
+        G, n, ms.separate.toFixed(1), ms.grouped.toFixed(1), ms.kept.toFixed(1), ms.rowq.toFixed(1), ms.padded.toFixed(1),
         (ms.separate / ms.grouped).toFixed(2), (ms.separate / ms.rowq).toFixed(2), stackMs.toFixed(0), joinMs.toFixed(0),
       ]);
-      log(`G=${G} n=${n}: separate ${ms.separate.toFixed(1)} ms, grouped ${ms.grouped.toFixed(1)} ms, kept ${ms.kept.toFixed(1)} ms, row-q ${ms.rowq.toFixed(1)} ms (load ${load()})`);
+      log(`G=${G} n=${n}: separate ${ms.separate.toFixed(1)} ms, grouped ${ms.grouped.toFixed(1)} ms, kept ${ms.kept.toFixed(1)} ms, row-q ${ms.rowq.toFixed(1)} ms, padded ${ms.padded.toFixed(1)} ms (load ${load()})`);
     }
   }
   console.log(`\nwhisper ${a.model}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP}, self cache ${base[0].length}..${base[0].length + WARMUP + STEPS} tokens`);
   console.log(formatTable(
-    ['groups', 'rows/group', 'separate ms', 'grouped ms', 'kept ms', 'row-q ms', 'speed-up grouped', 'speed-up row-q', 'stack cross ms', 'one joins slots ms'],
+    ['groups', 'rows/group', 'separate ms', 'grouped ms', 'kept ms', 'row-q ms', 'padded ms', 'speed-up grouped', 'speed-up row-q', 'stack cross ms', 'one joins slots ms'],
     rows,
   ));
   console.log(`load average after: ${load()}`);
-  await Promise.all([model.encoder.release(), model.decoder.release(), session.release(), rowSession.release()]);
+  await Promise.all([model.encoder.release(), model.decoder.release(), session.release(), rowSession.release(), padSession.release()]);
 }
 
 main().catch((err: unknown) => {
