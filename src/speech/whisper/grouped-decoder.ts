@@ -41,7 +41,8 @@
  * of one request. The `rowQuantization` option (row-quantization.ts) removes that.
  *
  * The caller's part: every group's self cache must be equally long. The decoder's positions
- * come from the self cache's length and there is no attention mask (see grouped-runner.ts).
+ * come from the self cache's length and there is no attention mask, unless the `padding`
+ * option (self-padding.ts) adds both as inputs; GroupedRunner then pads shorter caches.
  *
  * The edit works on the protobuf wire format (../onnx-proto.ts) as short-encoder.ts does: only
  * the then_branch's node list and value_info, the If node holding it and the top graph's
