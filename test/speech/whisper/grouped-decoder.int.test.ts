@@ -114,6 +114,22 @@ describe('grouped decoder', () => {
       assert.equal(d2, 0, 'G=1 n=2');
     }
 
+    // Several tokens per row (draft checks, word alignment): the same numbers and maps too.
+    {
+      const toks = [argmaxRows(first[1], 1)[0], 220, 11];
+      const a = await alone.extend(toks, caches[1]);
+      const b = await grouped.runner.extend(toks, caches[1]);
+      assert.equal(maxAbsDiff(a.logits, b.logits), 0, 'extend');
+      const ids = [model.tokens.sot, ...toks];
+      const x = await alone.attend(ids, caches[1].cross, [2, 5]);
+      const y = await grouped.runner.attend(ids, caches[1].cross, [2, 5]);
+      assert.equal(maxAbsDiff(x.logits, y.logits), 0, 'attend logits');
+      x.crossAttentions.forEach((m, i) => {
+        assert.deepEqual(y.crossAttentions[i].dims, m.dims);
+        assert.equal(maxAbsDiff(m.data as Float32Array, y.crossAttentions[i].data as Float32Array), 0, 'attend maps');
+      });
+    }
+
     const stack = GroupedRunner.stackCross(caches.map((c) => c.cross));
 
     // --- The rewrite is exact: the unmodified graph fed the same G rows, each with its own
