@@ -3,8 +3,8 @@
  * protobuf library and no onnx.proto: messages are split into their fields (number, wire type,
  * payload, and the bytes as encoded, so untouched fields can be copied through byte for byte),
  * and a few writers build new fields. Plus the ONNX field numbers the two users need:
- * events/onnx-constants.ts (reads scalar initializers) and whisper/short-encoder.ts (rewrites
- * the encoder graph).
+ * events/onnx-constants.ts (reads scalar initializers), whisper/short-encoder.ts (rewrites
+ * the encoder graph) and whisper/grouped-decoder.ts (rewrites the decoder's cached branch).
  */
 
 export const WT_VARINT = 0;
@@ -126,6 +126,9 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 
 // ONNX field numbers (onnx.proto, stable since IR version 3).
 export const MODEL_GRAPH = 7;
+export const MODEL_OPSET_IMPORT = 8;
+export const OPSET_DOMAIN = 1;
+export const OPSET_VERSION = 2;
 export const GRAPH_NODE = 1;
 export const GRAPH_INITIALIZER = 5;
 export const GRAPH_INPUT = 11;
@@ -139,6 +142,9 @@ export const NODE_ATTRIBUTE = 5;
 export const NODE_DOMAIN = 7;
 export const ATTR_NAME = 1;
 export const ATTR_I = 3;
+export const ATTR_T = 5;
+export const ATTR_G = 6;
+export const ATTR_INTS = 8;
 export const ATTR_TYPE = 20;
 export const TENSOR_DIMS = 1;
 export const TENSOR_DATA_TYPE = 2;
@@ -159,8 +165,10 @@ export const DIM_PARAM = 2;
 
 // ONNX enums: AttributeProto.AttributeType, TensorProto.DataType, TensorProto.DataLocation.
 export const ATTR_TYPE_INT = 2;
+export const ATTR_TYPE_INTS = 7;
 export const ONNX_FLOAT = 1;
 export const ONNX_UINT8 = 2;
 export const ONNX_INT8 = 3;
+export const ONNX_INT32 = 6;
 export const ONNX_INT64 = 7;
 export const DATA_LOCATION_EXTERNAL = 1;

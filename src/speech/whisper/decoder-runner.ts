@@ -9,7 +9,11 @@ import type { WhisperModel } from './model.js';
 export interface KvCache {
   /** Per layer: decoder self-attention key, value — [batch, heads, length, headDim]. */
   self: ort.Tensor[];
-  /** Per layer: cross-attention key, value — [batch, heads, 1500, headDim]; identical across the batch. */
+  /**
+   * Per layer: cross-attention key, value — [1, heads, 1500, headDim], broadcast over the batch;
+   * [G, heads, 1500, headDim] in a cache of G requests joined for the grouped decoder
+   * (grouped-runner.ts), where rows g·n .. g·n + n - 1 belong to request g.
+   */
   cross: ort.Tensor[];
   batch: number;
   length: number;
@@ -111,9 +115,12 @@ export class DecoderRunner {
     return { logits: out.logits.data as Float32Array, crossAttentions: crossAttentionLayers.map((l) => out[`cross_attentions.${l}`]) };
   }
 
-  /** One token per sequence; returns [batch, vocab] logits and the grown cache. */
-  async step(tokens: number[], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
-    return this.run(BigInt64Array.from(tokens, (x) => BigInt(x)), [cache.batch, 1], cache);
+  /**
+   * One token per sequence; returns [batch, vocab] logits and the grown cache. `extra`: inputs
+   * a rewritten decoder adds (self-padding.ts's positions and mask).
+   */
+  async step(tokens: number[], cache: KvCache, extra: Record<string, ort.Tensor> = {}): Promise<{ logits: Float32Array; cache: KvCache }> {
+    return this.run(BigInt64Array.from(tokens, (x) => BigInt(x)), [cache.batch, 1], cache, extra);
   }
 
   /**
@@ -125,8 +132,9 @@ export class DecoderRunner {
     return this.run(BigInt64Array.from(tokens, (x) => BigInt(x)), [1, tokens.length], cache);
   }
 
-  private async run(ids: BigInt64Array, dims: [number, number], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+  private async run(ids: BigInt64Array, dims: [number, number], cache: KvCache, extra: Record<string, ort.Tensor> = {}): Promise<{ logits: Float32Array; cache: KvCache }> {
     const feeds: Record<string, ort.Tensor> = {
+      ...extra,
       input_ids: new ort.Tensor('int64', ids, dims),
       // Not read on the cached branch, but the graph still wants a tensor of the right rank.
       encoder_hidden_states: this.dummyEncoderStates,
