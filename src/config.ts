@@ -306,6 +306,14 @@ export const settingsSchema = z.strictObject({
           env: 'SORI_PARALLEL',
           description: 'Recognitions running at once; the threads are split between them, and each loads its own copy of the model.',
         }),
+        // Measured on 2 cores (docs/benchmarks.md, "Batched decoding"): 4 gave no throughput gain
+        // (10 short clients 10.0 vs 10.3 audio s/s; 16 streams no better) and +440 MB peak RSS.
+        batch: setting(positiveInt.max(64).default(1), {
+          env: 'SORI_BATCH',
+          description:
+            'Requests of one kind (stream finals, partial results, short requests, long-form windows) decoded together by each inference process, ' +
+            'their decoder steps run as one batch. 1 = one at a time (the default: on 2 cores, 4 measured no faster and used 440 MB more).',
+        }),
         queueLimit: setting(z.int().min(0).max(1_000_000).default(32), {
           env: 'SORI_QUEUE_LIMIT',
           description: 'Requests that may wait for the engine; beyond it, the busy answer (503 STT007).',

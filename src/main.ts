@@ -27,6 +27,7 @@ export async function main(): Promise<void> {
     model: config.models.asr,
     threads: config.engine.threads,
     parallel: config.engine.parallel,
+    batch: config.engine.batch,
     queueLimit: config.engine.queueLimit,
     beamSize: config.engine.beamSize,
     referenceCacheSize: config.engine.referenceCacheSize,

@@ -188,6 +188,8 @@ export interface EngineConfig {
   threads: number;
   /** Decodes running at once; threads are split between them. */
   parallel: number;
+  /** Requests of one priority class each inference process decodes at once, their decoder steps batched (default 1). */
+  batch?: number;
   /** Requests that may wait beyond the running ones before EngineBusyError. */
   queueLimit: number;
   /** Default beam size when a request names none. */

@@ -43,6 +43,7 @@ export async function openLocalBackend(opts: LocalOptions): Promise<Backend> {
       model: settings.models.asr,
       threads: settings.engine.threads,
       parallel: settings.engine.parallel,
+      batch: settings.engine.batch,
       queueLimit: settings.engine.queueLimit,
       beamSize: settings.engine.beamSize,
       referenceCacheSize: settings.engine.referenceCacheSize,

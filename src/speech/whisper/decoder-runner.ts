@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { WhisperModel } from './model.js';
+import { POSITION_IDS, SELF_MASK } from './self-padding.js';
 
 /**
  * Thin wrapper over the merged decoder (with KV cache). The cross-attention K/V is computed once
@@ -33,8 +34,12 @@ export class DecoderRunner {
   private readonly useCacheFalse = new ort.Tensor('bool', new Uint8Array([0]), [1]);
   private readonly dummyEncoderStates: ort.Tensor;
 
+  /** The session takes self-padding.ts's inputs: every run feeds them (no padding unless joined). */
+  readonly padded: boolean;
+
   constructor(model: WhisperModel) {
     this.model = model;
+    this.padded = model.decoder.inputNames.includes(POSITION_IDS);
     const d = model.heads * model.headDim;
     this.dummyEncoderStates = new ort.Tensor('float32', new Float32Array(d), [1, 1, d]);
     this.selfFetch = ['logits'];
@@ -64,6 +69,7 @@ export class DecoderRunner {
     feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]);
     feeds.encoder_hidden_states = encoderOut;
     feeds.use_cache_branch = this.useCacheFalse;
+    Object.assign(feeds, this.unpadded(1, ids.length, 0));
     const fetch = [...this.allFetch, ...crossAttentionLayers.map((l) => `cross_attentions.${l}`)];
     const out = await this.model.decoder.run(feeds, fetch);
     const self: ort.Tensor[] = [];
@@ -104,6 +110,7 @@ export class DecoderRunner {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]),
       encoder_hidden_states: this.dummyEncoderStates,
       use_cache_branch: this.useCacheTrue,
+      ...this.unpadded(1, ids.length, 0),
     };
     for (let l = 0; l < layers; l++) {
       feeds[`past_key_values.${l}.decoder.key`] = emptySelf;
@@ -134,6 +141,7 @@ export class DecoderRunner {
 
   private async run(ids: BigInt64Array, dims: [number, number], cache: KvCache, extra: Record<string, ort.Tensor> = {}): Promise<{ logits: Float32Array; cache: KvCache }> {
     const feeds: Record<string, ort.Tensor> = {
+      ...this.unpadded(dims[0], dims[1], cache.length),
       ...extra,
       input_ids: new ort.Tensor('int64', ids, dims),
       // Not read on the cached branch, but the graph still wants a tensor of the right rank.
@@ -150,6 +158,20 @@ export class DecoderRunner {
     const self: ort.Tensor[] = [];
     for (let l = 0; l < this.model.layers; l++) self.push(out[`present.${l}.decoder.key`], out[`present.${l}.decoder.value`]);
     return { logits: out.logits.data as Float32Array, cache: { self, cross: cache.cross, batch: dims[0], length: cache.length + dims[1] } };
+  }
+
+  /**
+   * On a padded session: the positions and the (all-zero) extra mask of `rows` rows of `tokens`
+   * tokens after `past` cached ones, none padded; what the original graph computes itself.
+   */
+  private unpadded(rows: number, tokens: number, past: number): Record<string, ort.Tensor> {
+    if (!this.padded) return {};
+    const positions = new BigInt64Array(rows * tokens);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < tokens; i++) positions[r * tokens + i] = BigInt(past + i);
+    return {
+      [POSITION_IDS]: new ort.Tensor('int64', positions, [rows, tokens]),
+      [SELF_MASK]: new ort.Tensor('float32', new Float32Array(rows * tokens * (past + tokens)), [rows, 1, tokens, past + tokens]),
+    };
   }
 
   /** The cache of the first `length` tokens (a draft's unaccepted tail dropped). */

@@ -52,7 +52,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { DECODER_FILE } from './model.js';
+import { DECODER_FILE, whisperSessionOptions } from './model.js';
 import {
   ATTR_G, ATTR_NAME, DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_VALUE_INFO, MODEL_GRAPH,
   MODEL_OPSET_IMPORT, NODE_ATTRIBUTE, OPSET_DOMAIN, OPSET_VERSION, TENSOR_DATA_LOCATION, TENSOR_NAME, WT_LEN,
@@ -313,11 +313,6 @@ export async function loadGroupedDecoder(
   if (info.externalData) {
     throw new Error('grouped decoder: decoders with external data are not supported (the rewritten model would lose the data file)');
   }
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: Math.max(1, threads),
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const session = await ort.InferenceSession.create(bytes, whisperSessionOptions(threads));
   return { session, info };
 }

@@ -157,8 +157,8 @@ export class WhisperEngine implements SpeechEngine {
     const threadsEach = Math.max(1, Math.floor(Math.max(1, cfg.threads || cpus().length) / parallel));
     this.beamSize = cfg.beamSize;
     const log = cfg.onLog ?? ((m: string) => process.stderr.write(`sori engine: ${m}\n`));
-    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize }, log));
-    this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit);
+    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize, batch: cfg.batch }, log));
+    this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit, cfg.batch ?? 1);
     this.readyPromise = Promise.all(this.slots.map((s) => s.ready)).then((v) => { this.version = v[0]; });
     this.readyPromise.catch(() => undefined);
   }

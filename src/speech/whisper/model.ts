@@ -115,13 +115,16 @@ export function encoderSessionOptions(threads: number): ort.InferenceSession.Ses
 }
 
 /**
- * `encoder`: an encoder session already made from this model's encoder (the short encoder's,
- * which computes the same full windows), so the weights are loaded once.
+ * `encoder`, `decoder`: sessions already made from this model's files (the short encoder's, which
+ * computes the same full windows; the grouped decoder's, which computes what the shipped one does
+ * for one request), so the weights are loaded once.
  */
-export async function loadWhisperModel(dir: string, name: string, threads: number, opts: { encoder?: ort.InferenceSession } = {}): Promise<WhisperModel> {
+export async function loadWhisperModel(
+  dir: string, name: string, threads: number, opts: { encoder?: ort.InferenceSession; decoder?: ort.InferenceSession } = {},
+): Promise<WhisperModel> {
   const [encoder, decoder] = await Promise.all([
     opts.encoder ?? ort.InferenceSession.create(join(dir, ENCODER_FILE), encoderSessionOptions(threads)),
-    ort.InferenceSession.create(join(dir, DECODER_FILE), whisperSessionOptions(threads)),
+    opts.decoder ?? ort.InferenceSession.create(join(dir, DECODER_FILE), whisperSessionOptions(threads)),
   ]);
   const readJson = (f: string): unknown => JSON.parse(readFileSync(join(dir, f), 'utf8'));
   const tokenizerJson = readJson('tokenizer.json') as Record<string, unknown>;

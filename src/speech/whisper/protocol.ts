@@ -9,6 +9,8 @@ export interface WorkerInit {
   /** The models folder (pronunciation assessment loads its own models from it on first use). */
   modelsDir: string;
   referenceCacheSize?: number;
+  /** Requests per priority class decoded at once; above 1, their decoder steps run batched. */
+  batch?: number;
 }
 
 export type ToWorker =

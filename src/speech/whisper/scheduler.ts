@@ -1,9 +1,10 @@
 import { EngineBusyError, PRIORITIES, type Priority } from '../engine.js';
 
 /**
- * Bounded queue in front of the inference workers. Each worker takes at most one request of each
- * class at once (a stream final, a partial, a short request, a batch window); inside the worker a
- * RunGate lets the most urgent of them run its model steps first. So a stream's final never waits
+ * Bounded queue in front of the inference workers. Each worker takes at most `batch` requests of
+ * each class at once (stream finals, partials, short requests, batch windows), whose decoder
+ * steps it runs as one batch (step-batcher.ts); inside the worker a RunGate lets the most urgent
+ * class run its model steps first. So a stream's final never waits
  * behind a 30 s batch window, only behind the model run in progress. Within a class, first come
  * first served. A full queue refuses at once instead of letting callers hang.
  */
@@ -14,13 +15,13 @@ interface Waiting {
 
 export class PriorityScheduler {
   private readonly queues = new Map<Priority, Waiting[]>(PRIORITIES.map((p) => [p, []]));
-  /** Per worker, the classes it is running now. */
-  private readonly busy: Set<Priority>[];
+  /** Per worker, how many requests of each class it is running now. */
+  private readonly busy: Map<Priority, number>[];
   private waiting = 0;
   private runningNow = 0;
 
-  constructor(readonly slots: number, readonly queueLimit: number) {
-    this.busy = Array.from({ length: slots }, () => new Set<Priority>());
+  constructor(readonly slots: number, readonly queueLimit: number, readonly batch = 1) {
+    this.busy = Array.from({ length: slots }, () => new Map<Priority, number>());
   }
 
   get queued(): number {
@@ -70,22 +71,28 @@ export class PriorityScheduler {
     let best: number | undefined;
     let bestKey = Infinity;
     this.busy.forEach((classes, slot) => {
-      if (classes.has(priority)) return;
+      const same = classes.get(priority) ?? 0;
+      if (same >= this.batch) return;
       let ahead = 0;
-      for (const c of classes) if (PRIORITIES.indexOf(c) < rank) ahead++;
-      const key = ahead * 100 + classes.size;
+      let total = 0;
+      for (const [c, n] of classes) {
+        total += n;
+        if (PRIORITIES.indexOf(c) < rank) ahead += n;
+      }
+      const key = ahead * 10_000 + total;
       if (key < bestKey) { bestKey = key; best = slot; }
     });
     return best;
   }
 
   private async execute<T>(slot: number, priority: Priority, task: (slot: number) => Promise<T>): Promise<T> {
-    this.busy[slot].add(priority);
+    const classes = this.busy[slot];
+    classes.set(priority, (classes.get(priority) ?? 0) + 1);
     this.runningNow++;
     try {
       return await task(slot);
     } finally {
-      this.busy[slot].delete(priority);
+      classes.set(priority, classes.get(priority)! - 1);
       this.runningNow--;
       const next = this.queues.get(priority)!.shift();
       if (next) {

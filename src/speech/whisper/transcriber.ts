@@ -123,12 +123,13 @@ export class WhisperTranscriber {
   private readonly shortEncoder: ShortEncoder | undefined;
   private readonly paddedCross: PaddedCross | undefined;
 
-  constructor(model: WhisperModel, shortEncoder?: ShortEncoder) {
+  /** `runner`: the decoder runner to use, e.g. one that batches the steps of concurrent requests (step-batcher.ts). */
+  constructor(model: WhisperModel, shortEncoder?: ShortEncoder, runner = new DecoderRunner(model)) {
     this.model = model;
     this.shortEncoder = shortEncoder;
     this.hasCrossAttentions = model.decoder.outputNames.includes('cross_attentions.0');
     this.mel = new LogMelExtractor(model.nMels);
-    this.runner = new DecoderRunner(model);
+    this.runner = runner;
     this.rules = new LogitRules(model);
     // The padding: the encoder output of a silent full window (the worker's encoder session may be
     // the short encoder's own; it computes full windows exactly as the shipped graph).

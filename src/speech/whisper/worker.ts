@@ -2,6 +2,8 @@ import ort from 'onnxruntime-node';
 import { loadWhisperModel, modelMelBins } from './model.js';
 import { WhisperTranscriber } from './transcriber.js';
 import { loadShortEncoder, type ShortEncoder } from './short-encoder.js';
+import { loadGroupedDecoder } from './grouped-decoder.js';
+import { BatchingDecoderRunner } from './step-batcher.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { RunGate } from './run-gate.js';
 import { PRIORITIES } from '../engine.js';
@@ -39,8 +41,12 @@ try {
   } catch (err) {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }
-  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session });
-  const transcriber = new WhisperTranscriber(model, short);
+  // Batching: the grouped decoder (it decodes one request exactly as the shipped graph does) is
+  // the only decoder session, and a runner joins the steps of concurrent requests.
+  const batch = init.batch ?? 1;
+  const decoder = batch > 1 ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: true })).session : undefined;
+  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session, decoder });
+  const transcriber = new WhisperTranscriber(model, short, batch > 1 ? new BatchingDecoderRunner(model, batch) : undefined);
   // Its models load on the first assessment request, not here: most servers never get one.
   const scorer = new ForcedTextScorer(model);
   const assessor = new PronunciationAssessor({ modelsDir: init.modelsDir, threads: init.threads, referenceCacheSize: init.referenceCacheSize });

@@ -81,3 +81,19 @@ test('an aborted waiter leaves the queue; a failing task frees its slot', async 
   await assert.rejects(s.run('short', async () => { throw new Error('boom'); }), /boom/);
   assert.equal(await s.run('short', async () => 'next'), 'next');
 });
+
+test('batch N: up to N requests of a class run at once per worker, the next waits', async () => {
+  const s = new PriorityScheduler(1, 10, 2);
+  const a = gate();
+  const started: string[] = [];
+  const first = s.run('stream', async () => { started.push('s1'); await a.promise; });
+  const second = s.run('stream', async () => { started.push('s2'); await a.promise; });
+  const third = s.run('stream', async () => { started.push('s3'); });
+  assert.deepEqual(started, ['s1', 's2']);
+  assert.equal(s.running, 2);
+  assert.equal(s.queued, 1);
+  a.open();
+  await Promise.all([first, second, third]);
+  assert.deepEqual(started, ['s1', 's2', 's3']);
+  assert.equal(s.running, 0);
+});
