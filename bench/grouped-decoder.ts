@@ -35,6 +35,7 @@ import { loadManifest, manifestPath, selectClips } from './lib/manifest.js';
 import { modelsDir, testdataDir } from './lib/paths.js';
 import { formatTable } from './lib/table.js';
 import { log } from './lib/progress.js';
+import { argmaxRows } from './lib/logits.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -60,14 +61,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function argmaxRows(logits: Float32Array, rows: number): number[] {
-  const v = logits.length / rows;
-  return Array.from({ length: rows }, (_, r) => {
-    let best = 0;
-    for (let i = 1; i < v; i++) if (logits[r * v + i] > logits[r * v + best]) best = i;
-    return best;
-  });
-}
 
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 

@@ -38,39 +38,17 @@ import { ENCODER_FILE, encoderSessionOptions } from './model.js';
 import { HOP, LogMelExtractor, WINDOW_FRAMES } from './features.js';
 import { SAMPLE_RATE } from '../../audio.js';
 import {
-  ATTR_I, ATTR_NAME, ATTR_TYPE, ATTR_TYPE_INT, DATA_LOCATION_EXTERNAL, DIM_PARAM, DIM_VALUE, GRAPH_INITIALIZER, GRAPH_INPUT,
-  GRAPH_NODE, GRAPH_OUTPUT, GRAPH_VALUE_INFO, MODEL_GRAPH, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE,
-  NODE_OUTPUT, ONNX_INT64, SHAPE_DIM, TENSOR_DATA_LOCATION, TENSOR_DATA_TYPE, TENSOR_DIMS, TENSOR_NAME, TENSOR_RAW_DATA,
-  TYPE_TENSOR, TYPE_TENSOR_SHAPE, VALUE_INFO_TYPE, WT_LEN, WT_VARINT,
-  concat, intField, lenField, parseMessage, readVarint, str, strField, type WireField,
+  DATA_LOCATION_EXTERNAL, DIM_PARAM, DIM_VALUE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT,
+  GRAPH_VALUE_INFO, MODEL_GRAPH, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, SHAPE_DIM, TENSOR_DATA_LOCATION, TENSOR_DIMS,
+  TENSOR_NAME, TYPE_TENSOR, TYPE_TENSOR_SHAPE, VALUE_INFO_TYPE, WT_LEN, WT_VARINT, concat, lenField, parseMessage,
+  readVarint, str, strField, type WireField,
 } from '../onnx-proto.js';
+import { int64Initializer, nodeProto } from '../onnx-nodes.js';
 
 /** Mel frames per encoder position (conv2 has stride 2). */
 export const FRAMES_PER_POSITION = 2;
 /** Mel frames per second (hop 160 at 16 kHz): 100. */
 export const FRAMES_PER_SECOND = SAMPLE_RATE / HOP;
-
-function nodeProto(opType: string, name: string, inputs: string[], outputs: string[], intAttrs: Record<string, number> = {}): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const i of inputs) parts.push(strField(NODE_INPUT, i));
-  for (const o of outputs) parts.push(strField(NODE_OUTPUT, o));
-  parts.push(strField(NODE_NAME, name), strField(NODE_OP_TYPE, opType));
-  for (const [k, v] of Object.entries(intAttrs)) {
-    parts.push(lenField(NODE_ATTRIBUTE, concat([strField(ATTR_NAME, k), intField(ATTR_I, v), intField(ATTR_TYPE, ATTR_TYPE_INT)])));
-  }
-  parts.push(strField(NODE_DOMAIN, ''));
-  return lenField(GRAPH_NODE, concat(parts));
-}
-
-function int64Initializer(name: string, values: number[]): Uint8Array {
-  const raw = new Uint8Array(values.length * 8);
-  const view = new DataView(raw.buffer);
-  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return lenField(GRAPH_INITIALIZER, concat([
-    intField(TENSOR_DIMS, values.length), intField(TENSOR_DATA_TYPE, ONNX_INT64),
-    strField(TENSOR_NAME, name), lenField(TENSOR_RAW_DATA, raw),
-  ]));
-}
 
 /** Rewrites one dim of a ValueInfoProto's tensor shape as a symbolic dim named `param`. */
 function symbolicDim(valueInfo: Uint8Array, dimIndex: number, param: string): Uint8Array {
@@ -185,7 +163,7 @@ export function buildShortEncoderModel(model: Uint8Array): { bytes: Uint8Array; 
       // Same node, the initializer input renamed to the sliced one. Node inputs keep their order.
       // Shape + Gather rather than Shape(start, end), which needs opset 15.
       parts.push(nodeProto('Shape', `${p}/Shape`, [xName], [shapeName]));
-      parts.push(nodeProto('Gather', `${p}/Gather`, [shapeName, oneName], [lenName], { axis: 0 }));
+      parts.push(nodeProto('Gather', `${p}/Gather`, [shapeName, oneName], [lenName], { int: { axis: 0 } }));
       parts.push(nodeProto('Slice', `${p}/Slice`, [posName, startsName, lenName, startsName], [slicedName]));
       parts.push(lenField(GRAPH_NODE, concat(node.map((x) =>
         x.no === NODE_INPUT && str(x) === posName ? strField(NODE_INPUT, slicedName) : x.raw))));

@@ -10,6 +10,7 @@ import { loadGroupedDecoder } from '../../../src/speech/whisper/grouped-decoder.
 import { GroupedRunner } from '../../../src/speech/whisper/grouped-runner.js';
 import { CrossSlots } from '../../../src/speech/whisper/cross-slots.js';
 import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
+import { argmaxRows } from '../../../bench/lib/logits.js';
 
 const MODEL_DIR = join(modelsDir(), 'whisper-base');
 /** Different languages and lengths (11, 7.9, 10 and 4.2 s). */
@@ -28,15 +29,6 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-/** Index of the largest value of each of `rows` rows. */
-function argmaxRows(logits: Float32Array, rows: number): number[] {
-  const v = logits.length / rows;
-  return Array.from({ length: rows }, (_, r) => {
-    let best = 0;
-    for (let i = 1; i < v; i++) if (logits[r * v + i] > logits[r * v + best]) best = i;
-    return best;
-  });
-}
 
 /** The second best token of a single row. */
 function secondBest(logits: Float32Array): number {
