@@ -63,12 +63,11 @@ export function readInt64(buf: Uint8Array, pos: number): [number, number] {
 /** A VARINT field's value as a signed int64 (WireField.value is a double). */
 export const int64Of = (f: WireField): number => readInt64(f.raw, readInt64(f.raw, 0)[1])[0];
 
-export function intsAttr(node: ParsedNode, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  if (!a) return undefined;
+/** The values of repeated integer field `no` among `fields`, whether sent one by one or packed. */
+export function repeatedInts(fields: WireField[], no: number): number[] {
   const out: number[] = [];
-  for (const x of a) {
-    if (x.no !== ATTR_INTS) continue;
+  for (const x of fields) {
+    if (x.no !== no) continue;
     if (x.wt === WT_VARINT) out.push(int64Of(x));
     else if (x.wt === WT_LEN) { // packed
       let p = 0;
@@ -76,6 +75,11 @@ export function intsAttr(node: ParsedNode, name: string): number[] | undefined {
     }
   }
   return out;
+}
+
+export function intsAttr(node: ParsedNode, name: string): number[] | undefined {
+  const a = attribute(node, name);
+  return a ? repeatedInts(a, ATTR_INTS) : undefined;
 }
 
 export function intAttr(node: ParsedNode, name: string): number | undefined {

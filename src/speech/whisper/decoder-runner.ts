@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { WhisperModel } from './model.js';
-import { POSITION_IDS, SELF_MASK } from './self-padding.js';
+import { POSITION_IDS, paddingFeeds } from './self-padding.js';
 
 /**
  * Thin wrapper over the merged decoder (with KV cache). The cross-attention K/V is computed once
@@ -165,14 +165,9 @@ export class DecoderRunner {
    * tokens after `past` cached ones, none padded; what the original graph computes itself.
    */
   private unpadded(rows: number, tokens: number, past: number): Record<string, ort.Tensor> {
-    if (!this.padded) return {};
-    const positions = new BigInt64Array(rows * tokens);
-    for (let r = 0; r < rows; r++) for (let i = 0; i < tokens; i++) positions[r * tokens + i] = BigInt(past + i);
-    return {
-      [POSITION_IDS]: new ort.Tensor('int64', positions, [rows, tokens]),
-      [SELF_MASK]: new ort.Tensor('float32', new Float32Array(rows * tokens * (past + tokens)), [rows, 1, tokens, past + tokens]),
-    };
+    return this.padded ? paddingFeeds(new Array<number>(rows).fill(0), 1, past, tokens) : {};
   }
+
 
   /** The cache of the first `length` tokens (a draft's unaccepted tail dropped). */
   truncate(cache: KvCache, length: number): KvCache {

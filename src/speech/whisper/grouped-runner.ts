@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { DecoderRunner, type KvCache } from './decoder-runner.js';
 import type { WhisperModel } from './model.js';
-import { POSITION_IDS, SELF_MASK } from './self-padding.js';
+import { paddingFeeds } from './self-padding.js';
 
 /**
  * One decoder step for several requests ("groups") at once, on the session of
@@ -25,11 +25,12 @@ export class GroupedRunner {
   readonly runner: DecoderRunner;
 
   /** The session takes self-padding.ts's inputs (built with `padding`). */
-  readonly padded: boolean;
+  get padded(): boolean {
+    return this.runner.padded;
+  }
 
   constructor(model: WhisperModel, groupedSession: ort.InferenceSession) {
     this.runner = new DecoderRunner({ ...model, decoder: groupedSession });
-    this.padded = groupedSession.inputNames.includes(POSITION_IDS);
   }
 
   /** Per layer key, value: the groups' cross K/V stacked along batch, [G, heads, T, hd]. */
@@ -80,7 +81,7 @@ export class GroupedRunner {
   /**
    * As `join`, for groups whose caches differ in length: each is left-padded with zeros to the
    * longest. `pads[g]`: the padding in front of group g's tokens. For a session built with
-   * `padding` only (feed `paddingFeeds(pads, ...)` with every step).
+   * `padding` only (feed self-padding.ts's `paddingFeeds(pads, ...)` with every step).
    */
   static joinPadded(caches: KvCache[], cross: ort.Tensor[]): { cache: KvCache; pads: number[] } {
     const length = Math.max(...caches.map((c) => c.length));
@@ -103,30 +104,6 @@ export class GroupedRunner {
       return new ort.Tensor('float32', out, [caches.length * n, h, length, d]);
     });
     return { cache: { self, cross, batch: caches.length * n, length }, pads };
-  }
-
-  /**
-   * The padding inputs for one step of `tokens` tokens per row on a joined cache of `length`
-   * positions whose group g starts after `pads[g]` positions of padding.
-   */
-  static paddingFeeds(pads: number[], rowsPerGroup: number, length: number, tokens = 1): Record<string, ort.Tensor> {
-    const rows = pads.length * rowsPerGroup;
-    const positions = new BigInt64Array(rows * tokens);
-    const total = length + tokens;
-    const mask = new Float32Array(rows * tokens * total);
-    pads.forEach((pad, g) => {
-      for (let j = 0; j < rowsPerGroup; j++) {
-        const row = g * rowsPerGroup + j;
-        for (let i = 0; i < tokens; i++) {
-          positions[row * tokens + i] = BigInt(length - pad + i);
-          mask.fill(-3.4028234663852886e38, (row * tokens + i) * total, (row * tokens + i) * total + pad);
-        }
-      }
-    });
-    return {
-      [POSITION_IDS]: new ort.Tensor('int64', positions, [rows, tokens]),
-      [SELF_MASK]: new ort.Tensor('float32', mask, [rows, 1, tokens, total]),
-    };
   }
 
   /**
@@ -171,7 +148,7 @@ export class GroupedRunner {
   async stepGroups(tokens: number[], caches: KvCache[], cross: ort.Tensor[]): Promise<{ logits: Float32Array[]; caches: KvCache[] }> {
     const { cache: joined, pads } = this.padded ? GroupedRunner.joinPadded(caches, cross) : { cache: GroupedRunner.join(caches, cross), pads: [] };
     if (tokens.length !== joined.batch) throw new Error(`stepGroups: ${tokens.length} tokens for ${joined.batch} rows`);
-    const extra = this.padded ? GroupedRunner.paddingFeeds(caches.map((_, g) => pads[g] ?? 0), joined.batch / caches.length, joined.length) : {};
+    const extra = this.padded ? paddingFeeds(caches.map((_, g) => pads[g] ?? 0), joined.batch / caches.length, joined.length) : {};
     const out = await this.runner.step(tokens, joined, extra);
     const per = out.logits.length / caches.length;
     return {

@@ -86,11 +86,6 @@ export function installedWhisperModels(modelsDir: string): InstalledWhisperModel
   return out;
 }
 
-/** Mel bins of the model in `dir` (its config.json): 80, or 128 for large-v3. */
-export function modelMelBins(dir: string): number {
-  return modelConfigSchema.parse(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).num_mel_bins;
-}
-
 /** Session options of the Whisper sessions; `arena: false` for the encoder (see encoderSessionOptions). */
 export function whisperSessionOptions(threads: number, arena = true): ort.InferenceSession.SessionOptions {
   return {

@@ -28,11 +28,10 @@
  */
 import {
   GRAPH_NODE, GRAPH_VALUE_INFO, ONNX_INT32, ONNX_INT8, ONNX_UINT8, TENSOR_DATA_TYPE, TENSOR_INT32_DATA, TENSOR_RAW_DATA, WT_LEN,
-  WT_VARINT,
   concat, parseMessage, str, type WireField,
 } from '../onnx-proto.js';
 import {
-  floatScalarInitializer, int64Initializer, int64Of, nodeProto, parseNode, rawInitializer, readInt64, tensorDims, type ParsedNode,
+  floatScalarInitializer, int64Initializer, nodeProto, parseNode, rawInitializer, repeatedInts, tensorDims, type ParsedNode,
 } from '../onnx-nodes.js';
 
 const P = 'sori_rowq';
@@ -59,15 +58,7 @@ function int8Values(t: WireField[], what: string): Int32Array {
     for (let i = 0; i < raw.length; i++) out[i] = type === ONNX_INT8 ? (raw[i] << 24) >> 24 : raw[i];
     return out;
   }
-  const values: number[] = [];
-  for (const x of t) {
-    if (x.no !== TENSOR_INT32_DATA) continue;
-    if (x.wt === WT_VARINT) values.push(int64Of(x));
-    else if (x.wt === WT_LEN) { // packed
-      let p = 0;
-      while (p < x.payload.length) { const [v, q] = readInt64(x.payload, p); values.push(v); p = q; }
-    }
-  }
+  const values = repeatedInts(t, TENSOR_INT32_DATA);
   if (values.length === 0) throw new Error(`row quantization: ${what} has neither raw_data nor int32_data`);
   return Int32Array.from(values);
 }

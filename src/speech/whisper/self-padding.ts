@@ -22,6 +22,7 @@
  * Both inputs must be fed on every run of a session built with this option, the prefill branch
  * included (which ignores them).
  */
+import ort from 'onnxruntime-node';
 import {
   DIM_PARAM, DIM_VALUE, GRAPH_INPUT, GRAPH_NODE, ONNX_FLOAT, ONNX_INT64, SHAPE_DIM, TYPE_TENSOR, TYPE_TENSOR_SHAPE,
   VALUE_INFO_TYPE, WT_LEN,
@@ -99,5 +100,29 @@ export function rewriteSelfPadding(graph: Uint8Array, isPositionTable: (name: st
       inputDeclaration(POSITION_IDS, ONNX_INT64, ['batch_size', 'decoder_sequence_length']),
       inputDeclaration(SELF_MASK, ONNX_FLOAT, ['batch_size', 1, 'decoder_sequence_length', 'sori_total_sequence_length']),
     ],
+  };
+}
+
+/**
+ * The padding inputs for one step of `tokens` tokens per row on a joined cache of `length`
+ * positions whose group g starts after `pads[g]` positions of padding.
+ */
+export function paddingFeeds(pads: number[], rowsPerGroup: number, length: number, tokens = 1): Record<string, ort.Tensor> {
+  const rows = pads.length * rowsPerGroup;
+  const positions = new BigInt64Array(rows * tokens);
+  const total = length + tokens;
+  const mask = new Float32Array(rows * tokens * total);
+  pads.forEach((pad, g) => {
+    for (let j = 0; j < rowsPerGroup; j++) {
+      const row = g * rowsPerGroup + j;
+      for (let i = 0; i < tokens; i++) {
+        positions[row * tokens + i] = BigInt(length - pad + i);
+        mask.fill(-3.4028234663852886e38, (row * tokens + i) * total, (row * tokens + i) * total + pad);
+      }
+    }
+  });
+  return {
+    [POSITION_IDS]: new ort.Tensor('int64', positions, [rows, tokens]),
+    [SELF_MASK]: new ort.Tensor('float32', mask, [rows, 1, tokens, total]),
   };
 }

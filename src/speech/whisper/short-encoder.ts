@@ -216,7 +216,7 @@ export interface ShortEncoder {
 }
 
 export interface ShortEncoderOptions {
-  /** Mel bins of the model (config.json num_mel_bins): 80, or 128 for large-v3. */
+  /** Mel bins of the model (config.json num_mel_bins: 80, or 128 for large-v3), for the silent window precomputed at load; later ones take it from their input. */
   nMels?: number;
   /** Encode the silent window for encodePadded at load (default) rather than on first use. */
   precomputeSilence?: boolean;

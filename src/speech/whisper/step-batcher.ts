@@ -14,8 +14,9 @@ import type { WhisperModel } from './model.js';
  *
  * Requests are joined only with requests of the same number of rows (beams): the grouped graph
  * splits rows evenly between requests. Their cross K/V is stacked in CrossSlots, one per row
- * count, which copies a request's K/V (~37 MB for base) when it joins; a slot set no run needs
- * any more is dropped at once, so memory follows the batch.
+ * count, which copies a request's K/V (~37 MB for base) when it joins. A set is kept between
+ * batches so that requests stepping together are not copied again; one that has left is removed
+ * when the next batch of its row count forms, so a set holds at most its largest batch.
  */
 interface PendingStep {
   tokens: number[];
@@ -57,7 +58,11 @@ export class BatchingDecoderRunner extends DecoderRunner {
         const batch = this.pending;
         this.pending = [];
         const byRows = new Map<number, PendingStep[]>();
-        for (const p of batch) byRows.set(p.cache.batch, [...(byRows.get(p.cache.batch) ?? []), p]);
+        for (const p of batch) {
+          const same = byRows.get(p.cache.batch);
+          if (same === undefined) byRows.set(p.cache.batch, [p]);
+          else same.push(p);
+        }
         for (const [rows, steps] of byRows) {
           for (let i = 0; i < steps.length; i += this.maxGroups) await this.runBatch(rows, steps.slice(i, i + this.maxGroups));
         }
@@ -72,8 +77,9 @@ export class BatchingDecoderRunner extends DecoderRunner {
     this.stats.runs++;
     this.stats.steps += steps.length;
     try {
+      const wanted = new Set(steps.map((s) => s.cache.cross));
       // One request (or, never seen, two steps of one request: one cross K/V can fill one slot).
-      if (steps.length === 1 || new Set(steps.map((s) => s.cache.cross)).size < steps.length) {
+      if (wanted.size < 2 || wanted.size < steps.length) {
         for (const s of steps) s.resolve(await super.step(s.tokens, s.cache));
         return;
       }
@@ -82,7 +88,6 @@ export class BatchingDecoderRunner extends DecoderRunner {
         slots = new CrossSlots<ort.Tensor[]>(2);
         this.slots.set(rows, slots);
       }
-      const wanted = new Set(steps.map((s) => s.cache.cross));
       for (const key of [...slots.keys]) if (!wanted.has(key)) slots.delete(key);
       for (const key of wanted) if (!slots.has(key)) slots.add(key, key);
       // The slots' order is the batch's group order.

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { loadWhisperModel, modelMelBins } from './model.js';
+import { loadWhisperModel } from './model.js';
 import { WhisperTranscriber } from './transcriber.js';
 import { loadShortEncoder, type ShortEncoder } from './short-encoder.js';
 import { loadGroupedDecoder } from './grouped-decoder.js';
@@ -37,7 +37,7 @@ try {
   let short: ShortEncoder | undefined;
   let shortNote = '';
   try {
-    short = await loadShortEncoder(init.modelDir, init.threads, { nMels: modelMelBins(init.modelDir), precomputeSilence: false });
+    short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false });
   } catch (err) {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }

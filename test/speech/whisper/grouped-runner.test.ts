@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import type { KvCache } from '../../../src/speech/whisper/decoder-runner.js';
 import { GroupedRunner } from '../../../src/speech/whisper/grouped-runner.js';
+import { paddingFeeds } from '../../../src/speech/whisper/self-padding.js';
 
 /** A cache of `n` rows, `length` tokens, 2 tensors [n, 1, length, 2] whose values start at `base`. */
 function cache(n: number, length: number, base: number, crossBase = base): KvCache {
@@ -59,7 +60,7 @@ test('joinPadded left-pads shorter groups; paddingFeeds masks the padding and nu
   // Group 1, row 0: two padded positions, then its one token.
   assert.deepEqual([...(joined.self[0].data as Float32Array).subarray(12, 18)], [0, 0, 0, 0, 100, 101]);
 
-  const feeds = GroupedRunner.paddingFeeds(pads, 2, joined.length);
+  const feeds = paddingFeeds(pads, 2, joined.length);
   assert.deepEqual([...(feeds.sori_position_ids.data as BigInt64Array)], [3n, 3n, 1n, 1n]);
   assert.deepEqual(feeds.sori_self_mask.dims, [4, 1, 1, 4]);
   const mask = feeds.sori_self_mask.data as Float32Array;
