@@ -165,8 +165,19 @@ export class StreamSession {
     this.unvoiceTimer.unref();
   }
 
-  /** Every VAD window buffered (with `flush`, the rest too) through VAD, end-pointing and decoding. */
+  /**
+   * Every VAD window buffered (with `flush`, the rest too) through VAD and end-pointing; then at
+   * most one decode for what is open. Decodes start after the whole chunk went through VAD, not
+   * window by window: with CLOVA's 1 s chunks, a partial started at the chunk's first speaking
+   * window covered none of the second that had arrived, and a speculation started where a pause
+   * began was thrown away when speech resumed later in the same chunk; both held the engine a
+   * model run that the stream's final then waited for.
+   */
   private async runVad(flush: boolean): Promise<void> {
+    // The open utterance's state at the end of the chunk: a pause began (and speech has not come
+    // back) with no speculation started for it; someone spoke.
+    let pauseBegun = false;
+    let spoke = false;
     for (const win of this.input.windows(flush)) {
       const probability = await this.vad.push(win);
       this.utt.append(win, this.endPointer.hasSpeech);
@@ -178,16 +189,24 @@ export class StreamSession {
       if (verdict.voiced) {
         this.utt.lastSpeechEnd = this.utt.length;
         this.decodes.speechResumed(this.utt);
+        pauseBegun = false;
       }
-      if (verdict.pauseStarted) this.decodes.speculate(this.utt);
+      if (verdict.pauseStarted) pauseBegun = true;
       if (verdict.endPoint !== undefined) {
+        // The pause began and ended within this chunk: decoded as the speculation would have
+        // been (without the partial's text as a draft), since its final is what the client waits for.
+        if (pauseBegun) this.decodes.speculate(this.utt);
+        pauseBegun = false;
+        spoke = false;
         await this.finalize(verdict.endPoint);
         continue;
       }
-      // Only while the speaker is talking: on a fading window the speculative final is about to
-      // start, and a partial's encoder pass (a third of a second) would hold the engine.
-      if (verdict.speaking) this.decodes.maybePartial(this.utt);
+      if (verdict.speaking) spoke = true;
     }
+    if (pauseBegun) this.decodes.speculate(this.utt);
+    // Only while the speaker is talking: in a pause the speculative final runs, and a partial's
+    // encoder pass (a third of a second) would hold the engine.
+    else if (spoke) this.decodes.maybePartial(this.utt);
   }
 
   /** A partial's text: `syllableThreshold` may end its utterance there. */

@@ -58,6 +58,31 @@ async function feedPaced(s: StreamSession, pcm: Buffer, everyMs: number): Promis
   }
 }
 
+describe('stream chunks', () => {
+  it("decodes once a whole chunk went through VAD: with CLOVA's 1 s chunks every partial covers the chunks received", async () => {
+    const partialEnds: number[] = [];
+    const finals: Final[] = [];
+    const s = new StreamSession({
+      engine, vad, domainLanguage: 'en', logger: testLogger('stream-session'), finalBeamSize: 1,
+      send: (c) => {
+        const t = c.transcription as (Final & { epFlag: boolean }) | undefined;
+        if (t?.epFlag === false) partialEnds.push(t.endTimestamp);
+        else if (t !== undefined) finals.push(t);
+      },
+    });
+    assert.ok(s.config(JSON.stringify({ transcription: { language: 'en' } })));
+    for (let i = 0; i < jfk.length; i += 32000) {
+      s.data(jfk.subarray(i, i + 32000), '');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await s.end();
+    assert.ok(partialEnds.length >= 2, JSON.stringify(partialEnds));
+    // VAD takes 32 ms windows, so a chunk's last 0-31 ms wait for the next one.
+    for (const end of partialEnds) assert.ok((end % 1000) >= 1000 - 32 || end % 1000 === 0, JSON.stringify(partialEnds));
+    assert.match(normalizeEnglish(finals.map((f) => f.text).join(' ')), /not what your country can do for you/);
+  });
+});
+
 describe('stream end-points', () => {
   it('gap: a pause of gapThreshold ends an utterance', async () => {
     const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 300 } });
