@@ -3,6 +3,8 @@
  *
  * --parallel N: inference processes (SORI_PARALLEL), the 2 threads split between them.
  * --levels-only: the single-stream part and CER on 3 clips only (a quick look at the levels).
+ * --together: the concurrent streams start in the same instant, so every stream's chunks reach the
+ *   server at once (the worst case); by default their starts are spread over one chunk's time.
  * --chunks: chunk sizes (ms) for the concurrent levels. 1000 is CLOVA's official samples' shape:
  *   1 s chunks with `epFlag` on the last one; other sizes end with an empty `epFlag` chunk.
  *
@@ -13,7 +15,10 @@
  *      has no trailing silence to decode in), reported beside it
  *   2. the same clips through POST /recog/v1/stt: CER of streamed finals against short recognition
  *   3. N concurrent streams for each level: final latency p95, and whether every stream keeps
- *      up (no final arrives more than 1.5 s after its audio ended); the largest N that keeps up
+ *      up (no final arrives more than 1.5 s after its audio ended); the largest N that keeps up.
+ *      A gap final's audio ends where its pause reached the gap threshold: the server cannot
+ *      answer before, whatever its speed (the lag is counted from the last word's end + 500 ms,
+ *      which overstates it by the VAD's tail). "After last word" is the lag from the speech itself.
  */
 import { join } from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +50,7 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
     // Only the concurrent levels: for trying a change quickly (the single-stream part and CER take ~10 min).
     'levels-only': { type: 'boolean', default: false },
+    together: { type: 'boolean', default: false },
   },
 });
 
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
     const streamCer = corpusRates(single.map((s) => ({ lang: s.clip.lang, score: scoreClip({ lang: s.clip.lang, reference: s.clip.reference, referenceSpelled: s.clip.referenceSpelled }, s.run.text) })))[0];
     const shortCer = corpusRates(short.map((s) => ({ lang: s.clip.lang, score: scoreClip({ lang: s.clip.lang, reference: s.clip.reference, referenceSpelled: s.clip.referenceSpelled }, s.res.text ?? '') })))[0];
 
-    const levels: Array<{ chunkMs: number; streams: number; p50: number; p95: number; maxLag: number; keepsUp: boolean; errors: number; errorSamples: string[] }> = [];
+    const levels: Array<{ chunkMs: number; streams: number; p50: number; p95: number; maxLag: number; maxSpeechLag: number; keepsUp: boolean; errors: number; errorSamples: string[] }> = [];
     const chunkSizes = (a.chunks ?? '100').split(',').map(Number).filter((x) => x > 0);
     for (const chunkMs of chunkSizes) for (const n of (a.levels ?? '').split(',').map(Number).filter((x) => x > 1)) {
       log(`${n} concurrent streams, ${chunkMs} ms chunks...`);
@@ -107,6 +113,9 @@ async function main(): Promise<void> {
       const perStream = Math.max(2, Math.ceil(clips.length / n));
       const runs = await Promise.all(
         Array.from({ length: n }, async (_, s) => {
+          // Independent clients' chunks do not arrive in the same instant: the streams start spread
+          // over one chunk's time (--together: all at once, every chunk of every stream together).
+          if (!a.together) await new Promise((r) => setTimeout(r, (s * chunkMs) / n));
           const out: StreamRun[] = [];
           for (let k = 0; k < perStream; k++) out.push(await streamClip(target, apiKey, pcm.get(clips[(s * perStream + k) % clips.length].path)!, a.lang, chunkMs, epOnLast));
           return out;
@@ -116,8 +125,10 @@ async function main(): Promise<void> {
       const eps = flat.map((r) => r.epLatencyMs).filter((x): x is number => x !== null);
       const lags = [...eps, ...flat.flatMap((r) => r.gapLagMs)];
       const maxLag = lags.length > 0 ? Math.max(...lags) : 0;
+      const speechLags = [...eps, ...flat.flatMap((r) => r.speechLagMs)];
+      const maxSpeechLag = speechLags.length > 0 ? Math.max(...speechLags) : 0;
       const errors = flat.flatMap((r) => (r.error === null ? [] : [r.error]));
-      levels.push({ chunkMs, streams: n, p50: percentile(eps, 50), p95: percentile(eps, 95), maxLag, keepsUp: maxLag <= TARGETS.keepUpLagMs && errors.length === 0, errors: errors.length, errorSamples: [...new Set(errors)].slice(0, 3) });
+      levels.push({ chunkMs, streams: n, p50: percentile(eps, 50), p95: percentile(eps, 95), maxLag, maxSpeechLag, keepsUp: maxLag <= TARGETS.keepUpLagMs && errors.length === 0, errors: errors.length, errorSamples: [...new Set(errors)].slice(0, 3) });
     }
 
     const p50 = percentile(epMs, 50);
@@ -146,9 +157,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;
     }
-    console.log(formatTable(['chunk', 'streams', 'final p50 ms', 'final p95 ms', 'max lag ms', 'keeps up', 'errors'], [
-      ['100 ms', 1, Math.round(p50), Math.round(p95), '', '', single.filter((s) => s.run.error !== null).length],
-      ...levels.map((l) => [`${l.chunkMs} ms`, l.streams, Math.round(l.p50), Math.round(l.p95), Math.round(l.maxLag), l.keepsUp ? 'yes' : 'no', l.errors]),
+    console.log(formatTable(['chunk', 'streams', 'final p50 ms', 'final p95 ms', 'max lag ms', 'max after last word ms', 'keeps up', 'errors'], [
+      ['100 ms', 1, Math.round(p50), Math.round(p95), '', '', '', single.filter((s) => s.run.error !== null).length],
+      ...levels.map((l) => [`${l.chunkMs} ms`, l.streams, Math.round(l.p50), Math.round(l.p95), Math.round(l.maxLag), Math.round(l.maxSpeechLag), l.keepsUp ? 'yes' : 'no', l.errors]),
     ]));
     for (const l of levels) for (const e of l.errorSamples) console.log(`error (${l.chunkMs} ms, ${l.streams} streams): ${e}`);
     console.log();

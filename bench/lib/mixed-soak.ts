@@ -312,7 +312,7 @@ export async function runMixedSoak(opts: MixedSoakOptions): Promise<MixedSoakRes
     try {
       run = transport === 'grpc' ? await streamClip(`127.0.0.1:${grpcPort}`, apiKey, audio, clip.lang) : await streamClipWs(server.baseUrl, apiKey, audio, clip.lang);
     } catch (err) {
-      run = { text: '', epLatencyMs: null, gapLagMs: [], partials: 0, finals: 0, error: `client threw: ${(err as Error).message}` };
+      run = { text: '', epLatencyMs: null, gapLagMs: [], speechLagMs: [], partials: 0, finals: 0, error: `client threw: ${(err as Error).message}` };
     }
     const t = streamT[transport];
     if (run.error === null) {

@@ -31,12 +31,24 @@ export interface StreamRun {
   text: string;
   /** ms from sending epFlag to receiving its endPoint final. */
   epLatencyMs: number | null;
-  /** For finals ended by a pause (gap): ms from the audio end they report to their arrival. */
+  /**
+   * For finals ended by a pause (gap): ms from the moment that pause had lasted the gap threshold
+   * (the audio end they report, the last word's end, plus GAP_THRESHOLD_MS) to their arrival:
+   * how far behind real time the stream runs. Overstated by the VAD's tail after the last word.
+   */
   gapLagMs: number[];
+  /** The same, from the last word's end: what a listener waits after the speaker stops. */
+  speechLagMs: number[];
   partials: number;
   finals: number;
   error: string | null;
 }
+
+/**
+ * CLOVA's default `semanticEpd.gapThreshold` (the bench's streams do not set one): a gap final
+ * cannot exist before its speech was followed by this much silence.
+ */
+export const GAP_THRESHOLD_MS = 500;
 
 /** What a stream answered: partials counted, finals kept, the endPoint final's latency after epFlag. */
 class Answers {
@@ -45,6 +57,7 @@ class Answers {
   epSentAt = 0;
   private readonly finals: string[] = [];
   private readonly gapLagMs: number[] = [];
+  private readonly speechLagMs: number[] = [];
   private partials = 0;
   private epLatencyMs: number | null = null;
 
@@ -60,11 +73,14 @@ class Answers {
     }
     if (t.text !== '') this.finals.push(t.text);
     if (t.epdType === 'endPoint' && t.seqId === 1 && this.epSentAt > 0) this.epLatencyMs = now - this.epSentAt;
-    else if (t.epdType === 'gap') this.gapLagMs.push(now - this.started - t.endTimestamp);
+    else if (t.epdType === 'gap') {
+      this.speechLagMs.push(now - this.started - t.endTimestamp);
+      this.gapLagMs.push(now - this.started - t.endTimestamp - GAP_THRESHOLD_MS);
+    }
   }
 
   run(error: string | null): StreamRun {
-    return { text: this.finals.join(' '), epLatencyMs: this.epLatencyMs, gapLagMs: this.gapLagMs, partials: this.partials, finals: this.finals.length, error };
+    return { text: this.finals.join(' '), epLatencyMs: this.epLatencyMs, gapLagMs: this.gapLagMs, speechLagMs: this.speechLagMs, partials: this.partials, finals: this.finals.length, error };
   }
 }
 
