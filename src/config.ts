@@ -326,6 +326,14 @@ export const settingsSchema = z.strictObject({
           description:
             "Beam of streams' final results: on the Korean quick set beam 2 matches beam 5 (CER 9.7%) in 25% less decode time, which a final waits for; greedy loses 1.8 points.",
         }),
+        // Measured on 2 cores, npm run bench on the quick set (docs/benchmarks.md, "Short requests
+        // on the audio's own context"): 'audio' 1.4x the throughput of 10 clients, and errors up
+        // 0.5-2.4 points per language; the issue's accuracy bar is 0.2, so 'window' stays.
+        shortRequestContext: setting(z.enum(['window', 'audio']).default('window'), {
+          env: 'SORI_SHORT_REQUEST_CONTEXT',
+          description:
+            "What the encoder sees for a short request (/recog/v1/stt, OpenAI's): 'window', Whisper's 30 s window; 'audio', the request's audio plus 1 s. On 2 cores 'audio' answered 10 concurrent clients with 1.4x the throughput (16.5 vs 12.0 audio s/s) and cut time per request by 27%, at +0.5 (ko) to +2.4 (zh) points of error on the quick set. Pronunciation assessment always uses the window.",
+        }),
         referenceCacheSize: setting(z.int().min(0).max(100_000).default(256), {
           env: 'SORI_REFERENCE_CACHE_SIZE',
           description:

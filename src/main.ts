@@ -31,6 +31,7 @@ export async function main(): Promise<void> {
     queueLimit: config.engine.queueLimit,
     beamSize: config.engine.beamSize,
     referenceCacheSize: config.engine.referenceCacheSize,
+    shortRequestContext: config.engine.shortRequestContext === 'audio',
   });
   // Other installed models an OpenAI request may name: loaded on first use, one recognition at a time each.
   const models = new ModelEngines({

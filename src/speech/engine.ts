@@ -196,6 +196,11 @@ export interface EngineConfig {
   beamSize: number;
   /** Pronunciation assessment's reference envelopes cached per inference process (default 256). */
   referenceCacheSize?: number;
+  /**
+   * Requests of the 'short' class that say nothing of `shortContext` (and ask for no assessment)
+   * get it: the encoder on their audio instead of a 30 s window. Default false.
+   */
+  shortRequestContext?: boolean;
   /** Where engine events (an inference process restarting) are reported; default stderr. */
   onLog?: (message: string) => void;
 }

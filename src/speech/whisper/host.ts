@@ -150,12 +150,14 @@ export class WhisperEngine implements SpeechEngine {
   private readonly scheduler: PriorityScheduler;
   private readonly readyPromise: Promise<void>;
   private readonly beamSize: number;
+  private readonly shortRequestContext: boolean;
 
   constructor(cfg: EngineConfig) {
     const dir = whisperModelDir(cfg.modelsDir, cfg.model);
     const parallel = Math.max(1, cfg.parallel);
     const threadsEach = Math.max(1, Math.floor(Math.max(1, cfg.threads || cpus().length) / parallel));
     this.beamSize = cfg.beamSize;
+    this.shortRequestContext = cfg.shortRequestContext ?? false;
     const log = cfg.onLog ?? ((m: string) => process.stderr.write(`sori engine: ${m}\n`));
     this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize, batch: cfg.batch }, log));
     this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit, cfg.batch ?? 1);
@@ -168,7 +170,8 @@ export class WhisperEngine implements SpeechEngine {
   }
 
   /** Requests made while the model loads queue like any other (bounded), instead of piling up. */
-  async transcribe(pcm: Float32Array, opts: TranscribeOptions): Promise<Transcript> {
+  async transcribe(pcm: Float32Array, options: TranscribeOptions): Promise<Transcript> {
+    const opts = withRequestContext(options, this.shortRequestContext);
     return this.scheduler.run(
       opts.priority ?? 'short',
       (slot) => {
@@ -187,6 +190,12 @@ export class WhisperEngine implements SpeechEngine {
     this.scheduler.drain(new EngineFailedError('engine closed'));
     await Promise.all(this.slots.map((s) => s.close()));
   }
+}
+
+/** `options` with the engine's `shortRequestContext` applied (see EngineConfig). */
+export function withRequestContext(options: TranscribeOptions, shortRequestContext: boolean): TranscribeOptions {
+  const applies = shortRequestContext && options.shortContext === undefined && (options.priority ?? 'short') === 'short' && options.assessment === undefined;
+  return applies ? { ...options, shortContext: true } : options;
 }
 
 /**

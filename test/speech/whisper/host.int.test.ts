@@ -18,6 +18,17 @@ before(async () => {
 });
 after(() => engine.close());
 
+test("shortRequestContext: a short request on its audio's own context still gets its words and timings", async () => {
+  const short = createEngine({ modelsDir: modelsDir(), model: 'whisper-base', threads: 2, parallel: 1, queueLimit: 2, beamSize: 5, shortRequestContext: true });
+  try {
+    const r = await short.transcribe(jfk, { language: 'en', wordTimestamps: true, priority: 'short' });
+    assert.match(words(r.text), /ask not what your country can do for you/);
+    for (const s of r.segments) assert.ok(s.end <= r.durationS + 0.01, JSON.stringify(s));
+  } finally {
+    await short.close();
+  }
+});
+
 test('English with beam search, segments and word timings', async () => {
   const r = await engine.transcribe(jfk, { language: 'en', wordTimestamps: true });
   assert.match(words(r.text), /ask not what your country can do for you/);
