@@ -33,8 +33,6 @@ export interface WindowVerdict {
   voiced: boolean;
   /** The window is speech: the speaker is talking. */
   speaking: boolean;
-  /** The window begins a pause after speech. */
-  pauseStarted: boolean;
   /** The utterance ends with this window. */
   endPoint?: 'gap' | 'period' | 'durationThreshold';
 }
@@ -49,6 +47,8 @@ export class EndPointer {
   private speech = false;
   /** A syllableThreshold end was reported for this utterance. */
   private syllablesReached = false;
+  /** Stream sample at the end of the last window. */
+  private lastEnd = 0;
 
   constructor(epd: EpdSettings) {
     this.epd = epd;
@@ -72,32 +72,35 @@ export class EndPointer {
   window(probability: number, end: number, length: number, utteranceSamples: number, pauseEndsSentence: () => boolean): WindowVerdict {
     const voiced = probability >= SPEECH_OFF;
     const speaking = probability >= SPEECH_ON;
-    let pauseStarted = false;
+    this.lastEnd = end;
     if (speaking) {
       this.inSpeech = true;
       this.speech = true;
       this.silenceSince = undefined;
     } else if (this.inSpeech && !voiced) {
-      if (this.silenceSince === undefined) {
-        this.silenceSince = end - length;
-        pauseStarted = true;
-      }
+      this.silenceSince ??= end - length;
       const pauseMs = ((end - this.silenceSince) / SAMPLE_RATE) * 1000;
       if (pauseMs >= this.epd.gapThresholdMs) {
         this.inSpeech = false;
-        return { voiced, speaking, pauseStarted, endPoint: 'gap' };
+        return { voiced, speaking, endPoint: 'gap' };
       }
       if (this.epd.usePeriodEpd && pauseMs >= Math.min(PERIOD_MIN_PAUSE_MS, this.epd.gapThresholdMs) && pauseEndsSentence()) {
         this.inSpeech = false;
-        return { voiced, speaking, pauseStarted, endPoint: 'period' };
+        return { voiced, speaking, endPoint: 'period' };
       }
     } else if (voiced) {
       this.silenceSince = undefined;
     }
     if (this.speech && (utteranceSamples / SAMPLE_RATE) * 1000 >= this.epd.durationThresholdMs) {
-      return { voiced, speaking, pauseStarted, endPoint: 'durationThreshold' };
+      return { voiced, speaking, endPoint: 'durationThreshold' };
     }
-    return { voiced, speaking, pauseStarted };
+    return { voiced, speaking };
+  }
+
+  /** How long the current pause after speech has lasted (ms); undefined while not in one. */
+  get pauseMs(): number | undefined {
+    if (!this.inSpeech || this.silenceSince === undefined) return undefined;
+    return ((this.lastEnd - this.silenceSince) / SAMPLE_RATE) * 1000;
   }
 
   /** The open utterance's partial text: 'syllableThreshold' the first time it says enough. */

@@ -5,14 +5,23 @@ import { DEFAULT_EPD, type EpdSettings } from '../../src/clova/stream-config.js'
 
 const W = 512; // samples per window: 32 ms
 
-/** Feeds windows of these probabilities after `at` stream samples; the utterance is everything fed. */
-function feed(ep: EndPointer, probabilities: number[], opts: { at?: number; endsSentence?: () => boolean } = {}): WindowVerdict[] {
+type Fed = WindowVerdict & { pauseMs: number | undefined };
+
+/**
+ * Feeds windows of these probabilities after `at` stream samples; the utterance is everything
+ * fed. Each verdict comes with the pause's length after its window.
+ */
+function feed(ep: EndPointer, probabilities: number[], opts: { at?: number; endsSentence?: () => boolean } = {}): Fed[] {
   let end = opts.at ?? 0;
   return probabilities.map((p) => {
     end += W;
-    return ep.window(p, end, W, end - (opts.at ?? 0), opts.endsSentence ?? (() => false));
+    const verdict = ep.window(p, end, W, end - (opts.at ?? 0), opts.endsSentence ?? (() => false));
+    return { ...verdict, pauseMs: ep.pauseMs };
   });
 }
+
+/** Windows where a pause began: its first silent window (one window, 32 ms, of pause). */
+const pauseStarts = (vs: Fed[]): number[] => vs.flatMap((v, i) => (v.pauseMs === 32 ? [i] : []));
 
 const epd = (o: Partial<EpdSettings>): EpdSettings => ({ ...DEFAULT_EPD, ...o });
 const repeat = (p: number, n: number): number[] => Array.from({ length: n }, () => p);
@@ -23,7 +32,10 @@ test('gap: a pause of gapThreshold after speech ends the utterance; the pause st
   // 300 ms is 9.4 windows: the 10th silent window ends the utterance.
   const vs = feed(ep, [...repeat(0.9, 5), ...repeat(0.1, 12)]);
   assert.deepEqual(endPoints(vs), [[14, 'gap']]);
-  assert.deepEqual(vs.flatMap((v, i) => (v.pauseStarted ? [i] : [])), [5]);
+  assert.deepEqual(pauseStarts(vs), [5]);
+  assert.deepEqual(vs.slice(5, 8).map((v) => v.pauseMs), [32, 64, 96]);
+  // The gap ends the pause: it is over, not still growing.
+  assert.equal(vs[14].pauseMs, undefined);
   assert.ok(vs.slice(0, 5).every((v) => v.speaking && v.voiced));
   assert.ok(vs.slice(5).every((v) => !v.speaking && !v.voiced));
   assert.ok(ep.hasSpeech);
@@ -35,7 +47,7 @@ test('silence with no speech before it never ends anything', () => {
   const ep = new EndPointer(epd({ gapThresholdMs: 100, durationThresholdMs: 500 }));
   const vs = feed(ep, repeat(0.2, 100));
   assert.deepEqual(endPoints(vs), []);
-  assert.ok(vs.every((v) => !v.pauseStarted));
+  assert.ok(vs.every((v) => v.pauseMs === undefined));
   assert.ok(!ep.hasSpeech);
   assert.equal(ep.unvoice(), undefined);
   assert.equal(ep.streamEnd(), undefined);
@@ -46,11 +58,12 @@ test('hysteresis: between SPEECH_OFF and SPEECH_ON the state stays; a voiced win
   // Speech, then 8 silent windows (256 ms), one fading window (0.4: voiced, not speech), 8 more.
   const vs = feed(ep, [...repeat(0.9, 3), ...repeat(0.1, 8), 0.4, ...repeat(0.1, 8)]);
   assert.deepEqual(endPoints(vs), []);
-  assert.deepEqual(vs.flatMap((v, i) => (v.pauseStarted ? [i] : [])), [3, 12]);
+  assert.deepEqual(pauseStarts(vs), [3, 12]);
+  assert.equal(vs[11].pauseMs, undefined);
   assert.ok(vs[11].voiced && !vs[11].speaking);
   // A fading window before any silence is still speech (no pause starts).
   const fading = feed(new EndPointer(epd({ gapThresholdMs: 300 })), [0.9, 0.4, 0.4, 0.4]);
-  assert.ok(fading.every((v) => !v.pauseStarted && v.voiced));
+  assert.ok(fading.every((v) => v.pauseMs === undefined && v.voiced));
 });
 
 test('period: with usePeriodEpd a pause of 200 ms ends the utterance once its text ends a sentence', () => {
@@ -106,7 +119,7 @@ test('unvoice and the stream end close an utterance with speech; reset starts th
   ep.reset();
   assert.ok(!ep.hasSpeech);
   // No pause carried over: silence after a reset is not a pause.
-  assert.deepEqual(feed(ep, repeat(0.1, 20), { at: 3 * W }).filter((v) => v.pauseStarted || v.endPoint), []);
+  assert.deepEqual(feed(ep, repeat(0.1, 20), { at: 3 * W }).filter((v) => v.pauseMs !== undefined || v.endPoint), []);
 });
 
 test('configure: new settings apply to the open utterance', () => {
