@@ -8,6 +8,7 @@
 import type { KeywordBoost, SpeechEngine, Transcript } from '../speech/engine.js';
 import { correctTranscript, type KeywordCorrector } from '../transcript/boosting.js';
 import { SAMPLE_RATE } from '../audio.js';
+import { VAD_WINDOW } from '../speech/vad/silero.js';
 import type { Utterance } from './utterance.js';
 
 /** What the engine is asked for: the stream's language and keywords (a CONFIG may change them). */
@@ -127,8 +128,12 @@ export class DecodeScheduler {
     this.dropSpeculation();
     this.abortPartial('superseded by a final decode');
     const abort = new AbortController();
-    const result = this.finalDecode(utt.snapshot(), abort.signal);
-    const speculation: Speculation = { utt, upTo: utt.length, abort, result };
+    // The audio up to the pause's first silent window, however far into the pause this is.
+    // Measured (npm run bench:stream, ko): decoding up to where the speculation starts, 160 ms
+    // into the pause, gave a streamed CER of 11.1% against 10.8% this way.
+    const upTo = Math.min(utt.length, utt.lastSpeechEnd + VAD_WINDOW);
+    const result = this.finalDecode(utt.snapshot(upTo), abort.signal);
+    const speculation: Speculation = { utt, upTo, abort, result };
     result.then((t) => {
       speculation.settled = t;
     }, () => undefined);

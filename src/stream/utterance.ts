@@ -41,9 +41,9 @@ export class Utterance {
     this.length += win.length;
   }
 
-  /** A copy of the audio so far: for a decode that runs while the utterance goes on. */
-  snapshot(): Float32Array {
-    return this.pcm.slice(0, this.length);
+  /** A copy of the audio so far (its first `upTo` samples): for a decode that runs while the utterance goes on. */
+  snapshot(upTo = this.length): Float32Array {
+    return this.pcm.slice(0, Math.min(upTo, this.length));
   }
 
   /** The audio itself, not copied: for an utterance that has ended. */

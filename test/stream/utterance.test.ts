@@ -17,3 +17,13 @@ test('Utterance: before speech only the pre-roll is kept, and its start moves al
   copy[0] = -1;
   assert.notEqual(utt.audio()[0], -1);
 });
+
+test('snapshot(upTo): a copy of the first samples only, never past the end', () => {
+  const utt = new Utterance(0);
+  const win = new Float32Array(512).map((_, i) => i / 512);
+  utt.append(win, true);
+  utt.append(win, true);
+  assert.equal(utt.snapshot(512).length, 512);
+  assert.deepEqual([...utt.snapshot(512)], [...win]);
+  assert.equal(utt.snapshot(10_000).length, 1024);
+});
