@@ -2,8 +2,8 @@
  * When a stream asks the engine for what: a partial result of the open utterance while the
  * speaker talks, paced by the partials' own decode time; a final-quality decode once a pause is
  * under way (the speculation; the session says when), used if the utterance indeed ends in that
- * pause; the final decode itself. A partial runs beside the stream's message chain and is aborted when the
- * final for its utterance starts, so finals never wait behind partials.
+ * pause; the final decode itself. A partial runs beside the stream's message chain and is
+ * aborted when the final for its utterance starts, so finals never wait behind partials.
  */
 import type { KeywordBoost, SpeechEngine, Transcript } from '../speech/engine.js';
 import { correctTranscript, type KeywordCorrector } from '../transcript/boosting.js';
@@ -121,8 +121,8 @@ export class DecodeScheduler {
 
   /**
    * A pause is under way in `utt` (an utterance with speech): decode it as it stands, at final
-   * quality, right away. If the pause turns out to end the utterance (gap, epFlag), the final is ready or
-   * nearly so; if speech resumes, the decode is dropped.
+   * quality, right away. If the pause turns out to end the utterance (gap, epFlag), the final is
+   * ready or nearly so; if speech resumes, the decode is dropped.
    */
   speculate(utt: Utterance): void {
     this.dropSpeculation();

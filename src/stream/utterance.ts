@@ -41,7 +41,10 @@ export class Utterance {
     this.length += win.length;
   }
 
-  /** A copy of the audio so far (its first `upTo` samples): for a decode that runs while the utterance goes on. */
+  /**
+   * A copy of the audio so far (its first `upTo` samples): for a decode that runs while the
+   * utterance goes on.
+   */
   snapshot(upTo = this.length): Float32Array {
     return this.pcm.slice(0, Math.min(upTo, this.length));
   }

@@ -168,7 +168,6 @@ export class DecoderRunner {
     return this.padded ? paddingFeeds(new Array<number>(rows).fill(0), 1, past, tokens) : {};
   }
 
-
   /** The cache of the first `length` tokens (a draft's unaccepted tail dropped). */
   truncate(cache: KvCache, length: number): KvCache {
     if (length === cache.length) return cache;
