@@ -188,8 +188,12 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
 
   const answerSync = async (request: FastifyRequest, reply: FastifyReply, token: string): Promise<unknown> => {
     const ended = await waitForEnd(token, config.jobs.syncTimeoutSeconds * 1000);
-    if (!ended) {
-      throw new LongformError('ERROR_GATEWAY_TIMEOUT', `no result within ${config.jobs.syncTimeoutSeconds} s; poll GET /recognizer/${token}`);
+    if (ended !== 'ended') {
+      // The job goes on (here after a restart, or on another node): the client needs its token.
+      const why = ended === 'closing' ? 'this server is shutting down and the job goes on' : `no result within ${config.jobs.syncTimeoutSeconds} s`;
+      const error = new LongformError('ERROR_GATEWAY_TIMEOUT', `${why}; poll GET /recognizer/${token}`);
+      request.log.info({ token, errorCode: error.code, reason: error.message }, 'sync wait ended without a result');
+      return reply.code(error.status).send(error.body(token));
     }
     const job = await store.get(token);
     if (job === undefined) throw new Error('job vanished');
@@ -204,10 +208,10 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
    * The store is re-read when the notification connection comes back and every `endedPollMs`,
    * for an end whose event was missed.
    */
-  const waitForEnd = (token: string, timeoutMs: number): Promise<boolean> =>
+  const waitForEnd = (token: string, timeoutMs: number): Promise<'ended' | 'timeout' | 'closing'> =>
     new Promise((resolve) => {
       let settled = false;
-      const done = (value: boolean): void => {
+      const done = (value: 'ended' | 'timeout' | 'closing'): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -219,15 +223,15 @@ export async function clovaLongformRoutes(app: FastifyInstance, opts: LongformRo
       };
       const recheck = (): void => {
         store.get(token).then((j) => {
-          if (j !== undefined && j.state !== 'WAITING' && j.state !== 'PROCESSING') done(true);
+          if (j !== undefined && j.state !== 'WAITING' && j.state !== 'PROCESSING') done('ended');
         }, () => undefined);
       };
       const onFinished = (t: string): void => {
-        if (t === token) done(true);
+        if (t === token) done('ended');
       };
       // Shutting down: answer now (the job resumes after the restart; the token is in the answer).
-      const onClosing = (): void => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const onClosing = (): void => done('closing');
+      const timer = setTimeout(() => done('timeout'), timeoutMs);
       const poll = setInterval(recheck, endedPollMs);
       runner.events.on('finished', onFinished);
       runner.events.on('closing', onClosing);

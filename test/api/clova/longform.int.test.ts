@@ -37,6 +37,8 @@ async function jobsConfig(overrides: (c: Config) => void = () => undefined): Pro
   return c;
 }
 
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
 }
@@ -228,6 +230,38 @@ describe('POST /recognizer/upload', () => {
     const params = body.params as Record<string, unknown>;
     assert.equal(params.noiseFiltering, true);
     assert.equal(params.noiseFilteringApplied, false);
+  });
+
+  it('sync: a wait that ends without a result (timeout, shutdown) answers 504 with the token in the body, and the job goes on', { timeout: 120_000 }, async () => {
+    // No job slot on this server: the job stays WAITING, as on a node whose jobs run elsewhere.
+    const idle = await startServer(engine, [], {
+      jobsConfig: await jobsConfig((c) => {
+        c.jobs.workers = 0;
+        c.jobs.syncTimeoutSeconds = 1;
+      }),
+    });
+    let closed = false;
+    try {
+      const late = await upload(idle, { language: 'enko', completion: 'sync' });
+      assert.equal(late.status, 504, JSON.stringify(late.body));
+      assert.equal(late.body.result, 'ERROR_GATEWAY_TIMEOUT');
+      assert.match(String(late.body.token), /^[0-9a-f]{32}$/);
+      assert.match(String(late.body.message), new RegExp(`no result within 1 s; poll GET /recognizer/${String(late.body.token)}`));
+      assert.equal((await getJob(idle, String(late.body.token))).body.result, 'WAITING');
+
+      const waiting = upload(idle, { language: 'enko', completion: 'sync' });
+      const accepted = () => (idle.logText().match(/"msg":"job accepted"/g) ?? []).length;
+      for (let i = 0; i < 250 && accepted() < 2; i++) await pause(20);
+      closed = true;
+      const closing = idle.close();
+      const cut = await waiting;
+      await closing;
+      assert.equal(cut.status, 504, JSON.stringify(cut.body));
+      assert.match(String(cut.body.token), /^[0-9a-f]{32}$/);
+      assert.match(String(cut.body.message), /shutting down and the job goes on; poll GET \/recognizer\/[0-9a-f]{32}/);
+    } finally {
+      if (!closed) await idle.close();
+    }
   });
 
   it('takes params as a JSON file part and media with any part type (the Java sample)', async () => {
