@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
+import { GuardedSession } from '../onnx-runs.js';
 import { LogMel, MEL_BANDS, PATCH_FRAMES, quantisedPatches } from './frontend.js';
 import { readScalarInitializers } from './onnx-constants.js';
 
@@ -59,11 +60,14 @@ export function readClassNames(modelDir: string): string[] {
 
 export class YamnetModel {
   private readonly logMel = new LogMel();
+  private readonly session: GuardedSession;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly quant: Quantisation,
-  ) {}
+  ) {
+    this.session = new GuardedSession(session);
+  }
 
   static async load(modelDir: string, threads = 1): Promise<YamnetModel> {
     const path = join(modelDir, MODEL_FILE);

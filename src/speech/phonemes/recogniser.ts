@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { GuardedSession } from '../onnx-runs.js';
 import { SAMPLE_RATE } from '../../audio.js';
 
 /**
@@ -60,15 +61,16 @@ export async function loadPhonemeRecogniser(modelsDir: string, { threads = 1 }: 
   const blank = vocab.length - 1;
   const wordBoundary = vocab.length - 2;
   const nonPhonemes = vocab.flatMap((t, i) => (NON_PHONEME.test(t) ? [i] : []));
-  const session = await ort.InferenceSession.create(join(dir, 'asr_waveform_fp16.onnx'), {
+  const raw = await ort.InferenceSession.create(join(dir, 'asr_waveform_fp16.onnx'), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     // No arena: an arena keeps the largest clip's activations resident for good (assessment is occasional).
     enableCpuMemArena: false,
   });
   for (const name of ['waveform', 'waveform_lengths']) {
-    if (!session.inputNames.includes(name)) throw new Error(`phoneme model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
+    if (!raw.inputNames.includes(name)) throw new Error(`phoneme model has no input "${name}" (inputs: ${raw.inputNames.join(', ')})`);
   }
+  const session = new GuardedSession(raw);
 
   return {
     vocab,

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { GuardedSession } from '../onnx-runs.js';
 import { SAMPLE_RATE } from '../../audio.js';
 import { resample } from '../../media/resample.js';
 import { phonemize } from './phonemize.js';
@@ -119,15 +120,16 @@ export async function loadPiperVoice(modelsDir: string, { threads = 1 }: PiperVo
   const jsonName = (await readdir(dir)).filter((name) => name.endsWith('.onnx.json')).sort()[0];
   if (!jsonName) throw new Error(`${dir} holds no Piper voice (*.onnx.json)`);
   const config = parseVoiceConfig(JSON.parse(await readFile(join(dir, jsonName), 'utf8')), join(dir, jsonName));
-  const session = await ort.InferenceSession.create(join(dir, jsonName.slice(0, -'.json'.length)), {
+  const raw = await ort.InferenceSession.create(join(dir, jsonName.slice(0, -'.json'.length)), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     // No arena: synthesis is occasional, and an arena would keep the longest sentence's activations resident.
     enableCpuMemArena: false,
   });
   for (const name of ['input', 'input_lengths', 'scales']) {
-    if (!session.inputNames.includes(name)) throw new Error(`Piper voice has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
+    if (!raw.inputNames.includes(name)) throw new Error(`Piper voice has no input "${name}" (inputs: ${raw.inputNames.join(', ')})`);
   }
+  const session = new GuardedSession(raw);
   const scales = new ort.Tensor('float32', Float32Array.from([config.noiseScale, config.lengthScale, config.noiseW]), [3]);
   const noiseless = new ort.Tensor('float32', Float32Array.from([0, config.lengthScale, 0]), [3]);
 
@@ -135,7 +137,7 @@ export async function loadPiperVoice(modelsDir: string, { threads = 1 }: PiperVo
     const input = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     const inputLengths = new ort.Tensor('int64', BigInt64Array.from([BigInt(ids.length)]), [1]);
     const outputs = await session.run({ input, input_lengths: inputLengths, scales: deterministic ? noiseless : scales });
-    const output = outputs[session.outputNames[0]];
+    const output = outputs[raw.outputNames[0]];
     return Float32Array.from(output.data as Float32Array);
   }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SAMPLE_RATE } from '../../audio.js';
+import { GuardedSession } from '../onnx-runs.js';
 
 /**
  * Silero VAD (v5/v6 ONNX): speech probability per 32 ms window, then speech segments with the
@@ -59,7 +60,11 @@ export function sharedVadLoader(modelsDir: string): VadLoader {
 }
 
 export class SileroVad {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private readonly session: GuardedSession;
+
+  private constructor(session: ort.InferenceSession) {
+    this.session = new GuardedSession(session);
+  }
 
   static async load(modelDir: string): Promise<SileroVad> {
     const session = await ort.InferenceSession.create(join(modelDir, 'silero_vad.onnx'), {
@@ -72,7 +77,7 @@ export class SileroVad {
   /**
    * Released explicitly: an ONNX session left to the garbage collector is finalised while Node
    * tears the process down, which can abort it ("terminate called after throwing an instance of
-   * 'Napi::Error'", seen at the end of a test file).
+   * 'Napi::Error'", seen at the end of a test file); after the runs in flight (GuardedSession).
    */
   async close(): Promise<void> {
     await this.session.release();
@@ -105,7 +110,7 @@ export class VadStream {
   private readonly context = new Float32Array(CONTEXT);
   private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(SAMPLE_RATE)]), []);
 
-  constructor(private readonly session: ort.InferenceSession) {}
+  constructor(private readonly session: GuardedSession) {}
 
   /** One window of up to 512 samples (shorter ones are zero-padded); returns P(speech). */
   async push(window: Float32Array): Promise<number> {
