@@ -10,10 +10,17 @@
  *     killed node was running, on another process (the nodes' JSON logs), against the lease.
  *     Another node claims it once the lease lapses and it has a free job slot; the killed node,
  *     started again on the same host, frees the dead process's leases at once as it starts
- *     (jobs/owner.ts: same host, pid gone), so some jobs go back to it: both are counted apart;
- *   - throughput per node (audio seconds per wall second per node) with 1 node and with 3, no
- *     kills: on a 2-core machine three nodes cannot be faster than one (CPU-bound), so the
- *     figure to read is the sum: it must not fall because three nodes share the store.
+ *     (jobs/owner.ts: same host and pid namespace, process gone), so some jobs go back to it: both are counted apart;
+ *   - callbacks by `X-Sori-Delivery-Id`: a delivery repeated (its node died between the
+ *     receiver's answer and recording it) is the documented at-least-once case a receiver drops
+ *     by that id; two different delivery ids for one job would be a job delivered twice;
+ *   - throughput per node (audio seconds per wall second per node) with 1, 2 and 3 nodes of one
+ *     inference thread each, no kills (--throughput-nodes), with the CPU the nodes' process trees
+ *     and PostgreSQL used. One node of one inference thread already keeps about 1.5 of 2 cores
+ *     busy (its server: VAD, ffmpeg, HTTP), so on this machine per-node throughput falls as nodes
+ *     are added whatever the store does. What shows the store is not the bottleneck: audio per
+ *     CPU second of the nodes stays flat (nobody idles waiting on it) while the cores are busy,
+ *     and PostgreSQL's own CPU stays small.
  *
  * Only the public HTTP API, cluster.sh and postgres.sh are used (and the nodes' log files), so
  * the bench does not care where a node keeps its media.
@@ -25,7 +32,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { portFree, runClusterSh } from './lib/cluster-sh.js';
@@ -35,6 +42,7 @@ import { FINISHED, getJob, LONGFORM_LANG, uploadLongform } from './lib/longform-
 import { clipFromEntry, loadManifest, manifestPath, type Clip } from './lib/manifest.js';
 import { machineInfo, writeLatest } from './lib/output.js';
 import { modelsDir, REPO_ROOT, testdataDir } from './lib/paths.js';
+import { treeCpuSeconds } from './lib/proc-cpu.js';
 import { percentile, round } from './lib/stats.js';
 
 const { values: a } = parseArgs({
@@ -46,7 +54,9 @@ const { values: a } = parseArgs({
     // slot busy, so each kill catches jobs mid-way.
     'submit-every': { type: 'string', default: '1' },
     lease: { type: 'string', default: '10' },
-    'throughput-jobs': { type: 'string', default: '12' },
+    // Enough work that each phase lasts 30 s or more on 2 cores (a shorter one is mostly start-up).
+    'throughput-jobs': { type: 'string', default: '36' },
+    'throughput-nodes': { type: 'string', default: '1,2,3' },
     'min-clip': { type: 'string', default: '5' },
     'max-clip': { type: 'string', default: '20' },
     seed: { type: 'string', default: '7' },
@@ -56,7 +66,7 @@ const { values: a } = parseArgs({
   },
 });
 if (a.help) {
-  console.log('usage: npm run bench:cluster -- [--jobs 60] [--nodes 3] [--kill-every 20] [--submit-every 1] [--lease 10] [--throughput-jobs 12] [--min-clip 5] [--max-clip 20] [--seed 7] [--keep]');
+  console.log('usage: npm run bench:cluster -- [--jobs 60] [--nodes 3] [--kill-every 20] [--submit-every 1] [--lease 10] [--throughput-jobs 36] [--throughput-nodes 1,2,3] [--min-clip 5] [--max-clip 20] [--seed 7] [--keep]');
   process.exit(0);
 }
 const JOBS = Number(a.jobs);
@@ -156,9 +166,9 @@ const count = (k: string) => {
  * 503 (PostgreSQL down): what a client behind a load balancer would see, retried. An upload cut
  * by a kill may have been stored all the same: its callback then names a token nobody was given.
  */
-async function submit(clip: Clip, first: number, callback: string): Promise<Accepted> {
+async function submit(clip: Clip, first: number, callback: string, among = NODES): Promise<Accepted> {
   for (let attempt = 0; ; attempt++) {
-    const index = ((first - 1 + attempt) % NODES) + 1;
+    const index = ((first - 1 + attempt) % among) + 1;
     const node = nodes.get(index)!;
     const r = await uploadLongform(node.base, API_KEY, clip.path, {
       language: LONGFORM_LANG[clip.lang] ?? clip.lang,
@@ -170,7 +180,7 @@ async function submit(clip: Clip, first: number, callback: string): Promise<Acce
     }
     count(r.status === 0 ? `no answer (${(r.error ?? '').split(':')[0]})` : `HTTP ${r.status} ${r.body?.result ?? ''}`.trim());
     if (attempt > 200) throw new Error(`${clip.file}: not accepted after ${attempt} attempts (last: ${r.status} ${r.raw.slice(0, 200)})`);
-    await sleep(attempt % NODES === NODES - 1 ? 1000 : 50);
+    await sleep(attempt % among === among - 1 ? 1000 : 50);
   }
 }
 
@@ -237,18 +247,41 @@ interface ThroughputPhase {
   wallS: number;
   audioSPerWallS: number;
   audioSPerWallSPerNode: number;
+  uploadRefusalsRetried: Record<string, number>;
+  /** CPU the nodes' process trees used (servers, inference processes, ffmpeg), and PostgreSQL's. */
+  nodeCpuS: number;
+  postgresCpuS: number;
+  /** The nodes' CPU over what the machine's cores could give in that wall time. */
+  cpuBusy: number;
+  /** Audio per CPU second of the nodes: flat as nodes are added = nobody waits on the store. */
+  audioSPerNodeCpuS: number;
 }
 
 /** `count` jobs at once, spread over the first `n` nodes, no failures: audio seconds per wall second. */
 async function throughput(n: number, clips: Clip[], callback: string): Promise<ThroughputPhase> {
+  const nodePids = [...nodes.values()].filter((x) => x.index <= n).map((x) => x.pid);
+  const postgresPid = Number((await readFile(join(clusterDir, 'postgres', 'data', 'postmaster.pid'), 'utf8').catch(() => '0')).split('\n')[0]);
+  const cpu0 = treeCpuSeconds(nodePids);
+  const pg0 = postgresPid > 0 ? treeCpuSeconds([postgresPid]) : 0;
   const start = Date.now();
-  const accepted = await Promise.all(clips.map((c, i) => submit(c, (i % n) + 1, callback)));
+  const accepted = await Promise.all(clips.map((c, i) => submit(c, (i % n) + 1, callback, n)));
   const states = await waitAll(accepted.map((x) => x.token), 900);
   const wallS = (Date.now() - start) / 1000;
   const notDone = [...states.values()].filter((s) => s !== 'COMPLETED').length;
   if (notDone > 0) throw new Error(`throughput phase (${n} nodes): ${notDone} jobs did not complete`);
   const audioS = clips.reduce((s, c) => s + c.durationS, 0);
+  const nodeCpuS = treeCpuSeconds(nodePids) - cpu0;
+  // Uploads refused and retried in this phase (a node's limit on uploads at once), then cleared
+  // so the failure run counts its own.
+  const retried = { ...refusals };
+  for (const k of Object.keys(refusals)) delete refusals[k];
+  const postgresCpuS = postgresPid > 0 ? treeCpuSeconds([postgresPid]) - pg0 : 0;
   return {
+    uploadRefusalsRetried: retried,
+    nodeCpuS: round(nodeCpuS, 1),
+    postgresCpuS: round(postgresCpuS, 2),
+    cpuBusy: round(nodeCpuS / (wallS * cpus().length), 2),
+    audioSPerNodeCpuS: round(audioS / nodeCpuS, 2),
     nodes: n,
     jobs: clips.length,
     audioS: round(audioS, 1),
@@ -302,16 +335,21 @@ async function main(): Promise<void> {
   const pick = () => pickWeighted().clip;
   let result: Record<string, unknown> = {};
   try {
-    // 1. One node, then three, no failures: throughput per node.
-    say(`cluster.sh up 1 (dir ${clusterDir})`);
-    parseNodeLines(await cluster('up', '1'));
+    // 1. One node, then more, no failures: throughput per node.
     const tpClips = Array.from({ length: Number(a['throughput-jobs']) }, pickShort);
-    const one = await throughput(1, tpClips, receiver.url);
-    say(`1 node: ${one.audioSPerWallS} audio s per wall s`);
-    say(`cluster.sh up ${NODES}`);
-    parseNodeLines(await cluster('up', String(NODES)));
-    const three = await throughput(NODES, tpClips, receiver.url);
-    say(`${NODES} nodes: ${three.audioSPerWallS} audio s per wall s (${three.audioSPerWallSPerNode} per node)`);
+    const phases: ThroughputPhase[] = [];
+    const tpNodes = [...new Set(a['throughput-nodes'].split(',').map(Number).filter((n) => n >= 1))].sort((x, y) => x - y);
+    for (const n of tpNodes) {
+      say(`cluster.sh up ${n} (dir ${clusterDir})`);
+      parseNodeLines(await cluster('up', String(n)));
+      const phase = await throughput(n, tpClips, receiver.url);
+      phases.push(phase);
+      say(`${n} node(s): ${phase.audioSPerWallS} audio s per wall s (${phase.audioSPerWallSPerNode} per node)`);
+    }
+    if (tpNodes.at(-1) !== NODES) {
+      say(`cluster.sh up ${NODES}`);
+      parseNodeLines(await cluster('up', String(NODES)));
+    }
     const warmupTokens = new Set(receiver.records.map((r) => r.token));
 
     // 2. The failure run.
@@ -395,6 +433,17 @@ async function main(): Promise<void> {
       byToken.set(r.token, [...(byToken.get(r.token) ?? []), r]);
     }
     const perJobCallbacks = accepted.map((x) => byToken.get(x.token)?.length ?? 0);
+    const perJobDeliveryIds = accepted.map((x) => new Set((byToken.get(x.token) ?? []).map((r) => r.deliveryId ?? `none-${r.seq}`)).size);
+    const repeats: { deliveryId: string; identical: boolean }[] = [];
+    for (const x of accepted) {
+      const seen = new Map<string, string>();
+      for (const r of byToken.get(x.token) ?? []) {
+        if (r.deliveryId === null) continue;
+        const first = seen.get(r.deliveryId);
+        if (first === undefined) seen.set(r.deliveryId, r.digest);
+        else repeats.push({ deliveryId: r.deliveryId, identical: first === r.digest });
+      }
+    }
     const completedLog = new Map<string, number>();
     for (const l of lines) if (l.msg === 'job completed' && l.token) completedLog.set(l.token, (completedLog.get(l.token) ?? 0) + 1);
     const completedTwiceCallbacks = accepted.filter((x) => (byToken.get(x.token) ?? []).filter((r) => r.result === 'COMPLETED').length > 1).length;
@@ -433,7 +482,10 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: machineInfo(),
       settings: { nodes: NODES, jobs: JOBS, killEveryS: KILL_EVERY_MS / 1000, submitEveryS: SUBMIT_EVERY_MS / 1000, leaseS: LEASE_S, threadsPerNode: 1, beamSize: 1, seed: Number(a.seed), clipsS: `${a['min-clip']}-${a['max-clip']}, 1 in ~8 the 3-min dialogue` },
-      throughput: { one, three, perNodeRatio: round(three.audioSPerWallSPerNode / one.audioSPerWallSPerNode, 2), totalRatio: round(three.audioSPerWallS / one.audioSPerWallS, 2) },
+      throughput: {
+        cores: cpus().length,
+        phases: phases.map((p) => ({ ...p, perNodeRatio: round(p.audioSPerWallSPerNode / phases[0].audioSPerWallSPerNode, 2), totalRatio: round(p.audioSPerWallS / phases[0].audioSPerWallS, 2) })),
+      },
       failureRun: {
         wallS: round(wallS, 1),
         audioS: round(audioS, 1),
@@ -447,6 +499,16 @@ async function main(): Promise<void> {
           /** The jobs called back more than once, to find in the nodes' logs (--keep). */
           moreThanOnceTokens: accepted.map((x) => x.token).filter((t) => (byToken.get(t)?.length ?? 0) > 1),
           forTokensNoClientWasGiven: [...byToken.keys()].filter((t) => !tokens.has(t)).length,
+          /** Per job, deliveries counted once per X-Sori-Delivery-Id: what a receiver that drops repeats by that id sees. */
+          byDeliveryId: {
+            exactlyOnce: perJobDeliveryIds.filter((n) => n === 1).length,
+            missing: perJobDeliveryIds.filter((n) => n === 0).length,
+            moreThanOnce: perJobDeliveryIds.filter((n) => n > 1).length,
+            /** Repeats of one delivery id (the at-least-once window), and whether each repeat carried the same result. */
+            repeats: repeats.length,
+            repeatsIdentical: repeats.filter((r) => r.identical).length,
+            withoutDeliveryId: receiver.records.filter((r) => r.token !== null && tokens.has(r.token) && r.deliveryId === null).length,
+          },
         },
         kills: kills.map(({ atMs: _atMs, ...k }) => k),
         takeover: {
