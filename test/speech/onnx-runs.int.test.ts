@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SileroVad } from '../../src/speech/vad/silero.js';
+import { sharedVadLoader, SileroVad } from '../../src/speech/vad/silero.js';
 import { modelsDir } from '../helpers/media-fixtures.js';
 
 describe('GuardedSession', () => {
@@ -20,5 +20,14 @@ describe('GuardedSession', () => {
     await vad.close();
     assert.match(await settled, /released/);
     await assert.rejects(vad.probabilities(pcm.subarray(0, 512)), /released/);
+  });
+
+  it('the shared VAD loader loads nothing once closed (a job interrupted by shutdown asking again)', async () => {
+    const loadVad = sharedVadLoader(modelsDir());
+    const vad = await loadVad();
+    const pass = vad.probabilities(new Float32Array(16000 * 30)).catch((err: Error) => err.message);
+    await loadVad.close();
+    assert.match(String(await pass), /released/);
+    await assert.rejects(loadVad(), /closed/);
   });
 });

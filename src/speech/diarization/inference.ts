@@ -7,6 +7,7 @@ import type { PartialBatch } from './embedding.js';
 import type { DiarizeJob, FromWorker, ModelRunner, ToWorker, WorkerInit } from './protocol.js';
 import type { Turn } from './reconstruct.js';
 import { PendingCalls } from '../worker-rpc.js';
+import { stopWorker } from '../worker-stop.js';
 
 export class DiarizationWorkerError extends Error {
   constructor(message: string) {
@@ -81,8 +82,10 @@ class InferenceWorker implements ModelRunner {
     });
   }
 
+  /** Lets the run in flight end first: see speech/worker-stop.ts. */
   async terminate(): Promise<void> {
-    await this.worker.terminate();
+    const close: ToWorker = { type: 'close' };
+    await stopWorker(this.worker, close);
   }
 
   private async call(make: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<FromWorker> {

@@ -26,7 +26,9 @@ export type ToWorker =
   | { type: 'segment'; id: number; pcm: Float32Array }
   /** One batch of partials per embedding wanted. */
   | { type: 'embed'; id: number; batches: PartialBatch[] }
-  | { type: 'diarize'; id: number; job: DiarizeJob };
+  | { type: 'diarize'; id: number; job: DiarizeJob }
+  /** Finish the work in flight, release the models, exit (speech/worker-stop.ts). */
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready' }

@@ -66,7 +66,14 @@ try {
   await segment(new Float32Array(WINDOW_SAMPLES));
   await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(SAMPLE_RATE), count: 1, length: SAMPLE_RATE }] });
 
+  const inflight = new Set<Promise<void>>();
   port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'close') {
+      void Promise.allSettled([...inflight])
+        .then(() => Promise.all([seg.release(), emb.release()]))
+        .finally(() => process.exit(0));
+      return;
+    }
     let work: Promise<void>;
     if (msg.type === 'segment') {
       work = segment(msg.pcm).then((logProbs) => send({ type: 'segmented', id: msg.id, logProbs }, [logProbs.buffer as ArrayBuffer]));
@@ -76,7 +83,9 @@ try {
       const j = msg.job;
       work = Promise.resolve().then(() => send({ type: 'diarized', id: msg.id, turns: diarizeWindows(j.windows, j.stepFrames, j.totalSamples, j.params, j.bounds) }));
     }
-    work.catch((err: unknown) => send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) }));
+    const settled = work.catch((err: unknown) => send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) }));
+    inflight.add(settled);
+    void settled.finally(() => inflight.delete(settled));
   });
   send({ type: 'ready' });
 } catch (err) {

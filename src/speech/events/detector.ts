@@ -13,6 +13,7 @@ import type { EventWorkerInit, FromEventWorker, ToEventWorker } from './protocol
 import { DEFAULT_PATCH_HOP_FRAMES, DEFAULT_THRESHOLDS, DEFAULT_TIMING } from './thresholds.js';
 import { EventTracker, type LabelThresholds, type PatchTiming, type SoundEvent } from './tracker.js';
 import { YAMNET_CLASSES, YAMNET_DIR } from './yamnet.js';
+import { stopWorker } from '../worker-stop.js';
 import { PendingCalls } from '../worker-rpc.js';
 
 export type { SoundEvent, LabelThresholds, PatchTiming } from './tracker.js';
@@ -163,7 +164,8 @@ export class EventDetector {
     this.worker = null;
     this.ready = null;
     this.calls.rejectAll(new EventDetectorError('event detector closed'));
-    if (w) await w.terminate();
+    const close: ToEventWorker = { type: 'close' };
+    if (w) await stopWorker(w, close);
   }
 }
 

@@ -7,13 +7,17 @@ export const workerInitSchema = z.object({
 });
 export type EventWorkerInit = z.infer<typeof workerInitSchema>;
 
-export const toWorkerSchema = z.object({
-  type: z.literal('classify'),
-  id: z.number().int().nonnegative(),
-  /** 16 kHz mono samples covering whole patches (patch i starts at sample i · hopFrames · 160). */
-  pcm: z.instanceof(Float32Array),
-  hopFrames: z.number().int().min(1).max(96),
-});
+export const toWorkerSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('classify'),
+    id: z.number().int().nonnegative(),
+    /** 16 kHz mono samples covering whole patches (patch i starts at sample i · hopFrames · 160). */
+    pcm: z.instanceof(Float32Array),
+    hopFrames: z.number().int().min(1).max(96),
+  }),
+  /** Finish the run in flight, release the model, exit (speech/worker-stop.ts). */
+  z.object({ type: z.literal('close') }),
+]);
 export type ToEventWorker = z.infer<typeof toWorkerSchema>;
 
 export type FromEventWorker =

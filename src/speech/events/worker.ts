@@ -37,6 +37,10 @@ try {
       return;
     }
     const msg = parsed.data;
+    if (msg.type === 'close') {
+      void chain.then(() => model.release()).finally(() => process.exit(0));
+      return;
+    }
     chain = chain.then(async () => {
       try {
         const { scores, patches } = await model.classify(msg.pcm, msg.hopFrames);

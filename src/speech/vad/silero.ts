@@ -43,7 +43,11 @@ export type VadLoader = (() => Promise<SileroVad>) & { close(): Promise<void> };
  */
 export function sharedVadLoader(modelsDir: string): VadLoader {
   let vad: Promise<SileroVad> | undefined;
+  let closed = false;
   const load = (): Promise<SileroVad> => {
+    // A job interrupted by shutdown may reach its next VAD pass after close(): loading a model
+    // then, with the process about to exit, aborted it like a release under a running run.
+    if (closed) return Promise.reject(new Error('the VAD was closed (shutting down)'));
     vad ??= SileroVad.load(join(modelsDir, 'silero-vad')).catch((err: unknown) => {
       vad = undefined;
       throw err;
@@ -52,6 +56,7 @@ export function sharedVadLoader(modelsDir: string): VadLoader {
   };
   return Object.assign(load, {
     async close(): Promise<void> {
+      closed = true;
       const loaded = vad;
       vad = undefined;
       await (await loaded?.catch(() => undefined))?.close();
