@@ -182,7 +182,7 @@ async function main(): Promise<void> {
       const stopS = round((Date.now() - s0) / 1000, 1);
       const cut = await sync;
       const exitCode = Number((await docker('inspect', '-f', '{{.State.ExitCode}}', `sori-${victim}-1`)).trim());
-      const tail = exitCode === 0 ? [] : (await compose('logs', '--no-log-prefix', '--tail', '5', victim)).split('\n').filter((l) => l && !l.startsWith('{'));
+      const tail = exitCode === 0 ? [] : (await compose('logs', '--no-log-prefix', '--tail', '8', victim)).split('\n').filter((l) => l && !l.includes('/healthz')).map((l) => l.slice(0, 300));
       await compose('start', victim);
       drains.push({ node: victim, stopS, exitCode, tail, answer: { status: cut.status, result: cut.body?.result ?? null, token: cut.body?.token ?? '', message: (cut.body as { message?: string } | null)?.message ?? null } });
       say(`drain ${i + 1}: ${JSON.stringify(drains.at(-1))}`);
