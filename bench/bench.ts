@@ -184,7 +184,7 @@ function checks(r: BenchResult): Check[] {
   const refPeak = ref ? Math.max(ref.greedy.peakRssMb ?? 0, ref.beam.peakRssMb ?? 0) : undefined;
   out.push({
     name: 'Peak RSS, server / reference',
-    value: `${srv?.peakRssMb?.toFixed(0) ?? '-'} MB / ${refPeak ? refPeak.toFixed(0) : '-'} MB${srv?.peakRssMb && refPeak ? ` (${(srv.peakRssMb / refPeak).toFixed(2)}x)` : ''}`,
+    value: `${srv?.peakRssMb?.toFixed(0) ?? '-'} MB / ${refPeak ? refPeak.toFixed(0) : '-'} MB${srv?.peakRssMb && refPeak ? ` (${(srv.peakRssMb / refPeak).toFixed(2)}x)` : ''}${srv?.peakByProcess?.length ? `; ${srv.peakByProcess.map((p) => `${p.role} ${p.peakMb.toFixed(0)}`).join(' + ')} MB` : ''}`,
     target: '',
     status: 'info',
   });

@@ -7,7 +7,7 @@ import type { Clip } from './manifest.js';
 import { requestMix } from './manifest.js';
 import { Bodies, runClients, scrapeMetric, type SttResult } from './client.js';
 import { corpusRates, scoreClip, type CorpusRate } from './score.js';
-import type { ServerHandle } from './server-process.js';
+import { treeMemory, type ServerHandle } from './server-process.js';
 import { log, progress } from './progress.js';
 import { percentile, round, sum } from './stats.js';
 
@@ -55,6 +55,8 @@ export interface ServerBenchResult {
     rssGrowthMb: number | null;
   };
   peakRssMb: number | null;
+  /** The same peak per process (VmHWM each): which one to work on. */
+  peakByProcess: { role: string; peakMb: number }[];
 }
 
 function latencyPhase(clients: number, results: readonly SttResult[], wallS: number): LatencyPhase {
@@ -168,6 +170,7 @@ export async function benchServer(
     .map((r) => ({ file: r.file, expected: expected.get(r.file) ?? null, got: r.text }));
 
   const peak = server.memory();
+  const peakByProcess = treeMemory(server.pid).map((m) => ({ role: m.role, peakMb: round(m.peakMb, 1) }));
   return {
     pid: server.pid,
     env: server.env,
@@ -199,5 +202,6 @@ export async function benchServer(
       rssGrowthMb: before && after ? round(after.rssMb - before.rssMb, 1) : null,
     },
     peakRssMb: peak ? round(peak.peakMb, 1) : null,
+    peakByProcess,
   };
 }

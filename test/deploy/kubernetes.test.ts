@@ -14,6 +14,8 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+// The serializer is not exported from the package's root; its module has no side effects.
+import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 import { DEPLOY, DRAIN_SECONDS, imageEnv, PEAK_RSS_BYTES } from './deploy-files.js';
@@ -69,6 +71,30 @@ before(async () => {
 
 after(() => rm(tmp, { recursive: true, force: true }));
 
+/**
+ * Keys of `doc` that @kubernetes/client-node's model of its kind does not have: the API server
+ * would drop them with a warning (a misspelt `readinesProbe` leaves the pod without readiness).
+ * The client's models are generated from the same OpenAPI definitions; a round trip through
+ * one keeps exactly the keys the kind defines. The JSON schemas above check types only.
+ */
+function unknownFields(doc: Omit<Doc, 'file'>): string[] {
+  const type = `V1${doc.kind}`;
+  const back: unknown = ObjectSerializer.serialize(ObjectSerializer.deserialize(doc, type), type);
+  const out: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (Array.isArray(a)) a.forEach((v, i) => walk(v, Array.isArray(b) ? b[i] : undefined, `${path}[${i}]`));
+    else if (a !== null && typeof a === 'object') {
+      for (const [k, v] of Object.entries(a)) {
+        const bv = b !== null && typeof b === 'object' ? (b as Record<string, unknown>)[k] : undefined;
+        if (bv === undefined) out.push(`${path}.${k}`);
+        else walk(v, bv, `${path}.${k}`);
+      }
+    }
+  };
+  walk(doc, back, '');
+  return out;
+}
+
 describe('deploy/kubernetes', () => {
   it('every document is a kind the API knows and passes its schema', () => {
     assert.ok(docs.length >= 7);
@@ -85,6 +111,18 @@ describe('deploy/kubernetes', () => {
     const bad = structuredClone(one('Deployment')) as unknown as { spec: { replicas: unknown } };
     bad.spec.replicas = 'three';
     assert.throws(() => new Deployment(bad as never).validate(), /replicas/);
+  });
+
+  it('has no field the API would drop: every key is one its model of that kind knows (a misspelt one is caught)', () => {
+    for (const doc of docs) {
+      if (doc.kind === 'Kustomization') continue;
+      const { file, ...object } = doc;
+      assert.deepEqual(unknownFields(object), [], `${file}: ${doc.kind} ${doc.metadata.name}`);
+    }
+    const typo = structuredClone(one('Deployment')) as unknown as { file?: string; spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+    delete typo.file;
+    typo.spec.template.spec.containers[0].readinesProbe = { httpGet: { path: '/healthz', port: 8080 } };
+    assert.deepEqual(unknownFields(typo as unknown as Omit<Doc, 'file'>), ['.spec.template.spec.containers[0].readinesProbe']);
   });
 
   it('the kustomization lists every manifest but the example Secret', () => {
