@@ -12,8 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { LookupFunction } from 'node:net';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStorageConfig } from '../../config.js';
 
 export type ObjectStorageErrorKind = 'not-found' | 'external' | 'too-large' | 'not-configured';
@@ -30,29 +29,49 @@ export class ObjectStorageError extends Error {
 const ignore = (): void => undefined;
 const SILENT_SDK_LOGGER = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore };
 
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+
+/**
+ * The AWS SDK is loaded when a store is first used, not when this module is: it costs the
+ * server about 30 MB resident, and the embedded default (local disk) never uses it.
+ */
+async function loadSdk(): Promise<{ s3: S3Sdk; NodeHttpHandler: typeof import('@smithy/node-http-handler').NodeHttpHandler }> {
+  const [s3, { NodeHttpHandler }] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler')]);
+  return { s3, NodeHttpHandler };
+}
+
 export class ObjectStorage {
-  private readonly client: S3Client;
+  private opened: Promise<{ s3: S3Sdk; client: S3Client }> | undefined;
+  private client: S3Client | undefined;
 
   /**
    * `lookup` replaces DNS for the store's host names: virtual-host addressing puts the bucket in
    * the host name (bucket.host), which a test machine or a private network may not resolve.
    */
-  constructor(private readonly config: ObjectStorageConfig, opts: { lookup?: LookupFunction } = {}) {
-    const agentOptions = { keepAlive: true, ...(opts.lookup === undefined ? {} : { lookup: opts.lookup }) };
-    this.client = new S3Client({
-      requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) }),
-      endpoint: config.endpoint,
-      region: config.region,
-      forcePathStyle: config.forcePathStyle,
-      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-      // S3-compatible stores other than AWS often reject the SDK's newer default checksums.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
-      // Failures reach our log as errors the caller reports; the SDK would also print some to the
-      // console (a streamed PUT that cannot be retried), outside the structured log.
-      logger: SILENT_SDK_LOGGER,
+  constructor(private readonly config: ObjectStorageConfig, private readonly opts: { lookup?: LookupFunction } = {}) {}
+
+  private open(): Promise<{ s3: S3Sdk; client: S3Client }> {
+    this.opened ??= loadSdk().then(({ s3, NodeHttpHandler }) => {
+      const config = this.config;
+      const agentOptions = { keepAlive: true, ...(this.opts.lookup === undefined ? {} : { lookup: this.opts.lookup }) };
+      const client = new s3.S3Client({
+        requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) }),
+        endpoint: config.endpoint,
+        region: config.region,
+        forcePathStyle: config.forcePathStyle,
+        credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+        // S3-compatible stores other than AWS often reject the SDK's newer default checksums.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: 3,
+        // Failures reach our log as errors the caller reports; the SDK would also print some to the
+        // console (a streamed PUT that cannot be retried), outside the structured log.
+        logger: SILENT_SDK_LOGGER,
+      });
+      this.client = client;
+      return { s3, client };
     });
+    return this.opened;
   }
 
   get bucket(): string {
@@ -74,10 +93,11 @@ export class ObjectStorage {
    */
   async uploadFile(key: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const { size } = await stat(path);
+    const { s3, client } = await this.open();
     const body = createReadStream(path);
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: body, ContentLength: size, ContentType: 'application/octet-stream' }),
+      await client.send(
+        new s3.PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: body, ContentLength: size, ContentType: 'application/octet-stream' }),
         { abortSignal: opts.signal },
       );
     } catch (err) {
@@ -91,7 +111,8 @@ export class ObjectStorage {
   /** Deletes `key`; an object already gone is not an error (S3 answers 204 either way). */
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+      const { s3, client } = await this.open();
+      await client.send(new s3.DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
     } catch (err) {
       const translated = this.translate(err, key);
       if (translated instanceof ObjectStorageError && translated.kind === 'not-found') return;
@@ -103,7 +124,8 @@ export class ObjectStorage {
   async download(key: string, dest: string, opts: { maxBytes: number; signal?: AbortSignal }): Promise<number> {
     const part = `${dest}.part`;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }), {
+      const { s3, client } = await this.open();
+      const out = await client.send(new s3.GetObjectCommand({ Bucket: this.config.bucket, Key: key }), {
         abortSignal: opts.signal,
       });
       if (out.ContentLength !== undefined && out.ContentLength > opts.maxBytes) {
@@ -129,8 +151,9 @@ export class ObjectStorage {
 
   async putJson(key: string, body: unknown): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      const { s3, client } = await this.open();
+      await client.send(
+        new s3.PutObjectCommand({
           Bucket: this.config.bucket,
           Key: key,
           Body: JSON.stringify(body),
@@ -143,14 +166,16 @@ export class ObjectStorage {
   }
 
   close(): void {
-    this.client.destroy();
+    if (this.client !== undefined) this.client.destroy();
+    else void this.opened?.then(({ client }) => client.destroy(), () => undefined);
   }
 
   private translate(err: unknown, key: string): Error {
     if (err instanceof ObjectStorageError) return err;
     if (err instanceof Error && err.name === 'AbortError') return err;
-    if (err instanceof S3ServiceException) {
-      const status = err.$metadata.httpStatusCode;
+    // The SDK's S3ServiceException, told by its shape: the SDK may not be loaded where this runs.
+    if (err instanceof Error && '$metadata' in err && typeof err.$metadata === 'object' && err.$metadata !== null) {
+      const status = (err.$metadata as { httpStatusCode?: number }).httpStatusCode;
       if (err.name === 'NoSuchKey' || err.name === 'NotFound' || status === 404) {
         return new ObjectStorageError('not-found', `object "${key}" not found in bucket "${this.config.bucket}"`);
       }
