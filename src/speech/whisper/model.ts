@@ -13,8 +13,9 @@ const generationConfigSchema = z.object({
   max_initial_timestamp_index: z.number().default(50),
   max_length: z.number().default(448),
 });
-const modelConfigSchema = z.object({
+export const modelConfigSchema = z.object({
   decoder_layers: z.number(),
+  encoder_attention_heads: z.number().int().positive().optional(),
   decoder_attention_heads: z.number(),
   d_model: z.number(),
   num_mel_bins: z.number().default(80),

@@ -34,7 +34,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { ENCODER_FILE, encoderSessionOptions } from './model.js';
+import { ENCODER_FILE, encoderSessionOptions, modelConfigSchema } from './model.js';
+import { splitEncoderAttentionHeads } from './encoder-heads.js';
 import { HOP, LogMelExtractor, WINDOW_FRAMES } from './features.js';
 import { SAMPLE_RATE } from '../../audio.js';
 import {
@@ -222,6 +223,8 @@ export interface ShortEncoderOptions {
   precomputeSilence?: boolean;
   /** Instead of model.ts's options (intra-op threads, sequential, all optimisations). */
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Attention head by head (encoder-heads.ts; default); false keeps the export's all-heads blocks. */
+  splitHeads?: boolean;
 }
 
 /** The first `frames` columns of a [nMels, 3000] row-major mel: a [nMels, frames] copy. */
@@ -241,7 +244,11 @@ export function sliceMel(mel: Float32Array, nMels: number, frames: number): Floa
  */
 export async function loadShortEncoder(modelDir: string, threads: number, opts: ShortEncoderOptions = {}): Promise<ShortEncoder> {
   const original = readFileSync(join(modelDir, ENCODER_FILE));
-  const { bytes, info } = buildShortEncoderModel(original);
+  const short = buildShortEncoderModel(original);
+  const info = short.info;
+  // Attention head by head (encoder-heads.ts): the same output, about half a window's peak memory.
+  const heads = modelConfigSchema.parse(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8'))).encoder_attention_heads ?? 0;
+  const bytes = opts.splitHeads === false ? short.bytes : splitEncoderAttentionHeads(short.bytes, heads).bytes;
   if (info.externalData) {
     throw new Error('short encoder: encoders with external data are not supported (the rewritten model would lose the data file)');
   }
