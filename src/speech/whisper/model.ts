@@ -104,7 +104,9 @@ export function whisperSessionOptions(threads: number, arena = true): ort.Infere
  * full windows and short contexts (14 quick clips at beam 5, then at beam 2 with short context
  * and word timings, 1 thread, CPU time, two runs each): peak RSS 883-929 -> 697-747 MB, CPU time
  * +10-15% on full windows, none measurable on short contexts. The decoder keeps its arena: its
- * activations are small and it runs a hundred times per window.
+ * activations are small and it runs a hundred times per window. Since attention runs head by head
+ * (encoder-heads.ts), a window's activations peak at ~70 MB rather than ~150; the arena stays off,
+ * since memory, not CPU, is what issue 21 still lacks.
  */
 export function encoderSessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return whisperSessionOptions(threads, false);
