@@ -57,8 +57,9 @@ export function isDeadLocalOwner(owner: string, self: string): boolean {
   const pid = Number(pidText);
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   const marks = /^s(\d+)\.n(\d*)\./.exec(nonce);
-  if (marks === null) {
-    // An id from before start times and namespaces: the pid alone, never this process's own.
+  // An id from before start times and namespaces, or from a system without /proc (macOS): the
+  // pid alone, never this process's own.
+  if (marks === null || (marks[1] === '0' && marks[2] === '' && OWN_NAMESPACE === '')) {
     return pid !== process.pid && !processAlive(pid);
   }
   const [, start, namespace] = marks;

@@ -67,8 +67,15 @@ try {
   await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(SAMPLE_RATE), count: 1, length: SAMPLE_RATE }] });
 
   const inflight = new Set<Promise<void>>();
+  let closing = false;
   port.on('message', (msg: ToWorker) => {
+    if (closing) {
+      // After close the models are being released: a late request gets an error, not a run on them.
+      if (msg.type !== 'close') send({ type: 'error', id: msg.id, message: 'diarization worker is closing' });
+      return;
+    }
     if (msg.type === 'close') {
+      closing = true;
       void Promise.allSettled([...inflight])
         .then(() => Promise.all([seg.release(), emb.release()]))
         .finally(() => process.exit(0));
