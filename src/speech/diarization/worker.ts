@@ -13,6 +13,7 @@ import { diarizeWindows } from './pipeline.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { WINDOW_SAMPLES } from './segmentation.js';
 import { SAMPLE_RATE } from '../../audio.js';
+import { GuardedSession } from '../onnx-runs.js';
 
 const port = parentPort;
 if (!port) throw new Error('diarization worker must run as a worker thread');
@@ -41,12 +42,14 @@ const opts: ort.InferenceSession.SessionOptions = {
 };
 
 try {
-  const seg = await ort.InferenceSession.create(init.segmentationPath, opts);
-  const emb = await ort.InferenceSession.create(init.embeddingPath, opts);
-  const segIn = seg.inputNames[0];
-  const segOut = seg.outputNames[0];
-  const embIn = emb.inputNames[0];
-  const embOut = emb.outputNames[0];
+  // Released after their runs in flight, and refusing runs from then on (onnx-runs.ts): what
+  // closing this worker needs.
+  const seg = new GuardedSession(await ort.InferenceSession.create(init.segmentationPath, opts));
+  const emb = new GuardedSession(await ort.InferenceSession.create(init.embeddingPath, opts));
+  const segIn = seg.session.inputNames[0];
+  const segOut = seg.session.outputNames[0];
+  const embIn = emb.session.inputNames[0];
+  const embOut = emb.session.outputNames[0];
 
   const segment = async (pcm: Float32Array): Promise<Float32Array> => {
     if (pcm.length !== WINDOW_SAMPLES) throw new Error(`segment: expected ${WINDOW_SAMPLES} samples, got ${pcm.length}`);
@@ -66,19 +69,10 @@ try {
   await segment(new Float32Array(WINDOW_SAMPLES));
   await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(SAMPLE_RATE), count: 1, length: SAMPLE_RATE }] });
 
-  const inflight = new Set<Promise<void>>();
-  let closing = false;
   port.on('message', (msg: ToWorker) => {
-    if (closing) {
-      // After close the models are being released: a late request gets an error, not a run on them.
-      if (msg.type !== 'close') send({ type: 'error', id: msg.id, message: 'diarization worker is closing' });
-      return;
-    }
     if (msg.type === 'close') {
-      closing = true;
-      void Promise.allSettled([...inflight])
-        .then(() => Promise.all([seg.release(), emb.release()]))
-        .finally(() => process.exit(0));
+      // A request arriving after this fails with the sessions' "released" error, not a run on them.
+      void Promise.all([seg.release(), emb.release()]).finally(() => process.exit(0));
       return;
     }
     let work: Promise<void>;
@@ -90,9 +84,7 @@ try {
       const j = msg.job;
       work = Promise.resolve().then(() => send({ type: 'diarized', id: msg.id, turns: diarizeWindows(j.windows, j.stepFrames, j.totalSamples, j.params, j.bounds) }));
     }
-    const settled = work.catch((err: unknown) => send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) }));
-    inflight.add(settled);
-    void settled.finally(() => inflight.delete(settled));
+    work.catch((err: unknown) => send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) }));
   });
   send({ type: 'ready' });
 } catch (err) {
