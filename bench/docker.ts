@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { decodeFile } from '../src/media/decode.js';
+import { sleep } from './lib/crash-cycle.js';
 import { getJob, uploadLongform } from './lib/longform-client.js';
 import { machineInfo, writeLatest } from './lib/output.js';
 import { modelsDir, REPO_ROOT, testdataDir } from './lib/paths.js';
@@ -44,7 +45,6 @@ const run = promisify(execFile);
 const DEPLOY = join(REPO_ROOT, 'deploy');
 const t0 = Date.now();
 const say = (msg: string) => console.error(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const secret = () => randomBytes(18).toString('base64url');
 
 const KEY = secret();
