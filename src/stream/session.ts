@@ -234,10 +234,10 @@ export class StreamSession {
   private async finalize(epdType: EpdType): Promise<void> {
     // An utterance that ends in a pause is decoded as its speculation would have been (without
     // the partial's text as a draft), whether or not the pause was long enough to start one.
-    const inPause = epdType === 'gap' || epdType === 'period' || this.endPointer.pauseMs !== undefined;
-    if (inPause && this.endPointer.hasSpeech && !this.decodes.speculating) this.decodes.speculate(this.utt);
-    const utt = this.utt;
     const hasSpeech = this.endPointer.hasSpeech;
+    const inPause = epdType === 'gap' || epdType === 'period' || this.endPointer.pauseMs !== undefined;
+    if (inPause && hasSpeech && !this.decodes.speculating) this.decodes.speculate(this.utt);
+    const utt = this.utt;
     this.utt = new Utterance(this.received);
     this.endPointer.reset();
     const decoding = this.decodes.finish(utt, hasSpeech);

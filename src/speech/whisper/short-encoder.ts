@@ -246,12 +246,12 @@ export async function loadShortEncoder(modelDir: string, threads: number, opts: 
   const original = readFileSync(join(modelDir, ENCODER_FILE));
   const short = buildShortEncoderModel(original);
   const info = short.info;
-  // Attention head by head (encoder-heads.ts): the same output, about half a window's peak memory.
-  const heads = modelConfigSchema.parse(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8'))).encoder_attention_heads ?? 0;
-  const bytes = opts.splitHeads === false ? short.bytes : splitEncoderAttentionHeads(short.bytes, heads).bytes;
   if (info.externalData) {
     throw new Error('short encoder: encoders with external data are not supported (the rewritten model would lose the data file)');
   }
+  // Attention head by head (encoder-heads.ts): the same output, about half a window's peak memory.
+  const heads = modelConfigSchema.parse(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8'))).encoder_attention_heads ?? 0;
+  const bytes = opts.splitHeads === false ? short.bytes : splitEncoderAttentionHeads(short.bytes, heads).bytes;
   const session = await ort.InferenceSession.create(bytes, opts.sessionOptions ?? encoderSessionOptions(threads));
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
