@@ -59,6 +59,8 @@ function labelled(): Labelled[] {
 
 interface Returned {
   segments: SpeakerSegment[];
+  /** What the client got, kept in the JSON output to read a file's misses. */
+  shown: { start: number; end: number; speaker: string; text: string }[];
   words: number;
   error?: string;
 }
@@ -69,10 +71,11 @@ async function recognise(baseUrl: string, path: string, lang: string, count?: nu
   const language = first === 'ko' ? 'ko-KR' : first === 'en' ? 'en-US' : first === 'zh' ? 'zh-cn' : first;
   const diarization = count === undefined ? { enable: true } : { enable: true, speakerCountMin: count, speakerCountMax: count };
   const answer = await uploadLongform(baseUrl, KEY, path, { language, completion: 'sync', diarization, wordAlignment: true, fullText: true });
-  if (answer.status !== 200 || answer.body === null) return { segments: [], words: 0, error: `${answer.status} ${answer.error ?? answer.raw.slice(0, 200)}` };
+  if (answer.status !== 200 || answer.body === null) return { segments: [], shown: [], words: 0, error: `${answer.status} ${answer.error ?? answer.raw.slice(0, 200)}` };
   const segs = (answer.body.segments ?? []) as { start: number; end: number; text: string; speaker?: { label?: string } }[];
   return {
     segments: segs.map((s) => ({ start: s.start / 1000, end: s.end / 1000, speaker: s.speaker?.label ?? '?' })),
+    shown: segs.map((s) => ({ start: s.start / 1000, end: s.end / 1000, speaker: s.speaker?.label ?? '?', text: s.text })),
     words: segs.reduce((n, s) => n + s.text.split(/\s+/u).filter((w) => w !== '').length, 0),
   };
 }
@@ -94,7 +97,7 @@ interface FileRow {
   half: string;
   meeting: boolean;
   refSpeakers: number;
-  auto: { der: DerResult; speakers: number; segments: number } | null;
+  auto: { der: DerResult; speakers: number; segments: number; shown: Returned['shown'] } | null;
   given: { der: DerResult; speakers: number } | null;
   vadTurns: { covered: number; total: number };
   refTurns: { covered: number; total: number };
@@ -124,7 +127,7 @@ async function main(): Promise<void> {
       if (auto?.error ?? given?.error) log(`${f.file}: ${auto?.error ?? given?.error}`);
       rows.push({
         file: f.file, half: half(f.file), meeting: f.meeting, refSpeakers,
-        auto: auto && { der: diarizationErrorRate(ref, auto.segments, { collar: COLLAR }), speakers: new Set(auto.segments.map((s) => s.speaker)).size, segments: auto.segments.length },
+        auto: auto && { der: diarizationErrorRate(ref, auto.segments, { collar: COLLAR }), speakers: new Set(auto.segments.map((s) => s.speaker)).size, segments: auto.segments.length, shown: auto.shown },
         given: given && { der: diarizationErrorRate(ref, given.segments, { collar: COLLAR }), speakers: new Set(given.segments.map((s) => s.speaker)).size },
         vadTurns: covered(vadTurns, shown?.segments ?? []),
         refTurns: covered(ref, shown?.segments ?? []),

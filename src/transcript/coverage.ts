@@ -25,6 +25,11 @@ export interface UncoveredOptions {
   maxSpanMs: number;
   /** Most audio looked at again, as a share of the media: bounds the cost of a second look. */
   maxShare: number;
+  /**
+   * ...but never less than this (ms): on a 14 s clip a quarter is 3.5 s, shorter than one lost
+   * turn; on long media the share is what bounds the cost.
+   */
+  minBudgetMs: number;
   mediaMs: number;
 }
 
@@ -35,6 +40,7 @@ export const DEFAULT_UNCOVERED: Omit<UncoveredOptions, 'mediaMs'> = {
   joinGapMs: 500,
   maxSpanMs: 30_000,
   maxShare: 0.25,
+  minBudgetMs: 10_000,
 };
 
 function overlap(a: Span, segments: readonly Span[]): number {
@@ -44,11 +50,21 @@ function overlap(a: Span, segments: readonly Span[]): number {
 }
 
 /**
- * Spans of speaker turns the segments leave (mostly) uncovered, padded, joined when close, cut
- * to `maxSpanMs`, in time order; the longest turns first when `maxShare` cannot take them all.
+ * Where a segment's words are: Whisper often stretches the last segment of a window to the
+ * window's end after its words stop (a two-speaker mix whose recognition stopped at 9.8 s of 14
+ * had a segment to 14.0 s), so segment times would count the unheard rest as covered.
+ */
+function heardSpan(s: LongformSegment): Span {
+  return s.words.length > 0 ? { start: s.words[0][0], end: s.words[s.words.length - 1][1] } : { start: s.start, end: s.end };
+}
+
+/**
+ * Spans of speaker turns the segments' words leave (mostly) uncovered, padded, joined when
+ * close, cut to `maxSpanMs`, in time order; the longest turns first when the budget cannot take
+ * them all.
  */
 export function uncoveredSpans(segments: readonly LongformSegment[], turns: readonly SpeakerTurn[], o: UncoveredOptions): Span[] {
-  const covered = segments.map((s) => ({ start: s.start, end: s.end }));
+  const covered = segments.map(heardSpan);
   const candidates = turns
     .filter((t) => t.end - t.start >= o.minTurnMs)
     .filter((t) => overlap(t, covered) < o.coveredShare * (t.end - t.start))
@@ -66,7 +82,7 @@ export function uncoveredSpans(segments: readonly LongformSegment[], turns: read
     for (let a = s.start; a < s.end; a += o.maxSpanMs) parts.push({ start: a, end: Math.min(s.end, a + o.maxSpanMs) });
     return parts;
   });
-  let budget = o.maxShare * o.mediaMs;
+  let budget = Math.max(o.maxShare * o.mediaMs, o.minBudgetMs);
   const kept = new Set<Span>();
   for (const s of [...cut].sort((a, b) => b.end - b.start - (a.end - a.start))) {
     if (s.end - s.start > budget) continue;

@@ -6,6 +6,7 @@ import type { LongformSegment } from '../../src/transcript/segments.js';
 const seg = (start: number, end: number): LongformSegment => ({ start, end, text: 'x', confidence: 1, words: [] });
 const turn = (start: number, end: number, speaker = '1') => ({ start, end, speaker });
 const opts = { ...DEFAULT_UNCOVERED, mediaMs: 60_000 };
+const worded = (start: number, end: number, wordsEnd: number): LongformSegment => ({ ...seg(start, end), words: [[start, wordsEnd, 'x']] });
 
 describe('uncoveredSpans', () => {
   it('returns turns the segments leave uncovered, padded; covered and too-short turns are left alone', () => {
@@ -26,7 +27,19 @@ describe('uncoveredSpans', () => {
   });
 
   it('looks again at no more than maxShare of the media, the longest turns first, in time order', () => {
-    const spans = uncoveredSpans([], [turn(1000, 1500), turn(10_000, 14_000), turn(30_000, 31_000)], { ...opts, maxShare: 0.1 });
+    const spans = uncoveredSpans([], [turn(1000, 1500), turn(10_000, 14_000), turn(30_000, 31_000)], { ...opts, maxShare: 0.1, minBudgetMs: 0 });
     assert.deepEqual(spans, [{ start: 9750, end: 14_250 }, { start: 29_750, end: 31_250 }]);
+  });
+
+  it('looks again at up to minBudgetMs on short media, where the share would not fit one turn', () => {
+    const short = { ...opts, mediaMs: 14_000 };
+    assert.deepEqual(uncoveredSpans([], [turn(9300, 14_000)], { ...short, minBudgetMs: 0 }), []);
+    assert.deepEqual(uncoveredSpans([], [turn(9300, 14_000)], short), [{ start: 9050, end: 14_000 }]);
+  });
+
+  it('counts what the words cover, not the segment Whisper stretched past them', () => {
+    // The two-speaker mix: words stop at 9.8 s, the segment runs to the window's end.
+    const spans = uncoveredSpans([worded(4900, 14_000, 9800)], [turn(5000, 9800, '2'), turn(9300, 14_000)], { ...opts, mediaMs: 14_000 });
+    assert.deepEqual(spans, [{ start: 9050, end: 14_000 }]);
   });
 });
