@@ -5,11 +5,12 @@
  * heap grew 1.4 MB over a 12-minute recording at a 0.5 s step, so roughly 7-12 MB per hour of
  * audio (a quarter of that at the default 2 s step), against 230 MB per hour for the PCM itself.
  */
-import { partials, quantize, speakerAudio, type PartialBatch } from './embedding.js';
+import { joinedToFrame, meanEmbedding, partials, quantize, speakerAudio, type PartialBatch } from './embedding.js';
+import { divideRuns, splitPartials } from './split.js';
 import type { ModelRunner } from './protocol.js';
 import type { WindowResult } from './types.js';
 import {
-  FRAME_STEP_SAMPLES, LOCAL_SPEAKERS, WINDOW_SAMPLES, decodePowerset, runsLength, speakerRuns, stepFrames,
+  FRAMES_PER_WINDOW, FRAME_STEP_SAMPLES, LOCAL_SPEAKERS, WINDOW_SAMPLES, decodePowerset, runsLength, speakerRuns, stepFrames,
 } from './segmentation.js';
 import { SAMPLE_RATE } from '../../audio.js';
 
@@ -31,6 +32,11 @@ export interface AnalysisParams {
    * overlap by far more than a step, so the same speech would otherwise be embedded n times over.
    */
   embedEvery: number;
+  /**
+   * A local speaker whose partials fall into two groups further apart than this (mean cosine
+   * distance) is two people (see split.ts); above 2, never split.
+   */
+  splitThreshold: number;
 }
 
 export class WindowAnalyzer {
@@ -105,6 +111,7 @@ export class WindowAnalyzer {
     const minFrames = Math.ceil((this.params.minEmbeddingSeconds * SAMPLE_RATE) / FRAME_STEP_SAMPLES);
     const batches: PartialBatch[] = [];
     const batchOf: number[] = [];
+    const sources: Uint16Array[] = [];
     for (let k = 0; k < LOCAL_SPEAKERS; k++) {
       const all = result.runs[k];
       if (all.length === 0) continue;
@@ -112,12 +119,40 @@ export class WindowAnalyzer {
       const source = runsLength(alone) >= minFrames ? alone : this.params.overlapFallback && runsLength(all) >= minFrames ? all : null;
       if (!source) continue;
       batchOf.push(k);
+      sources.push(source);
       batches.push(partials(speakerAudio(window, source), this.params.maxPartials));
     }
     const out = await this.runner.embed(batches);
-    out.forEach((e, i) => {
-      if (e.length === 0 || e.some((x) => !Number.isFinite(x))) return;
-      result.embeddings[batchOf[i]] = quantize(e);
+    out.forEach((rows, i) => {
+      const k = batchOf[i];
+      const b = batches[i];
+      if (rows.length === 0 || rows.some((x) => !Number.isFinite(x))) return;
+      const free = result.runs.findIndex((r) => r.length === 0);
+      const labels = free >= 0 ? splitPartials(rows, b.count, this.params.splitThreshold) : null;
+      if (labels !== null) {
+        const centres = b.starts.map((s) => joinedToFrame(window.length, sources[i], s + Math.floor(b.length / 2)));
+        const [mine, theirs] = divideRuns(result.runs[k], FRAMES_PER_WINDOW, centres, labels);
+        if (mine.length > 0 && theirs.length > 0) {
+          result.runs[k] = mine;
+          result.runs[free] = theirs;
+          result.embeddings[k] = quantize(groupMean(rows, b.count, labels, 0));
+          result.embeddings[free] = quantize(groupMean(rows, b.count, labels, 1));
+          return;
+        }
+      }
+      result.embeddings[k] = quantize(meanEmbedding(rows, b.count));
     });
   }
+}
+
+/** Unit-length mean of the partial embeddings (rows) in `group`. */
+function groupMean(rows: Float32Array, count: number, labels: Uint8Array, group: number): Float32Array {
+  const dim = rows.length / count;
+  const picked: number[] = [];
+  labels.forEach((l, i) => {
+    if (l === group) picked.push(i);
+  });
+  const sub = new Float32Array(picked.length * dim);
+  picked.forEach((i, j) => sub.set(rows.subarray(i * dim, (i + 1) * dim), j * dim));
+  return meanEmbedding(sub, picked.length);
 }

@@ -15,19 +15,21 @@ const PARTIAL_HOP = PARTIAL_SAMPLES / 2;
 /** First sample a frame stands for: frames tile the audio by their middles, one step each. */
 const FRAME_OWN_OFFSET = Math.round((FRAME_SPAN_SAMPLES - FRAME_STEP_SAMPLES) / 2);
 
-/** The window's samples covered by the frame runs, joined end to end. */
-export function speakerAudio(windowPcm: Float32Array, runs: Uint16Array): Float32Array {
-  let total = 0;
+/** The window's samples covered by the frame runs, as [start, end) sample spans. */
+function runSpans(windowLength: number, runs: Uint16Array): [number, number][] {
   const spans: [number, number][] = [];
   for (let i = 0; i < runs.length; i += 2) {
-    const a = Math.min(windowPcm.length, runs[i] * FRAME_STEP_SAMPLES + FRAME_OWN_OFFSET);
-    const b = Math.min(windowPcm.length, runs[i + 1] * FRAME_STEP_SAMPLES + FRAME_OWN_OFFSET);
-    if (b > a) {
-      spans.push([a, b]);
-      total += b - a;
-    }
+    const a = Math.min(windowLength, runs[i] * FRAME_STEP_SAMPLES + FRAME_OWN_OFFSET);
+    const b = Math.min(windowLength, runs[i + 1] * FRAME_STEP_SAMPLES + FRAME_OWN_OFFSET);
+    if (b > a) spans.push([a, b]);
   }
-  const out = new Float32Array(total);
+  return spans;
+}
+
+/** The window's samples covered by the frame runs, joined end to end. */
+export function speakerAudio(windowPcm: Float32Array, runs: Uint16Array): Float32Array {
+  const spans = runSpans(windowPcm.length, runs);
+  const out = new Float32Array(spans.reduce((n, [a, b]) => n + b - a, 0));
   let at = 0;
   for (const [a, b] of spans) {
     out.set(windowPcm.subarray(a, b), at);
@@ -36,11 +38,28 @@ export function speakerAudio(windowPcm: Float32Array, runs: Uint16Array): Float3
   return out;
 }
 
+/**
+ * The window frame that sample `at` of speakerAudio(window, runs) came from: where a partial
+ * cut from the joined audio was spoken.
+ */
+export function joinedToFrame(windowLength: number, runs: Uint16Array, at: number): number {
+  let rest = at;
+  for (const [a, b] of runSpans(windowLength, runs)) {
+    if (rest < b - a) return Math.floor((a + rest - FRAME_OWN_OFFSET) / FRAME_STEP_SAMPLES);
+    rest -= b - a;
+  }
+  const spans = runSpans(windowLength, runs);
+  const end = spans.length > 0 ? spans[spans.length - 1][1] : 0;
+  return Math.floor((end - FRAME_OWN_OFFSET) / FRAME_STEP_SAMPLES);
+}
+
 export interface PartialBatch {
   /** `count` rows of `length` samples, row-major, as the encoder's [batch, time] input. */
   data: Float32Array;
   count: number;
   length: number;
+  /** Where each row starts in the audio it was cut from (samples). */
+  starts: number[];
 }
 
 /**
@@ -50,7 +69,7 @@ export interface PartialBatch {
  * partials, and with overlapping windows the same speech is embedded again in the next window.
  */
 export function partials(audio: Float32Array, max = Infinity): PartialBatch {
-  if (audio.length <= PARTIAL_SAMPLES) return { data: audio.slice(), count: 1, length: audio.length };
+  if (audio.length <= PARTIAL_SAMPLES) return { data: audio.slice(), count: 1, length: audio.length, starts: [0] };
   let starts: number[] = [];
   for (let s = 0; s + PARTIAL_SAMPLES <= audio.length; s += PARTIAL_HOP) starts.push(s);
   const last = audio.length - PARTIAL_SAMPLES;
@@ -61,7 +80,7 @@ export function partials(audio: Float32Array, max = Infinity): PartialBatch {
   }
   const data = new Float32Array(starts.length * PARTIAL_SAMPLES);
   starts.forEach((s, i) => data.set(audio.subarray(s, s + PARTIAL_SAMPLES), i * PARTIAL_SAMPLES));
-  return { data, count: starts.length, length: PARTIAL_SAMPLES };
+  return { data, count: starts.length, length: PARTIAL_SAMPLES, starts };
 }
 
 /** Mean of the partials' embeddings, L2-normalised (Resemblyzer's utterance embedding). */

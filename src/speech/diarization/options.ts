@@ -35,6 +35,8 @@ const tuningSchema = z.object({
    * 0.2-0.4 measured the same; 0.3 in the middle.
    */
   minStitchOverlap: z.number().min(0).max(2).default(0.3),
+  /** See AnalysisParams.splitThreshold (split.ts); above 2, local speakers are never split. */
+  splitThreshold: z.number().min(0).max(3).default(3),
   /** Average linkage on cosine distance: more stable with GE2E than pyannote's centroid linkage. */
   linkage: z.enum(['centroid', 'average']).default('average'),
   /** Cosine distance (average linkage) or Euclidean between unit means (centroid linkage). */

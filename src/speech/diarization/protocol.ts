@@ -35,7 +35,7 @@ export type FromWorker =
   | { type: 'init-error'; message: string }
   /** FRAMES_PER_WINDOW x 7 log-probabilities, row-major. */
   | { type: 'segmented'; id: number; logProbs: Float32Array }
-  /** One unit-length embedding per batch, in order. */
+  /** Per batch, in order: each partial's embedding, rows of one array (count x dim). */
   | { type: 'embedded'; id: number; embeddings: Float32Array[] }
   | { type: 'diarized'; id: number; turns: Turn[] }
   | { type: 'error'; id: number; message: string };
@@ -44,7 +44,7 @@ export type FromWorker =
 export interface ModelRunner {
   /** Log-probabilities (FRAMES_PER_WINDOW x 7) of one WINDOW_SAMPLES-long window. */
   segment(pcm: Float32Array): Promise<Float32Array>;
-  /** One unit-length embedding per batch of partials. */
+  /** Per batch of partials, each partial's embedding (not normalised), rows of one array. */
   embed(batches: PartialBatch[]): Promise<Float32Array[]>;
   /** Clustering and reconstruction at the end of a session. */
   diarize(job: DiarizeJob): Promise<Turn[]>;

@@ -8,7 +8,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setPriority } from 'node:os';
 import ort from 'onnxruntime-node';
-import { meanEmbedding } from './embedding.js';
 import { diarizeWindows } from './pipeline.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { WINDOW_SAMPLES } from './segmentation.js';
@@ -60,14 +59,16 @@ try {
     const res: Float32Array[] = [];
     for (const b of msg.batches) {
       const out = await emb.run({ [embIn]: new ort.Tensor('float32', b.data, [b.count, b.length]) });
-      res.push(meanEmbedding(out[embOut].data as Float32Array, b.count));
+      // Every partial's embedding: the caller averages them, or splits a local speaker whose
+      // partials are two voices (split.ts).
+      res.push(Float32Array.from(out[embOut].data as Float32Array));
     }
     return res;
   };
 
   // Warm-up: the first run allocates arenas and picks kernels; keep that off the first request.
   await segment(new Float32Array(WINDOW_SAMPLES));
-  await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(SAMPLE_RATE), count: 1, length: SAMPLE_RATE }] });
+  await embed({ type: 'embed', id: 0, batches: [{ data: new Float32Array(SAMPLE_RATE), count: 1, length: SAMPLE_RATE, starts: [0] }] });
 
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'close') {

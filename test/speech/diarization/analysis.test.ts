@@ -17,9 +17,9 @@ function fakeRunner(): ModelRunner & { embedded: number } {
     },
     embed: async (batches: PartialBatch[]): Promise<Float32Array[]> => {
       r.embedded += batches.length;
-      return batches.map(() => {
-        const e = new Float32Array(EMBEDDING_DIM);
-        e[0] = 1;
+      return batches.map((b) => {
+        const e = new Float32Array(EMBEDDING_DIM * b.count);
+        for (let i = 0; i < b.count; i++) e[i * EMBEDDING_DIM] = 1;
         return e;
       });
     },
@@ -28,7 +28,7 @@ function fakeRunner(): ModelRunner & { embedded: number } {
   return r;
 }
 
-const params = { stepSeconds: 2, minEmbeddingSeconds: 0.6, overlapFallback: true, maxPartials: 4, embedEvery: 2 };
+const params = { stepSeconds: 2, minEmbeddingSeconds: 0.6, overlapFallback: true, maxPartials: 4, embedEvery: 2, splitThreshold: 3 };
 
 async function analyse(seconds: number, embedEvery: number): Promise<{ embedded: boolean[]; calls: number }> {
   const runner = fakeRunner();
