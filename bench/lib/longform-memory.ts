@@ -52,6 +52,8 @@ export async function memoryRun(opts: {
   logPath: string;
   sampleEveryMs?: number;
   seriesEveryS?: number;
+  /** More CLOVA params for the upload (e.g. diarization). */
+  params?: Record<string, unknown>;
 }): Promise<MemoryRun> {
   const every = opts.sampleEveryMs ?? 250;
   const seriesEvery = opts.seriesEveryS ?? 15;
@@ -94,7 +96,7 @@ export async function memoryRun(opts: {
     let uploadS = 0;
     try {
       log(`memory ${opts.label}: uploading ${opts.file} (${(opts.bytes / 1e6).toFixed(0)} MB, ${(opts.audioS / 60).toFixed(0)} min of audio)`);
-      const up = await uploadLongform(server.baseUrl, opts.apiKey, opts.file, { language: opts.language, completion: 'async' });
+      const up = await uploadLongform(server.baseUrl, opts.apiKey, opts.file, { ...opts.params, language: opts.language, completion: 'async' });
       uploadS = up.latencyS;
       const token = up.body?.token;
       if (up.status !== 200 || typeof token !== 'string') throw new Error(`upload answered ${up.status}: ${up.raw || up.error}`);

@@ -34,7 +34,7 @@ export const SEGMENTATION_MODEL = join('segmentation-pyannote-3.0', 'model.onnx'
  * see docs/decisions.md#speaker-diarization-tuning.
  */
 export const SPEAKER_MODELS = [
-  { name: 'speaker-campplus', file: join('speaker-campplus', 'campplus.onnx'), tuning: { threshold: 0.45, minClusterSize: 3, stepSeconds: 3, overlapFallback: false, splitThreshold: 0.7 } },
+  { name: 'speaker-campplus', file: join('speaker-campplus', 'campplus.onnx'), tuning: { threshold: 0.45, minClusterSize: 3, stepSeconds: 3, overlapFallback: false, splitThreshold: 0.7, embedEvery: 3 } },
   { name: 'speaker-resemblyzer', file: join('speaker-resemblyzer', 'resemblyzer-ge2e.onnx'), tuning: {} },
 ] as const satisfies readonly { name: string; file: string; tuning: DiarizerTuningInput }[];
 

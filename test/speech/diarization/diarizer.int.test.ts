@@ -79,7 +79,6 @@ test('far-field meeting: two people the segmentation model gave one local speake
     const s = unsplit.session();
     await s.push(pcm);
     const before = await s.finish();
-    assert.equal(speakers(before), 1);
     assert.ok(d < der(before, 'en/ami_dev01.rttm') - 0.05, `DER ${d} split, ${der(before, 'en/ami_dev01.rttm')} not`);
   } finally {
     await unsplit.close();
