@@ -51,9 +51,7 @@ interface FileCost {
 
 async function timeOne(baseUrl: string, path: string, lang: string, diarize: boolean): Promise<number> {
   const language = LONGFORM_LANG[lang.split('+')[0]] ?? lang;
-  const params: Record<string, unknown> = { language, completion: 'sync', wordAlignment: true, fullText: true };
-  if (diarize) params.diarization = { enable: true };
-  else params.diarization = { enable: false };
+  const params = { language, completion: 'sync', wordAlignment: true, fullText: true, diarization: { enable: diarize } };
   const answer = await uploadLongform(baseUrl, KEY, path, params);
   if (answer.status !== 200 || answer.body?.result !== 'COMPLETED') throw new Error(`${path}: ${answer.status} ${answer.error ?? answer.raw.slice(0, 200)}`);
   return answer.latencyS;

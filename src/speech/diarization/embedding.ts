@@ -43,12 +43,13 @@ export function speakerAudio(windowPcm: Float32Array, runs: Uint16Array): Float3
  * cut from the joined audio was spoken.
  */
 export function joinedToFrame(windowLength: number, runs: Uint16Array, at: number): number {
+  const spans = runSpans(windowLength, runs);
   let rest = at;
-  for (const [a, b] of runSpans(windowLength, runs)) {
+  for (const [a, b] of spans) {
     if (rest < b - a) return Math.floor((a + rest - FRAME_OWN_OFFSET) / FRAME_STEP_SAMPLES);
     rest -= b - a;
   }
-  const spans = runSpans(windowLength, runs);
+  // Past the end (the last partial's last sample): the last run's end.
   const end = spans.length > 0 ? spans[spans.length - 1][1] : 0;
   return Math.floor((end - FRAME_OWN_OFFSET) / FRAME_STEP_SAMPLES);
 }
