@@ -47,7 +47,7 @@ export interface Enrichment {
  */
 export async function enrichMedia(deps: EnrichDeps, req: EnrichRequest): Promise<Enrichment> {
   if (req.diarization === undefined && !req.sed) return {};
-  const speakers = req.diarization === undefined ? undefined : (await deps.diarizer()).session();
+  const speakers = req.diarization === undefined ? undefined : (await deps.diarizer()).session({ speakerCountMin: req.diarization.speakerCountMin });
   const events = req.sed ? deps.events().session() : undefined;
   for await (const chunk of streamPcm(req.mediaPath, { ...req.tools, maxSeconds: req.maxSeconds, signal: req.signal })) {
     await Promise.all([speakers?.push(chunk), events?.push(chunk)]);

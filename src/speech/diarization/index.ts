@@ -48,8 +48,12 @@ export function speakerModel(modelsDir: string, prefer?: SpeakerModelName): (typ
 
 export interface Diarizer {
   readonly tuning: DiarizerTuning;
-  /** A new, independent stream; sessions share the process's inference worker. */
-  session(): DiarizationSession;
+  /**
+   * A new, independent stream; sessions share the process's inference worker. A caller that
+   * will ask finish() for at least `speakerCountMin` speakers (above 1) says so here: those
+   * sessions embed windows as often as `forcedEmbedEvery` says (see DiarizerTuning).
+   */
+  session(opts?: { speakerCountMin?: number }): DiarizationSession;
   /** Releases this diarizer's hold on the worker (stopped when no diarizer uses it). */
   close(): Promise<void>;
 }
@@ -75,9 +79,10 @@ export function diarizerOn(runner: ModelRunner, tuning: DiarizerTuning, release:
   let closed = false;
   return {
     tuning,
-    session: () => {
+    session: (opts = {}) => {
       if (closed) throw new Error('diarizer is closed');
-      return new DiarizationSession(runner, tuning);
+      const forced = (opts.speakerCountMin ?? -1) > 1;
+      return new DiarizationSession(runner, forced ? { ...tuning, embedEvery: Math.min(tuning.embedEvery, tuning.forcedEmbedEvery) } : tuning);
     },
     close: async () => {
       closed = true;

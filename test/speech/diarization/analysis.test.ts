@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WindowAnalyzer } from '../../../src/speech/diarization/analysis.js';
+import { diarizerOn } from '../../../src/speech/diarization/index.js';
+import { parseTuning } from '../../../src/speech/diarization/options.js';
 import type { ModelRunner } from '../../../src/speech/diarization/protocol.js';
 import { EMBEDDING_DIM, type PartialBatch } from '../../../src/speech/diarization/embedding.js';
 import { FRAMES_PER_WINDOW } from '../../../src/speech/diarization/segmentation.js';
@@ -53,4 +55,21 @@ test('every n-th window is embedded, and the last one always', async () => {
   assert.equal(c.calls, 10);
   // Shorter than a window: the one zero-padded window is embedded.
   assert.deepEqual((await analyse(3, 3)).embedded, [true]);
+});
+
+test('a session told of a forced speaker count embeds as often as forcedEmbedEvery says', async () => {
+  const runner = fakeRunner();
+  const d = diarizerOn(runner, parseTuning({ stepSeconds: 2, embedEvery: 3, forcedEmbedEvery: 2 }));
+  const count = async (opts?: { speakerCountMin?: number }): Promise<number> => {
+    const before = runner.embedded;
+    const s = d.session(opts);
+    await s.push(new Float32Array(28 * SAMPLE_RATE).fill(0.1));
+    await s.finish();
+    return runner.embedded - before;
+  };
+  // 10 windows: every third (0, 3, 6, 9) against every other (0, 2, 4, 6, 8) and the last.
+  assert.equal(await count(), 4);
+  assert.equal(await count({ speakerCountMin: -1 }), 4);
+  assert.equal(await count({ speakerCountMin: 1 }), 4);
+  assert.equal(await count({ speakerCountMin: 2 }), 6);
 });
