@@ -202,6 +202,29 @@ describe('POST /recognizer/upload', () => {
     assert.equal(bad.body.result, 'ERROR_REQUEST_PARAMETER');
   });
 
+  it('speech a speaker turn holds after recognition stopped is looked at again and kept', async () => {
+    // The two-speaker mix: the first pass stops at 9.8 s of 14 (its last segment stretched to
+    // the end), and speaker A's "ask what you can do for your country" comes from the second look.
+    // At the server's default beam (5): greedy decoding of that span stops after two words.
+    const beam5 = testEngine({ beamSize: 5 });
+    const server = await startServer(beam5, [], { jobsConfig: await jobsConfig() });
+    const mix = new Blob([await readFile(join(testdataDir(), 'en/tcpp_multitalker-2spk-mix.flac'))]);
+    let answered: Answer;
+    try {
+      answered = await upload(server, { language: 'en-US', completion: 'sync', diarization: { enable: true } }, { media: mix });
+    } finally {
+      await server.close();
+      await beam5.close();
+    }
+    const { status, body } = answered;
+    assert.equal(status, 200);
+    const segments = body.segments as Array<{ start: number; end: number; text: string; speaker: { label: string } }>;
+    const tail = segments.filter((s) => s.start >= 9000);
+    assert.ok(tail.length > 0, JSON.stringify(segments));
+    assert.match(tail.map((s) => s.text).join(' '), /what you can do for/i);
+    assert.equal(tail[0].speaker.label, segments[0].speaker.label, 'the tail is the first speaker again');
+  });
+
   it('sed finds a noise burst laid over speech, with its time; off by default', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sori-sed-'));
     dataDirs.push(dir);
