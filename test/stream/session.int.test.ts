@@ -78,7 +78,10 @@ describe('stream chunks', () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     await s.end();
-    assert.ok(partialEnds.length >= 2, JSON.stringify(partialEnds));
+    // How many partials come depends on how fast the machine decodes beside the feed (the
+    // fresh-clone CI at 46c30c7 saw one, [992], where a quiet machine sees several): what must
+    // hold is that there is one and that each covers whole chunks.
+    assert.ok(partialEnds.length >= 1, JSON.stringify(partialEnds));
     // VAD takes 32 ms windows, so a chunk's last 0-31 ms wait for the next one.
     for (const end of partialEnds) assert.ok((end % 1000) >= 1000 - 32 || end % 1000 === 0, JSON.stringify(partialEnds));
     assert.match(normalizeEnglish(finals.map((f) => f.text).join(' ')), /not what your country can do for you/);
