@@ -1,11 +1,13 @@
 /**
  * Nodes and initializers of an ONNX graph on the wire format (onnx-proto.ts): parse a node's
  * op, name, inputs, outputs and attributes; build new nodes and initializers. Shared by the
- * graph rewrites of whisper/grouped-decoder.ts and whisper/row-quantization.ts.
+ * graph rewrites of whisper/grouped-decoder.ts, whisper/row-quantization.ts and
+ * whisper/encoder-heads.ts.
  */
 import {
   ATTR_I, ATTR_INTS, ATTR_NAME, ATTR_T, ATTR_TYPE, ATTR_TYPE_INT, ATTR_TYPE_INTS, GRAPH_INITIALIZER, GRAPH_NODE,
-  NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, ONNX_FLOAT, ONNX_INT64,
+  MODEL_OPSET_IMPORT, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, ONNX_FLOAT, ONNX_INT64,
+  OPSET_DOMAIN, OPSET_VERSION,
   TENSOR_DATA_TYPE, TENSOR_DIMS, TENSOR_NAME, TENSOR_RAW_DATA, WT_LEN, WT_VARINT,
   concat, intField, lenField, parseMessage, readVarint, str, strField, type WireField,
 } from './onnx-proto.js';
@@ -156,4 +158,16 @@ export function tensorDims(fields: WireField[]): number[] {
     }
   }
   return dims;
+}
+
+/** The default-domain ('' or 'ai.onnx') opset a model's top-level fields import, 0 if none. */
+export function onnxOpset(top: readonly WireField[]): number {
+  let opset = 0;
+  for (const f of top) {
+    if (f.no !== MODEL_OPSET_IMPORT || f.wt !== WT_LEN) continue;
+    const o = parseMessage(f.payload);
+    const domain = o.find((x) => x.no === OPSET_DOMAIN);
+    if (!domain || str(domain) === '' || str(domain) === 'ai.onnx') opset = o.find((x) => x.no === OPSET_VERSION)?.value ?? opset;
+  }
+  return opset;
 }

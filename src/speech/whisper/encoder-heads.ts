@@ -15,28 +15,16 @@
  * then a MatMul by V), not by node names; a graph without it is returned unchanged.
  */
 import {
-  GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_VALUE_INFO, MODEL_GRAPH, MODEL_OPSET_IMPORT, NODE_ATTRIBUTE, NODE_DOMAIN,
-  NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, OPSET_DOMAIN, OPSET_VERSION, TENSOR_NAME, WT_LEN,
-  concat, lenField, parseMessage, str, strField, type WireField,
+  GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_VALUE_INFO, MODEL_GRAPH, NODE_ATTRIBUTE, NODE_DOMAIN,
+  NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, TENSOR_NAME, WT_LEN,
+  concat, lenField, parseMessage, str, strField,
 } from '../onnx-proto.js';
-import { int64Initializer, intAttr, nodeProto, parseNode, type ParsedNode } from '../onnx-nodes.js';
+import { int64Initializer, intAttr, nodeProto, onnxOpset, parseNode, type ParsedNode } from '../onnx-nodes.js';
 
 export interface SplitHeadsResult {
   bytes: Uint8Array;
   /** Attention blocks rewritten (one per encoder layer). */
   blocks: number;
-}
-
-/** The default-domain opset the model imports (0 if none). */
-function onnxOpset(top: WireField[]): number {
-  for (const f of top) {
-    if (f.no !== MODEL_OPSET_IMPORT || f.wt !== WT_LEN) continue;
-    const fields = parseMessage(f.payload);
-    const domain = fields.find((x) => x.no === OPSET_DOMAIN);
-    if (domain !== undefined && str(domain) !== '') continue;
-    return fields.find((x) => x.no === OPSET_VERSION)?.value ?? 0;
-  }
-  return 0;
 }
 
 /** A node rebuilt with a new name and inputs/outputs; attributes kept byte for byte. */

@@ -55,13 +55,13 @@ import ort from 'onnxruntime-node';
 import { DECODER_FILE, whisperSessionOptions } from './model.js';
 import {
   ATTR_G, ATTR_NAME, DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_VALUE_INFO, MODEL_GRAPH,
-  MODEL_OPSET_IMPORT, NODE_ATTRIBUTE, OPSET_DOMAIN, OPSET_VERSION, TENSOR_DATA_LOCATION, TENSOR_NAME, WT_LEN,
+  NODE_ATTRIBUTE, TENSOR_DATA_LOCATION, TENSOR_NAME, WT_LEN,
   concat, lenField, parseMessage, str, type WireField,
 } from '../onnx-proto.js';
 import { rewriteRowQuantization, type RowQuantizationInfo } from './row-quantization.js';
 import { POSITION_IDS, SELF_MASK, rewriteSelfPadding } from './self-padding.js';
 import {
-  int64Initializer, intsAttr, nodeProto, parseNode, renameNode, type ParsedNode,
+  int64Initializer, intsAttr, nodeProto, onnxOpset, parseNode, renameNode, type ParsedNode,
 } from '../onnx-nodes.js';
 
 const P = 'sori_grouped';
@@ -249,13 +249,7 @@ export function buildGroupedDecoderModel(model: Uint8Array, opts: GroupedDecoder
     const name = t.find((x) => x.no === TENSOR_NAME);
     if (name) initializers.set(str(name), t);
   }
-  let opset = 0;
-  for (const f of top) {
-    if (f.no !== MODEL_OPSET_IMPORT || f.wt !== WT_LEN) continue;
-    const o = parseMessage(f.payload);
-    const domain = o.find((x) => x.no === OPSET_DOMAIN);
-    if (!domain || str(domain) === '' || str(domain) === 'ai.onnx') opset = o.find((x) => x.no === OPSET_VERSION)?.value ?? opset;
-  }
+  const opset = onnxOpset(top);
   let rowQuantization: RowQuantizationInfo | undefined;
   const extra: Uint8Array[] = [];
   const ifs = graph
