@@ -10,7 +10,7 @@
  */
 const LOWER_THAN_JOBS = '^src/(clova|domains|speech|media|transcript|net)/|^src/(config|logger|process-priority|audio)[.]ts$';
 const CORE = '^src/(speech|media|transcript)/';
-const BASE = '^src/net/|^src/(config|logger|process-priority|audio)[.]ts$';
+const BASE = '^src/net/|^src/(config|logger|process-priority|proc-stat|audio)[.]ts$';
 
 module.exports = {
   forbidden: [
@@ -51,7 +51,7 @@ module.exports = {
     },
     {
       name: 'base-is-the-bottom',
-      comment: 'config, logging, networking and process priority import nothing of Sori above them.',
+      comment: 'config, logging, networking, process priority and /proc reading import nothing of Sori above them.',
       severity: 'error',
       from: { path: BASE },
       to: { path: '^src/', pathNot: BASE },

@@ -5,7 +5,7 @@
  * moments from a seeded generator (`runKillCycles`). Used by `soak.ts` (long-form jobs only) and
  * `mixed-soak.ts` (jobs, short requests and live streams at once).
  */
-import { readFileSync } from 'node:fs';
+import { procStat } from '../../src/proc-stat.js';
 import { startServer, treeMemory, type ServerHandle } from './server-process.js';
 import { round } from './stats.js';
 
@@ -15,13 +15,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Alive and not a zombie (a reparented child may linger as Z until init reaps it). */
 export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 /** One child of the killed server: how long it took to go away by itself (null: it lingered and was killed). */

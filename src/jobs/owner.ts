@@ -10,18 +10,14 @@
  * tells a dead owner from a new process that got its pid.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { procStat } from '../proc-stat.js';
 
 /** Start time of a running process (Linux: clock ticks since boot), or null (none, or no /proc). */
 export function processStart(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After "pid (comm) ", whose comm may hold spaces and parentheses: field 22 is the 20th.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+  // proc(5)'s field 22, the 20th after "pid (comm) ".
+  return procStat(pid)?.[19] ?? null;
 }
 
 /** This process's pid namespace (its inode), or '' where /proc has none. */
