@@ -26,7 +26,7 @@ import { parseArgs, promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { decodeFile } from '../src/media/decode.js';
 import { sleep } from './lib/crash-cycle.js';
-import { getJob, uploadLongform } from './lib/longform-client.js';
+import { getJob, uploadLongform, waitForJob } from './lib/longform-client.js';
 import { machineInfo, writeLatest } from './lib/output.js';
 import { modelsDir, REPO_ROOT, testdataDir } from './lib/paths.js';
 import { streamClip, toPcm16 } from './lib/stream-client.js';
@@ -78,13 +78,7 @@ async function nodeLog(service: string): Promise<LogLine[]> {
 const NODES = ['sori1', 'sori2', 'sori3'];
 
 async function waitJob(token: string, deadlineS: number): Promise<string> {
-  const until = Date.now() + deadlineS * 1000;
-  for (;;) {
-    const r = await getJob(LB, KEY, token);
-    const state = r.body?.result ?? `HTTP ${r.status}`;
-    if (state === 'COMPLETED' || state === 'FAILED' || Date.now() > until) return state;
-    await sleep(1000);
-  }
+  return (await waitForJob(LB, KEY, token, { timeoutMs: deadlineS * 1000 }))?.result ?? 'no answer';
 }
 
 async function main(): Promise<void> {
