@@ -18,6 +18,9 @@ import { machineInfo, writeLatest, type Check } from './lib/output.js';
 import { log } from './lib/progress.js';
 import { percentile, round } from './lib/stats.js';
 import { treeMemory } from './lib/server-process.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

@@ -17,6 +17,9 @@ import { loadManifest, manifestPath, selectClips } from './lib/manifest.js';
 import { modelsDir, testdataDir } from './lib/paths.js';
 import { fixed, formatTable, pct } from './lib/table.js';
 import { auc, clipFrames, editDistance, partners, swapFor, wordIds, type ClipData, type Ctx } from './assessment-common.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({ options: { seeds: { type: 'string', default: '1-40' }, 'max-s': { type: 'string', default: '30' } } });
 

@@ -45,6 +45,9 @@ import { log, progress } from './lib/progress.js';
 import { percentile, round } from './lib/stats.js';
 import { join } from 'node:path';
 import { auc, hash } from './assessment-common.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

@@ -30,6 +30,7 @@ import { percentScores } from '../src/speech/phonemes/calibration.js';
 import { mulberry32 } from '../src/speech/whisper/search.js';
 import type { Ctx } from './assessment-common.js';
 import { wordPhonemes } from './assessment-common.js';
+import { helpOnRequest } from './lib/help.js';
 
 /** English vowels and consonants as hama's G2P writes them (its inventory on the testdata references). */
 export const VOWELS = ['i', 'ɪ', 'eɪ', 'ɛ', 'æ', 'ɑ', 'ɔ', 'oʊ', 'ʊ', 'u', 'ʌ', 'ə', 'ɝ', 'aɪ', 'aʊ', 'ɔɪ'];
@@ -217,6 +218,7 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  helpOnRequest(import.meta.url);
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(1);

@@ -44,6 +44,9 @@ import { log } from './lib/progress.js';
 import { percentile, round } from './lib/stats.js';
 import { auc, clipFrames, partners, swapFor, wordIds, type ClipData, type Ctx } from './assessment-common.js';
 import { runSynthetic } from './assessment-synthetic.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

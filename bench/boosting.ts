@@ -20,6 +20,9 @@ import { OUT_DIR, modelsDir, testdataDir } from './lib/paths.js';
 import { loadDecoder, openEngine } from './lib/sori.js';
 import { log } from './lib/progress.js';
 import { writeLatest } from './lib/output.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

@@ -35,6 +35,9 @@ import { SAMPLE_RATE } from '../src/audio.js';
 import { log } from './lib/progress.js';
 import { half } from './lib/halves.js';
 import { machineInfo, writeLatest } from './lib/output.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const COLLAR = 0.25;
 const SHORT_TURN_S = 0.3;

@@ -26,6 +26,9 @@ import { formatTable } from './lib/table.js';
 import { log } from './lib/progress.js';
 import { percentile, round } from './lib/stats.js';
 import { machineInfo, writeLatest } from './lib/output.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const KEY = 'diarization-cost-key';
 const MIN_FILE_S = 170;

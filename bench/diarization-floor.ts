@@ -13,6 +13,9 @@ import { diarizationErrorRate, flattenToOneSpeaker, parseRttm } from './lib/der.
 import { half } from './lib/halves.js';
 import { labelledRecordings } from './lib/labelled.js';
 import { formatTable, pct } from './lib/table.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const COLLAR = 0.25;
 function main(): void {

@@ -25,6 +25,9 @@ import { modelsDir } from './lib/paths.js';
 import { fixed, formatTable, pct } from './lib/table.js';
 import { labelledRecordings } from './lib/labelled.js';
 import { half } from './lib/halves.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const COLLAR = 0.25;
 

@@ -31,6 +31,9 @@ import { machineInfo, writeLatest } from './lib/output.js';
 import { modelsDir, REPO_ROOT, testdataDir } from './lib/paths.js';
 import { streamClip, toPcm16 } from './lib/stream-client.js';
 import { round } from './lib/stats.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

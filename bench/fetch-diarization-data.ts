@@ -27,6 +27,9 @@ import { decodeFile } from '../src/media/decode.js';
 import { SAMPLE_RATE } from '../src/audio.js';
 import { DIARIZATION_DATA_DIR, loadDiarizationData, type FetchedEntry } from './lib/labelled.js';
 import { log } from './lib/progress.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const PYANNOTE = 'pyannote-audio==4.0.7';
 const SPEAKERBOX = 'speakerbox==1.2.0';

@@ -36,6 +36,9 @@ import { modelsDir, testdataDir } from './lib/paths.js';
 import { formatTable } from './lib/table.js';
 import { log } from './lib/progress.js';
 import { argmaxRows } from './lib/logits.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

@@ -27,6 +27,9 @@ import { fuzzClip } from './lib/fuzz/clip.js';
 import { hardeningSurfaces } from './lib/fuzz/surfaces/index.js';
 import { slowClientsCli } from './slow-clients.js';
 import { hardeningSoakCli } from './hardening-soak.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

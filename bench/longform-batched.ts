@@ -18,6 +18,9 @@ import { loadVad, runLongform } from './lib/longform-inprocess.js';
 import { NORMALISATION_NOTE, scoreClip } from './lib/score.js';
 import { formatTable, pct } from './lib/table.js';
 import { log } from './lib/progress.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

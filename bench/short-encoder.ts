@@ -32,6 +32,9 @@ import { modelsDir, testdataDir } from './lib/paths.js';
 import { corpusRates, normalise, scoreClip, NORMALISATION_NOTE, type ClipScore } from './lib/score.js';
 import { formatTable, pct } from './lib/table.js';
 import { log } from './lib/progress.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 const { values: a } = parseArgs({
   options: {

@@ -36,6 +36,9 @@ import { percentile, round } from './lib/stats.js';
 import { formatTable, pct } from './lib/table.js';
 import { machineInfo, writeLatest } from './lib/output.js';
 import { log } from './lib/progress.js';
+import { helpOnRequest } from './lib/help.js';
+
+helpOnRequest(import.meta.url);
 
 // Issue 21: 16 streams keep up (worst lag of a final behind its audio <= 1.5 s) with final p95 <= 1 s, per chunk size.
 const TARGETS = { p50Ms: 400, p95Ms: 800, concurrentP95Ms: 1000, concurrentStreams: 16, cerPoints: 2, keepUpLagMs: 1500 };
