@@ -42,3 +42,10 @@ test('segment times cover the speaker\'s turn around the words, and neighbours n
   const far = assignSpeakers([late], [{ start: 5000, end: 6000, speaker: '1' }], 'en');
   assert.deepEqual([far[0].start, far[0].end], [900, 1800]);
 });
+
+test('a turn of the segment\'s speaker that starts a second after its last word is still its voice', () => {
+  // Whisper ended "hello there" at 1800 ms; the diarizer hears speaker 1 on from 2800 to 4000.
+  const late: LongformSegment = { start: 900, end: 1800, text: 'hello there', confidence: 0.9, words: [[900, 1300, 'hello'], [1400, 1800, 'there']] };
+  const out = assignSpeakers([late], [{ start: 800, end: 1900, speaker: '1' }, { start: 2800, end: 4000, speaker: '1' }], 'en');
+  assert.deepEqual(out.map((s) => [s.speaker, s.start, s.end]), [['1', 800, 4000]]);
+});
