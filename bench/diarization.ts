@@ -87,7 +87,8 @@ async function main(): Promise<void> {
       const ref = parseRttm(readFileSync(e.rttm, 'utf8'));
       const refSpeakers = new Set(ref.map((s) => s.speaker)).size;
       const start = performance.now();
-      const session = diarizer.session();
+      // As the server does: a session told a minimum count knows it from the start (forcedEmbedEvery).
+      const session = diarizer.session(values.given ? { speakerCountMin: refSpeakers } : {});
       for await (const pcm of streamPcm(e.path)) await session.push(pcm);
       const durationS = session.durationSeconds;
       const turns = await session.finish(values.given ? { speakerCountMin: refSpeakers, speakerCountMax: refSpeakers } : {});
