@@ -7,7 +7,7 @@
  */
 import type { ServerHandle } from './server-process.js';
 import { startServer, treeMemory } from './server-process.js';
-import { getJob, resultText, uploadLongform, type LongformResultBody } from './longform-client.js';
+import { resultText, waitForJob, uploadLongform, type LongformResultBody } from './longform-client.js';
 import { log } from './progress.js';
 import { round } from './stats.js';
 
@@ -101,19 +101,18 @@ export async function memoryRun(opts: {
       const token = up.body?.token;
       if (up.status !== 200 || typeof token !== 'string') throw new Error(`upload answered ${up.status}: ${up.raw || up.error}`);
       let lastLogged = -1;
-      for (;;) {
-        const r = await getJob(server.baseUrl, opts.apiKey, token);
-        body = r.body;
-        const state = body?.result ?? 'unreachable';
-        if (typeof body?.progress === 'number') progress = body.progress;
-        if (state === 'COMPLETED' || state === 'FAILED' || state === 'TIMEOUT') break;
-        if (r.status === 404) throw new Error(`job ${token} unknown to the server`);
-        if (Math.floor(progress / 10) !== lastLogged) {
+      body = await waitForJob(server.baseUrl, opts.apiKey, token, {
+        pollMs: 2000,
+        // A memory run of hours of audio has no deadline of its own.
+        timeoutMs: 24 * 3600_000,
+        onPoll: (b) => {
+          if (typeof b?.progress === 'number') progress = b.progress;
+          if (Math.floor(progress / 10) === lastLogged) return;
           lastLogged = Math.floor(progress / 10);
-          log(`memory ${opts.label}: ${state} ${progress}% after ${((performance.now() - t0) / 1000).toFixed(0)} s, tree RSS ${sum().toFixed(0)} MB (peak ${peakTreeMb.toFixed(0)})`);
-        }
-        await new Promise((r) => setTimeout(r, 2000));
-      }
+          log(`memory ${opts.label}: ${b?.result ?? 'unreachable'} ${progress}% after ${((performance.now() - t0) / 1000).toFixed(0)} s, tree RSS ${sum().toFixed(0)} MB (peak ${peakTreeMb.toFixed(0)})`);
+        },
+      });
+      if (body === null) throw new Error(`job ${token}: no answer from the server`);
     } finally {
       sampling = false;
       await sampler;
