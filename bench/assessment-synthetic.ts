@@ -31,6 +31,7 @@ import { mulberry32 } from '../src/speech/whisper/search.js';
 import type { Ctx } from './assessment-common.js';
 import { wordPhonemes } from './assessment-common.js';
 import { helpOnRequest } from './lib/help.js';
+import { median } from './lib/stats.js';
 
 /** English vowels and consonants as hama's G2P writes them (its inventory on the testdata references). */
 export const VOWELS = ['i', 'ɪ', 'eɪ', 'ɛ', 'æ', 'ɑ', 'ɔ', 'oʊ', 'ʊ', 'u', 'ʌ', 'ə', 'ɝ', 'aɪ', 'aʊ', 'ɔɪ'];
@@ -107,11 +108,6 @@ async function loadVoice(modelsDir: string): Promise<Voice> {
     close: () => piper.close(),
   };
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 export async function runSynthetic(ctx: Ctx, modelsDir: string, references: readonly string[], { cases: n = 120, seed = 16 } = {}): Promise<SyntheticResult> {
   const voice = await loadVoice(modelsDir);

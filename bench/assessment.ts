@@ -41,7 +41,7 @@ import { modelsDir, testdataDir } from './lib/paths.js';
 import { fixed, formatTable, pct } from './lib/table.js';
 import { machineInfo, writeLatest, type Check } from './lib/output.js';
 import { log } from './lib/progress.js';
-import { percentile, round } from './lib/stats.js';
+import { median, percentile, round } from './lib/stats.js';
 import { auc, clipFrames, partners, swapFor, wordIds, type ClipData, type Ctx } from './assessment-common.js';
 import { runSynthetic } from './assessment-synthetic.js';
 import { helpOnRequest } from './lib/help.js';
@@ -71,7 +71,6 @@ async function score(ctx: Ctx, lp: LogProbMatrix, words: readonly string[], cach
   return scorePronunciation(lp, await wordIds(ctx, words, cached), { blank: ctx.rec.blank, wordBoundary: ctx.rec.wordBoundary, notCompetitors: ctx.rec.nonPhonemes });
 }
 
-const median = (xs: readonly number[]): number => percentile([...xs], 50);
 
 const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 

@@ -24,7 +24,7 @@ import { labelledRecordings } from './lib/labelled.js';
 import { modelsDir, OUT_DIR } from './lib/paths.js';
 import { formatTable } from './lib/table.js';
 import { log } from './lib/progress.js';
-import { percentile, round } from './lib/stats.js';
+import { median, round } from './lib/stats.js';
 import { machineInfo, writeLatest } from './lib/output.js';
 import { helpOnRequest } from './lib/help.js';
 
@@ -41,8 +41,6 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-
-const median = (xs: readonly number[]): number => percentile(xs, 50);
 
 interface FileCost {
   file: string;

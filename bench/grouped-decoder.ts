@@ -37,6 +37,7 @@ import { formatTable } from './lib/table.js';
 import { log } from './lib/progress.js';
 import { argmaxRows } from './lib/logits.js';
 import { helpOnRequest } from './lib/help.js';
+import { median } from './lib/stats.js';
 
 helpOnRequest(import.meta.url);
 
@@ -57,12 +58,6 @@ const STEPS = Number(a.steps);
 const WARMUP = Number(a.warmup);
 const THREADS = Number(a.threads);
 const MODEL_DIR = join(modelsDir(), a.model);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');

@@ -19,7 +19,7 @@ import { Bodies, recognise, type SttResult } from './lib/client.js';
 import { freePort, startServer, type ServerHandle } from './lib/server-process.js';
 import { finishRun, machineInfo, type Check } from './lib/output.js';
 import { log, progress } from './lib/progress.js';
-import { round, since, sum } from './lib/stats.js';
+import { median, round, since, sum } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
 import { toSimplified } from '../src/transcript/chinese.js';
 
@@ -114,11 +114,6 @@ async function transcribe(baseUrl: string, apiKey: string, clip: Clip, body: Uin
     return { ...base, status: 0, text: null, latencyS: since(t0), error: err instanceof Error ? err.message : String(err) };
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function run(): Promise<OpenAIBenchResult> {
   const threads = posInt('threads', a.threads, 2);

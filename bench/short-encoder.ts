@@ -33,6 +33,7 @@ import { corpusRates, normalise, scoreClip, NORMALISATION_NOTE, type ClipScore }
 import { formatTable, pct } from './lib/table.js';
 import { log } from './lib/progress.js';
 import { helpOnRequest } from './lib/help.js';
+import { median } from './lib/stats.js';
 
 helpOnRequest(import.meta.url);
 
@@ -55,12 +56,6 @@ const { values: a } = parseArgs({
 const MODEL_DIR = join(modelsDir(), a.model);
 const THREADS = Number(a.threads);
 const parts = new Set(a.parts.split(','));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };

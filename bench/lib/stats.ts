@@ -16,6 +16,11 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[lo] + (s[hi] - s[lo]) * (k - lo);
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for no samples. */
+export function median(xs: readonly number[]): number {
+  return percentile(xs, 50);
+}
+
 export function round(x: number, digits: number): number {
   if (!Number.isFinite(x)) return x;
   const f = 10 ** digits;
