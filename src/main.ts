@@ -3,6 +3,7 @@
  * the models finish loading, so /healthz can say "loading" instead of refusing connections.
  */
 import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -32,6 +33,7 @@ export async function main(): Promise<void> {
     beamSize: config.engine.beamSize,
     referenceCacheSize: config.engine.referenceCacheSize,
     shortRequestContext: config.engine.shortRequestContext === 'audio',
+    modelCacheDir: join(config.dataDir, 'model-cache'),
   });
   // Other installed models an OpenAI request may name: loaded on first use, one recognition at a time each.
   const models = new ModelEngines({
@@ -44,6 +46,7 @@ export async function main(): Promise<void> {
       return createEngine({
         modelsDir: config.models.dir, model, threads: config.engine.threads, parallel: 1,
         queueLimit: config.engine.queueLimit, beamSize: config.engine.beamSize, referenceCacheSize: config.engine.referenceCacheSize,
+        modelCacheDir: join(config.dataDir, 'model-cache'),
       });
     },
   });

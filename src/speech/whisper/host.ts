@@ -159,7 +159,7 @@ export class WhisperEngine implements SpeechEngine {
     this.beamSize = cfg.beamSize;
     this.shortRequestContext = cfg.shortRequestContext ?? false;
     const log = cfg.onLog ?? ((m: string) => process.stderr.write(`sori engine: ${m}\n`));
-    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize, batch: cfg.batch }, log));
+    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize, batch: cfg.batch, modelCacheDir: cfg.modelCacheDir }, log));
     this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit, cfg.batch ?? 1);
     this.readyPromise = Promise.all(this.slots.map((s) => s.ready)).then((v) => { this.version = v[0]; });
     this.readyPromise.catch(() => undefined);

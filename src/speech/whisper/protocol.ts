@@ -11,6 +11,8 @@ export interface WorkerInit {
   referenceCacheSize?: number;
   /** Requests per priority class decoded at once; above 1, their decoder steps run batched. */
   batch?: number;
+  /** Where the model's weights are kept as data files beside rewritten graphs (onnx-external.ts); absent: loaded from memory. */
+  modelCacheDir?: string;
 }
 
 export type ToWorker =

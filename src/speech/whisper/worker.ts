@@ -37,15 +37,15 @@ try {
   let short: ShortEncoder | undefined;
   let shortNote = '';
   try {
-    short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false });
+    short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false, cacheDir: init.modelCacheDir });
   } catch (err) {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }
   // Batching: the grouped decoder (it decodes one request exactly as the shipped graph does) is
   // the only decoder session, and a runner joins the steps of concurrent requests.
   const batch = init.batch ?? 1;
-  const decoder = batch > 1 ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: true })).session : undefined;
-  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session, decoder });
+  const decoder = batch > 1 ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: true, cacheDir: init.modelCacheDir })).session : undefined;
+  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session, decoder, cacheDir: init.modelCacheDir });
   const transcriber = new WhisperTranscriber(model, short, batch > 1 ? new BatchingDecoderRunner(model, batch) : undefined);
   // Its models load on the first assessment request, not here: most servers never get one.
   const scorer = new ForcedTextScorer(model);

@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, UnsupportedLanguageError, type SpeechEngine } from '../../../src/speech/index.js';
 import { decodeFile } from '../../../src/media/decode.js';
@@ -26,6 +28,35 @@ test("shortRequestContext: a short request on its audio's own context still gets
     for (const s of r.segments) assert.ok(s.end <= r.durationS + 0.01, JSON.stringify(s));
   } finally {
     await short.close();
+  }
+});
+
+test('modelCacheDir: the weights read from data files there give the same transcript, and a restart reuses them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sori-model-cache-'));
+  const opts = { modelsDir: modelsDir(), model: 'whisper-base', threads: 2, parallel: 1, queueLimit: 2, beamSize: 5, modelCacheDir: dir };
+  try {
+    const cached = createEngine(opts);
+    const [a, b] = await Promise.all([
+      cached.transcribe(jfk, { language: 'en', wordTimestamps: true }).finally(() => cached.close()),
+      engine.transcribe(jfk, { language: 'en', wordTimestamps: true }),
+    ]);
+    assert.deepEqual(a.segments, b.segments);
+    const files = readdirSync(dir).sort();
+    assert.deepEqual(files.map((f) => f.replace(/-[0-9a-f]{16}\./, '-<hash>.')), [
+      'whisper-base.decoder-<hash>.onnx', 'whisper-base.decoder-<hash>.onnx_data',
+      'whisper-base.short-encoder-heads-<hash>.onnx', 'whisper-base.short-encoder-heads-<hash>.onnx_data',
+    ]);
+    const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
+    const again = createEngine(opts);
+    try {
+      await again.ready();
+      assert.deepEqual(readdirSync(dir).sort(), files);
+      assert.deepEqual(files.map((f) => statSync(join(dir, f)).mtimeMs), written, 'not written again');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
