@@ -52,7 +52,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { cachedGraphName, DECODER_FILE, sessionOf, whisperSessionOptions } from './model.js';
+import { cachedGraphName, DECODER_FILE, sessionOf, whisperSessionOptions, type ModelCache } from './model.js';
 import {
   ATTR_G, ATTR_NAME, DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_VALUE_INFO, MODEL_GRAPH,
   NODE_ATTRIBUTE, TENSOR_DATA_LOCATION, TENSOR_NAME, WT_LEN,
@@ -301,13 +301,13 @@ export function buildGroupedDecoderModel(model: Uint8Array, opts: GroupedDecoder
  * call the original does (the prefill branch is unchanged; G = 1 is the original's broadcast).
  */
 export async function loadGroupedDecoder(
-  modelDir: string, threads: number, opts: GroupedDecoderOptions & { cacheDir?: string } = {},
+  modelDir: string, threads: number, opts: GroupedDecoderOptions & { cache?: ModelCache } = {},
 ): Promise<{ session: ort.InferenceSession; info: GroupedDecoderGraphInfo }> {
   const { bytes, info } = buildGroupedDecoderModel(readFileSync(join(modelDir, DECODER_FILE)), opts);
   if (info.externalData) {
     throw new Error('grouped decoder: decoders with external data are not supported (the rewritten model would lose the data file)');
   }
-  const cache = opts.cacheDir === undefined ? undefined : { dir: opts.cacheDir, name: cachedGraphName(modelDir, `grouped-decoder${opts.padding === true ? '-padded' : ''}${opts.rowQuantization === true ? '-rowq' : ''}`) };
-  const session = await sessionOf(bytes, whisperSessionOptions(threads), cache);
+  const name = cachedGraphName(modelDir, `grouped-decoder${opts.padding === true ? '-padded' : ''}${opts.rowQuantization === true ? '-rowq' : ''}`);
+  const session = await sessionOf(bytes, whisperSessionOptions(threads), opts.cache, name);
   return { session, info };
 }

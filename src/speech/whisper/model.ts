@@ -113,16 +113,31 @@ export function encoderSessionOptions(threads: number): ort.InferenceSession.Ses
   return whisperSessionOptions(threads, false);
 }
 
+/** A folder for graphs with their weights in data files (onnx-external.ts), and who hears of it failing. */
+export interface ModelCache {
+  dir: string;
+  /** Writing there failed (a full disk, a read-only data dir): the session was made from memory instead. */
+  onError: (err: Error) => void;
+}
+
 /**
- * A session of a model's bytes. With `cacheDir`, its large weights go to a data file there first
+ * A session of a model's bytes. With a cache, its large weights go to a data file there first
  * (onnx-external.ts): ORT then keeps one copy of them rather than two, ~100 MB less for Whisper
  * base. `name` names the cached files.
  */
 export async function sessionOf(
-  bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, cache?: { dir: string; name: string },
+  bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, cache?: ModelCache, name = 'model',
 ): Promise<ort.InferenceSession> {
-  if (cache === undefined) return ort.InferenceSession.create(bytes, options);
-  return ort.InferenceSession.create(externalizedModel(bytes, cache.dir, cache.name).modelPath, options);
+  if (cache !== undefined) {
+    let path: string | undefined;
+    try {
+      path = externalizedModel(bytes, cache.dir, name).modelPath;
+    } catch (err) {
+      cache.onError(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (path !== undefined) return ort.InferenceSession.create(path, options);
+  }
+  return ort.InferenceSession.create(bytes, options);
 }
 
 /** The cached files' name for one of a model's graphs: the model's folder name and what the graph is. */
@@ -137,11 +152,11 @@ export function cachedGraphName(modelDir: string, graph: string): string {
  */
 export async function loadWhisperModel(
   dir: string, name: string, threads: number,
-  opts: { encoder?: ort.InferenceSession; decoder?: ort.InferenceSession; cacheDir?: string } = {},
+  opts: { encoder?: ort.InferenceSession; decoder?: ort.InferenceSession; cache?: ModelCache } = {},
 ): Promise<WhisperModel> {
-  const session = (file: string, graph: string, options: ort.InferenceSession.SessionOptions) => (opts.cacheDir === undefined
+  const session = (file: string, graph: string, options: ort.InferenceSession.SessionOptions) => (opts.cache === undefined
     ? ort.InferenceSession.create(join(dir, file), options)
-    : sessionOf(readFileSync(join(dir, file)), options, { dir: opts.cacheDir, name: cachedGraphName(dir, graph) }));
+    : sessionOf(readFileSync(join(dir, file)), options, opts.cache, cachedGraphName(dir, graph)));
   const [encoder, decoder] = await Promise.all([
     opts.encoder ?? session(ENCODER_FILE, 'encoder', encoderSessionOptions(threads)),
     opts.decoder ?? session(DECODER_FILE, 'decoder', whisperSessionOptions(threads)),

@@ -34,7 +34,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { cachedGraphName, ENCODER_FILE, encoderSessionOptions, modelConfigSchema, sessionOf } from './model.js';
+import { cachedGraphName, ENCODER_FILE, encoderSessionOptions, modelConfigSchema, sessionOf, type ModelCache } from './model.js';
 import { splitEncoderAttentionHeads } from './encoder-heads.js';
 import { HOP, LogMelExtractor, WINDOW_FRAMES } from './features.js';
 import { SAMPLE_RATE } from '../../audio.js';
@@ -226,7 +226,7 @@ export interface ShortEncoderOptions {
   /** Attention head by head (encoder-heads.ts; default); false keeps the export's all-heads blocks. */
   splitHeads?: boolean;
   /** Where the rewritten graph's weights are kept as a data file (model.ts sessionOf); absent: loaded from memory. */
-  cacheDir?: string;
+  cache?: ModelCache;
 }
 
 /** The first `frames` columns of a [nMels, 3000] row-major mel: a [nMels, frames] copy. */
@@ -254,8 +254,8 @@ export async function loadShortEncoder(modelDir: string, threads: number, opts: 
   // Attention head by head (encoder-heads.ts): the same output, about half a window's peak memory.
   const heads = modelConfigSchema.parse(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8'))).encoder_attention_heads ?? 0;
   const bytes = opts.splitHeads === false ? short.bytes : splitEncoderAttentionHeads(short.bytes, heads).bytes;
-  const cache = opts.cacheDir === undefined ? undefined : { dir: opts.cacheDir, name: cachedGraphName(modelDir, opts.splitHeads === false ? 'short-encoder' : 'short-encoder-heads') };
-  const session = await sessionOf(bytes, opts.sessionOptions ?? encoderSessionOptions(threads), cache);
+  const name = cachedGraphName(modelDir, opts.splitHeads === false ? 'short-encoder' : 'short-encoder-heads');
+  const session = await sessionOf(bytes, opts.sessionOptions ?? encoderSessionOptions(threads), opts.cache, name);
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   const maxFrames = info.positionalDims[0] * FRAMES_PER_POSITION;

@@ -36,16 +36,21 @@ try {
   // recognise keeps working with the shipped encoder, without shortContext.
   let short: ShortEncoder | undefined;
   let shortNote = '';
+  let cacheNote = '';
+  const cache = init.modelCacheDir === undefined ? undefined : {
+    dir: init.modelCacheDir,
+    onError: (err: Error) => { cacheNote = `; model cache unavailable, weights loaded from memory: ${err.message}`; },
+  };
   try {
-    short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false, cacheDir: init.modelCacheDir });
+    short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false, cache });
   } catch (err) {
     shortNote = `; short-context encoder unavailable: ${err instanceof Error ? err.message : String(err)}`;
   }
   // Batching: the grouped decoder (it decodes one request exactly as the shipped graph does) is
   // the only decoder session, and a runner joins the steps of concurrent requests.
   const batch = init.batch ?? 1;
-  const decoder = batch > 1 ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: true, cacheDir: init.modelCacheDir })).session : undefined;
-  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session, decoder, cacheDir: init.modelCacheDir });
+  const decoder = batch > 1 ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: true, cache })).session : undefined;
+  const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session, decoder, cache });
   const transcriber = new WhisperTranscriber(model, short, batch > 1 ? new BatchingDecoderRunner(model, batch) : undefined);
   // Its models load on the first assessment request, not here: most servers never get one.
   const scorer = new ForcedTextScorer(model);
@@ -75,7 +80,7 @@ try {
         gate.leave(rank);
       });
   });
-  send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)${shortNote}` });
+  send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)${shortNote}${cacheNote}` });
 } catch (err) {
   send({ type: 'init-error', message: err instanceof Error ? err.message : String(err) });
   process.exitCode = 1;

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, UnsupportedLanguageError, type SpeechEngine } from '../../../src/speech/index.js';
@@ -56,6 +56,22 @@ test('modelCacheDir: the weights read from data files there give the same transc
       await again.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('modelCacheDir where nothing can be written (a file in the way): the weights load from memory and the version says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sori-model-cache-'));
+  writeFileSync(join(dir, 'file'), 'not a folder');
+  const blocked = createEngine({
+    modelsDir: modelsDir(), model: 'whisper-base', threads: 2, parallel: 1, queueLimit: 2, beamSize: 5, modelCacheDir: join(dir, 'file', 'cache'),
+  });
+  try {
+    await blocked.ready();
+    assert.match(blocked.version, /model cache unavailable, weights loaded from memory: .*ENOTDIR/);
+    assert.match(words((await blocked.transcribe(jfk, { language: 'en' })).text), /ask not what your country can do for you/);
+  } finally {
+    await blocked.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
