@@ -116,7 +116,7 @@ export function encoderSessionOptions(threads: number): ort.InferenceSession.Ses
 /** A folder for graphs with their weights in data files (onnx-external.ts), and who hears of it failing. */
 export interface ModelCache {
   dir: string;
-  /** Writing there failed (a full disk, a read-only data dir): the session was made from memory instead. */
+  /** Writing or loading the files failed (a full disk, a read-only data dir): the session was made from memory instead. */
   onError: (err: Error) => void;
 }
 
@@ -129,13 +129,13 @@ export async function sessionOf(
   bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, cache?: ModelCache, name = 'model',
 ): Promise<ort.InferenceSession> {
   if (cache !== undefined) {
-    let path: string | undefined;
     try {
-      path = externalizedModel(bytes, cache.dir, name).modelPath;
+      return await ort.InferenceSession.create(externalizedModel(bytes, cache.dir, name).modelPath, options);
     } catch (err) {
+      // Also when the files went away between writing and loading (another Sori version sharing
+      // the data dir removed them as an older version): the bytes are still here.
       cache.onError(err instanceof Error ? err : new Error(String(err)));
     }
-    if (path !== undefined) return ort.InferenceSession.create(path, options);
   }
   return ort.InferenceSession.create(bytes, options);
 }
