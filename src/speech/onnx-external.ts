@@ -46,11 +46,17 @@ export function externalizedModel(model: Uint8Array, dir: string, name: string, 
   if (!(existsSync(modelPath) && existsSync(dataPath) && statSync(dataPath).size === data.size)) {
     mkdirSync(dir, { recursive: true });
     const tmp = `.${process.pid}-${Date.now()}.tmp`;
-    writeChunks(dataPath + tmp, data.chunks);
-    writeChunks(modelPath + tmp, [graph]);
-    // The data first: a model file present means its data is complete.
-    renameSync(dataPath + tmp, dataPath);
-    renameSync(modelPath + tmp, modelPath);
+    try {
+      writeChunks(dataPath + tmp, data.chunks);
+      writeChunks(modelPath + tmp, [graph]);
+      // The data first: a model file present means its data is complete.
+      renameSync(dataPath + tmp, dataPath);
+      renameSync(modelPath + tmp, modelPath);
+    } finally {
+      // A full disk stays no fuller for the attempt.
+      rmSync(dataPath + tmp, { force: true });
+      rmSync(modelPath + tmp, { force: true });
+    }
   }
   removeOtherVersions(dir, name, base);
   return { modelPath, dataPath, tensors };

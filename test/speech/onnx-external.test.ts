@@ -1,7 +1,7 @@
 /**
  * A model's large initializers moved to a data file (src/speech/onnx-external.ts), on a tiny
  * model built here and run by the real ONNX Runtime: the same output as from the inline model,
- * the files written once per model version, older versions removed.
+ * the files written once per model version, older versions removed, nothing left on a full disk.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import {
 } from '../../src/speech/onnx-proto.js';
 import { nodeProto, rawInitializer } from '../../src/speech/onnx-nodes.js';
 import { externalizedModel, MIN_EXTERNAL_BYTES, splitInitializers } from '../../src/speech/onnx-external.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 
 const N = 20_000; // 80 KB of float32: above MIN_EXTERNAL_BYTES
 const IR_VERSION = 1;
@@ -110,5 +111,18 @@ test('one set of files per model version: reused as they are, older versions rem
     assert.throws(() => externalizedModel(tinyModel(0).bytes, dir, '../tiny'), /unsafe model name/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const disk = await mountTmpfs(1);
+test('a disk too small for the data file: an error, and no partial file left on it', { skip: typeof disk === 'string' ? disk : false }, async () => {
+  if (typeof disk === 'string') return;
+  try {
+    const n = 600_000; // 2.4 MB of weights for a 1 MiB disk
+    const model = lenField(MODEL_GRAPH, rawInitializer('w', ONNX_FLOAT, [n], new Uint8Array(n * 4).fill(7)));
+    assert.throws(() => externalizedModel(model, disk.dir, 'big'), /ENOSPC/);
+    assert.deepEqual(readdirSync(disk.dir), []);
+  } finally {
+    await disk.unmount();
   }
 });

@@ -5,41 +5,19 @@
  * it runs is neither lost nor stored half: it completes once there is room again.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, open, readdir, readFile, rm, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import Database from 'libsql';
 import type { SpeechEngine } from '../../../src/speech/engine.js';
 import { answer, type Answer } from '../../helpers/answer.js';
 import { testdataDir } from '../../helpers/media-fixtures.js';
+import { mountTmpfs } from '../../helpers/tmpfs.js';
 import { postStt, startServer, testConfig, testDomain, testEngine, type TestServer } from '../../helpers/server.js';
 
-const run = promisify(execFile);
 const KEY = 'disk-full-secret';
 const JFK = join(testdataDir(), 'en/jfk.flac');
 const DISK_MB = 24;
-
-/** Mounts a tmpfs of `mb` MiB; undefined (with the reason) when this machine does not let us. */
-async function mountTmpfs(mb: number): Promise<{ dir: string; unmount: () => Promise<void> } | string> {
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs as the data dir (CI runs as root)';
-  const dir = await mkdtemp(join(tmpdir(), 'sori-disk-full-'));
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir]);
-  } catch (err) {
-    await rmdir(dir);
-    return `cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`;
-  }
-  return {
-    dir,
-    unmount: async () => {
-      await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
-      await rmdir(dir).catch(() => undefined);
-    },
-  };
-}
 
 /** Writes zeros until the disk is full; returns the file (remove it to free the space). */
 async function fillDisk(dir: string): Promise<string> {
