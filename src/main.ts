@@ -23,6 +23,8 @@ import { ModelEngines } from './speech/model-engines.js';
 export async function main(): Promise<void> {
   const config = await loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  // Inference processes restarting or doing without something: one structured line each.
+  const engineLog = (message: string): void => logger.warn({ component: 'engine' }, message);
   const engine = createEngine({
     modelsDir: config.models.dir,
     model: config.models.asr,
@@ -34,6 +36,7 @@ export async function main(): Promise<void> {
     referenceCacheSize: config.engine.referenceCacheSize,
     shortRequestContext: config.engine.shortRequestContext === 'audio',
     modelCacheDir: join(config.dataDir, 'model-cache'),
+    onLog: engineLog,
   });
   // Other installed models an OpenAI request may name: loaded on first use, one recognition at a time each.
   const models = new ModelEngines({
@@ -47,6 +50,7 @@ export async function main(): Promise<void> {
         modelsDir: config.models.dir, model, threads: config.engine.threads, parallel: 1,
         queueLimit: config.engine.queueLimit, beamSize: config.engine.beamSize, referenceCacheSize: config.engine.referenceCacheSize,
         modelCacheDir: join(config.dataDir, 'model-cache'),
+        onLog: engineLog,
       });
     },
   });

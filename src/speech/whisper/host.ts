@@ -51,7 +51,11 @@ class WorkerSlot {
     lowerPriority(child.pid, INFERENCE_NICE);
     this.readyNow = new Promise((res, rej) => {
       child.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') { this.restarts = 0; res(m.version); }
+        if (m.type === 'ready') {
+          this.restarts = 0;
+          for (const w of m.warnings ?? []) this.onLog(w);
+          res(m.version);
+        }
         else if (m.type === 'init-error') rej(new Error(m.message));
         else if (m.type === 'result') this.calls.resolve(m.id, m.transcript);
         else if (m.type === 'error') {

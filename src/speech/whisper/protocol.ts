@@ -21,7 +21,8 @@ export type ToWorker =
   | { type: 'abort'; id: number };
 
 export type FromWorker =
-  | { type: 'ready'; version: string }
+  /** `warnings`: what the process had to do without (for the engine's log, not for clients). */
+  | { type: 'ready'; version: string; warnings?: string[] }
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; transcript: Transcript }
   | { type: 'error'; id: number; name: string; message: string };

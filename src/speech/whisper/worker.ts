@@ -36,10 +36,11 @@ try {
   // recognise keeps working with the shipped encoder, without shortContext.
   let short: ShortEncoder | undefined;
   let shortNote = '';
-  let cacheNote = '';
+  const warnings: string[] = [];
   const cache = init.modelCacheDir === undefined ? undefined : {
     dir: init.modelCacheDir,
-    onError: (err: Error) => { cacheNote = `; model cache unavailable, weights loaded from memory: ${err.message}`; },
+    // A path of the server's disk: for the log, not for the version clients see in results.
+    onError: (err: Error) => { warnings.push(`model cache ${init.modelCacheDir} unusable, weights loaded from memory (~100 MB more): ${err.message}`); },
   };
   try {
     short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false, cache });
@@ -80,7 +81,7 @@ try {
         gate.leave(rank);
       });
   });
-  send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)${shortNote}${cacheNote}` });
+  send({ type: 'ready', version: `${init.modelName} (onnxruntime-node ${ort.env.versions.common}, int8)${shortNote}`, warnings });
 } catch (err) {
   send({ type: 'init-error', message: err instanceof Error ? err.message : String(err) });
   process.exitCode = 1;
