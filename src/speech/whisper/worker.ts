@@ -40,7 +40,11 @@ try {
   const cache = init.modelCacheDir === undefined ? undefined : {
     dir: init.modelCacheDir,
     // A path of the server's disk: for the log, not for the version clients see in results.
-    onError: (err: Error) => { warnings.push(`model cache ${init.modelCacheDir} unusable, weights loaded from memory (~100 MB more): ${err.message}`); },
+    onError: (err: Error) => {
+      const w = `model cache ${init.modelCacheDir} unusable, weights loaded from memory (~100 MB more): ${err.message}`;
+      // Each graph fails alike (the encoder's and the decoder's): one line says it.
+      if (!warnings.includes(w)) warnings.push(w);
+    },
   };
   try {
     short = await loadShortEncoder(init.modelDir, init.threads, { precomputeSilence: false, cache });
