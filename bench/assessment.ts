@@ -71,7 +71,6 @@ async function score(ctx: Ctx, lp: LogProbMatrix, words: readonly string[], cach
   return scorePronunciation(lp, await wordIds(ctx, words, cached), { blank: ctx.rec.blank, wordBoundary: ctx.rec.wordBoundary, notCompetitors: ctx.rec.nonPhonemes });
 }
 
-
 const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
 async function main(): Promise<void> {

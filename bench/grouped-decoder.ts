@@ -59,7 +59,6 @@ const WARMUP = Number(a.warmup);
 const THREADS = Number(a.threads);
 const MODEL_DIR = join(modelsDir(), a.model);
 
-
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {

@@ -10,25 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import {
-  DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, MODEL_GRAPH, MODEL_OPSET_IMPORT, ONNX_FLOAT, OPSET_DOMAIN, OPSET_VERSION,
+  DATA_LOCATION_EXTERNAL, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT, MODEL_GRAPH, MODEL_OPSET_IMPORT, ONNX_FLOAT, OPSET_DOMAIN, OPSET_VERSION,
   TENSOR_DATA_LOCATION, TENSOR_RAW_DATA, concat, intField, lenField, parseMessage, strField,
 } from '../../src/speech/onnx-proto.js';
-import { nodeProto, rawInitializer } from '../../src/speech/onnx-nodes.js';
+import { nodeProto, rawInitializer, tensorDeclaration } from '../../src/speech/onnx-nodes.js';
 import { externalizedModel, MIN_EXTERNAL_BYTES, splitInitializers } from '../../src/speech/onnx-external.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 
 const N = 20_000; // 80 KB of float32: above MIN_EXTERNAL_BYTES
 const IR_VERSION = 1;
 const GRAPH_NAME = 2;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-
-/** A float [N] value: name and type (ValueInfoProto). */
-function valueInfo(no: number, name: string): Uint8Array {
-  const shape = lenField(2, lenField(1, intField(1, N)));
-  const tensorType = lenField(1, concat([intField(1, ONNX_FLOAT), shape]));
-  return lenField(no, concat([strField(1, name), lenField(2, tensorType)]));
-}
 
 const floats = (values: number[] | Float32Array): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
 
@@ -42,8 +33,8 @@ function tinyModel(seed: number): { bytes: Uint8Array; w: Float32Array; s: numbe
     strField(GRAPH_NAME, 'tiny'),
     rawInitializer('w', ONNX_FLOAT, [N], floats(w)),
     rawInitializer('s', ONNX_FLOAT, [], floats([s])),
-    valueInfo(GRAPH_INPUT, 'x'),
-    valueInfo(GRAPH_OUTPUT, 'y'),
+    tensorDeclaration(GRAPH_INPUT, 'x', ONNX_FLOAT, [N]),
+    tensorDeclaration(GRAPH_OUTPUT, 'y', ONNX_FLOAT, [N]),
   ]);
   const bytes = concat([
     intField(IR_VERSION, 8),

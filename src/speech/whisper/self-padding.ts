@@ -23,26 +23,12 @@
  * included (which ignores them).
  */
 import ort from 'onnxruntime-node';
-import {
-  DIM_PARAM, DIM_VALUE, GRAPH_INPUT, GRAPH_NODE, ONNX_FLOAT, ONNX_INT64, SHAPE_DIM, TYPE_TENSOR, TYPE_TENSOR_SHAPE,
-  VALUE_INFO_TYPE, WT_LEN,
-  concat, intField, lenField, parseMessage, strField,
-} from '../onnx-proto.js';
-import { nodeProto, parseNode, renameNode, type ParsedNode } from '../onnx-nodes.js';
+import { GRAPH_INPUT, GRAPH_NODE, ONNX_FLOAT, ONNX_INT64, WT_LEN, concat, parseMessage } from '../onnx-proto.js';
+import { nodeProto, parseNode, renameNode, tensorDeclaration, type ParsedNode } from '../onnx-nodes.js';
 
 export const POSITION_IDS = 'sori_position_ids';
 export const SELF_MASK = 'sori_self_mask';
 const MASK_SUM = 'sori_padding/mask';
-/** TypeProto.Tensor.elem_type. */
-const TENSOR_ELEM_TYPE = 1;
-
-/** A graph input declaration (ValueInfoProto) of a tensor with symbolic or fixed dims. */
-function inputDeclaration(name: string, elemType: number, dims: (number | string)[]): Uint8Array {
-  const shape = concat(dims.map((d) => lenField(SHAPE_DIM, typeof d === 'number' ? intField(DIM_VALUE, d) : strField(DIM_PARAM, d))));
-  const tensor = concat([intField(TENSOR_ELEM_TYPE, elemType), lenField(TYPE_TENSOR_SHAPE, shape)]);
-  return lenField(GRAPH_INPUT, concat([strField(1, name), lenField(VALUE_INFO_TYPE, lenField(TYPE_TENSOR, tensor))]));
-}
-
 /**
  * `graph` (the cached branch's GraphProto bytes) reading positions and an extra self-attention
  * mask from POSITION_IDS and SELF_MASK; returns it and the two input declarations for the top
@@ -97,8 +83,8 @@ export function rewriteSelfPadding(graph: Uint8Array, isPositionTable: (name: st
   return {
     graph: concat(parts),
     inputs: [
-      inputDeclaration(POSITION_IDS, ONNX_INT64, ['batch_size', 'decoder_sequence_length']),
-      inputDeclaration(SELF_MASK, ONNX_FLOAT, ['batch_size', 1, 'decoder_sequence_length', 'sori_total_sequence_length']),
+      tensorDeclaration(GRAPH_INPUT, POSITION_IDS, ONNX_INT64, ['batch_size', 'decoder_sequence_length']),
+      tensorDeclaration(GRAPH_INPUT, SELF_MASK, ONNX_FLOAT, ['batch_size', 1, 'decoder_sequence_length', 'sori_total_sequence_length']),
     ],
   };
 }
