@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,14 @@ describe('main', () => {
         await pause(100);
         health = await fetch(`${url}/healthz`);
       }
+
+      // The inference process loaded Whisper's weights from data files in the data dir (onnx-external.ts).
+      const cached = (await readdir(path.join(dataDir, 'model-cache'))).sort();
+      assert.deepEqual(cached.map((f) => f.replace(/-[0-9a-f]{16}\./, '-<hash>.')), [
+        'whisper-base.decoder-<hash>.onnx', 'whisper-base.decoder-<hash>.onnx_data',
+        'whisper-base.short-encoder-heads-<hash>.onnx', 'whisper-base.short-encoder-heads-<hash>.onnx_data',
+      ]);
+      assert.ok(!run.stdout().includes('model cache'), 'no warning that the cache was unusable');
 
       const speech = await readFile(path.join(testdataDir(), 'en/ps_goforward.flac'));
       const answer = await postStt(url, speech, { key: secret, query: 'lang=Eng' });
