@@ -146,7 +146,8 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   let child: ChildProcess;
   try {
     const entry = opts.entry ?? 'src/main.ts';
-    const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+    // As start.sh, npm start and the image run it (their V8 flag).
+    const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : ['--max-semi-space-size=2', entry];
     child = spawnTracked(process.execPath, args, {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },

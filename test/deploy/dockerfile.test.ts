@@ -38,7 +38,7 @@ describe('deploy/Dockerfile', () => {
     assert.equal(last('USER'), 'node');
     assert.equal(last('STOPSIGNAL'), 'SIGTERM');
     assert.deepEqual(JSON.parse(last('ENTRYPOINT')), ['tini', '--']);
-    assert.deepEqual(JSON.parse(last('CMD')), ['node', 'dist/main.js']);
+    assert.deepEqual(JSON.parse(last('CMD')), ['node', '--max-semi-space-size=2', 'dist/main.js']);
     assert.ok(existsSync(join(REPO_ROOT, 'src', 'main.ts')), 'dist/main.js is built from src/main.ts');
     assert.match(last('HEALTHCHECK'), /\/healthz/);
     assert.match(last('HEALTHCHECK'), /--start-period=\d+s/);
