@@ -17,5 +17,5 @@ fi
 # to a GE2E model copied into the models folder by hand, or answers without speakers.
 bash scripts/models/speaker-campplus.sh "${SORI_MODELS_DIR:-./models}" || echo "speaker model not made (see above); diarization needs it" >&2
 # A young generation of 2 MB instead of V8's default (up to 32 MB): the HTTP process's RSS
-# ~25 MB lower, no throughput lost (docs/operations.md, "Memory").
+# ~25 MB lower, no throughput lost (docs/operations.md, "Requirements").
 exec node --max-semi-space-size=2 dist/main.js
