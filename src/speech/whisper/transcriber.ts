@@ -136,6 +136,11 @@ export class WhisperTranscriber {
     this.paddedCross = shortEncoder === undefined ? undefined : new PaddedCross(this.runner, () => this.encodeWindow(this.mel.extract(new Float32Array(0))));
   }
 
+  /** Drops the short-context padding's buffers until a short-context request needs them again (PaddedCross.drop). */
+  dropShortContextBuffers(): void {
+    this.paddedCross?.drop();
+  }
+
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
     // No language given: the first window's encoder pass identifies it, and is then decoded.
     let firstEncoder: ort.Tensor | undefined;

@@ -64,6 +64,10 @@ try {
   const warm = { language: 'en', beamSize: 1, wordTimestamps: false, temperatureFallback: false };
   await transcriber.transcribe(new Float32Array(SAMPLE_RATE), warm);
   if (short) await transcriber.transcribe(new Float32Array(SAMPLE_RATE), { ...warm, shortContext: true });
+  // The warm-up leaves the short-context padding's K/V (~74 MB), which only streams and
+  // SORI_SHORT_REQUEST_CONTEXT=audio use. Kept, it raised the peak of full-window requests by as
+  // much (600 -> 525 MB in-process); the first short-context request computes it again, once.
+  transcriber.dropShortContextBuffers();
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'abort') {
       aborts.get(msg.id)?.abort();

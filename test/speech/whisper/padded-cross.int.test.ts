@@ -57,6 +57,16 @@ test('padded cross K/V: close to projecting the padded encoder output whole; a r
     const again = await pc.acquire(head);
     again.cross.forEach((t, i) => assert.deepEqual(t.data as Float32Array, freshCopy[i], `tensor ${i}`));
     again.release();
+
+    // Dropped, the padding is computed again (its encoder run counted) and gives the same K/V.
+    let encoded = 0;
+    const counted = new PaddedCross(runner, async () => { encoded++; return silence(); }, 1);
+    (await counted.acquire(head)).release();
+    counted.drop();
+    const afterDrop = await counted.acquire(head);
+    assert.equal(encoded, 2);
+    afterDrop.cross.forEach((t, i) => assert.deepEqual(t.data as Float32Array, freshCopy[i], `tensor ${i} after drop`));
+    afterDrop.release();
   } finally {
     await model.encoder.release();
     await model.decoder.release();
