@@ -129,7 +129,9 @@ export class StreamSession {
     this.enqueue(async () => {
       if (seqId !== undefined) this.seqId = seqId;
       this.input.push(chunk);
-      await this.runVad(false);
+      // epFlag ends the utterance at the last sample sent: the samples short of a whole VAD window
+      // belong to it. Left for the half-close, they came back alone as a final of their own.
+      await this.runVad(epFlag);
       if (epFlag) await this.finalize('endPoint');
     });
   }

@@ -161,6 +161,21 @@ describe('stream end-points', () => {
     assert.match(normalizeEnglish(finals.map((f) => f.text).join(' ')), /not what your country can do for you/);
   });
 
+  it("epFlag: the utterance takes every sample received, so half-closing after it sends no other final (CLOVA's sample shape)", async () => {
+    // 1 s chunks, then an empty chunk with epFlag, then the half-close. jfk ends in crowd noise
+    // and is not a whole number of VAD windows: its last 24 ms used to wait for the half-close
+    // and come back alone as a final of their own (empty here; "Thank you." through the server
+    // at beam 2).
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { skipEmptyText: false } });
+    for (let i = 0; i < jfk.length; i += 32000) s.data(jfk.subarray(i, i + 32000), JSON.stringify({ seqId: 0, epFlag: false }));
+    s.data(new Uint8Array(0), JSON.stringify({ seqId: 0, epFlag: true }));
+    await s.end();
+    const shown = JSON.stringify(finals.map((f) => [f.epdType, f.text, f.startTimestamp, f.endTimestamp]));
+    assert.equal(finals.at(-1)?.epdType, 'endPoint', shown);
+    assert.match(normalizeEnglish(finals.at(-1)?.text ?? ''), /your country$/, shown);
+    assert.equal(finals.filter((f) => f.epdType === 'endPoint').length, 1, shown);
+  });
+
   it('durationThreshold: an utterance is cut once it is that long', async () => {
     const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 5000, durationThreshold: 3000 } });
     feed(s, jfk);
