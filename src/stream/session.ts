@@ -129,11 +129,22 @@ export class StreamSession {
     this.enqueue(async () => {
       if (seqId !== undefined) this.seqId = seqId;
       this.input.push(chunk);
-      // epFlag ends the utterance at the last sample sent: the samples short of a whole VAD window
-      // belong to it. Left for the half-close, they came back alone as a final of their own.
-      await this.runVad(epFlag);
-      if (epFlag) await this.finalize('endPoint');
+      await this.runVad(false);
+      if (epFlag) {
+        this.dropRest();
+        await this.finalize('endPoint');
+      }
     });
+  }
+
+  /**
+   * epFlag ends the utterance: the samples short of a whole VAD window (< 32 ms) are let go with
+   * it. Left for the half-close, they came back as an utterance of their own, and Whisper heard
+   * "Thank you." in jfk's last 24 ms of crowd noise. They are not decoded with the utterance
+   * either: a few ms more can round its context up by a second and move its words.
+   */
+  private dropRest(): void {
+    for (const win of this.input.windows(true)) this.received += win.length;
   }
 
   /** The client half-closed: flush what is open; resolves once every response was sent. */

@@ -161,7 +161,7 @@ describe('stream end-points', () => {
     assert.match(normalizeEnglish(finals.map((f) => f.text).join(' ')), /not what your country can do for you/);
   });
 
-  it("epFlag: the utterance takes every sample received, so half-closing after it sends no other final (CLOVA's sample shape)", async () => {
+  it("epFlag: the samples short of a VAD window go with the utterance it ends, so half-closing after it sends no other final (CLOVA's sample shape)", async () => {
     // 1 s chunks, then an empty chunk with epFlag, then the half-close. jfk ends in crowd noise
     // and is not a whole number of VAD windows: its last 24 ms used to wait for the half-close
     // and come back alone as a final of their own (empty here; "Thank you." through the server
