@@ -130,21 +130,20 @@ export class StreamSession {
       if (seqId !== undefined) this.seqId = seqId;
       this.input.push(chunk);
       await this.runVad(false);
-      if (epFlag) {
-        this.dropRest();
-        await this.finalize('endPoint');
-      }
+      if (epFlag) await this.endAtLastSample('endPoint');
     });
   }
 
   /**
-   * epFlag ends the utterance: the samples short of a whole VAD window (< 32 ms) are let go with
-   * it. Left for the half-close, they came back as an utterance of their own, and Whisper heard
+   * An end-point from outside the audio (the client's epFlag, unvoice) ends the utterance at the
+   * last sample received: the samples short of a whole VAD window (< 32 ms) are let go with it.
+   * Left for the half-close, they came back as an utterance of their own, and Whisper heard
    * "Thank you." in jfk's last 24 ms of crowd noise. They are not decoded with the utterance
    * either: a few ms more can round its context up by a second and move its words.
    */
-  private dropRest(): void {
+  private async endAtLastSample(epdType: EpdType): Promise<void> {
     for (const win of this.input.windows(true)) this.received += win.length;
+    await this.finalize(epdType);
   }
 
   /** The client half-closed: flush what is open; resolves once every response was sent. */
@@ -179,7 +178,7 @@ export class StreamSession {
     this.unvoiceTimer = setTimeout(() => {
       this.enqueue(async () => {
         const epdType = this.endPointer.unvoice();
-        if (epdType !== undefined) await this.finalize(epdType);
+        if (epdType !== undefined) await this.endAtLastSample(epdType);
       });
     }, this.options.unvoiceMs ?? 10_000);
     this.unvoiceTimer.unref();

@@ -176,6 +176,17 @@ describe('stream end-points', () => {
     assert.equal(finals.filter((f) => f.epdType === 'endPoint').length, 1, shown);
   });
 
+  it('unvoice: the samples short of a VAD window go with the utterance it ends, so half-closing after it sends no other final', async () => {
+    const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { skipEmptyText: false, gapThreshold: 5000 } }, 1500);
+    for (let i = 0; i < jfk.length; i += 32000) s.data(jfk.subarray(i, i + 32000), JSON.stringify({ seqId: 0, epFlag: false }));
+    const deadline = Date.now() + 60_000;
+    while (finals.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await s.end();
+    const shown = JSON.stringify(finals.map((f) => [f.epdType, f.text, f.startTimestamp, f.endTimestamp]));
+    assert.deepEqual(finals.map((f) => f.epdType), ['unvoice'], shown);
+    assert.match(normalizeEnglish(finals[0].text), /your country$/, shown);
+  });
+
   it('durationThreshold: an utterance is cut once it is that long', async () => {
     const { s, finals } = session({ transcription: { language: 'en' }, semanticEpd: { gapThreshold: 5000, durationThreshold: 3000 } });
     feed(s, jfk);
