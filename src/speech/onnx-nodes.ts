@@ -6,7 +6,7 @@
  */
 import {
   ATTR_I, ATTR_INTS, ATTR_NAME, ATTR_T, ATTR_TYPE, ATTR_TYPE_INT, ATTR_TYPE_INTS, DIM_PARAM, DIM_VALUE, GRAPH_INITIALIZER, GRAPH_NODE,
-  MODEL_OPSET_IMPORT, SHAPE_DIM, TYPE_TENSOR, TYPE_TENSOR_SHAPE, VALUE_INFO_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, ONNX_FLOAT, ONNX_INT64,
+  MODEL_OPSET_IMPORT, SHAPE_DIM, TYPE_TENSOR, TYPE_TENSOR_ELEM_TYPE, TYPE_TENSOR_SHAPE, VALUE_INFO_NAME, VALUE_INFO_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, ONNX_FLOAT, ONNX_INT64,
   OPSET_DOMAIN, OPSET_VERSION,
   TENSOR_DATA_TYPE, TENSOR_DIMS, TENSOR_NAME, TENSOR_RAW_DATA, WT_LEN, WT_VARINT,
   concat, intField, lenField, parseMessage, readVarint, str, strField, type WireField,
@@ -127,18 +127,13 @@ export function floatScalarInitializer(name: string, value: number): Uint8Array 
   ]));
 }
 
-/** TypeProto.Tensor.elem_type. */
-const TENSOR_ELEM_TYPE = 1;
-/** ValueInfoProto.name. */
-const VALUE_INFO_NAME = 1;
-
 /**
  * A graph's input or output declaration (ValueInfoProto, as field `no`: GRAPH_INPUT or
  * GRAPH_OUTPUT) of a tensor with symbolic (string) or fixed dims.
  */
 export function tensorDeclaration(no: number, name: string, elemType: number, dims: (number | string)[]): Uint8Array {
   const shape = concat(dims.map((d) => lenField(SHAPE_DIM, typeof d === 'number' ? intField(DIM_VALUE, d) : strField(DIM_PARAM, d))));
-  const tensor = concat([intField(TENSOR_ELEM_TYPE, elemType), lenField(TYPE_TENSOR_SHAPE, shape)]);
+  const tensor = concat([intField(TYPE_TENSOR_ELEM_TYPE, elemType), lenField(TYPE_TENSOR_SHAPE, shape)]);
   return lenField(no, concat([strField(VALUE_INFO_NAME, name), lenField(VALUE_INFO_TYPE, lenField(TYPE_TENSOR, tensor))]));
 }
 
