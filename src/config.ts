@@ -314,6 +314,11 @@ export const settingsSchema = z.strictObject({
             'Requests of one kind (stream finals, partial results, short requests, long-form windows) decoded together by each inference process, ' +
             'their decoder steps run as one batch. 1 = one at a time (the default: on 2 cores, 4 measured no faster and used 440 MB more).',
         }),
+        windowBatch: setting(positiveInt.max(16).default(1), {
+          env: 'SORI_WINDOW_BATCH',
+          description:
+            "Windows of one long recording (a long-form job's 30 s pieces) decoded together, their beam searches in lockstep: one decoder run per step for all of them. 1 = one window at a time.",
+        }),
         queueLimit: setting(z.int().min(0).max(1_000_000).default(32), {
           env: 'SORI_QUEUE_LIMIT',
           description: 'Requests that may wait for the engine; beyond it, the busy answer (503 STT007).',

@@ -31,6 +31,7 @@ export async function main(): Promise<void> {
     threads: config.engine.threads,
     parallel: config.engine.parallel,
     batch: config.engine.batch,
+    windowBatch: config.engine.windowBatch,
     queueLimit: config.engine.queueLimit,
     beamSize: config.engine.beamSize,
     referenceCacheSize: config.engine.referenceCacheSize,

@@ -35,7 +35,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.auth, { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 });
     assert.equal(config.dataDir, path.join(cwd, 'data'));
     assert.deepEqual(config.models, { dir: path.join(cwd, 'models'), asr: 'whisper-base' });
-    assert.deepEqual(config.engine, { threads: os.availableParallelism(), parallel: 1, batch: 1, queueLimit: 32, beamSize: 5, streamBeamSize: 2, shortRequestContext: 'window', referenceCacheSize: 256 });
+    assert.deepEqual(config.engine, { threads: os.availableParallelism(), parallel: 1, batch: 1, windowBatch: 1, queueLimit: 32, beamSize: 5, streamBeamSize: 2, shortRequestContext: 'window', referenceCacheSize: 256 });
     assert.equal(config.logLevel, 'info');
     assert.equal(config.configFile, null);
     assert.deepEqual(config.domains, [
@@ -95,6 +95,7 @@ describe('loadConfig', () => {
         SORI_THREADS: '3',
         SORI_PARALLEL: '2',
         SORI_BATCH: '4',
+        SORI_WINDOW_BATCH: '3',
         SORI_SHORT_REQUEST_CONTEXT: 'audio',
         SORI_QUEUE_LIMIT: '7',
         SORI_BEAM_SIZE: '1',
@@ -105,7 +106,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.server, { host: '127.0.0.1', port: 9000, grpcPort: 50052, trustProxy: [], console: true, docs: false });
     assert.equal(config.dataDir, path.join(cwd, 'var/sori'));
     assert.deepEqual(config.models, { dir: '/opt/models', asr: 'whisper-small' });
-    assert.deepEqual(config.engine, { threads: 3, parallel: 2, batch: 4, queueLimit: 7, beamSize: 1, streamBeamSize: 2, shortRequestContext: 'audio', referenceCacheSize: 256 });
+    assert.deepEqual(config.engine, { threads: 3, parallel: 2, batch: 4, windowBatch: 3, queueLimit: 7, beamSize: 1, streamBeamSize: 2, shortRequestContext: 'audio', referenceCacheSize: 256 });
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.domains[0].secret, 'env-secret');
   });
@@ -261,7 +262,7 @@ describe('loadConfig', () => {
     assert.deepEqual(fromFile.server, { host: '127.0.0.1', port: 9100, grpcPort: 50100, trustProxy: [], console: true, docs: true });
     assert.equal(fromFile.dataDir, path.join(cwd, 'state'));
     assert.deepEqual(fromFile.models, { dir: path.join(cwd, 'weights'), asr: 'whisper-tiny' });
-    assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, batch: 1, queueLimit: 4, beamSize: 3, streamBeamSize: 1, shortRequestContext: 'window', referenceCacheSize: 256 });
+    assert.deepEqual(fromFile.engine, { threads: 2, parallel: 1, batch: 1, windowBatch: 1, queueLimit: 4, beamSize: 3, streamBeamSize: 1, shortRequestContext: 'window', referenceCacheSize: 256 });
     assert.deepEqual(
       fromFile.domains.map((d) => [d.name, d.secret, d.defaultLanguage, d.limits.shortMaxSeconds, d.limits.shortMaxBytes]),
       [

@@ -44,7 +44,7 @@ export async function loadDecoder(): Promise<DecodeFile> {
   return (path) => m.decodeFile(path);
 }
 
-export async function openEngine(cfg: { modelsDir: string; threads: number; beamSize: number }): Promise<SpeechEngine> {
+export async function openEngine(cfg: { modelsDir: string; threads: number; beamSize: number; windowBatch?: number }): Promise<SpeechEngine> {
   const m = await importOrExplain<{ createEngine: (c: EngineConfig) => SpeechEngine }>(
     '../../src/speech/index.js',
     'the speech engine factory',
@@ -57,6 +57,7 @@ export async function openEngine(cfg: { modelsDir: string; threads: number; beam
     parallel: 1,
     queueLimit: 16,
     beamSize: cfg.beamSize,
+    windowBatch: cfg.windowBatch,
   });
   await engine.ready();
   return engine;

@@ -8,7 +8,7 @@ import { SAMPLE_RATE } from '../audio.js';
 import { streamPcm } from '../media/pcm-stream.js';
 import type { ToolLimits } from '../media/decode.js';
 import { denoiseArgs } from '../media/denoise.js';
-import { EngineBusyError, type SpeechEngine, type Transcript } from '../speech/engine.js';
+import { whenEngineFree, type SpeechEngine, type Transcript, type TranscribeOptions } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import { WindowedTranscription } from '../speech/windowed.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
@@ -52,7 +52,6 @@ export interface RecognizeOutcome {
   durationMs: number;
 }
 
-const BUSY_RETRY_MS = 500;
 /** A pause this long ends a segment (and is where windows prefer to end). */
 export const SEGMENT_PAUSE_S = 0.5;
 
@@ -74,7 +73,11 @@ export async function recognizeMedia(
     maxSeconds: req.maxSeconds,
     signal,
   });
-  const windows = new WindowedTranscription(vad, pcm, (window) => transcribeWhenFree(engine, window, req, signal), { longPauseS: SEGMENT_PAUSE_S });
+  const many = engine.transcribeMany?.bind(engine);
+  const groups = many !== undefined && (engine.windowBatch ?? 1) > 1
+    ? { size: engine.windowBatch ?? 1, transcribe: (pcms: Float32Array[]) => whenEngineFree(signal, () => many(pcms, batchOptions(req, signal))) }
+    : undefined;
+  const windows = new WindowedTranscription(vad, pcm, (window) => transcribeWhenFree(engine, window, req, signal), { longPauseS: SEGMENT_PAUSE_S }, groups);
   for await (const { window, transcript } of windows) {
     const span = { start: window.start + offset, end: window.end + offset, speech: window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
     for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) segments.push(finish(seg));
@@ -105,25 +108,21 @@ export function segmentFinisher(req: Pick<RecognizeRequest, 'language' | 'script
 }
 
 /** Batch work waits for room in the engine queue instead of failing the job. */
-export async function transcribeWhenFree(
+export function transcribeWhenFree(
   engine: SpeechEngine,
   pcm: Float32Array,
   req: Pick<RecognizeRequest, 'language' | 'keywords'>,
   signal: AbortSignal | undefined,
 ): Promise<Transcript> {
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      return await engine.transcribe(pcm, {
-        language: req.language,
-        boost: req.keywords !== undefined && req.keywords.length > 0 ? { keywords: req.keywords } : undefined,
-        wordTimestamps: true,
-        priority: 'batch',
-        signal,
-      });
-    } catch (err) {
-      if (!(err instanceof EngineBusyError)) throw err;
-      await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
-    }
-  }
+  return whenEngineFree(signal, () => engine.transcribe(pcm, batchOptions(req, signal)));
+}
+
+function batchOptions(req: Pick<RecognizeRequest, 'language' | 'keywords'>, signal: AbortSignal | undefined): TranscribeOptions {
+  return {
+    language: req.language,
+    boost: req.keywords !== undefined && req.keywords.length > 0 ? { keywords: req.keywords } : undefined,
+    wordTimestamps: true,
+    priority: 'batch',
+    signal,
+  };
 }

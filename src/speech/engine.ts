@@ -151,6 +151,13 @@ export interface SpeechEngine {
   ready(): Promise<void>;
   /** 16 kHz mono float PCM in [-1, 1]; any length (windows of 30 s inside). */
   transcribe(pcm: Float32Array, opts: TranscribeOptions): Promise<Transcript>;
+  /**
+   * Windows of one long recording (each at most 30 s) with the same options, as one request:
+   * one transcript per window, in order, each what `transcribe` gives for it up to rounding. An
+   * engine that has it decodes them faster together; `windowBatch` is how many it wants at once.
+   */
+  transcribeMany?(pcms: Float32Array[], opts: TranscribeOptions): Promise<Transcript[]>;
+  readonly windowBatch?: number;
   /** Requests waiting plus running, per priority. */
   load(): { queued: number; running: number; capacity: number };
   close(): Promise<void>;
@@ -172,6 +179,25 @@ export class EngineBusyError extends Error {
   }
 }
 
+/** How often work that waits for room in a full engine queue asks again. */
+const BUSY_RETRY_MS = 500;
+
+/**
+ * `work` (an engine call) until the engine takes it: background work (long-form windows) waits
+ * for room in a full queue instead of failing; any other error, or `signal` aborting, ends it.
+ */
+export async function whenEngineFree<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      return await work();
+    } catch (err) {
+      if (!(err instanceof EngineBusyError)) throw err;
+      await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
+    }
+  }
+}
+
 /** Decoding failed inside the runtime (not the caller's input). */
 export class EngineFailedError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -190,6 +216,8 @@ export interface EngineConfig {
   parallel: number;
   /** Requests of one priority class each inference process decodes at once, their decoder steps batched (default 1). */
   batch?: number;
+  /** Windows of one long recording each inference process decodes together, their searches in lockstep (default 1). */
+  windowBatch?: number;
   /** Requests that may wait beyond the running ones before EngineBusyError. */
   queueLimit: number;
   /** Default beam size when a request names none. */

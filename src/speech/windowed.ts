@@ -6,14 +6,24 @@
  * between windows is never decoded; and since each window is its own request, more urgent ones
  * (a short request, a stream's final) get the engine between two windows.
  *
+ * With `groups` (an engine with `transcribeMany`, engine.windowBatch > 1), windows go to the
+ * engine `size` at a time as one request, which decodes them together (whisper/lockstep.ts);
+ * a more urgent request then gets the engine between two model runs of the group instead.
+ *
  * Long-form jobs (jobs/recognize.ts) and the OpenAI-compatible route's long files run this loop.
  */
 import type { Transcript } from './engine.js';
 import type { SileroVad } from './vad/silero.js';
 import { VadWindower, type SpeechWindow, type WindowerOptions } from './vad/windows.js';
 
-/** Windows handed to the engine before the first of them is awaited. */
+/** Windows (or groups of windows, see `WindowGroups`) handed to the engine before the first of them is awaited. */
 const IN_FLIGHT = 2;
+
+/** Windows sent to the engine together, `size` at a time (SpeechEngine.transcribeMany). */
+export interface WindowGroups {
+  size: number;
+  transcribe: (pcms: Float32Array[]) => Promise<Transcript[]>;
+}
 
 export interface WindowTranscript {
   /** The window, absolute sample offsets from the start of the stream; its `pcm` is dropped (empty). */
@@ -35,6 +45,7 @@ export class WindowedTranscription implements AsyncIterable<WindowTranscript> {
     /** One window's decode (its times relative to the window's start). */
     private readonly transcribe: (pcm: Float32Array) => Promise<Transcript>,
     windower: Partial<WindowerOptions> = {},
+    private readonly groups?: WindowGroups,
   ) {
     this.windower = new VadWindower(vad, windower);
   }
@@ -46,11 +57,25 @@ export class WindowedTranscription implements AsyncIterable<WindowTranscript> {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WindowTranscript> {
     const pending: Array<{ window: SpeechWindow; transcript: Promise<Transcript> }> = [];
+    const size = Math.max(1, this.groups?.size ?? 1);
+    const limit = IN_FLIGHT * size;
+    const group: SpeechWindow[] = [];
+    const flush = (): void => {
+      const windows = group.splice(0);
+      if (windows.length === 0) return;
+      const all = windows.length > 1 && this.groups !== undefined
+        ? this.groups.transcribe(windows.map((w) => w.pcm))
+        : this.transcribe(windows[0].pcm).then((t) => [t]);
+      windows.forEach((window, i) => {
+        const transcript = all.then((ts) => ts[i]);
+        transcript.catch(() => undefined); // awaited in order below
+        // The engine keeps its own copy; dropping ours keeps memory at the windows in flight.
+        pending.push({ window: { ...window, pcm: new Float32Array(0) }, transcript });
+      });
+    };
     const start = (window: SpeechWindow): void => {
-      const transcript = this.transcribe(window.pcm);
-      transcript.catch(() => undefined); // awaited in order below
-      // The engine keeps its own copy; dropping ours keeps memory at the windows in flight.
-      pending.push({ window: { ...window, pcm: new Float32Array(0) }, transcript });
+      group.push(window);
+      if (group.length >= size) flush();
     };
     const settleFirst = async (): Promise<WindowTranscript> => {
       const first = pending.shift() as { window: SpeechWindow; transcript: Promise<Transcript> };
@@ -60,13 +85,14 @@ export class WindowedTranscription implements AsyncIterable<WindowTranscript> {
       for await (const chunk of this.pcm) {
         for (const window of await this.windower.push(chunk)) {
           start(window);
-          while (pending.length >= IN_FLIGHT) yield await settleFirst();
+          while (pending.length >= limit) yield await settleFirst();
         }
       }
       for (const window of await this.windower.finish()) {
         start(window);
-        while (pending.length >= IN_FLIGHT) yield await settleFirst();
+        while (pending.length >= limit) yield await settleFirst();
       }
+      flush();
       while (pending.length > 0) yield await settleFirst();
     } finally {
       for (const p of pending) await p.transcript.catch(() => undefined);

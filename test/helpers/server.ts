@@ -57,7 +57,7 @@ export function testConfig(domains: DomainConfig[]): Config {
     dataDir: '/nonexistent/sori-test-data',
     database: { url: undefined, poolSize: 10, notifyFallbackSeconds: 10 },
     models: { dir: modelsDir(), asr: 'whisper-base' },
-    engine: { threads: 2, parallel: 1, batch: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, shortRequestContext: 'window', referenceCacheSize: 256 },
+    engine: { threads: 2, parallel: 1, batch: 1, windowBatch: 1, queueLimit: 64, beamSize: 1, streamBeamSize: 2, shortRequestContext: 'window', referenceCacheSize: 256 },
     logLevel: 'info',
     domains,
     auth: { maxFailures: 20, windowSeconds: 60, maxAddresses: 10_000 },

@@ -16,7 +16,7 @@
 import { SAMPLE_RATE } from '../../audio.js';
 import { MediaError, probeFile } from '../../media/decode.js';
 import { streamPcm } from '../../media/pcm-stream.js';
-import { EngineBusyError, type Segment, type SpeechEngine, type TranscribeOptions, type Transcript } from '../../speech/engine.js';
+import { whenEngineFree, type Segment, type SpeechEngine, type TranscribeOptions, type Transcript } from '../../speech/engine.js';
 import type { SileroVad } from '../../speech/vad/silero.js';
 import { WindowedTranscription } from '../../speech/windowed.js';
 import { HOP, WINDOW_SAMPLES } from '../../speech/whisper/features.js';
@@ -24,7 +24,6 @@ import type { AudioRequest } from './params.js';
 
 /** A pause this long is where a window prefers to end (long-form's value). */
 const WINDOW_PAUSE_S = 0.5;
-const BUSY_RETRY_MS = 500;
 /** Lossy codecs pad the last frame: audio this much over the limit still counts as within it. */
 const LENGTH_SLACK_S = 0.3;
 
@@ -126,7 +125,13 @@ export async function* recognizeAudio(input: RecognitionInput, audio: AudioSeen)
       }
       return transcribeWhenFree(engine, window, { ...options, language: await language }, signal);
     };
-    const windows = new WindowedTranscription(await input.vad(), rest(), transcribe, { longPauseS: WINDOW_PAUSE_S });
+    // Windows decoded together (engine.windowBatch) once their language is known, i.e. named.
+    const many = engine.transcribeMany?.bind(engine);
+    const named = options.language;
+    const groups = many !== undefined && (engine.windowBatch ?? 1) > 1 && named !== undefined
+      ? { size: engine.windowBatch ?? 1, transcribe: (pcms: Float32Array[]) => whenEngineFree(signal, () => many(pcms, { ...options, language: named, priority: 'batch', signal })) }
+      : undefined;
+    const windows = new WindowedTranscription(await input.vad(), rest(), transcribe, { longPauseS: WINDOW_PAUSE_S }, groups);
     for await (const { window, transcript } of windows) {
       audio.language ??= transcript.language;
       if (transcript.text.trim() === '') continue;
@@ -138,18 +143,10 @@ export async function* recognizeAudio(input: RecognitionInput, audio: AudioSeen)
 }
 
 /** A long file's window waits for room in the engine queue, as long-form windows do. */
-async function transcribeWhenFree(
+function transcribeWhenFree(
   engine: SpeechEngine, pcm: Float32Array, options: Omit<TranscribeOptions, 'priority' | 'signal'>, signal: AbortSignal,
 ): Promise<Transcript> {
-  for (;;) {
-    signal.throwIfAborted();
-    try {
-      return await engine.transcribe(pcm, { ...options, priority: 'batch', signal });
-    } catch (err) {
-      if (!(err instanceof EngineBusyError)) throw err;
-      await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
-    }
-  }
+  return whenEngineFree(signal, () => engine.transcribe(pcm, { ...options, priority: 'batch', signal }));
 }
 
 /** A window's segments on the audio's time axis (its start in samples). */

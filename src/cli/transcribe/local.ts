@@ -44,6 +44,7 @@ export async function openLocalBackend(opts: LocalOptions): Promise<Backend> {
       threads: settings.engine.threads,
       parallel: settings.engine.parallel,
       batch: settings.engine.batch,
+      windowBatch: settings.engine.windowBatch,
       queueLimit: settings.engine.queueLimit,
       beamSize: settings.engine.beamSize,
       referenceCacheSize: settings.engine.referenceCacheSize,

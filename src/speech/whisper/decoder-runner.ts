@@ -228,6 +228,12 @@ export class DecoderRunner {
     return { self: cache.self.map(pick), cross: cache.cross, batch: sources.length, length: cache.length };
   }
 
+  /**
+   * A search is done with `cache` (its last): nothing to do here; a runner that joins the
+   * searches of several windows (lockstep.ts) stops waiting for this one.
+   */
+  release(_cache: KvCache): void {}
+
   /** A reused buffer of at least `size` floats (reorder's rows in flight; synchronous use only). */
   private scratch(size: number): Float32Array {
     if (this.scratchBuf.length < size) this.scratchBuf = new Float32Array(Math.max(size, 2 * this.scratchBuf.length));

@@ -33,7 +33,7 @@ class WorkerSlot {
   private child!: ChildProcess;
   private readyNow!: Promise<string>;
   /** Requests in flight; they outlive a restart only to be failed by the exit that caused it. */
-  private readonly calls = new PendingCalls<Transcript>();
+  private readonly calls = new PendingCalls<Transcript[]>();
   private closing = false;
   private restarts = 0;
 
@@ -57,7 +57,7 @@ class WorkerSlot {
           res(m.version);
         }
         else if (m.type === 'init-error') rej(new Error(m.message));
-        else if (m.type === 'result') this.calls.resolve(m.id, m.transcript);
+        else if (m.type === 'result') this.calls.resolve(m.id, m.transcripts);
         else if (m.type === 'error') {
           this.calls.reject(m.id, workerError(m.name, m.message));
         }
@@ -80,7 +80,8 @@ class WorkerSlot {
     this.readyNow.catch(() => undefined);
   }
 
-  async run(pcm: Float32Array, opts: TranscribeOptions, beamSize: number): Promise<Transcript> {
+  /** One transcript per piece of audio in `pcms` (several: windows of one recording, see protocol.ts). */
+  async run(pcms: Float32Array[], opts: TranscribeOptions, beamSize: number): Promise<Transcript[]> {
     try {
       await this.readyNow;
     } catch (err) {
@@ -93,7 +94,7 @@ class WorkerSlot {
       onAbort: (id) => { if (child.connected) child.send({ type: 'abort', id } satisfies ToWorker); },
     });
     const msg: ToWorker = {
-      type: 'transcribe', id, pcm, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
+      type: 'transcribe', id, pcms, rank: PRIORITIES.indexOf(opts.priority ?? 'short'),
       opts: {
         language: opts.language, task: opts.task, prompt: opts.prompt, boost: opts.boost, beamSize: opts.beamSize ?? beamSize,
         wordTimestamps: opts.wordTimestamps ?? false, temperatureFallback: opts.temperatureFallback ?? true,
@@ -155,6 +156,7 @@ export class WhisperEngine implements SpeechEngine {
   private readonly readyPromise: Promise<void>;
   private readonly beamSize: number;
   private readonly shortRequestContext: boolean;
+  readonly windowBatch: number;
 
   constructor(cfg: EngineConfig) {
     const dir = whisperModelDir(cfg.modelsDir, cfg.model);
@@ -162,8 +164,9 @@ export class WhisperEngine implements SpeechEngine {
     const threadsEach = Math.max(1, Math.floor(Math.max(1, cfg.threads || cpus().length) / parallel));
     this.beamSize = cfg.beamSize;
     this.shortRequestContext = cfg.shortRequestContext ?? false;
+    this.windowBatch = Math.max(1, cfg.windowBatch ?? 1);
     const log = cfg.onLog ?? ((m: string) => process.stderr.write(`sori engine: ${m}\n`));
-    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize, batch: cfg.batch, modelCacheDir: cfg.modelCacheDir }, log));
+    this.slots = Array.from({ length: parallel }, () => new WorkerSlot({ modelDir: dir, modelName: cfg.model, threads: threadsEach, modelsDir: cfg.modelsDir, referenceCacheSize: cfg.referenceCacheSize, batch: cfg.batch, windowBatch: this.windowBatch, modelCacheDir: cfg.modelCacheDir }, log));
     this.scheduler = new PriorityScheduler(parallel, cfg.queueLimit, cfg.batch ?? 1);
     this.readyPromise = Promise.all(this.slots.map((s) => s.ready)).then((v) => { this.version = v[0]; });
     this.readyPromise.catch(() => undefined);
@@ -175,12 +178,17 @@ export class WhisperEngine implements SpeechEngine {
 
   /** Requests made while the model loads queue like any other (bounded), instead of piling up. */
   async transcribe(pcm: Float32Array, options: TranscribeOptions): Promise<Transcript> {
+    return (await this.transcribeMany([pcm], options))[0];
+  }
+
+  /** One request for all of `pcms` (one queue place, one inference process): see SpeechEngine.transcribeMany. */
+  async transcribeMany(pcms: Float32Array[], options: TranscribeOptions): Promise<Transcript[]> {
     const opts = withRequestContext(options, this.shortRequestContext);
     return this.scheduler.run(
       opts.priority ?? 'short',
       (slot) => {
         if (opts.signal?.aborted) return Promise.reject(new TranscriptionAbortedError());
-        return this.slots[slot].run(pcm, opts, this.beamSize);
+        return this.slots[slot].run(pcms, opts, this.beamSize);
       },
       opts.signal,
     );

@@ -350,38 +350,42 @@ export async function beamSearch(
   expand(firstLogits, lse0, rules, root, 0, eot, bias, first);
   let beams = select(first, () => root).beams;
   let cache = runner.tile(prompt, beams.length);
-  for (let step = 1 + root.tokens.length; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
-    if (opts.signal?.aborted) throw new AbortedError();
-    await opts.turn?.();
-    const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);
-    const V = logits.length / beams.length;
-    const cands: Candidate[] = [];
-    for (let r = 0; r < beams.length; r++) {
-      const row = logits.subarray(r * V, (r + 1) * V);
-      const lse = rules.apply(row, beams[r].tokens, opts.timestamps, C);
-      expand(row, lse, rules, beams[r], r, eot, bias, cands);
+  try {
+    for (let step = 1 + root.tokens.length; step < opts.sampleLen && finished.length < maxCandidates && beams.length > 0; step++) {
+      if (opts.signal?.aborted) throw new AbortedError();
+      await opts.turn?.();
+      const { logits, cache: next } = await runner.step(beams.map((b) => b.tokens[b.tokens.length - 1]), cache);
+      const V = logits.length / beams.length;
+      const cands: Candidate[] = [];
+      for (let r = 0; r < beams.length; r++) {
+        const row = logits.subarray(r * V, (r + 1) * V);
+        const lse = rules.apply(row, beams[r].tokens, opts.timestamps, C);
+        expand(row, lse, rules, beams[r], r, eot, bias, cands);
+      }
+      const prev = beams;
+      const chosen = select(cands, (c) => prev[c.source]);
+      const nextBeams = chosen.beams;
+      const sources = chosen.sources;
+      if (finished.length >= maxCandidates || nextBeams.length === 0) break;
+      // The best hypothesis is stuck in a loop: this temperature has failed, stop paying for it.
+      if (endsInLoop(nextBeams[0].tokens, timestampBegin)) return result({ ...nextBeams[0], looped: true });
+      // Keep the batch size fixed at the beam count so the cross-attention cache needs no reshuffle.
+      cache = runner.reorder(next, sources);
+      beams = nextBeams;
     }
-    const prev = beams;
-    const chosen = select(cands, (c) => prev[c.source]);
-    const nextBeams = chosen.beams;
-    const sources = chosen.sources;
-    if (finished.length >= maxCandidates || nextBeams.length === 0) break;
-    // The best hypothesis is stuck in a loop: this temperature has failed, stop paying for it.
-    if (endsInLoop(nextBeams[0].tokens, timestampBegin)) return result({ ...nextBeams[0], looped: true });
-    // Keep the batch size fixed at the beam count so the cross-attention cache needs no reshuffle.
-    cache = runner.reorder(next, sources);
-    beams = nextBeams;
-  }
-  if (finished.length < B) {
-    const rest = [...beams].sort((a, b) => b.score - a.score);
-    for (const b of rest) {
-      if (finished.length >= B) break;
-      // Cut off mid-keyword at the length limit: that partial bonus is not earned either.
-      const revoke = bias !== undefined && b.bias !== undefined ? bias.finish(b.bias) : 0;
-      finished.push({ tokens: b.tokens, logprobs: b.logprobs, score: b.score + revoke, bonus: b.bonus + revoke });
+    if (finished.length < B) {
+      const rest = [...beams].sort((a, b) => b.score - a.score);
+      for (const b of rest) {
+        if (finished.length >= B) break;
+        // Cut off mid-keyword at the length limit: that partial bonus is not earned either.
+        const revoke = bias !== undefined && b.bias !== undefined ? bias.finish(b.bias) : 0;
+        finished.push({ tokens: b.tokens, logprobs: b.logprobs, score: b.score + revoke, bonus: b.bonus + revoke });
+      }
     }
+    return result(rank(finished));
+  } finally {
+    runner.release(cache);
   }
-  return result(rank(finished));
 }
 
 export async function sampleSearch(
@@ -440,22 +444,26 @@ export async function sampleSearch(
     pick(rules.apply(row, [], opts.timestamps), row, r);
   }
   let cache = runner.tile(prompt, n);
-  for (let step = 1; step < opts.sampleLen && !done.every(Boolean); step++) {
-    if (opts.signal?.aborted) throw new AbortedError();
-    const last = seqs.map((s, r) => (done[r] || s.length === 0 ? eot : s[s.length - 1]));
-    await opts.turn?.();
-    const { logits, cache: next } = await runner.step(last, cache);
-    cache = next;
-    const V = logits.length / n;
-    for (let r = 0; r < n; r++) {
-      if (done[r]) continue;
-      const row = logits.subarray(r * V, (r + 1) * V);
-      pick(rules.apply(row, seqs[r], opts.timestamps), row, r);
+  try {
+    for (let step = 1; step < opts.sampleLen && !done.every(Boolean); step++) {
+      if (opts.signal?.aborted) throw new AbortedError();
+      const last = seqs.map((s, r) => (done[r] || s.length === 0 ? eot : s[s.length - 1]));
+      await opts.turn?.();
+      const { logits, cache: next } = await runner.step(last, cache);
+      cache = next;
+      const V = logits.length / n;
+      for (let r = 0; r < n; r++) {
+        if (done[r]) continue;
+        const row = logits.subarray(r * V, (r + 1) * V);
+        pick(rules.apply(row, seqs[r], opts.timestamps), row, r);
+      }
     }
+    const all = seqs.map((tokens, r) => ({ tokens, logprobs: logprobs[r], score: scores[r], bonus: bonuses[r], looped: looped[r] }));
+    const clean = all.filter((f) => !f.looped);
+    return result(rank(clean.length ? clean : all));
+  } finally {
+    runner.release(cache);
   }
-  const all = seqs.map((tokens, r) => ({ tokens, logprobs: logprobs[r], score: scores[r], bonus: bonuses[r], looped: looped[r] }));
-  const clean = all.filter((f) => !f.looped);
-  return result(rank(clean.length ? clean : all));
 }
 
 function sampleToken(row: Float32Array, temperature: number, rng: () => number): number {

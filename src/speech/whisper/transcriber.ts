@@ -8,6 +8,7 @@ import { UnsupportedLanguageError, type KeywordBoost, type Segment, type Task, t
 import { LogMelExtractor, SAMPLE_RATE, HOP, WINDOW_FRAMES, WINDOW_SAMPLES } from './features.js';
 import type { WhisperModel } from './model.js';
 import { DecoderRunner } from './decoder-runner.js';
+import { LockstepDecoding } from './lockstep.js';
 import { LogitRules, acceptDraft, beamSearch, sampleSearch, mulberry32, AbortedError, type SearchResult, type SearchStart } from './search.js';
 import type { KvCache, PrefillResult } from './decoder-runner.js';
 import { alignWords } from './alignment.js';
@@ -45,6 +46,8 @@ export interface WhisperOptions {
    * pronunciation assessment scores its target text against the same encoder pass.
    */
   onWindow?: (window: DecodedWindow) => Promise<void>;
+  /** The runner the window's searches step on (transcribeMany's lockstep member), else the transcriber's own. */
+  searchRunner?: DecoderRunner;
 }
 
 export interface DecodedWindow {
@@ -139,6 +142,31 @@ export class WhisperTranscriber {
   /** Drops the short-context padding's buffers until a short-context request needs them again (PaddedCross.drop). */
   dropShortContextBuffers(): void {
     this.paddedCross?.drop();
+  }
+
+  /**
+   * Several pieces of audio (a long-form job's windows) with the same options, their first
+   * searches decoded in lockstep (lockstep.ts) when the model's decoder is the grouped graph
+   * without padding (`lockstep`); one after the other otherwise. Each transcript is what
+   * `transcribe` gives for its audio, up to the rounding a joined run brings (see lockstep.ts).
+   */
+  async transcribeMany(pcms: Float32Array[], opts: WhisperOptions, lockstep: boolean): Promise<Transcript[]> {
+    if (!lockstep || pcms.length < 2) {
+      const out: Transcript[] = [];
+      for (const pcm of pcms) out.push(await this.transcribe(pcm, opts));
+      return out;
+    }
+    const set = new LockstepDecoding(this.model, pcms.length);
+    const settled = await Promise.allSettled(pcms.map(async (pcm, i) => {
+      try {
+        return await this.transcribe(pcm, { ...opts, searchRunner: set.runners[i] });
+      } finally {
+        set.leave(i);
+      }
+    }));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<Transcript>).value);
   }
 
   async transcribe(pcm: Float32Array, opts: WhisperOptions): Promise<Transcript> {
@@ -349,12 +377,13 @@ export class WhisperTranscriber {
         timestamps, rng, signal: opts.signal, turn: opts.turn, bias,
       };
       const { eot, timestampBegin } = this.model.tokens;
+      const runner = opts.searchRunner ?? this.runner;
       // A draft only starts the deterministic search: fallback means that path went wrong.
       const result = temperature === 0 && head !== undefined
-        ? await beamSearch(this.runner, this.rules, eot, timestampBegin, head.row.slice(), head.cache, { ...searchOpts, start: head.start })
+        ? await beamSearch(runner, this.rules, eot, timestampBegin, head.row.slice(), head.cache, { ...searchOpts, start: head.start })
         : temperature === 0
-        ? await beamSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts)
-        : await sampleSearch(this.runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts);
+        ? await beamSearch(runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts)
+        : await sampleSearch(runner, this.rules, eot, timestampBegin, lastRow.slice(), cache, searchOpts);
       const text = this.decodeText(result.tokens);
       const res: WindowResult = { ...result, temperature, compressionRatio: compressionRatio(text), noSpeechProb };
       all.push(res);

@@ -54,7 +54,10 @@ try {
   // Batching: the grouped decoder (it decodes one request exactly as the shipped graph does) is
   // the only decoder session, and a runner joins the steps of concurrent requests.
   const batch = init.batch ?? 1;
-  const decoder = batch > 1 ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: true, cache })).session : undefined;
+  // A long recording's windows decoded in lockstep need the grouped graph too; without padding
+  // (their searches stay at equal lengths) it computes one request exactly as the shipped one.
+  const lockstep = batch > 1 || (init.windowBatch ?? 1) > 1;
+  const decoder = lockstep ? (await loadGroupedDecoder(init.modelDir, init.threads, { padding: batch > 1, cache })).session : undefined;
   const model = await loadWhisperModel(init.modelDir, init.modelName, init.threads, { encoder: short?.session, decoder, cache });
   const transcriber = new WhisperTranscriber(model, short, batch > 1 ? new BatchingDecoderRunner(model, batch) : undefined);
   // Its models load on the first assessment request, not here: most servers never get one.
@@ -78,8 +81,11 @@ try {
     const rank = Math.min(Math.max(0, msg.rank), PRIORITIES.length - 1);
     gate.enter(rank);
     const opts = { ...msg.opts, signal: ac.signal, turn: () => gate.turn(rank) };
-    (msg.assessment === undefined ? transcriber.transcribe(msg.pcm, opts) : transcribeAndAssess(transcriber, scorer, assessor, msg.pcm, opts, msg.assessment))
-      .then((transcript) => send({ type: 'result', id: msg.id, transcript }))
+    const work = msg.assessment !== undefined
+      ? transcribeAndAssess(transcriber, scorer, assessor, msg.pcms[0], opts, msg.assessment).then((t) => [t])
+      : transcriber.transcribeMany(msg.pcms, opts, lockstep);
+    work
+      .then((transcripts) => send({ type: 'result', id: msg.id, transcripts }))
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
         send({ type: 'error', id: msg.id, name: e.name, message: e.message });

@@ -124,6 +124,7 @@ function toyRunner(): DecoderRunner {
       histories.forEach((h, i) => logits.set(logitsAfter(h), i * V));
       return { logits, cache: { histories } as unknown as KvCache };
     },
+    release: () => undefined,
   } as unknown as DecoderRunner;
 }
 
