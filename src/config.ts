@@ -317,7 +317,8 @@ export const settingsSchema = z.strictObject({
         windowBatch: setting(positiveInt.max(16).default(1), {
           env: 'SORI_WINDOW_BATCH',
           description:
-            "Windows of one long recording (a long-form job's 30 s pieces) decoded together, their beam searches in lockstep: one decoder run per step for all of them. 1 = one window at a time.",
+            "Windows of one long recording (a long-form job's 30 s pieces) decoded together, their beam searches in lockstep: one decoder run per step for all of them. " +
+            '1 = one window at a time (the default: on 2 cores, 4 measured 1.08-1.19x faster on a 12-minute file for ~350 MB more).',
         }),
         queueLimit: setting(z.int().min(0).max(1_000_000).default(32), {
           env: 'SORI_QUEUE_LIMIT',

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { createEngine, EngineBusyError, EngineFailedError, TranscriptionAbortedError, UnsupportedLanguageError, type SpeechEngine } from '../../../src/speech/index.js';
+import type { Transcript } from '../../../src/speech/engine.js';
 import { decodeFile } from '../../../src/media/decode.js';
 import { modelsDir, testdataDir } from '../../helpers/media-fixtures.js';
 
@@ -135,7 +136,7 @@ test('windowBatch: windows of one recording in one request, decoded together, ea
     // Three windows of different lengths (they end at different decoder steps), the last jfk.
     const windows = [pcm.subarray(0, 16_000 * 13), pcm.subarray(16_000 * 13, 16_000 * 22), jfk];
     const opts = { language: 'en', wordTimestamps: true, priority: 'batch' as const };
-    const alone = [];
+    const alone: Transcript[] = [];
     for (const w of windows) alone.push(await batched.transcribe(w, opts));
     const together = await batched.transcribeMany!(windows, opts);
     assert.equal(together.length, 3);
