@@ -16,7 +16,7 @@ import type { LongformParams } from '../clova/longform-params.js';
 import type { Config } from '../config.js';
 import { toolLimits, type ToolLimits } from '../media/decode.js';
 import type { ObjectStorage } from '../media/fetch/object-storage.js';
-import type { SpeechEngine } from '../speech/engine.js';
+import { InferenceProcessExitedError, type SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import type { LongformSegment } from '../transcript/segments.js';
 import { deliveriesFor } from './deliveries.js';
@@ -173,6 +173,17 @@ export class JobRunner implements LeasedWork<JobRecord> {
     // Likewise the bucket holding an upload (cluster mode): the media is there, out of reach now.
     if (reason instanceof MediaStoreUnavailableError) {
       log.error({ err: reason }, 'the object store is unavailable: job left unfinished; it resumes once the store is back');
+      return;
+    }
+    // The inference process died under it (a native crash, the OOM killer) and the engine is
+    // starting another: left unfinished with its lease given up, the job is claimed again at once
+    // and resumes from its checkpoint. One that keeps killing it fails on `jobs.maxAttempts`
+    // (refuseCrashLoop: a checkpoint is what resets the count).
+    if (reason instanceof InferenceProcessExitedError) {
+      log.error({ err: reason }, 'the inference process died under the job: job left unfinished; it resumes from its checkpoint');
+      await this.deps.store.heartbeat(job.token, lease.owner, -1, lease.progress, Date.now())
+        .then(() => this.deps.queue.notify())
+        .catch((err: unknown) => log.warn({ err }, 'giving up the lease failed; the job resumes once it lapses'));
       return;
     }
     const failure = classifyFailure(reason);

@@ -206,6 +206,17 @@ export class EngineFailedError extends Error {
   }
 }
 
+/**
+ * The inference process died under the request (a native crash, the kernel's OOM killer) and a
+ * new one is starting: not the request's fault, and the same request may well succeed again.
+ */
+export class InferenceProcessExitedError extends EngineFailedError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InferenceProcessExitedError';
+  }
+}
+
 export interface EngineConfig {
   modelsDir: string;
   /** Model name resolved inside modelsDir, e.g. "whisper-base". */

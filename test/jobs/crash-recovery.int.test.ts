@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,4 +130,63 @@ describe('crash recovery', () => {
       sori.child.kill('SIGKILL');
     }
   });
+
+  it('SIGKILL of the inference process mid-job: the server resumes the job at once from its checkpoint; it completes once', { timeout: 600_000 }, async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sori-crash-inference-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const sori = startSori(dir, port);
+    const before = callbacks.length;
+    try {
+      await waitHealthy(base);
+      const form = new FormData();
+      form.append('media', new Blob([await readFile(path.join(testdataDir(), 'ko/dialog_etts_lmy_kih_3min.flac'))]), 'dialog.flac');
+      form.append('params', JSON.stringify({ language: 'ko-KR', callback: callbackUrl }));
+      const accepted = (await (await fetch(`${base}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY }, body: form })).json()) as Record<string, unknown>;
+      const token = String(accepted.token);
+      let progress = 0;
+      for (let i = 0; i < 600 && progress < 20; i++) {
+        const s = (await (await fetch(`${base}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } })).json()) as Record<string, unknown>;
+        progress = Number(s.progress ?? 0);
+        await pause(100);
+      }
+      assert.ok(progress >= 20 && progress < 100, `progress ${progress} when killed`);
+      const inference = childrenOf(sori.child.pid!).filter((p) => /whisper\/worker/.test(p.cmdline));
+      assert.equal(inference.length, 1, JSON.stringify(inference));
+      process.kill(inference[0].pid, 'SIGKILL');
+
+      for (let i = 0; i < 3000 && callbacks.length === before; i++) await pause(100);
+      await pause(1500);
+      const mine = callbacks.slice(before);
+      assert.equal(mine.length, 1, 'exactly one callback');
+      assert.equal(mine[0].token, token);
+      assert.equal(mine[0].body.result, 'COMPLETED');
+      assert.equal(sori.child.exitCode, null, 'the server kept running');
+      assert.match(sori.log(), /the inference process died under the job/);
+      assert.match(sori.log(), /"attempt":2,"source":"upload","resumeAtMs":[1-9]/, 'resumed from a checkpoint, not from the start');
+      const segments = mine[0].body.segments as Array<{ start: number; end: number }>;
+      for (let i = 1; i < segments.length; i++) assert.ok(segments[i].start >= segments[i - 1].end, `segment ${i} overlaps`);
+      assert.ok(segments[0].start < 5000 && segments.at(-1)!.end > 175_000);
+    } finally {
+      sori.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** The direct children of a process, from /proc (Linux). */
+function childrenOf(pid: number): { pid: number; cmdline: string }[] {
+  const out: { pid: number; cmdline: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The fourth field, after the parenthesised command name (which may hold spaces).
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(entry), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import {
-  AssessmentUnavailableError, EngineFailedError, PRIORITIES, UnsupportedLanguageError, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
+  AssessmentUnavailableError, EngineFailedError, InferenceProcessExitedError, PRIORITIES, UnsupportedLanguageError, type EngineConfig, type SpeechEngine, type Transcript, type TranscribeOptions,
 } from '../engine.js';
 import { PriorityScheduler } from './scheduler.js';
 import { resolveModelDir, UnknownModelError } from '../models/registry.js';
@@ -66,7 +66,7 @@ class WorkerSlot {
       child.on('exit', (code, signal) => {
         const why = signal ? `signal ${signal}` : `code ${code}`;
         rej(new Error(`inference process exited (${why}) before it was ready`));
-        this.calls.rejectAll(new EngineFailedError(`inference process exited (${why})`));
+        this.calls.rejectAll(new InferenceProcessExitedError(`inference process exited (${why})`));
         if (this.closing) return;
         // A process that keeps dying before it is ready (a broken model) is not restarted forever:
         // three times in a row at most; reaching ready resets the count.
