@@ -222,6 +222,29 @@ export class LockstepDecoding {
     });
     this.order = joined;
     this.joint = { self, cross: this.crossOf(joined.length), batch: n * joined.length, length };
+    // Each window's own K/V (37 MB for base) is no longer needed beside its place in the stack.
+    joined.forEach((m, g) => this.pointAt(m, g));
+  }
+
+  /**
+   * Member `m`'s cross K/V, as its transcription holds it (the cache its search was tiled from,
+   * whose `cross` word timings read after the search): views of stack slot `slot`, in place of
+   * the tensors the prefill gave. Rewriting the caller's array is what saves a copy per window.
+   */
+  private pointAt(m: Member, slot: number): void {
+    const cross = (m.prompt as KvCache).cross;
+    cross.forEach((t, i) => {
+      const size = (t.data as Float32Array).length;
+      cross[i] = new ort.Tensor('float32', this.stack[i].subarray(slot * size, (slot + 1) * size), t.dims);
+    });
+  }
+
+  /** Member `m`'s cross K/V copied out of the stack, before its slot is given to another window. */
+  private takeOut(m: Member): void {
+    const cross = (m.prompt as KvCache).cross;
+    cross.forEach((t, i) => {
+      cross[i] = new ort.Tensor('float32', (t.data as Float32Array).slice(), t.dims);
+    });
   }
 
   /** Before a later run: members that left lose their rows, and every pending beam reorder is applied. */
@@ -244,11 +267,18 @@ export class LockstepDecoding {
     }
     // Fewer windows: their rows copied together, their cross K/V moved to the front in place.
     const self = joint.self.map((t) => copyRows(t, sources));
+    // The slots kept windows move into (all below kept.length) lose what they hold: a window
+    // that left from one of them takes its K/V out first (its word timings may still read it).
+    this.order.forEach((m, slot) => {
+      if (m.state !== 'enlisted' && slot < kept.length) this.takeOut(m);
+    });
     // The buffers keep the first run's room for every window: a group's size is one window's K/V.
     const sizes = (this.order[0].prompt as KvCache).cross.map((t) => (t.data as Float32Array).length);
     kept.forEach((m, g) => {
       const from = this.order.indexOf(m);
-      if (from !== g) this.stack.forEach((buf, i) => buf.copyWithin(g * sizes[i], from * sizes[i], (from + 1) * sizes[i]));
+      if (from === g) return;
+      this.stack.forEach((buf, i) => buf.copyWithin(g * sizes[i], from * sizes[i], (from + 1) * sizes[i]));
+      this.pointAt(m, g);
     });
     this.order = kept;
     this.joint = { self, cross: this.crossOf(kept.length), batch: n * kept.length, length: joint.length };
