@@ -60,6 +60,27 @@ async function waitHealthy(base: string): Promise<void> {
   throw new Error('server did not become healthy');
 }
 
+/**
+ * Uploads the 3-minute dialogue as an async job with a callback, and returns its token once the
+ * job is visibly under way (some windows done), not before it starts: when a test kills something.
+ */
+async function startJobAndWaitForProgress(base: string): Promise<string> {
+  const form = new FormData();
+  form.append('media', new Blob([await readFile(path.join(testdataDir(), 'ko/dialog_etts_lmy_kih_3min.flac'))]), 'dialog.flac');
+  form.append('params', JSON.stringify({ language: 'ko-KR', callback: callbackUrl }));
+  const accepted = (await (await fetch(`${base}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY }, body: form })).json()) as Record<string, unknown>;
+  assert.equal(accepted.result, 'SUCCEEDED');
+  const token = String(accepted.token);
+  let progress = 0;
+  for (let i = 0; i < 600 && progress < 20; i++) {
+    const s = (await (await fetch(`${base}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } })).json()) as Record<string, unknown>;
+    progress = Number(s.progress ?? 0);
+    await pause(100);
+  }
+  assert.ok(progress >= 20 && progress < 100, `progress ${progress} when killed`);
+  return token;
+}
+
 let tmp: string;
 let receiver: Server;
 let callbackUrl: string;
@@ -92,21 +113,7 @@ describe('crash recovery', () => {
     let sori = startSori(tmp, port);
     try {
       await waitHealthy(base);
-      const form = new FormData();
-      form.append('media', new Blob([await readFile(path.join(testdataDir(), 'ko/dialog_etts_lmy_kih_3min.flac'))]), 'dialog.flac');
-      form.append('params', JSON.stringify({ language: 'ko-KR', callback: callbackUrl }));
-      const accepted = (await (await fetch(`${base}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY }, body: form })).json()) as Record<string, unknown>;
-      assert.equal(accepted.result, 'SUCCEEDED');
-      const token = String(accepted.token);
-
-      // Kill once the job is visibly under way (some windows done), not before it starts.
-      let progress = 0;
-      for (let i = 0; i < 600 && progress < 20; i++) {
-        const s = (await (await fetch(`${base}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } })).json()) as Record<string, unknown>;
-        progress = Number(s.progress ?? 0);
-        await pause(100);
-      }
-      assert.ok(progress >= 20 && progress < 100, `progress ${progress} when killed`);
+      const token = await startJobAndWaitForProgress(base);
       sori.child.kill('SIGKILL');
       await new Promise((r) => sori.child.once('close', r));
       assert.equal(callbacks.length, 0);
@@ -139,18 +146,7 @@ describe('crash recovery', () => {
     const before = callbacks.length;
     try {
       await waitHealthy(base);
-      const form = new FormData();
-      form.append('media', new Blob([await readFile(path.join(testdataDir(), 'ko/dialog_etts_lmy_kih_3min.flac'))]), 'dialog.flac');
-      form.append('params', JSON.stringify({ language: 'ko-KR', callback: callbackUrl }));
-      const accepted = (await (await fetch(`${base}/recognizer/upload`, { method: 'POST', headers: { 'X-CLOVASPEECH-API-KEY': KEY }, body: form })).json()) as Record<string, unknown>;
-      const token = String(accepted.token);
-      let progress = 0;
-      for (let i = 0; i < 600 && progress < 20; i++) {
-        const s = (await (await fetch(`${base}/recognizer/${token}`, { headers: { 'X-CLOVASPEECH-API-KEY': KEY } })).json()) as Record<string, unknown>;
-        progress = Number(s.progress ?? 0);
-        await pause(100);
-      }
-      assert.ok(progress >= 20 && progress < 100, `progress ${progress} when killed`);
+      const token = await startJobAndWaitForProgress(base);
       const inference = childrenOf(sori.child.pid!).filter((p) => /whisper\/worker/.test(p.cmdline));
       assert.equal(inference.length, 1, JSON.stringify(inference));
       process.kill(inference[0].pid, 'SIGKILL');
