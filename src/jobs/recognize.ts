@@ -10,7 +10,7 @@ import type { ToolLimits } from '../media/decode.js';
 import { denoiseArgs } from '../media/denoise.js';
 import { whenEngineFree, type SpeechEngine, type Transcript, type TranscribeOptions } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
-import { WindowedTranscription } from '../speech/windowed.js';
+import { engineWindowGroups, WindowedTranscription } from '../speech/windowed.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
 import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
 import { maskSegment } from '../transcript/forbidden.js';
@@ -73,10 +73,7 @@ export async function recognizeMedia(
     maxSeconds: req.maxSeconds,
     signal,
   });
-  const many = engine.transcribeMany?.bind(engine);
-  const groups = many !== undefined && (engine.windowBatch ?? 1) > 1
-    ? { size: engine.windowBatch ?? 1, transcribe: (pcms: Float32Array[]) => whenEngineFree(signal, () => many(pcms, batchOptions(req, signal))) }
-    : undefined;
+  const groups = engineWindowGroups(engine, batchOptions(req, signal), signal);
   const windows = new WindowedTranscription(vad, pcm, (window) => transcribeWhenFree(engine, window, req, signal), { longPauseS: SEGMENT_PAUSE_S }, groups);
   for await (const { window, transcript } of windows) {
     const span = { start: window.start + offset, end: window.end + offset, speech: window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };

@@ -12,7 +12,7 @@
  *
  * Long-form jobs (jobs/recognize.ts) and the OpenAI-compatible route's long files run this loop.
  */
-import type { Transcript } from './engine.js';
+import { whenEngineFree, type SpeechEngine, type TranscribeOptions, type Transcript } from './engine.js';
 import type { SileroVad } from './vad/silero.js';
 import { VadWindower, type SpeechWindow, type WindowerOptions } from './vad/windows.js';
 
@@ -23,6 +23,17 @@ const IN_FLIGHT = 2;
 export interface WindowGroups {
   size: number;
   transcribe: (pcms: Float32Array[]) => Promise<Transcript[]>;
+}
+
+/**
+ * `engine`'s window groups for requests of `opts` (each waiting while its queue is full, as
+ * long-form windows do), or undefined when it decodes one window at a time.
+ */
+export function engineWindowGroups(engine: SpeechEngine, opts: TranscribeOptions, signal: AbortSignal | undefined): WindowGroups | undefined {
+  const size = engine.windowBatch ?? 1;
+  const many = engine.transcribeMany?.bind(engine);
+  if (many === undefined || size < 2) return undefined;
+  return { size, transcribe: (pcms) => whenEngineFree(signal, () => many(pcms, opts)) };
 }
 
 export interface WindowTranscript {

@@ -18,7 +18,7 @@ import { MediaError, probeFile } from '../../media/decode.js';
 import { streamPcm } from '../../media/pcm-stream.js';
 import { whenEngineFree, type Segment, type SpeechEngine, type TranscribeOptions, type Transcript } from '../../speech/engine.js';
 import type { SileroVad } from '../../speech/vad/silero.js';
-import { WindowedTranscription } from '../../speech/windowed.js';
+import { engineWindowGroups, WindowedTranscription } from '../../speech/windowed.js';
 import { HOP, WINDOW_SAMPLES } from '../../speech/whisper/features.js';
 import type { AudioRequest } from './params.js';
 
@@ -126,11 +126,7 @@ export async function* recognizeAudio(input: RecognitionInput, audio: AudioSeen)
       return transcribeWhenFree(engine, window, { ...options, language: await language }, signal);
     };
     // Windows decoded together (engine.windowBatch) once their language is known, i.e. named.
-    const many = engine.transcribeMany?.bind(engine);
-    const named = options.language;
-    const groups = many !== undefined && (engine.windowBatch ?? 1) > 1 && named !== undefined
-      ? { size: engine.windowBatch ?? 1, transcribe: (pcms: Float32Array[]) => whenEngineFree(signal, () => many(pcms, { ...options, language: named, priority: 'batch', signal })) }
-      : undefined;
+    const groups = options.language === undefined ? undefined : engineWindowGroups(engine, { ...options, priority: 'batch', signal }, signal);
     const windows = new WindowedTranscription(await input.vad(), rest(), transcribe, { longPauseS: WINDOW_PAUSE_S }, groups);
     for await (const { window, transcript } of windows) {
       audio.language ??= transcript.language;

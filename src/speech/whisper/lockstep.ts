@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import { DecoderRunner, type KvCache } from './decoder-runner.js';
+import { GroupedRunner } from './grouped-runner.js';
 import type { WhisperModel } from './model.js';
 
 /**
@@ -61,8 +62,8 @@ class Member {
 export class LockstepDecoding {
   /** One runner per window: give window i's transcription `runners[i]` for its searches. */
   readonly runners: DecoderRunner[];
-  /** Joined runs, the rows they stepped, and windows that went on alone: for tests and the bench. */
-  readonly stats = { runs: 0, rows: 0, alone: 0 };
+  /** Joined runs, and windows that went on alone: for tests. */
+  readonly stats = { runs: 0, alone: 0 };
   private readonly members: Member[];
   private readonly runner: DecoderRunner;
   /** Members with rows in `joint`, in row order (member `order[g]` owns rows g·n .. g·n + n - 1). */
@@ -169,7 +170,6 @@ export class LockstepDecoding {
       if (joint === undefined) return;
       const tokens = this.order.flatMap((m) => (m.pending as PendingStep).tokens);
       this.stats.runs++;
-      this.stats.rows += tokens.length;
       const out = await this.runner.step(tokens, joint);
       this.joint = out.cache;
       const per = out.logits.length / this.order.length;
@@ -201,27 +201,11 @@ export class LockstepDecoding {
     const joined = live.filter((m) => key(m) === best);
     for (const m of live) if (joined.length < 2 || !joined.includes(m)) this.alone(m);
     if (joined.length < 2) return;
-    const n = joined[0].rows;
-    const length = (joined[0].prompt as KvCache).length;
     const prompts = joined.map((m) => m.prompt as KvCache);
-    const self = prompts[0].self.map((first, i) => {
-      const size = (first.data as Float32Array).length;
-      const out = new Float32Array(size * n * joined.length);
-      prompts.forEach((p, g) => {
-        for (let j = 0; j < n; j++) out.set(p.self[i].data as Float32Array, (g * n + j) * size);
-      });
-      const dims = [...first.dims];
-      dims[0] = n * joined.length;
-      return new ort.Tensor('float32', out, dims);
-    });
-    this.stack = prompts[0].cross.map((first, i) => {
-      const size = (first.data as Float32Array).length;
-      const out = new Float32Array(size * joined.length);
-      prompts.forEach((p, g) => out.set(p.cross[i].data as Float32Array, g * size));
-      return out;
-    });
+    const stacked = GroupedRunner.stackCross(prompts.map((p) => p.cross));
+    this.stack = stacked.map((t) => t.data as Float32Array);
     this.order = joined;
-    this.joint = { self, cross: this.crossOf(joined.length), batch: n * joined.length, length };
+    this.joint = GroupedRunner.join(prompts.map((p) => this.runner.tile(p, joined[0].rows)), stacked);
     // Each window's own K/V (37 MB for base) is no longer needed beside its place in the stack.
     joined.forEach((m, g) => this.pointAt(m, g));
   }
@@ -257,16 +241,17 @@ export class LockstepDecoding {
       return Array.from({ length: n }, (_, j) => g * n + (m.sources?.[j] ?? j));
     });
     for (const m of kept) m.sources = undefined;
-    if (kept.length === this.order.length) {
-      this.joint = this.runner.reorder(joint, sources);
-      return;
-    }
     if (kept.length === 0) {
       this.release();
       return;
     }
-    // Fewer windows: their rows copied together, their cross K/V moved to the front in place.
-    const self = joint.self.map((t) => copyRows(t, sources));
+    // In place, and with fewer windows their rows moved to the front (reorder takes fewer sources).
+    const reordered = this.runner.reorder(joint, sources);
+    if (kept.length === this.order.length) {
+      this.joint = reordered;
+      return;
+    }
+    // Fewer windows: their cross K/V moved to the front in place too.
     // The slots kept windows move into (all below kept.length) lose what they hold: a window
     // that left from one of them takes its K/V out first (its word timings may still read it).
     this.order.forEach((m, slot) => {
@@ -281,7 +266,7 @@ export class LockstepDecoding {
       this.pointAt(m, g);
     });
     this.order = kept;
-    this.joint = { self, cross: this.crossOf(kept.length), batch: n * kept.length, length: joint.length };
+    this.joint = { ...reordered, cross: this.crossOf(kept.length) };
   }
 
   /** The first `groups` groups of the stacked cross K/V, as the grouped decoder's input. */
