@@ -318,7 +318,7 @@ export const settingsSchema = z.strictObject({
           env: 'SORI_WINDOW_BATCH',
           description:
             "Windows of one long recording (a long-form job's 30 s pieces) decoded together, their beam searches in lockstep: one decoder run per step for all of them. " +
-            '1 = one window at a time (the default: on 2 cores, 4 measured 1.08-1.21x faster on a 12-minute file for ~250 MB more, and texts move: one 3-minute dialogue lost a sentence).',
+            "1 = one window at a time (the default: on 2 cores, 4 measured 1.08-1.21x faster on a 12-minute file for ~250 MB more, and texts move: a window's search in one 3-minute dialogue ended a sentence early, which the second look now recovers).",
         }),
         queueLimit: setting(z.int().min(0).max(1_000_000).default(32), {
           env: 'SORI_QUEUE_LIMIT',

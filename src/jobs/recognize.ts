@@ -12,7 +12,8 @@ import { whenEngineFree, type SpeechEngine, type Transcript, type TranscribeOpti
 import type { SileroVad } from '../speech/vad/silero.js';
 import { engineWindowGroups, WindowedTranscription } from '../speech/windowed.js';
 import { toSimplified, toTraditional } from '../transcript/chinese.js';
-import { segmentsFromWindow, type LongformSegment } from '../transcript/segments.js';
+import { segmentsFromWindow, utterances, type LongformSegment } from '../transcript/segments.js';
+import type { Span } from '../transcript/coverage.js';
 import { maskSegment } from '../transcript/forbidden.js';
 import { correctSegment, keywordCorrector } from '../transcript/boosting.js';
 
@@ -50,6 +51,11 @@ export interface RecognizeOutcome {
   segments: LongformSegment[];
   /** Media length actually decoded, in ms. */
   durationMs: number;
+  /**
+   * Where VAD heard speech in this attempt (utterances, ms from the media start; not before
+   * `resumeAtMs`): what the second look checks the segments' words against.
+   */
+  speech: Span[];
 }
 
 /** A pause this long ends a segment (and is where windows prefer to end). */
@@ -75,15 +81,19 @@ export async function recognizeMedia(
   });
   const groups = engineWindowGroups(engine, batchOptions(req, signal), signal);
   const windows = new WindowedTranscription(vad, pcm, (window) => transcribeWhenFree(engine, window, req, signal), { longPauseS: SEGMENT_PAUSE_S }, groups);
+  const speech: Span[] = [];
   for await (const { window, transcript } of windows) {
     const span = { start: window.start + offset, end: window.end + offset, speech: window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
     for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) segments.push(finish(seg));
+    for (const u of utterances(span.speech, SEGMENT_PAUSE_S)) speech.push({ start: msOf(u.start), end: msOf(u.end) });
     const doneSamples = span.end;
     hooks.onWindowDone?.(Math.round((doneSamples / SAMPLE_RATE) * 1000), segments);
     if (totalSamples !== undefined) hooks.onProgress?.(Math.min(doneSamples / totalSamples, 0.99));
   }
-  return { segments, durationMs: Math.round((windows.received + offset) / SAMPLE_RATE * 1000) };
+  return { segments, durationMs: msOf(windows.received + offset), speech };
 }
+
+const msOf = (samples: number): number => Math.round((samples / SAMPLE_RATE) * 1000);
 
 /**
  * What every recognised segment goes through before it is kept: the script conversion, keyword

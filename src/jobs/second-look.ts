@@ -3,8 +3,10 @@
  * hears the audio through Silero VAD's windows; far-field meeting speech (short turns between
  * silences, a quiet voice across the table) can fall below the VAD, so a whole window, or a whole
  * file, comes back empty while the diarizer's segmentation model, trained on meetings, marks
- * speakers there. Each speaker turn the segments leave uncovered is decoded alone, with a little
- * context around it, and what passes the plausibility check joins the transcript.
+ * speakers there. And where VAD did hear speech, a window's search can end (end of text) before
+ * its last sentence, which is then lost. Each speaker turn or VAD utterance the segments' words
+ * leave uncovered is decoded alone, with a little context around it, and what passes the
+ * plausibility check joins the transcript.
  *
  * Bounded: at most `maxShare` of the media is looked at again (the longest uncovered turns
  * first), one span in memory at a time, from one ffmpeg pass over the file.
@@ -14,7 +16,6 @@ import { streamPcm } from '../media/pcm-stream.js';
 import type { SpeechEngine, Transcript } from '../speech/engine.js';
 import { DEFAULT_UNCOVERED, uncoveredSpans, type Span } from '../transcript/coverage.js';
 import { segmentsFromWindow, type ClovaWord, type LongformSegment } from '../transcript/segments.js';
-import type { SpeakerTurn } from '../transcript/speakers.js';
 import { SEGMENT_PAUSE_S, segmentFinisher, transcribeWhenFree, type RecognizeRequest } from './recognize.js';
 
 /**
@@ -121,10 +122,11 @@ export async function secondLook(
   engine: SpeechEngine,
   req: SecondLookRequest,
   segments: readonly LongformSegment[],
-  turns: readonly SpeakerTurn[],
+  /** Where someone spoke: speaker turns and VAD utterances (they may overlap). */
+  spoken: readonly Span[],
   signal?: AbortSignal,
 ): Promise<SecondLookOutcome> {
-  const spans = uncoveredSpans(segments, turns, { ...DEFAULT_UNCOVERED, mediaMs: req.mediaMs });
+  const spans = uncoveredSpans(segments, spoken, { ...DEFAULT_UNCOVERED, mediaMs: req.mediaMs });
   if (spans.length === 0) return { segments: [], spans: 0, kept: 0 };
   const finish = segmentFinisher(req);
   const heard = segments.flatMap((s) => s.words);

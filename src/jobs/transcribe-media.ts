@@ -1,9 +1,9 @@
 /**
  * One long-form job's work, from its media file on disk to CLOVA's result body: probe, speakers
- * and sound events beside recognition, a second look where speakers spoke and nothing was heard,
- * speakers assigned, the body built. The job runner runs it for every job it claims (with its
- * checkpoint and lease), and `sori transcribe` runs it in-process for each file, so a file gives
- * the same segments, words and speakers either way.
+ * and sound events beside recognition, a second look where VAD or the speakers' turns say someone
+ * spoke and recognition heard nothing, speakers assigned, the body built. The job runner runs it
+ * for every job it claims (with its checkpoint and lease), and `sori transcribe` runs it
+ * in-process for each file, so a file gives the same segments, words and speakers either way.
  */
 import type { Logger } from 'pino';
 import { boostingKeywords, engineLanguage, type LongformParams } from '../clova/longform-params.js';
@@ -13,7 +13,7 @@ import { probeFile, type ToolLimits } from '../media/decode.js';
 import type { SpeechEngine } from '../speech/engine.js';
 import type { SileroVad } from '../speech/vad/silero.js';
 import { forbiddenMatcher, parseForbiddens } from '../transcript/forbidden.js';
-import type { LongformSegment } from '../transcript/segments.js';
+import { keptApart, type LongformSegment } from '../transcript/segments.js';
 import { assignSpeakers, type SpeakerTurn } from '../transcript/speakers.js';
 import { enrichMedia, type EnrichDeps, type Enrichment } from './enrich.js';
 import { JobFailure } from './failures.js';
@@ -70,7 +70,7 @@ export async function transcribeMedia(deps: TranscribeMediaDeps, input: Transcri
   const recognized = await recognize(deps, input, durationS, hooks);
   const { turns, events } = await enrichment;
   const language = engineLanguage(params.language).code;
-  const heard = turns === undefined ? recognized.segments : await withSecondLook(deps, input, recognized, turns, hooks);
+  const heard = await withSecondLook(deps, input, recognized, turns ?? [], hooks);
   const segments = turns === undefined ? heard : assignSpeakers(heard, turns, language);
   const result = completedResult(
     { token: input.token, domain: input.domain, params, version: deps.engine.version, subtitleLineChars: deps.config.subtitles.lineChars },
@@ -137,7 +137,11 @@ async function recognize(deps: TranscribeMediaDeps, input: TranscribeMediaInput,
   return outcome;
 }
 
-/** The first pass's segments plus what a second look finds where speakers spoke and it heard nothing. */
+/**
+ * The first pass's segments plus what a second look finds where VAD heard speech, or a speaker's
+ * turn says someone spoke, and the first pass heard nothing: a window's search that ended early
+ * (end of text before its last sentence) loses that sentence otherwise.
+ */
 async function withSecondLook(
   deps: TranscribeMediaDeps,
   input: TranscribeMediaInput,
@@ -149,11 +153,12 @@ async function withSecondLook(
     deps.engine,
     { ...textOptions(input.params, input.mediaPath, deps.tools), mediaMs: recognized.durationMs },
     recognized.segments,
-    turns,
+    [...turns, ...recognized.speech],
     hooks.signal,
   );
-  if (look.spans > 0) hooks.log?.info({ spans: look.spans, kept: look.kept, segments: look.segments.length }, 'second look at uncovered speaker turns');
-  return [...recognized.segments, ...look.segments].sort((a, b) => a.start - b.start);
+  if (look.spans > 0) hooks.log?.info({ spans: look.spans, kept: look.kept, segments: look.segments.length }, 'second look at uncovered speech');
+  if (look.segments.length === 0) return recognized.segments;
+  return keptApart([...recognized.segments, ...look.segments].sort((a, b) => a.start - b.start));
 }
 
 /** What the first pass and the second look both decode with: the media, ffmpeg's bounds, language, script, keywords and masking. */

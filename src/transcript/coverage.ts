@@ -1,10 +1,10 @@
 /**
- * Where the transcript says nothing but the speaker turns say someone spoke (issue 17): far-field
- * meeting speech that the recogniser's windows dropped ("yeah", a few words between silences).
- * Pure: turns and segments in, the spans worth a second look out.
+ * Where the transcript says nothing but speaker turns or VAD say someone spoke (issue 17):
+ * far-field meeting speech that the recogniser's windows dropped ("yeah", a few words between
+ * silences), or a sentence a window's search ended before. Pure: spans of speech and segments
+ * in, the spans worth a second look out.
  */
 import type { LongformSegment } from './segments.js';
-import type { SpeakerTurn } from './speakers.js';
 
 export interface Span {
   /** ms */
@@ -13,10 +13,20 @@ export interface Span {
 }
 
 export interface UncoveredOptions {
-  /** Turns shorter than this are not looked at again (ms). */
+  /** Speech (turns, utterances) shorter than this is not looked at again (ms). */
   minTurnMs: number;
-  /** A turn counts as covered when segments overlap at least this share of it. */
+  /**
+   * What is looked at is the part of a turn that no words cover (decoding the covered part again
+   * repeats what the first pass did: a search that stopped there stops there again). In a turn
+   * the words cover less than this share of, every such part of at least `minTurnMs`...
+   */
   coveredShare: number;
+  /**
+   * ...and in a turn covered more, only parts this long (ms): a window's search that ended
+   * before the last sentence of a long utterance leaves that sentence as one. Long, because
+   * Whisper's first and last word times are often off by most of a second.
+   */
+  minRemainderMs: number;
   /** Added before and after each span (ms), clipped to [0, mediaMs]. */
   padMs: number;
   /** Spans closer than this are looked at together (ms). */
@@ -36,6 +46,7 @@ export interface UncoveredOptions {
 export const DEFAULT_UNCOVERED: Omit<UncoveredOptions, 'mediaMs'> = {
   minTurnMs: 300,
   coveredShare: 0.5,
+  minRemainderMs: 1500,
   padMs: 250,
   joinGapMs: 500,
   maxSpanMs: 30_000,
@@ -49,6 +60,19 @@ function overlap(a: Span, segments: readonly Span[]): number {
   return total;
 }
 
+/** The parts of `a` that none of `covered` overlaps, in order. */
+function remainders(a: Span, covered: readonly Span[]): Span[] {
+  let parts: Span[] = [{ ...a }];
+  for (const c of covered) {
+    if (c.end <= a.start || c.start >= a.end) continue;
+    parts = parts.flatMap((p) => [
+      ...(c.start > p.start ? [{ start: p.start, end: Math.min(p.end, c.start) }] : []),
+      ...(c.end < p.end ? [{ start: Math.max(p.start, c.end), end: p.end }] : []),
+    ]).filter((p) => p.end > p.start);
+  }
+  return parts;
+}
+
 /**
  * Where a segment's words are: Whisper often stretches the last segment of a window to the
  * window's end after its words stop (a two-speaker mix whose recognition stopped at 9.8 s of 14
@@ -59,15 +83,18 @@ function heardSpan(s: LongformSegment): Span {
 }
 
 /**
- * Spans of speaker turns the segments' words leave (mostly) uncovered, padded, joined when
- * close, cut to `maxSpanMs`, in time order; the longest turns first when the budget cannot take
- * them all.
+ * The parts of speech (speaker turns, VAD utterances) the segments' words leave uncovered (see
+ * `coveredShare`), padded, joined when close, cut to `maxSpanMs`, in time order; the longest
+ * first when the budget cannot take them all.
  */
-export function uncoveredSpans(segments: readonly LongformSegment[], turns: readonly SpeakerTurn[], o: UncoveredOptions): Span[] {
+export function uncoveredSpans(segments: readonly LongformSegment[], speech: readonly Span[], o: UncoveredOptions): Span[] {
   const covered = segments.map(heardSpan);
-  const candidates = turns
+  const candidates = speech
     .filter((t) => t.end - t.start >= o.minTurnMs)
-    .filter((t) => overlap(t, covered) < o.coveredShare * (t.end - t.start))
+    .flatMap((t) => {
+      const least = overlap(t, covered) < o.coveredShare * (t.end - t.start) ? o.minTurnMs : o.minRemainderMs;
+      return remainders(t, covered).filter((r) => r.end - r.start >= least);
+    })
     .map((t) => ({ start: Math.max(0, t.start - o.padMs), end: Math.min(o.mediaMs, t.end + o.padMs) }))
     .sort((a, b) => a.start - b.start);
   const joined: Span[] = [];

@@ -90,6 +90,26 @@ export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, l
   return out;
 }
 
+/**
+ * Segments in time order kept apart: where two overlap (a segment's times span its VAD
+ * utterance or its speaker's turns, which can reach into the next one's), the boundary goes to
+ * the middle of the overlap, never inside either's words.
+ */
+export function keptApart(segments: readonly LongformSegment[]): LongformSegment[] {
+  const out = [...segments];
+  for (let i = 1; i < out.length; i++) {
+    const a = out[i - 1];
+    const b = out[i];
+    if (a.end <= b.start) continue;
+    const lo = a.words.length > 0 ? a.words[a.words.length - 1][1] : a.start;
+    const hi = b.words.length > 0 ? b.words[0][0] : b.end;
+    const cut = Math.min(Math.max((a.end + b.start) / 2, lo), Math.max(lo, hi));
+    out[i - 1] = { ...a, end: Math.max(a.start, Math.round(cut)) };
+    out[i] = { ...b, start: Math.min(Math.round(cut), hi) };
+  }
+  return out;
+}
+
 export function round4(x: number): number {
   return Math.round(x * 10000) / 10000;
 }

@@ -1,4 +1,4 @@
-import type { ClovaWord, LongformSegment } from './segments.js';
+import { keptApart, type ClovaWord, type LongformSegment } from './segments.js';
 
 /** A speaker turn from diarization, in ms; `speaker` is the 1-based label ("1", "2", ...). */
 export interface SpeakerTurn {
@@ -73,17 +73,7 @@ function fitToTurns(segments: LongformSegment[], turns: readonly SpeakerTurn[]):
     }
     return touched ? { ...seg, start, end } : seg;
   });
-  for (let i = 1; i < out.length; i++) {
-    const a = out[i - 1];
-    const b = out[i];
-    if (a.end <= b.start) continue;
-    const lo = a.words.length > 0 ? a.words[a.words.length - 1][1] : a.start;
-    const hi = b.words.length > 0 ? b.words[0][0] : b.end;
-    const cut = Math.min(Math.max((a.end + b.start) / 2, lo), Math.max(lo, hi));
-    out[i - 1] = { ...a, end: Math.max(a.start, Math.round(cut)) };
-    out[i] = { ...b, start: Math.min(Math.round(cut), hi) };
-  }
-  return out;
+  return keptApart(out);
 }
 
 function piece(seg: LongformSegment, words: ClovaWord[], speaker: string, first: boolean, last: boolean, language: string): LongformSegment {

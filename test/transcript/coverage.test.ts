@@ -19,6 +19,15 @@ describe('uncoveredSpans', () => {
     assert.equal(uncoveredSpans([seg(0, 400)], [turn(0, 1000)], opts).length, 1);
   });
 
+  it('a long stretch without words inside covered speech is looked at; a short one is not', () => {
+    // VAD heard 5.2-14.0 s; the words stop at 9.8 s (a search that ended before the last sentence).
+    assert.deepEqual(uncoveredSpans([worded(5200, 14_000, 9800)], [turn(5200, 14_000)], opts), [{ start: 9550, end: 14_000 + 250 }]);
+    // Words at both ends, 2 s without any between them.
+    assert.deepEqual(uncoveredSpans([worded(0, 3000, 3000), worded(5000, 9000, 9000)], [turn(0, 9000)], opts), [{ start: 2750, end: 5250 }]);
+    // Edges a word's loose timing leaves are not.
+    assert.deepEqual(uncoveredSpans([worded(1000, 9000, 8000)], [turn(0, 9000)], opts), []);
+  });
+
   it('joins close spans, clips to the media and cuts long ones', () => {
     assert.deepEqual(uncoveredSpans([], [turn(100, 900), turn(1300, 2000, '2')], opts), [{ start: 0, end: 2250 }]);
     assert.deepEqual(uncoveredSpans([], [turn(59_500, 60_000)], opts), [{ start: 59_250, end: 60_000 }]);
@@ -39,7 +48,15 @@ describe('uncoveredSpans', () => {
 
   it('counts what the words cover, not the segment Whisper stretched past them', () => {
     // The two-speaker mix: words stop at 9.8 s, the segment runs to the window's end.
+    // Only the part of the turn that no word covers is looked at (with its padding).
     const spans = uncoveredSpans([worded(4900, 14_000, 9800)], [turn(5000, 9800, '2'), turn(9300, 14_000)], { ...opts, mediaMs: 14_000 });
-    assert.deepEqual(spans, [{ start: 9050, end: 14_000 }]);
+    assert.deepEqual(spans, [{ start: 9550, end: 14_000 }]);
+  });
+
+  it('a turn and a VAD utterance over the same speech make one span of what no word covers', () => {
+    // The same mix: VAD's utterance 5.15-14.0 s is less than half covered; decoding it whole
+    // repeats the first pass, which stopped at 9.8 s again.
+    const spans = uncoveredSpans([worded(5154, 14_000, 9400)], [turn(9290, 14_000), { start: 5154, end: 14_000 }], { ...opts, mediaMs: 14_000 });
+    assert.deepEqual(spans, [{ start: 9150, end: 14_000 }]);
   });
 });

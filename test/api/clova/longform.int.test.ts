@@ -222,7 +222,9 @@ describe('POST /recognizer/upload', () => {
     const tail = segments.filter((s) => s.start >= 9000);
     assert.ok(tail.length > 0, JSON.stringify(segments));
     assert.match(tail.map((s) => s.text).join(' '), /what you can do for/i);
-    assert.equal(tail[0].speaker.label, segments[0].speaker.label, 'the tail is the first speaker again');
+    // (A boundary word such as "your", where the two turns overlap, may go either way.)
+    const ask = tail.find((s) => /what you can do for/i.test(s.text));
+    assert.equal(ask?.speaker.label, segments[0].speaker.label, 'the tail is the first speaker again');
   });
 
   it('sed finds a noise burst laid over speech, with its time; off by default', async () => {
