@@ -56,11 +56,16 @@ export class VadWindower {
 
   async push(pcm: Float32Array): Promise<SpeechWindow[]> {
     this.append(pcm);
+    const out: SpeechWindow[] = [];
     while ((this.probs.length + 1) * VAD_WINDOW <= this.bufLen) {
       const at = this.probs.length * VAD_WINDOW;
       this.probs.push(await this.stream.push(this.buf.subarray(at, at + VAD_WINDOW)));
+      // Decided after every VAD frame, not once per chunk: where a window ends must depend on
+      // the audio only, not on how ffmpeg's pipe happened to split it (the same file gave other
+      // windows, and so other text, from one run to the next).
+      out.push(...this.collect(false));
     }
-    return this.collect(false);
+    return out;
   }
 
   /** End of stream: the rest of the audio, as windows. */

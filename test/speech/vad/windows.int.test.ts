@@ -50,6 +50,14 @@ describe('VadWindower', () => {
     const a = await windowsOf(dialog, 16000);
     const b = await windowsOf(dialog, 4001);
     assert.deepEqual(a.windows.map((w) => [w.start, w.end]), b.windows.map((w) => [w.start, w.end]));
+    // Read speech with few long pauses: a window that reaches 30 s while the next utterance is
+    // still running used to end wherever the chunk it was decided in happened to end (the
+    // window at 227.7 s came out 27.4 or 20.5 s long, so the same file gave other text).
+    const read = (await decodeFile(join(testdataDir(), 'ko/long_etts_lmy_12min.flac'))).pcm.subarray(0, 300 * SR);
+    const spans = async (chunk: number): Promise<number[][]> => (await windowsOf(read, chunk)).windows.map((w) => [w.start, w.end]);
+    const first = await spans(16000);
+    assert.deepEqual(await spans(65536), first);
+    assert.deepEqual(await spans(4001), first);
   });
 
   it('holds a bounded amount of audio however long the stream (memory stays flat)', async () => {
