@@ -4,7 +4,7 @@
  * segments. Memory holds about two windows of audio whatever the file's length. The window loop
  * itself is speech/windowed.ts (the OpenAI route's long files run it too).
  */
-import { SAMPLE_RATE } from '../audio.js';
+import { SAMPLE_RATE, samplesToMs } from '../audio.js';
 import { streamPcm } from '../media/pcm-stream.js';
 import type { ToolLimits } from '../media/decode.js';
 import { denoiseArgs } from '../media/denoise.js';
@@ -85,15 +85,13 @@ export async function recognizeMedia(
   for await (const { window, transcript } of windows) {
     const span = { start: window.start + offset, end: window.end + offset, speech: window.speech.map((s) => ({ start: s.start + offset, end: s.end + offset })) };
     for (const seg of segmentsFromWindow(span, transcript, SEGMENT_PAUSE_S)) segments.push(finish(seg));
-    for (const u of utterances(span.speech, SEGMENT_PAUSE_S)) speech.push({ start: msOf(u.start), end: msOf(u.end) });
+    for (const u of utterances(span.speech, SEGMENT_PAUSE_S)) speech.push({ start: samplesToMs(u.start), end: samplesToMs(u.end) });
     const doneSamples = span.end;
-    hooks.onWindowDone?.(Math.round((doneSamples / SAMPLE_RATE) * 1000), segments);
+    hooks.onWindowDone?.(samplesToMs(doneSamples), segments);
     if (totalSamples !== undefined) hooks.onProgress?.(Math.min(doneSamples / totalSamples, 0.99));
   }
-  return { segments, durationMs: msOf(windows.received + offset), speech };
+  return { segments, durationMs: samplesToMs(windows.received + offset), speech };
 }
-
-const msOf = (samples: number): number => Math.round((samples / SAMPLE_RATE) * 1000);
 
 /**
  * What every recognised segment goes through before it is kept: the script conversion, keyword

@@ -21,7 +21,7 @@ import { EndPointer, type EpdType } from './end-pointing.js';
 import { endsSentence } from './epd-text.js';
 import { configResponse, recognizeError, responseText, sendsFinal, transcriptionResponse, type Mask } from './response.js';
 import { defaultSettings, parseStreamConfig, StreamConfigError, type StreamSettings } from '../clova/stream-config.js';
-import { SAMPLE_RATE } from '../audio.js';
+import { samplesToMs } from '../audio.js';
 import { parseExtraContents, PcmInput } from './stream-input.js';
 import { Utterance } from './utterance.js';
 
@@ -270,8 +270,4 @@ export class StreamSession {
       transcript, seqId: this.seqId, position: this.transcriptLength, mask: this.setup.mask,
     });
   }
-}
-
-function samplesToMs(samples: number): number {
-  return Math.round((samples / SAMPLE_RATE) * 1000);
 }

@@ -5,7 +5,7 @@
  */
 import type { Transcript, WordTiming } from '../speech/engine.js';
 import type { SpeechSegment } from '../speech/vad/silero.js';
-import { SAMPLE_RATE as SR } from '../audio.js';
+import { SAMPLE_RATE as SR, samplesToMs } from '../audio.js';
 
 export type ClovaWord = [number, number, string];
 
@@ -37,10 +37,6 @@ export function utterances(speech: readonly SpeechSegment[], longPauseS: number)
   return out;
 }
 
-function ms(samples: number): number {
-  return Math.round((samples / SR) * 1000);
-}
-
 export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, longPauseS: number): LongformSegment[] {
   const offsetS = window.start / SR;
   const words: WordTiming[] = transcript.segments.flatMap((s) => s.words ?? []);
@@ -50,7 +46,7 @@ export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, l
     // No word timings (a model export without cross-attention): the window is one segment.
     const lp = transcript.segments.map((s) => s.avgLogProb);
     const confidence = lp.length > 0 ? Math.exp(lp.reduce((a, b) => a + b, 0) / lp.length) : 0;
-    return [{ start: ms(window.start), end: ms(window.end), text, confidence: round4(confidence), words: [] }];
+    return [{ start: samplesToMs(window.start), end: samplesToMs(window.end), text, confidence: round4(confidence), words: [] }];
   }
   const groups = utterances(window.speech.length > 0 ? window.speech : [{ start: window.start, end: window.end }], longPauseS);
   const byGroup: WordTiming[][] = groups.map(() => []);
@@ -73,8 +69,8 @@ export function segmentsFromWindow(window: WindowSpan, transcript: Transcript, l
     // Word texts keep their leading spaces, so joining them restores the decoded spacing.
     const segText = ws.map((w) => w.text).join('').trim();
     if (segText === '') return;
-    const start = ms(g.start);
-    const end = ms(g.end);
+    const start = samplesToMs(g.start);
+    const end = samplesToMs(g.end);
     const clovaWords: ClovaWord[] = [];
     for (const w of ws) {
       const t = w.text.trim();
